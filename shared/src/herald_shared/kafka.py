@@ -1,0 +1,123 @@
+"""The Kafka broker every service uses: FastStream over aiokafka, offsets after durability."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from faststream import AckPolicy
+from faststream._internal.middlewares import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from pydantic import ValidationError
+
+from herald_shared.logging import get_logger
+from herald_shared.metrics import DEAD_LETTERS
+from herald_shared.settings import HeraldSettings
+from herald_shared.topics import MESSAGE_DLT
+
+# Offsets are committed only after the handler returned, i.e. after the message reached its
+# next durable state; an unexpected error seeks back so the record is consumed again.
+HANDLER_ACK_POLICY = AckPolicy.NACK_ON_ERROR
+
+log = get_logger(__name__)
+
+
+class InvalidRecord(ValueError):
+    """A record a handler refuses for good (unknown campaign, broken rule): it is dead-lettered."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def reason_of(error: BaseException) -> str:
+    if isinstance(error, InvalidRecord):
+        return error.reason
+    if isinstance(error, ValidationError):
+        return "schema-invalid"
+    return "undecodable"
+
+
+def dead_letter_headers(
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    error: BaseException,
+    reason: str,
+    attempts: int = 1,
+    first_failure: datetime | None = None,
+) -> dict[str, str]:
+    """Headers of a dead letter, named as Spring Kafka's DeadLetterPublishingRecoverer names them."""
+    now = datetime.now(UTC).isoformat()
+    return {
+        "kafka_dlt-original-topic": topic,
+        "kafka_dlt-original-partition": str(partition),
+        "kafka_dlt-original-offset": str(offset),
+        "kafka_dlt-exception-fqcn": f"{type(error).__module__}.{type(error).__qualname__}",
+        "kafka_dlt-exception-message": str(error)[:2000],
+        "herald-dlt-reason": reason,
+        "herald-dlt-attempts": str(attempts),
+        "herald-dlt-first-failure": (first_failure.isoformat() if first_failure else now),
+        "herald-dlt-last-failure": now,
+    }
+
+
+class PoisonToDeadLetter(BaseMiddleware):
+    """Sends a record that cannot be decoded or validated to ``message.dlt`` and moves on.
+
+    The record is acknowledged once the dead letter is durable, so the partition never blocks on
+    it; any other error propagates (and the record is consumed again).
+    """
+
+    def __init__(self, msg: Any, /, *, context: Any, broker: KafkaBroker) -> None:
+        super().__init__(msg, context=context)
+        self.broker = broker
+
+    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        try:
+            return await call_next(msg)
+        except (ValidationError, InvalidRecord, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raw = msg.raw_message
+            topic = getattr(raw, "topic", "unknown")
+            headers = dead_letter_headers(
+                topic=topic,
+                partition=int(getattr(raw, "partition", -1)),
+                offset=int(getattr(raw, "offset", -1)),
+                error=error,
+                reason=reason_of(error),
+            )
+            await self.broker.publish(
+                msg.body, topic=MESSAGE_DLT, key=getattr(raw, "key", None), headers=headers
+            )
+            DEAD_LETTERS.labels(topic=topic, reason=headers["herald-dlt-reason"]).inc()
+            log.warning(
+                "poison record dead-lettered",
+                topic=topic,
+                partition=headers["kafka_dlt-original-partition"],
+                offset=headers["kafka_dlt-original-offset"],
+                error=headers["kafka_dlt-exception-message"][:300],
+            )
+            return None
+
+
+def build_broker(settings: HeraldSettings, *, client_id: str) -> KafkaBroker:
+    """A broker whose subscribers commit offsets only after their handler succeeded."""
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        ack_policy=HANDLER_ACK_POLICY,
+        # Wait for the broker's acknowledgement of every publish: durability before offsets.
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        # Per-record "Received"/"Processed" lines at DEBUG keep the hot path quiet at INFO.
+        logger=logging.getLogger("herald.kafka"),
+        log_level=logging.DEBUG,
+    )
+    broker.add_middleware(partial(PoisonToDeadLetter, broker=broker))
+    return broker

@@ -1,0 +1,105 @@
+"""Compare-and-set transitions of message documents that move the campaign counters.
+
+Every status change of a message goes through here. A transition applies only if the message is
+still in the expected status (and attempt); a transition that did not apply changes no counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from herald_shared.contracts.common import utc_now
+from herald_shared.message_states import MessageStatus, check_transition, counter_field
+from herald_shared.metrics import MESSAGE_TRANSITIONS
+from herald_shared.mongo import CAMPAIGNS, MESSAGES, Database, Document
+
+
+async def move_counters(
+    db: Database, campaign_id: str, source: MessageStatus, target: MessageStatus, count: int
+) -> None:
+    if count:
+        MESSAGE_TRANSITIONS.labels(source=source.value, target=target.value).inc(count)
+        await db[CAMPAIGNS].update_one(
+            {"_id": campaign_id},
+            {"$inc": {counter_field(source): -count, counter_field(target): count}},
+        )
+
+
+def _status_update(target: MessageStatus, at: datetime, fields: dict[str, Any] | None) -> Document:
+    return {"$set": {"status": target.value, "updatedAt": at, **(fields or {})}}
+
+
+
+async def transition(
+    db: Database,
+    *,
+    message_id: str,
+    campaign_id: str,
+    source: MessageStatus,
+    target: MessageStatus,
+    attempt: int | None = None,
+    fields: dict[str, Any] | None = None,
+    push: dict[str, Any] | None = None,
+) -> bool:
+    """Move one message from ``source`` to ``target`` if it is still there; True if it moved."""
+    check_transition(source, target)
+    at = utc_now()
+    selector: Document = {"_id": message_id, "status": source.value}
+    if attempt is not None:
+        selector["attempt"] = attempt
+    update = _status_update(target, at, fields)
+    if push:
+        update["$push"] = push
+    result = await db[MESSAGES].update_one(selector, update)
+    if result.modified_count != 1:
+        return False
+    await move_counters(db, campaign_id, source, target, 1)
+    return True
+
+
+async def transition_first(
+    db: Database,
+    *,
+    message_id: str,
+    campaign_id: str,
+    sources: Iterable[MessageStatus],
+    target: MessageStatus,
+    attempt: int | None = None,
+    fields: dict[str, Any] | None = None,
+) -> MessageStatus | None:
+    """Try ``sources`` in order; returns the status the message moved from, or None."""
+    for source in sources:
+        if await transition(
+            db,
+            message_id=message_id,
+            campaign_id=campaign_id,
+            source=source,
+            target=target,
+            attempt=attempt,
+            fields=fields,
+        ):
+            return source
+    return None
+
+
+async def transition_many(
+    db: Database,
+    *,
+    campaign_id: str,
+    message_ids: Sequence[str],
+    source: MessageStatus,
+    target: MessageStatus,
+    fields: dict[str, Any] | None = None,
+) -> int:
+    """Move every listed message still in ``source``; returns how many moved."""
+    check_transition(source, target)
+    if not message_ids:
+        return 0
+    result = await db[MESSAGES].update_many(
+        {"_id": {"$in": list(message_ids)}, "status": source.value},
+        _status_update(target, utc_now(), fields),
+    )
+    await move_counters(db, campaign_id, source, target, result.modified_count)
+    return result.modified_count

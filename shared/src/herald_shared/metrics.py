@@ -1,0 +1,41 @@
+"""Prometheus metrics shared by the services (``herald_`` prefix, base units)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+DEAD_LETTERS = Counter(
+    "herald_dead_letters_total",
+    "Records sent to message.dlt, by original topic and reason.",
+    ["topic", "reason"],
+)
+MESSAGE_TRANSITIONS = Counter(
+    "herald_message_transitions_total",
+    "Message status changes that applied, by source and target status.",
+    ["source", "target"],
+)
+SEND_ATTEMPTS = Counter(
+    "herald_send_attempts_total",
+    "Gateway send attempts, by engine and outcome.",
+    ["engine", "outcome"],
+)
+SEND_LATENCY = Histogram(
+    "herald_send_latency_seconds",
+    "Time of one gateway send call, by engine.",
+    ["engine"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DUPLICATE_DELIVERIES = Counter(
+    "herald_duplicate_deliveries_total",
+    "Send events skipped because the message was already claimed or done, by engine.",
+    ["engine"],
+)
+COMMANDS = Counter(
+    "herald_commands_total",
+    "campaign.commands records handled, by type and outcome.",
+    ["type", "outcome"],
+)
+MESSAGES_DISPATCHED = Counter(
+    "herald_messages_dispatched_total",
+    "Messages created and published to a send topic by the dispatcher.",
+)

@@ -1,0 +1,68 @@
+"""MongoDB access through PyMongo's async API; collection names and indexes.
+
+Documents (field names follow the seed schema, camelCase):
+
+- ``campaigns``: ``_id``, ``tenantId``, ``name``, ``messageBody``, ``delayType``, ``status``
+  (draft, running, completed), ``counts`` (one counter per message status, plus ``total``),
+  ``createdAt``, ``updatedAt``, ``launchedAt``.
+- ``contacts``: ``_id`` (campaign id and E.164 phone), ``tenantId``, ``campaignId``, ``phone``,
+  ``name``, ``fields`` (custom fields), ``createdAt``.
+- ``messages``: ``_id`` (deterministic per campaign and recipient), ``tenantId``, ``campaignId``,
+  ``contactId``, ``phone``, ``body``, ``accountId``, ``delayType``, ``status``, ``attempt``,
+  ``retryCount``, ``deliveryMethod``, ``gatewayMessageId``, ``claim``, ``attempts`` (history),
+  ``failedReason``, ``failedAt``, ``retryable``, ``createdAt``, ``updatedAt``, ``sentAt``.
+- ``api_keys``: ``_id`` (SHA-256 of the token), ``tenantId``, ``name``, ``createdAt``.
+- ``processed_commands``: ``_id`` (a command's ``event_id``), ``type``, ``at``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from herald_shared.settings import HeraldSettings
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+Collection = AsyncCollection[Document]
+
+CAMPAIGNS = "campaigns"
+CONTACTS = "contacts"
+MESSAGES = "messages"
+API_KEYS = "api_keys"
+PROCESSED_COMMANDS = "processed_commands"
+
+INDEXES: dict[str, list[IndexModel]] = {
+    CAMPAIGNS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],
+    CONTACTS: [IndexModel([("campaignId", ASCENDING), ("_id", ASCENDING)])],
+    MESSAGES: [
+        # The seed schema's index, and the one every per-campaign status query uses.
+        IndexModel([("status", ASCENDING), ("campaignId", ASCENDING)]),
+        IndexModel([("campaignId", ASCENDING), ("status", ASCENDING)]),
+        IndexModel([("tenantId", ASCENDING), ("status", ASCENDING)]),
+        IndexModel([("gatewayMessageId", ASCENDING)], sparse=True),
+    ],
+    API_KEYS: [IndexModel([("tenantId", ASCENDING)])],
+}
+
+
+def connect(settings: HeraldSettings) -> AsyncMongoClient[Document]:
+    """A client for ``settings.mongodb_url``; the only place a URL becomes a client."""
+    return AsyncMongoClient(settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000)
+
+
+def database(client: AsyncMongoClient[Document], settings: HeraldSettings) -> Database:
+    return client[settings.mongodb_database]
+
+
+async def ensure_indexes(db: Database) -> None:
+    """Create Herald's indexes; idempotent, safe to run at every start-up."""
+    for collection, indexes in INDEXES.items():
+        await db[collection].create_indexes(indexes)
+
+
+async def ping(db: Database) -> None:
+    await db.command("ping")

@@ -1,0 +1,1 @@
+"""The sender engine shared by primary-sender and fallback-sender."""

@@ -1,0 +1,122 @@
+"""What every Herald process has: a composition of Kafka, MongoDB and its HTTP surface.
+
+Each service builds a :class:`ServiceRuntime` in its composition root and serves
+:func:`create_http_app` with uvicorn: ``/healthz`` (alive), ``/readyz`` (Kafka and MongoDB
+reachable) and ``/metrics`` (Prometheus), plus any routers the service adds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo import AsyncMongoClient
+
+from herald_shared.kafka import build_broker
+from herald_shared.logging import configure_logging, get_logger
+from herald_shared.mongo import Database, Document, connect, database, ensure_indexes, ping
+from herald_shared.settings import HeraldSettings
+from herald_shared.topics import ensure_topics
+
+Hook = Callable[[], Awaitable[None]]
+log = get_logger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    """The I/O a service owns: its broker, its database, and its start/stop hooks."""
+
+    name: str
+    settings: HeraldSettings
+    broker: KafkaBroker
+    client: AsyncMongoClient[Document]
+    db: Database
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, name: str, settings: HeraldSettings) -> ServiceRuntime:
+        client = connect(settings)
+        return cls(
+            name=name,
+            settings=settings,
+            broker=build_broker(settings, client_id=f"herald-{name}"),
+            client=client,
+            db=database(client, settings),
+        )
+
+    async def start(self) -> None:
+        await ensure_indexes(self.db)
+        await ensure_topics(self.settings)
+        await self.broker.start()
+        for hook in self.on_start:
+            await hook()
+        log.info("service started", port=self.settings.http_port)
+
+    async def stop(self) -> None:
+        for hook in reversed(self.on_stop):
+            await hook()
+        await self.broker.stop()
+        await self.client.close()
+        log.info("service stopped")
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state; every value is "ok" when the service is ready."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping(self.db), timeout=2)
+            checks["mongodb"] = "ok"
+        except Exception as error:
+            checks["mongodb"] = f"unreachable: {type(error).__name__}"
+        checks["kafka"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
+        return checks
+
+
+def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=f"Herald {runtime.name}", lifespan=lifespan)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(response: Response) -> dict[str, object]:
+        checks = await runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        response.status_code = 200 if ready else 503
+        return {"status": "ready" if ready else "not ready", "checks": checks}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app: FastAPI, settings: HeraldSettings, service: str) -> None:
+    """Run ``app`` until SIGTERM/SIGINT; uvicorn drains requests and runs the shutdown hooks."""
+    configure_logging(service, settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

@@ -1,0 +1,51 @@
+"""Configuration shared by every Herald process (environment prefix ``HERALD_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HeraldSettings(BaseSettings):
+    """Settings every service reads; each service reads only the fields it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="HERALD_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongodb_database: str = "herald"
+
+    send_topic_partitions: int = Field(default=48, ge=1)
+    event_topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+    log_level: str = "INFO"
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    """Port of the service's HTTP surface (API for campaign; /metrics, /healthz, /readyz for all)."""
+
+    api_token: str | None = None
+    """Bearer token of the default tenant; upserted into ``api_keys`` at campaign start-up."""
+    default_tenant: str = "default"
+
+    default_account_id: str = "default"
+    """The sender account every message is assigned to until sender accounts exist."""
+
+    gateway_url: str = "http://127.0.0.1:3100"
+    gateway_api_key: str | None = None
+    gateway_session: str = "default"
+    gateway_timeout_seconds: float = 30.0
+
+    claim_lease_seconds: float = 120.0
+    sender_concurrency: int = Field(default=8, ge=1)
+    """Consumers per sender process; each works its own partitions one message at a time."""
+
+    dispatch_batch_size: int = Field(default=500, ge=1)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HeraldSettings:
+    """The process-wide settings, read once from the environment."""
+    return HeraldSettings()

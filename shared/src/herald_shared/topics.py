@@ -1,0 +1,64 @@
+"""The registry of Herald's Kafka topics and how they are created."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from herald_shared.settings import HeraldSettings
+
+CAMPAIGN_COMMANDS = "campaign.commands"
+CAMPAIGN_EVENTS = "campaign.events"
+MESSAGE_SEND_PRIMARY = "message.send.primary"
+MESSAGE_SEND_FALLBACK = "message.send.fallback"
+MESSAGE_STATUS = "message.status"
+MESSAGE_DLT = "message.dlt"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def herald_topics(settings: HeraldSettings) -> list[TopicSpec]:
+    """Every topic Herald uses, with its partition count and configuration."""
+    send = settings.send_topic_partitions
+    events = settings.event_topic_partitions
+    week_ms = str(7 * 24 * 3600 * 1000)
+    keep = {"retention.ms": week_ms}
+    return [
+        TopicSpec(CAMPAIGN_COMMANDS, events, keep),
+        TopicSpec(CAMPAIGN_EVENTS, events, keep),
+        TopicSpec(MESSAGE_SEND_PRIMARY, send, keep),
+        TopicSpec(MESSAGE_SEND_FALLBACK, send, keep),
+        TopicSpec(MESSAGE_STATUS, events, keep),
+        # Dead letters are kept until someone looks at them.
+        TopicSpec(MESSAGE_DLT, events, {"retention.ms": "-1"}),
+    ]
+
+
+async def ensure_topics(settings: HeraldSettings) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created. Idempotent."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in herald_topics(settings) if t.name not in existing]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics(
+                [
+                    NewTopic(t.name, t.partitions, settings.topic_replication_factor, topic_configs=t.config)
+                    for t in missing
+                ]
+            )
+        except TopicAlreadyExistsError:
+            pass  # another process created them first
+        return [t.name for t in missing]
+    finally:
+        await admin.close()

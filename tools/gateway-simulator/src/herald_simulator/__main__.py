@@ -1,0 +1,5 @@
+import sys
+
+from herald_simulator.main import main
+
+sys.exit(main())

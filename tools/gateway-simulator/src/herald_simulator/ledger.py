@@ -1,0 +1,149 @@
+"""The send ledger: counts every sendText request and every accepted send, per Herald message.
+
+Tests use it to prove that nothing was sent twice. Memory per send is kept small (slotted
+records, shared outcome and session strings, text truncated to a preview) so a run of 100,000
+sends stays in the tens of megabytes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """What the simulator answered to one ``POST /api/sendText``."""
+
+    ACCEPTED = "accepted"  # 201
+    TIMEOUT_DELIVERED = "timeout_delivered"  # hung until timeout, but the message went out
+    FAIL_5XX = "fail_5xx"  # 500
+    RATE_LIMITED = "rate_limit"  # 429
+    TIMEOUT = "timeout"  # hung until timeout, not sent
+    PERMANENT_INVALID_NUMBER = "permanent_invalid_number"  # 400, not a WhatsApp number
+    SESSION_NOT_WORKING = "session_not_working"  # 422
+    UNKNOWN_SESSION = "unknown_session"  # 404
+    INVALID_REQUEST = "invalid_request"  # 400, validation
+    UNAUTHORIZED = "unauthorized"  # 401
+
+    @property
+    def accepted(self) -> bool:
+        return self in _ACCEPTED
+
+
+_ACCEPTED = frozenset({Outcome.ACCEPTED, Outcome.TIMEOUT_DELIVERED})
+
+
+def ledger_key(herald_message_id: str | None, session: str, chat_id: str, text: str) -> str:
+    """The Herald message id when given, else ``session|chatId|text``."""
+    if herald_message_id:
+        return herald_message_id
+    return f"{session}|{chat_id}|{text}"
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    time: float  # epoch seconds
+    session: str
+    chat_id: str
+    text: str  # preview, at most Ledger.text_preview_chars characters
+    outcome: Outcome
+    status_code: int
+    gateway_message_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "session": self.session,
+            "chatId": self.chat_id,
+            "text": self.text,
+            "outcome": self.outcome.value,
+            "statusCode": self.status_code,
+            "gatewayMessageId": self.gateway_message_id,
+        }
+
+
+class SendLedger:
+    """In-memory ledger of sendText requests. Not thread-safe; the app uses one event loop."""
+
+    def __init__(self, text_preview_chars: int = 80) -> None:
+        self.text_preview_chars = text_preview_chars
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = 0
+        self.accepted = 0
+        self.by_outcome: Counter[Outcome] = Counter()
+        self._accepted_by_key: dict[str, int] = {}
+        self._duplicates: dict[str, None] = {}  # insertion-ordered set
+        # one record per key is the common case: stored bare, promoted to a list on the second
+        self._records: dict[str, SendRecord | list[SendRecord]] = {}
+
+    def record(
+        self,
+        key: str | None,
+        *,
+        time: float,
+        session: str,
+        chat_id: str,
+        text: str,
+        outcome: Outcome,
+        status_code: int,
+        gateway_message_id: str | None = None,
+    ) -> None:
+        """Count one request; keep its details when it has a key (``None``: counts only)."""
+        self.total += 1
+        self.by_outcome[outcome] += 1
+        if outcome.accepted:
+            self.accepted += 1
+        if key is None:
+            return
+        if outcome.accepted:
+            count = self._accepted_by_key.get(key, 0) + 1
+            self._accepted_by_key[key] = count
+            if count == 2:
+                self._duplicates[key] = None
+        preview = text if len(text) <= self.text_preview_chars else text[: self.text_preview_chars]
+        entry = SendRecord(
+            time=time,
+            session=sys.intern(session),
+            chat_id=chat_id,
+            text=preview,
+            outcome=outcome,
+            status_code=status_code,
+            gateway_message_id=gateway_message_id,
+        )
+        records = self._records.get(key)
+        if records is None:
+            self._records[key] = entry
+        elif isinstance(records, list):
+            records.append(entry)
+        else:
+            self._records[key] = [records, entry]
+
+    def accepted_count(self, key: str) -> int:
+        return self._accepted_by_key.get(key, 0)
+
+    @property
+    def duplicates(self) -> list[str]:
+        return list(self._duplicates)
+
+    def sends_for(self, key: str) -> list[SendRecord]:
+        records = self._records.get(key)
+        if records is None:
+            return []
+        return list(records) if isinstance(records, list) else [records]
+
+    def summary(self, *, include_by_message: bool = True) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "total": self.total,
+            "accepted": self.accepted,
+            "distinct": len(self._accepted_by_key),
+            "byOutcome": {outcome.value: n for outcome, n in sorted(self.by_outcome.items())},
+            "duplicates": self.duplicates,
+        }
+        if include_by_message:
+            result["byMessage"] = dict(self._accepted_by_key)
+        return result
