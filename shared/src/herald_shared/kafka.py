@@ -52,7 +52,7 @@ def dead_letter_headers(
     attempts: int = 1,
     first_failure: datetime | None = None,
 ) -> dict[str, str]:
-    """Headers of a dead letter, named as Spring Kafka's DeadLetterPublishingRecoverer names them."""
+    """Headers of a dead letter, named as Spring Kafka's DeadLetterPublishingRecoverer does."""
     now = datetime.now(UTC).isoformat()
     return {
         "kafka_dlt-original-topic": topic,

@@ -31,7 +31,6 @@ def _status_update(target: MessageStatus, at: datetime, fields: dict[str, Any] |
     return {"$set": {"status": target.value, "updatedAt": at, **(fields or {})}}
 
 
-
 async def transition(
     db: Database,
     *,

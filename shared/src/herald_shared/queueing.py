@@ -73,9 +73,11 @@ async def queue_pending_messages(
     lost) and mark it queued; returns how many were queued."""
     queued = 0
     batch: list[Document] = []
-    cursor = db[MESSAGES].find(
-        {"campaignId": campaign_id, "status": MessageStatus.PENDING.value}
-    ).batch_size(batch_size)
+    cursor = (
+        db[MESSAGES]
+        .find({"campaignId": campaign_id, "status": MessageStatus.PENDING.value})
+        .batch_size(batch_size)
+    )
     async for doc in cursor:
         batch.append(doc)
         if len(batch) >= batch_size:

@@ -57,7 +57,7 @@ class ServiceRuntime:
         await self.broker.start()
         for hook in self.on_start:
             await hook()
-        log.info("service started", port=self.settings.http_port)
+        log.info("service started")
 
     async def stop(self) -> None:
         for hook in reversed(self.on_stop):
@@ -109,13 +109,13 @@ def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) 
     return app
 
 
-def serve(app: FastAPI, settings: HeraldSettings, service: str) -> None:
+def serve(app: FastAPI, settings: HeraldSettings, service: str, default_port: int) -> None:
     """Run ``app`` until SIGTERM/SIGINT; uvicorn drains requests and runs the shutdown hooks."""
     configure_logging(service, settings.log_level)
     uvicorn.run(
         app,
         host=settings.http_host,
-        port=settings.http_port,
+        port=settings.http_port or default_port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,

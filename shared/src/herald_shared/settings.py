@@ -24,7 +24,7 @@ class HeraldSettings(BaseSettings):
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 0
-    """Port of the service's HTTP surface (API for campaign; /metrics, /healthz, /readyz for all)."""
+    """Port of the HTTP surface (campaign: the API; every service: /metrics, /healthz, /readyz)."""
 
     api_token: str | None = None
     """Bearer token of the default tenant; upserted into ``api_keys`` at campaign start-up."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -50,15 +51,19 @@ async def ensure_topics(settings: HeraldSettings) -> list[str]:
         missing = [t for t in herald_topics(settings) if t.name not in existing]
         if not missing:
             return []
-        try:
+        # Another process may create them first; that is as good.
+        with suppress(TopicAlreadyExistsError):
             await admin.create_topics(
                 [
-                    NewTopic(t.name, t.partitions, settings.topic_replication_factor, topic_configs=t.config)
+                    NewTopic(
+                        t.name,
+                        t.partitions,
+                        settings.topic_replication_factor,
+                        topic_configs=t.config,
+                    )
                     for t in missing
                 ]
             )
-        except TopicAlreadyExistsError:
-            pass  # another process created them first
         return [t.name for t in missing]
     finally:
         await admin.close()

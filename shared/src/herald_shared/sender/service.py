@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from herald_shared.contracts.events import SendMessage
 from herald_shared.sender.engine import EngineProfile, SenderEngine
 from herald_shared.sender.waha import WahaGateway
-from herald_shared.service_app import ServiceRuntime, create_http_app
+from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 from herald_shared.settings import HeraldSettings
 
 
@@ -38,3 +38,17 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
 
     runtime.on_stop.append(gateway.close)
     return create_http_app(runtime)
+
+
+def run_sender_service(
+    service: str, *, delivery_method: str, topic: str, default_port: int
+) -> None:
+    """Entry point of a sender deployment: consumer group ``herald-<service>`` on ``topic``."""
+    settings = HeraldSettings()
+    profile = EngineProfile(
+        delivery_method=delivery_method,
+        topic=topic,
+        group_id=f"herald-{service}",
+        session=settings.gateway_session,
+    )
+    serve(build_sender_app(service, settings, profile), settings, service, default_port)

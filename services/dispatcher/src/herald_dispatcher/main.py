@@ -1,0 +1,43 @@
+"""Composition root of the dispatcher service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from herald_shared.contracts.events import CampaignEvent, CampaignLaunched
+from herald_shared.service_app import ServiceRuntime, create_http_app, serve
+from herald_shared.settings import HeraldSettings
+from herald_shared.topics import CAMPAIGN_EVENTS
+
+from herald_dispatcher.fan_out import fan_out_campaign
+
+SERVICE = "dispatcher"
+CONSUMER_GROUP = "herald-dispatcher"
+DEFAULT_PORT = 9102
+
+
+def create_app(settings: HeraldSettings) -> FastAPI:
+    runtime = ServiceRuntime.create(SERVICE, settings)
+
+    @runtime.broker.subscriber(
+        CAMPAIGN_EVENTS,
+        group_id=CONSUMER_GROUP,
+        auto_offset_reset="earliest",
+        title=f"{SERVICE}:{CAMPAIGN_EVENTS}",
+        description="Fans each launched campaign out into messages on message.send.primary.",
+    )
+    async def on_campaign_event(event: CampaignEvent) -> None:
+        if isinstance(event, CampaignLaunched):
+            await fan_out_campaign(
+                runtime.db,
+                runtime.broker,
+                event,
+                account_id=settings.default_account_id,
+                batch_size=settings.dispatch_batch_size,
+            )
+
+    return create_http_app(runtime)
+
+
+def main() -> None:
+    settings = HeraldSettings()
+    serve(create_app(settings), settings, SERVICE, DEFAULT_PORT)

@@ -1,0 +1,45 @@
+"""How a campaign's contacts become message documents. Pure; no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from herald_shared.message_states import MessageStatus
+from herald_shared.templates import render
+
+Document = dict[str, Any]
+
+
+def message_id(campaign_id: str, phone: str, run: int = 1) -> str:
+    """Deterministic per campaign, run and recipient, so re-dispatching creates nothing new."""
+    digest = hashlib.sha256(f"{campaign_id}|{run}|{phone}".encode()).hexdigest()
+    return f"msg_{digest[:32]}"
+
+
+def contact_fields(contact: Document) -> dict[str, object]:
+    """The names a template may use: the contact's custom fields, its name and its phone."""
+    return {**contact.get("fields", {}), "name": contact.get("name"), "phone": contact["phone"]}
+
+
+def build_message(
+    campaign: Document, contact: Document, *, account_id: str, now: datetime
+) -> Document:
+    """The ``pending`` message document for one contact of a campaign."""
+    return {
+        "_id": message_id(campaign["_id"], contact["phone"]),
+        "tenantId": campaign["tenantId"],
+        "campaignId": campaign["_id"],
+        "contactId": contact["_id"],
+        "phone": contact["phone"],
+        "body": render(campaign["messageBody"], contact_fields(contact)),
+        "accountId": account_id,
+        "delayType": campaign.get("delayType", "balanced"),
+        "status": MessageStatus.PENDING.value,
+        "attempt": 1,
+        "retryCount": 0,
+        "attempts": [],
+        "createdAt": now,
+        "updatedAt": now,
+    }
