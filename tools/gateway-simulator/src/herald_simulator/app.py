@@ -44,6 +44,7 @@ class SimulatorState:
     ledger: SendLedger
     rng: random.Random
     ids: MessageIdGenerator
+    stopping: asyncio.Event
 
     @classmethod
     def from_config(cls, config: SimulatorConfig) -> SimulatorState:
@@ -55,7 +56,12 @@ class SimulatorState:
             ledger=SendLedger(),
             rng=rng,
             ids=MessageIdGenerator(rng),
+            stopping=asyncio.Event(),
         )
+
+    def begin_shutdown(self) -> None:
+        """Release requests hanging in the 'timeout' mode (call on the event loop's thread)."""
+        self.stopping.set()
 
     def config_json(self) -> dict[str, Any]:
         return {
@@ -189,8 +195,11 @@ def create_app(config: SimulatorConfig) -> FastAPI:
                 )
             else:
                 record(Outcome.TIMEOUT, 504, req.session, req.chat_id, req.text)
-            await asyncio.sleep(settings.timeout_seconds)
-            return _error(SimError(504, "Gateway timeout (simulated)"))
+            try:
+                await asyncio.wait_for(state.stopping.wait(), settings.timeout_seconds)
+            except TimeoutError:
+                return _error(SimError(504, "Gateway timeout (simulated)"))
+            return _error(SimError(503, "Simulator shutting down"))
 
         await asyncio.sleep(draw_latency_seconds(settings, state.rng))
 

@@ -62,6 +62,10 @@ class SendRecord:
             "outcome": self.outcome.value,
             "statusCode": self.status_code,
             "gatewayMessageId": self.gateway_message_id,
+            # WAHA's serialized form, which the WEBJS answer carries as id._serialized
+            "serializedId": f"true_{self.chat_id}_{self.gateway_message_id}"
+            if self.gateway_message_id
+            else None,
         }
 
 

@@ -6,6 +6,8 @@ Every option also reads an environment variable (``SIM_*``); the command line wi
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -16,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from herald_simulator.app import create_app
+from herald_simulator.app import SimulatorState, create_app
 from herald_simulator.config import Engine, SimulatorConfig, parse_sessions
 
 log = logging.getLogger("herald_simulator")
@@ -150,7 +152,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     app = create_app(config)
-    server = uvicorn.Server(
+    state: SimulatorState = app.state.sim
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # Runs in the loop's thread (a signal handler): wake hanging requests so the
+            # graceful shutdown does not wait for them.
+            with contextlib.suppress(RuntimeError):  # no loop yet: nothing can be hanging
+                asyncio.get_running_loop().call_soon_threadsafe(state.begin_shutdown)
+            super().handle_exit(sig, frame)
+
+    server = _Server(
         uvicorn.Config(
             app,
             host=config.host,
