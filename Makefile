@@ -1,0 +1,53 @@
+# Herald — two commands on a fresh machine: `make up` (the system) and `make test` (the suite).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null)
+VENV := .venv/bin
+PYTEST_ARGS ?=
+
+.PHONY: help install deps kafka-install mongo-install up down clean logs status test test-unit lint format compose-check
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: deps kafka-install mongo-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server
+
+deps: ## Python dependencies from uv.lock into .venv (installs uv itself when missing)
+	@if ! uv --version 2>/dev/null | grep -q "$(UV_VERSION)"; then \
+		echo "installing uv $(UV_VERSION)"; python3 -m pip install --quiet "uv==$(UV_VERSION)"; fi
+	@uv sync --frozen --quiet
+
+kafka-install: ## Apache Kafka's jars from Maven Central (pinned in deploy/kafka/pom.xml)
+	@bash deploy/local/kafka.sh install
+
+mongo-install: deps ## SecantusDB, the MongoDB-wire server (a locked dev dependency)
+	@bash deploy/local/mongo.sh install
+
+up: install ## Start Kafka, MongoDB, the gateway simulators and the five services; print addresses
+	@$(VENV)/herald-devstack up
+
+down: ## Stop everything, keep the data
+	@$(VENV)/herald-devstack down
+
+clean: ## Stop everything and wipe the local data
+	@$(VENV)/herald-devstack clean
+
+logs: ## Follow the services' logs
+	@$(VENV)/herald-devstack logs
+
+status: ## Show what is running
+	@$(VENV)/herald-devstack status
+
+test: install ## The whole suite: unit, integration (real Kafka + MongoDB), end to end (processes)
+	@$(VENV)/pytest $(PYTEST_ARGS)
+
+test-unit: deps ## Only the tests that need no server
+	@$(VENV)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+lint: deps ## ruff and mypy --strict
+	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/mypy
+
+format: deps
+	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .

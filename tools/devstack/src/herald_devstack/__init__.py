@@ -1,0 +1,1 @@
+"""Herald's local system: Kafka, the MongoDB-wire server, gateway simulators and five services."""

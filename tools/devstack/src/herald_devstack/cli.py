@@ -1,0 +1,118 @@
+"""``herald-devstack up|down|status|logs|clean``: the whole system as local processes.
+
+Kafka and the MongoDB-wire server come from ``deploy/local/{kafka,mongo}.sh``; the gateway
+simulators and the five services are started here, with pid and log files under ``.local/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from herald_devstack.processes import NotReady, wait_ready
+from herald_devstack.stack import StackConfig, metrics_addresses, services, simulators
+
+REPO = Path(os.environ.get("HERALD_REPO_ROOT", Path.cwd()))
+LOCAL = Path(os.environ.get("HERALD_LOCAL_DIR", REPO / ".local"))
+TOKEN_FILE = LOCAL / "api-token"
+KAFKA_PORT = int(os.environ.get("KAFKA_PORT", "9092"))
+MONGO_PORT = int(os.environ.get("MONGO_PORT", "27017"))
+
+
+def api_token() -> str:
+    """``HERALD_API_TOKEN`` if set; otherwise one generated once and kept in .local/api-token."""
+    if token := os.environ.get("HERALD_API_TOKEN"):
+        return token
+    if TOKEN_FILE.exists():
+        return TOKEN_FILE.read_text().strip()
+    LOCAL.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    TOKEN_FILE.write_text(token + "\n")
+    TOKEN_FILE.chmod(0o600)
+    return token
+
+
+def config() -> StackConfig:
+    return StackConfig(
+        kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
+        mongodb_url=f"mongodb://127.0.0.1:{MONGO_PORT}/?directConnection=true",
+        run_dir=LOCAL / "services",
+        api_token=api_token(),
+    )
+
+
+def infra(script: str, command: str) -> None:
+    subprocess.run(["bash", str(REPO / "deploy" / "local" / script), command], check=True)
+
+
+def up() -> int:
+    cfg = config()
+    infra("kafka.sh", "start")
+    infra("mongo.sh", "start")
+    processes = [*simulators(cfg), *services(cfg)]
+    for process in processes:
+        started = process.start()
+        print(f"{process.name}: {'started' if started else 'already up'}")
+    try:
+        wait_ready(processes, timeout=120)
+    except NotReady as error:
+        print(f"herald: {error}", file=sys.stderr)
+        return 1
+    print()
+    print(f"Herald is up. API: {cfg.api_url}")
+    print(f"API token: {cfg.api_token}   (Authorization: Bearer <token>)")
+    for name, url in metrics_addresses(cfg).items():
+        print(f"  {name:16} metrics {url}")
+    print(f"Logs: {cfg.run_dir}/*.log  (make logs)")
+    return 0
+
+
+def down() -> int:
+    cfg = config()
+    for process in reversed([*simulators(cfg), *services(cfg)]):
+        print(f"{process.name}: {'stopped' if process.stop() else 'not running'}")
+    infra("mongo.sh", "stop")
+    infra("kafka.sh", "stop")
+    return 0
+
+
+def status() -> int:
+    cfg = config()
+    all_ready = True
+    for process in [*simulators(cfg), *services(cfg)]:
+        state = "ready" if process.is_ready() else ("starting" if process.pid() else "down")
+        all_ready &= state == "ready"
+        print(f"{process.name:16} {state}")
+    for script in ("kafka.sh", "mongo.sh"):
+        ok = subprocess.run(["bash", str(REPO / "deploy" / "local" / script), "status"]).returncode
+        all_ready &= ok == 0
+    return 0 if all_ready else 1
+
+
+def logs() -> int:
+    cfg = config()
+    files = sorted(str(p) for p in cfg.run_dir.glob("*.log"))
+    if not files:
+        print("no logs yet: make up first")
+        return 1
+    os.execvp("tail", ["tail", "-n", "20", "-F", *files])
+
+
+def clean() -> int:
+    down()
+    for name in ("kafka-data", "mongo-data", "services", "logs"):
+        shutil.rmtree(LOCAL / name, ignore_errors=True)
+    print("local data wiped")
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="herald-devstack", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status", "logs", "clean"])
+    command = parser.parse_args().command
+    sys.exit({"up": up, "down": down, "status": status, "logs": logs, "clean": clean}[command]())

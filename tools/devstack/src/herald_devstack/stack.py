@@ -1,0 +1,113 @@
+"""The processes of Herald's system and their wiring (ports, environment)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from herald_devstack.processes import ManagedProcess
+
+SERVICES = ("campaign", "dispatcher", "primary-sender", "fallback-sender", "scheduler")
+
+
+def venv_program(name: str) -> str:
+    """A console script installed next to the running interpreter (the project's venv)."""
+    return str(Path(sys.executable).parent / name)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where everything listens and what it connects to."""
+
+    kafka_bootstrap: str
+    mongodb_url: str
+    run_dir: Path
+    api_token: str
+    database: str = "herald"
+    gateway_api_key: str = "herald-simulator-key"
+    host: str = "127.0.0.1"
+    service_ports: Mapping[str, int] = field(
+        default_factory=lambda: {
+            "campaign": 3000,
+            "dispatcher": 9102,
+            "primary-sender": 9103,
+            "fallback-sender": 9104,
+            "scheduler": 9105,
+        }
+    )
+    primary_gateway_port: int = 3100
+    fallback_gateway_port: int = 3101
+    service_env: Mapping[str, str] = field(default_factory=dict)
+    """Extra HERALD_* settings for every service (tests tune partitions, leases …)."""
+    simulator_args: tuple[str, ...] = ()
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url(self.service_ports["campaign"])
+
+
+def simulators(cfg: StackConfig) -> list[ManagedProcess]:
+    """One gateway simulator per engine: NOWEB (Baileys) for primary, WEBJS for fallback."""
+    result = []
+    for name, port, engine in (
+        ("gateway-primary", cfg.primary_gateway_port, "NOWEB"),
+        ("gateway-fallback", cfg.fallback_gateway_port, "WEBJS"),
+    ):
+        argv = [
+            venv_program("herald-gateway-simulator"),
+            "--host",
+            cfg.host,
+            "--port",
+            str(port),
+            "--engine",
+            engine,
+            "--api-key",
+            cfg.gateway_api_key,
+            *cfg.simulator_args,
+        ]
+        result.append(
+            ManagedProcess(name, argv, {}, cfg.run_dir, ready_url=f"{cfg.url(port)}/healthz")
+        )
+    return result
+
+
+def services(cfg: StackConfig) -> list[ManagedProcess]:
+    """The five services, each its own process, wired to Kafka, MongoDB and its gateway."""
+    common = {
+        "HERALD_KAFKA_BOOTSTRAP_SERVERS": cfg.kafka_bootstrap,
+        "HERALD_MONGODB_URL": cfg.mongodb_url,
+        "HERALD_MONGODB_DATABASE": cfg.database,
+        "HERALD_HTTP_HOST": cfg.host,
+        "HERALD_API_TOKEN": cfg.api_token,
+        "HERALD_GATEWAY_API_KEY": cfg.gateway_api_key,
+        **cfg.service_env,
+    }
+    gateways = {
+        "primary-sender": cfg.url(cfg.primary_gateway_port),
+        "fallback-sender": cfg.url(cfg.fallback_gateway_port),
+    }
+    result = []
+    for name in SERVICES:
+        port = cfg.service_ports[name]
+        env = {**common, "HERALD_HTTP_PORT": str(port)}
+        if name in gateways:
+            env["HERALD_GATEWAY_URL"] = gateways[name]
+        result.append(
+            ManagedProcess(
+                name,
+                [venv_program(f"herald-{name}")],
+                env,
+                cfg.run_dir,
+                ready_url=f"{cfg.url(port)}/readyz",
+            )
+        )
+    return result
+
+
+def metrics_addresses(cfg: StackConfig) -> dict[str, str]:
+    return {name: f"{cfg.url(port)}/metrics" for name, port in cfg.service_ports.items()}
