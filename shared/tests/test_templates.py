@@ -2,7 +2,8 @@ from herald_shared.templates import placeholders, render
 
 
 def test_substitutes_fields() -> None:
-    assert render("Hi {{name}}, code {{ code }}", {"name": "John", "code": 42}) == "Hi John, code 42"
+    rendered = render("Hi {{name}}, code {{ code }}", {"name": "John", "code": 42})
+    assert rendered == "Hi John, code 42"
 
 
 def test_default_for_missing_or_empty_value() -> None:

@@ -7,7 +7,6 @@ own database and free ports, so it never touches what `make up` runs.
 from __future__ import annotations
 
 import hashlib
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,14 +16,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from herald_devstack.processes import ManagedProcess, wait_ready
+from herald_devstack.processes import ManagedProcess, free_port, wait_ready
 from herald_devstack.stack import SERVICES, StackConfig, services, simulators
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -37,15 +37,22 @@ async def test_campaign_flow_driven_only_by_commands(
         key = campaign_id.encode()
         await producer.send_and_wait(
             "campaign.commands",
-            command("campaign.create", campaign_id=campaign_id, name="Via Kafka",
-                    message_body="Hello {{name|friend}}", delay_type="fast"),
+            command(
+                "campaign.create",
+                campaign_id=campaign_id,
+                name="Via Kafka",
+                message_body="Hello {{name|friend}}",
+                delay_type="fast",
+            ),
             key=key,
         )
         await producer.send_and_wait(
             "campaign.commands",
-            command("campaign.contacts.add", campaign_id=campaign_id,
-                    contacts=[{"phone": "+919812345678", "name": "Ravi"},
-                              {"phone": "+14155550100"}]),
+            command(
+                "campaign.contacts.add",
+                campaign_id=campaign_id,
+                contacts=[{"phone": "+919812345678", "name": "Ravi"}, {"phone": "+14155550100"}],
+            ),
             key=key,
         )
         send = command("campaign.send", campaign_id=campaign_id)
@@ -77,15 +84,21 @@ async def test_poison_command_is_dead_lettered_and_the_next_one_goes_through(
         await producer.send_and_wait("campaign.commands", b"{not json", key=poison_key)
         await producer.send_and_wait(
             "campaign.commands",
-            command("campaign.create", campaign_id=campaign_id, name="After poison",
-                    message_body="still works"),
+            command(
+                "campaign.create",
+                campaign_id=campaign_id,
+                name="After poison",
+                message_body="still works",
+            ),
             key=poison_key,
         )
     finally:
         await producer.stop()
 
     await eventually(
-        lambda: get_campaign(api, campaign_id), lambda code: code == 200, timeout=30,
+        lambda: get_campaign(api, campaign_id),
+        lambda code: code == 200,
+        timeout=30,
         what="the command behind the poison record handled",
     )
 
@@ -97,6 +110,7 @@ async def test_poison_command_is_dead_lettered_and_the_next_one_goes_through(
     )
     await consumer.start()
     try:
+
         async def poison_records() -> list[Any]:
             batches = await consumer.getmany(timeout_ms=500)
             return [r for records in batches.values() for r in records if r.key == poison_key]

@@ -98,8 +98,11 @@ async def test_another_tenants_campaign_is_404(
     ) as intruder:
         for method, path, body in [
             ("GET", f"/api/campaigns/{campaign_id}", None),
-            ("POST", f"/api/campaigns/{campaign_id}/contacts",
-             {"contacts": [{"phone": "+919876500002"}]}),
+            (
+                "POST",
+                f"/api/campaigns/{campaign_id}/contacts",
+                {"contacts": [{"phone": "+919876500002"}]},
+            ),
             ("POST", f"/api/campaigns/{campaign_id}/send", None),
             ("GET", f"/api/messages/campaign/{campaign_id}/stats", None),
         ]:

@@ -6,10 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from herald_devstack.waiting import eventually
-
-from pymongo import AsyncMongoClient
 
 from .conftest import RunningStack, gateway_client
 
@@ -36,8 +35,11 @@ async def test_seed_walkthrough_sends_every_message_once(
 ) -> None:
     created = await api.post(
         "/api/campaigns",
-        json={"name": "Summer Sale", "messageBody": "Hi {{name}}, 50% OFF this week!",
-              "delayType": "balanced"},
+        json={
+            "name": "Summer Sale",
+            "messageBody": "Hi {{name}}, 50% OFF this week!",
+            "delayType": "balanced",
+        },
     )
     assert created.status_code == 201, created.text
     campaign = created.json()
@@ -63,12 +65,17 @@ async def test_seed_walkthrough_sends_every_message_once(
         what="every message sent",
     )
     assert stats == {
-        "total": 3, "pending": 0, "sent": 3, "delivered": 0, "failed": 0, "successRate": "100.00"
+        "total": 3,
+        "pending": 0,
+        "sent": 3,
+        "delivered": 0,
+        "failed": 0,
+        "successRate": "100.00",
     }
 
-    messages = await mongo[stack.config.database]["messages"].find(
-        {"campaignId": campaign_id}
-    ).to_list()
+    messages = (
+        await mongo[stack.config.database]["messages"].find({"campaignId": campaign_id}).to_list()
+    )
     assert sorted(m["body"] for m in messages) == [
         "Hi Ada, 50% OFF this week!",
         "Hi Jane, 50% OFF this week!",

@@ -35,7 +35,3 @@ COMMANDS = Counter(
     "campaign.commands records handled, by type and outcome.",
     ["type", "outcome"],
 )
-MESSAGES_DISPATCHED = Counter(
-    "herald_messages_dispatched_total",
-    "Messages created and published to a send topic by the dispatcher.",
-)

@@ -11,17 +11,17 @@ import time
 from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
+from pymongo.errors import BulkWriteError
+
+from herald_dispatcher.message_plan import Document, build_message
+from herald_dispatcher.metrics import FAN_OUT_DURATION, FAN_OUTS, MESSAGES_DISPATCHED
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignLaunched
 from herald_shared.kafka import InvalidRecord
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus, counter_field
-from herald_shared.metrics import MESSAGES_DISPATCHED
 from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database
 from herald_shared.queueing import queue_messages
-from pymongo.errors import BulkWriteError
-
-from herald_dispatcher.message_plan import Document, build_message
 
 log = get_logger(__name__)
 
@@ -80,7 +80,10 @@ async def fan_out_campaign(
             batch = []
     queued += await _dispatch_batch(db, broker, campaign, batch, account_id)
     await db[CAMPAIGNS].update_one({"_id": campaign["_id"]}, {"$set": {"dispatchedAt": utc_now()}})
-    log.info("campaign dispatched", queued=queued, seconds=round(time.perf_counter() - started, 3))
+    elapsed = time.perf_counter() - started
+    FAN_OUTS.inc()
+    FAN_OUT_DURATION.observe(elapsed)
+    log.info("campaign dispatched", queued=queued, seconds=round(elapsed, 3))
     return queued
 
 

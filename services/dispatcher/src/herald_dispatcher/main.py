@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
+from herald_dispatcher.fan_out import fan_out_campaign
 from herald_shared.contracts.events import CampaignEvent, CampaignLaunched
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 from herald_shared.settings import HeraldSettings
 from herald_shared.topics import CAMPAIGN_EVENTS
-
-from herald_dispatcher.fan_out import fan_out_campaign
 
 SERVICE = "dispatcher"
 CONSUMER_GROUP = "herald-dispatcher"

@@ -1,0 +1,193 @@
+"""The sender engine against the real Kafka broker, MongoDB-wire server and gateway simulator."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
+from pymongo import AsyncMongoClient
+
+from herald_devstack.asgi import running
+from herald_devstack.processes import ManagedProcess, free_port, wait_ready
+from herald_devstack.stack import venv_program
+from herald_devstack.waiting import eventually
+from herald_shared.contracts.events import SendMessage
+from herald_shared.sender.engine import EngineProfile
+from herald_shared.sender.service import build_sender_app
+from herald_shared.settings import HeraldSettings
+from herald_shared.topics import MESSAGE_SEND_PRIMARY
+
+pytestmark = pytest.mark.integration
+API_KEY = "it-key"
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    process = ManagedProcess(
+        "gateway",
+        [venv_program("herald-gateway-simulator"), "--port", str(port), "--api-key", API_KEY],
+        {},
+        tmp_path_factory.mktemp("sim"),
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+    )
+    process.start()
+    try:
+        wait_ready([process], timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def settings(kafka_bootstrap: str, mongodb_url: str, simulator: str) -> HeraldSettings:
+    return HeraldSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongodb_url=mongodb_url,
+        mongodb_database=f"it_sender_{uuid.uuid4().hex[:8]}",
+        gateway_url=simulator,
+        gateway_api_key=API_KEY,
+    )
+
+
+@pytest.fixture(scope="module")
+async def sender(settings: HeraldSettings) -> AsyncIterator[None]:
+    profile = EngineProfile(
+        delivery_method="baileys",
+        topic=MESSAGE_SEND_PRIMARY,
+        group_id="herald-primary-sender",
+        session="default",
+    )
+    async with running(build_sender_app("primary-sender", settings, profile)):
+        yield
+
+
+@pytest.fixture
+async def db(settings: HeraldSettings) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
+    yield client[settings.mongodb_database]
+    await client.close()
+
+
+async def seed_message(db: Any, phone: str) -> SendMessage:
+    campaign_id = f"c-{uuid.uuid4().hex[:8]}"
+    event = SendMessage(
+        tenant_id="t",
+        campaign_id=campaign_id,
+        message_id=f"m-{uuid.uuid4().hex}",
+        account_id="default",
+        phone=phone,
+        body="hello",
+    )
+    await db["campaigns"].insert_one(
+        {"_id": campaign_id, "tenantId": "t", "counts": {"total": 1, "queued": 1}}
+    )
+    await db["messages"].insert_one(
+        {
+            "_id": event.message_id,
+            "tenantId": "t",
+            "campaignId": campaign_id,
+            "phone": phone,
+            "body": "hello",
+            "accountId": "default",
+            "status": "queued",
+            "attempt": 1,
+        }
+    )
+    return event
+
+
+async def publish(settings: HeraldSettings, *events: SendMessage) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                MESSAGE_SEND_PRIMARY, event.model_dump_json().encode(), key=b"default"
+            )
+    finally:
+        await producer.stop()
+
+
+async def duplicates_skipped() -> float:
+    value = REGISTRY.get_sample_value("herald_duplicate_deliveries_total", {"engine": "baileys"})
+    return value or 0.0
+
+
+async def test_a_send_event_delivered_twice_calls_the_gateway_once(
+    sender: None, settings: HeraldSettings, db: Any, simulator: str
+) -> None:
+    event = await seed_message(db, "+919876543210")
+    skipped_before = await duplicates_skipped()
+
+    await publish(settings, event, event)
+
+    async def message() -> dict[str, Any]:
+        doc: dict[str, Any] = await db["messages"].find_one({"_id": event.message_id})
+        return doc
+
+    sent = await eventually(message, lambda m: m["status"] == "sent", timeout=30, what="sent")
+    await eventually(
+        duplicates_skipped,
+        lambda v: v == skipped_before + 1,
+        timeout=30,
+        what="second delivery skipped",
+    )
+    assert sent["deliveryMethod"] == "baileys"
+    assert sent["gatewayMessageId"]
+    assert [a["outcome"] for a in sent["attempts"]] == ["sent"]
+    async with httpx.AsyncClient(base_url=simulator, headers={"X-Api-Key": API_KEY}) as gateway:
+        sends = (await gateway.get(f"/_sim/sends/{event.message_id}")).json()
+    assert [s["outcome"] for s in sends] == ["accepted"]
+    campaign = await db["campaigns"].find_one({"_id": event.campaign_id})
+    assert campaign["counts"] == {"total": 1, "queued": 0, "sending": 0, "sent": 1}
+
+
+async def test_a_permanent_gateway_error_fails_the_message_with_its_reason(
+    sender: None, settings: HeraldSettings, db: Any, simulator: str
+) -> None:
+    event = await seed_message(db, "+14155550199")
+    async with httpx.AsyncClient(base_url=simulator, headers={"X-Api-Key": API_KEY}) as gateway:
+        await gateway.put("/_sim/config", json={"mode": "permanent_invalid_number"})
+        try:
+            await publish(settings, event)
+
+            async def message() -> dict[str, Any]:
+                doc: dict[str, Any] = await db["messages"].find_one({"_id": event.message_id})
+                return doc
+
+            failed = await eventually(
+                message, lambda m: m["status"] == "failed", timeout=30, what="failed"
+            )
+        finally:
+            await gateway.delete("/_sim/config")
+    assert failed["failedReason"] == "invalid-recipient"
+    assert failed["retryable"] is False
+    campaign = await db["campaigns"].find_one({"_id": event.campaign_id})
+    assert campaign["counts"]["failed"] == 1
+
+
+async def test_a_poison_send_event_is_dead_lettered_and_the_next_is_sent(
+    sender: None, settings: HeraldSettings, db: Any
+) -> None:
+    event = await seed_message(db, "+919800000001")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(MESSAGE_SEND_PRIMARY, b'{"type": "message.send"}', key=b"x")
+        await producer.send_and_wait(
+            MESSAGE_SEND_PRIMARY, event.model_dump_json().encode(), key=b"x"
+        )
+    finally:
+        await producer.stop()
+
+    async def status() -> str:
+        doc = await db["messages"].find_one({"_id": event.message_id})
+        return str(doc["status"])
+
+    await eventually(status, lambda s: s == "sent", timeout=30, what="sent behind poison")
