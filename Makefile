@@ -7,12 +7,12 @@ UV := $(shell command -v uv 2>/dev/null)
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help install deps kafka-install mongo-install up down clean logs status test test-unit lint format compose-check
+.PHONY: help install deps kafka-install mongo-install tools-install up down clean logs status test test-unit lint format compose-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-install: deps kafka-install mongo-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server
+install: deps kafka-install mongo-install tools-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server, validators
 
 deps: ## Python dependencies from uv.lock into .venv (installs uv itself when missing)
 	@if ! uv --version 2>/dev/null | grep -q "$(UV_VERSION)"; then \
@@ -24,6 +24,12 @@ kafka-install: ## Apache Kafka's jars from Maven Central (pinned in deploy/kafka
 
 mongo-install: deps ## SecantusDB, the MongoDB-wire server (a locked dev dependency)
 	@bash deploy/local/mongo.sh install
+
+tools-install: ## Validators the tests use: docker-compose (Debian) for the compose file; kubectl must exist
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { \
+		echo "installing docker-compose (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+	@command -v kubectl >/dev/null || echo "warning: kubectl not found; the k8s manifest test will fail"
 
 up: install ## Start Kafka, MongoDB, the gateway simulators and the five services; print addresses
 	@$(VENV)/herald-devstack up
