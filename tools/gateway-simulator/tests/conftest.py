@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from herald_simulator import SimulatorConfig, create_app
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]

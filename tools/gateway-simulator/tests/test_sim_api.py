@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from herald_simulator.config import Engine, parse_sessions
 
 ID_RE = re.compile(r"3EB0[0-9A-F]{20}")

@@ -8,6 +8,7 @@ import time
 import tracemalloc
 
 import pytest
+
 from herald_simulator.config import Engine, FaultMode, SessionSpec, parse_sessions
 from herald_simulator.errors import SimError
 from herald_simulator.faults import FaultSettings, apply_update, decide, draw_latency_seconds

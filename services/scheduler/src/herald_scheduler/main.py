@@ -7,6 +7,7 @@ scheduler issue; until then it runs with its Kafka and MongoDB connections, heal
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 from herald_shared.settings import HeraldSettings
 
