@@ -1,0 +1,1 @@
+"""The REST API: routers, request/response bodies, authentication and error bodies."""

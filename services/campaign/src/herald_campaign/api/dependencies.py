@@ -1,0 +1,58 @@
+"""What a route needs: the services of this app and the caller's tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from herald_campaign.api.auth import UNAUTHORIZED, ApiKeys
+from herald_campaign.service_layer.campaigns import CampaignService
+from herald_campaign.service_layer.messages import MessageQueueService
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    campaigns: CampaignService
+    messages: MessageQueueService
+    api_keys: ApiKeys
+
+
+def install_services(app: FastAPI, services: ApiServices) -> None:
+    app.state.campaign_api = services
+
+
+def api_services(request: Request) -> ApiServices:
+    services = request.app.state.campaign_api
+    if not isinstance(services, ApiServices):
+        raise RuntimeError("the campaign API services are not installed on this app")
+    return services
+
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiToken",
+    description="An API token; it acts for the tenant it was registered for.",
+)
+
+
+async def authenticated_tenant(
+    services: Annotated[ApiServices, Depends(api_services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """The tenant of the request's bearer token; 401 without a known token."""
+    tenant_id = None
+    if credentials is not None and credentials.credentials:
+        tenant_id = await services.api_keys.tenant_of(credentials.credentials)
+    if tenant_id is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return tenant_id
+
+
+Services = Annotated[ApiServices, Depends(api_services)]
+Tenant = Annotated[str, Depends(authenticated_tenant)]
+CampaignId = Annotated[str, Path(min_length=1, max_length=128, description="The campaign's id.")]

@@ -1,0 +1,123 @@
+"""Every error of the API is JSON: ``{"error": "..."}``, plus ``fields`` when input is invalid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from herald_campaign.api.schemas import ErrorResponse, ValidationErrorResponse
+from herald_campaign.service_layer.errors import (
+    CampaignConflict,
+    CampaignNotFound,
+    EventBusUnavailable,
+    OperationRefused,
+)
+from herald_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+# The error responses of the routes, for the OpenAPI document.
+AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or invalid bearer token."}
+}
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorResponse, "description": "The request is invalid."}
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such campaign for this tenant."}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "The campaign's status does not allow it."}
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "Kafka did not take the event; try again."}
+}
+
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def field_path(location: Sequence[int | str]) -> str:
+    """``("body", "contacts", 3, "phone")`` -> ``"contacts[3].phone"``; the body itself: "body"."""
+    parts = list(location)
+    if len(parts) > 1 and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def validation_fields(errors: Sequence[Any]) -> list[dict[str, str]]:
+    fields = []
+    for error in errors:
+        location = error.get("loc", ())
+        if error.get("type") == "json_invalid":
+            detail = (error.get("ctx") or {}).get("error") or error.get("msg")
+            fields.append({"field": "body", "message": f"malformed JSON: {detail}"})
+        else:
+            fields.append({"field": field_path(location), "message": str(error.get("msg"))})
+    return fields
+
+
+def error_body(message: str) -> dict[str, str]:
+    return {"error": message}
+
+
+async def _validation_failed(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = error.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse(
+            {"error": "malformed JSON", "fields": validation_fields(errors)},
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    return JSONResponse(
+        {"error": "validation failed", "fields": validation_fields(errors)},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    return JSONResponse(
+        error_body(str(error.detail)), status_code=error.status_code, headers=error.headers
+    )
+
+
+async def _refused(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, OperationRefused)
+    if isinstance(error, CampaignNotFound):
+        return JSONResponse(error_body("campaign not found"), status.HTTP_404_NOT_FOUND)
+    if isinstance(error, CampaignConflict):
+        return JSONResponse(error_body(error.message), status.HTTP_409_CONFLICT)
+    return JSONResponse(error_body(error.message), status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _event_bus_unavailable(_: Request, error: Exception) -> JSONResponse:
+    log.warning("event bus unavailable", error=str(error))
+    return JSONResponse(
+        error_body("event bus unavailable, try again"),
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    log.error("unexpected error", exc_info=error)
+    return JSONResponse(error_body("internal error"), status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(OperationRefused, _refused)
+    app.add_exception_handler(EventBusUnavailable, _event_bus_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

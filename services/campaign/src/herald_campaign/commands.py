@@ -1,0 +1,124 @@
+"""The consumer of ``campaign.commands``: the API's operations for other services.
+
+Each command is acted on once per ``event_id``: a command already in ``processed_commands`` is
+skipped, and it is recorded there after its operation succeeded. A command the campaign's state
+rules out is dead-lettered with the reason; one that cannot be decoded or validated is
+dead-lettered by the broker's middleware. Either way the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from structlog.contextvars import bound_contextvars
+
+from herald_campaign.domain.campaigns import CampaignDraft, campaign_id_for_command
+from herald_campaign.domain.contacts import SubmittedContact
+from herald_campaign.service_layer.campaigns import CampaignService
+from herald_campaign.service_layer.errors import OperationRefused
+from herald_shared.contracts.commands import (
+    AddContacts,
+    CampaignCommand,
+    CreateCampaign,
+    SendCampaign,
+)
+from herald_shared.contracts.common import utc_now
+from herald_shared.kafka import InvalidRecord
+from herald_shared.logging import get_logger
+from herald_shared.metrics import COMMANDS
+from herald_shared.mongo import PROCESSED_COMMANDS, Database
+from herald_shared.topics import CAMPAIGN_COMMANDS
+
+COMMANDS_GROUP = "herald-campaign"
+
+log = get_logger(__name__)
+
+Command = CreateCampaign | AddContacts | SendCampaign
+
+
+class CommandHandler:
+    """Runs each command through the same operation as its REST route, once per event id."""
+
+    def __init__(self, db: Database, campaigns: CampaignService) -> None:
+        self._processed = db[PROCESSED_COMMANDS]
+        self._campaigns = campaigns
+
+    async def handle(self, command: Command) -> None:
+        if isinstance(command, CreateCampaign):
+            campaign_id = command.campaign_id or campaign_id_for_command(command.event_id)
+        else:
+            campaign_id = command.campaign_id
+        with bound_contextvars(
+            campaign_id=campaign_id, command_id=command.event_id, command_type=command.type
+        ):
+            if await self._processed.find_one({"_id": command.event_id}, {"_id": 1}):
+                COMMANDS.labels(type=command.type, outcome="duplicate").inc()
+                log.info("command already processed; skipped")
+                return
+            try:
+                await self._apply(command, campaign_id)
+            except OperationRefused as refused:
+                COMMANDS.labels(type=command.type, outcome="rejected").inc()
+                log.warning("command rejected", reason=refused.reason, error=refused.message)
+                raise InvalidRecord(refused.reason, refused.message) from refused
+            await self._processed.update_one(
+                {"_id": command.event_id},
+                {
+                    "$setOnInsert": {
+                        "type": command.type,
+                        "tenantId": command.tenant_id,
+                        "campaignId": campaign_id,
+                        "at": utc_now(),
+                    }
+                },
+                upsert=True,
+            )
+            COMMANDS.labels(type=command.type, outcome="applied").inc()
+            log.info("command applied")
+
+    async def _apply(self, command: Command, campaign_id: str) -> None:
+        if isinstance(command, CreateCampaign):
+            await self._campaigns.create_campaign(
+                command.tenant_id,
+                CampaignDraft(command.name, command.message_body, command.delay_type),
+                campaign_id=campaign_id,
+                command_id=command.event_id,
+            )
+        elif isinstance(command, AddContacts):
+            await self._campaigns.add_contacts(
+                command.tenant_id,
+                campaign_id,
+                [SubmittedContact(phone=c.phone, name=c.name) for c in command.contacts],
+                command_id=command.event_id,
+            )
+        else:
+            await self._campaigns.send_campaign(
+                command.tenant_id, campaign_id, command_id=command.event_id
+            )
+
+
+async def decode_json(message: StreamMessage[Any]) -> Any:
+    """The record's JSON; unlike FastStream's default, bytes that are not JSON raise here, so
+    the dead letter says "undecodable" rather than "schema-invalid"."""
+    return json.loads(message.body)
+
+
+def subscribe_to_commands(broker: KafkaBroker, handler: CommandHandler) -> None:
+    """Register the ``campaign.commands`` subscriber (group ``herald-campaign``) on ``broker``."""
+
+    @broker.subscriber(
+        CAMPAIGN_COMMANDS,
+        group_id=COMMANDS_GROUP,
+        auto_offset_reset="earliest",
+        decoder=decode_json,
+        title=f"campaign:{CAMPAIGN_COMMANDS}",
+        description=(
+            "Creates campaigns, adds their contacts and sends them, as the REST API does; "
+            "acts once per event_id and dead-letters what it refuses."
+        ),
+    )
+    async def on_campaign_command(command: CampaignCommand) -> None:
+        await handler.handle(command)

@@ -1,0 +1,1 @@
+"""The campaign service's business rules: pure functions and values, no I/O."""

@@ -1,0 +1,59 @@
+"""Campaigns: their lifecycle, identifiers and the draft a user submits. Pure; no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import uuid4
+
+from herald_shared.contracts.common import DelayType
+
+CAMPAIGN_ID_PREFIX = "cmp_"
+
+
+class CampaignStatus(StrEnum):
+    """Where a campaign is in its life: edited as a draft, then running until it completes."""
+
+    DRAFT = "draft"
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class CampaignDraft:
+    """What it takes to create a campaign."""
+
+    name: str
+    message_body: str
+    delay_type: DelayType = DelayType.BALANCED
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def new_campaign_id() -> str:
+    """A fresh campaign id (a campaign created through the API)."""
+    return f"{CAMPAIGN_ID_PREFIX}{uuid4().hex}"
+
+
+def campaign_id_for_command(command_event_id: str) -> str:
+    """The id of the campaign a create command makes when it names none.
+
+    Deterministic, so a redelivered command finds the campaign it already created.
+    """
+    return f"{CAMPAIGN_ID_PREFIX}{_digest('campaign.create', command_event_id)}"
+
+
+def contact_id(campaign_id: str, e164: str) -> str:
+    """One contact per phone number and campaign: adding a number twice finds the first."""
+    return f"{campaign_id}:{e164}"
+
+
+def derived_event_id(kind: str, *origin: str) -> str:
+    """The ``event_id`` of an event caused by ``origin`` (a command id, a campaign id).
+
+    Publishing the same event again after a crash repeats its id, so consumers can tell.
+    """
+    return _digest(kind, *origin)

@@ -1,0 +1,62 @@
+"""Composition root of the campaign service: the REST API and the ``campaign.commands`` consumer
+on one runtime (Kafka broker, MongoDB), served by uvicorn."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from herald_campaign.adapters.campaign_events import KafkaCampaignEvents
+from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
+from herald_campaign.api import campaigns as campaigns_api
+from herald_campaign.api import messages as messages_api
+from herald_campaign.api.auth import ApiKeys, register_api_key
+from herald_campaign.api.dependencies import ApiServices, install_services
+from herald_campaign.api.errors import install_error_handlers
+from herald_campaign.commands import CommandHandler, subscribe_to_commands
+from herald_campaign.service_layer.campaigns import CampaignService
+from herald_campaign.service_layer.messages import MessageQueueService
+from herald_campaign.settings import CampaignSettings
+from herald_shared.logging import get_logger
+from herald_shared.service_app import ServiceRuntime, create_http_app, serve
+
+SERVICE = "campaign"
+DEFAULT_PORT = 3000
+
+log = get_logger(__name__)
+
+
+def create_app(settings: CampaignSettings) -> FastAPI:
+    """The campaign service's app; its lifespan connects Kafka and MongoDB and runs the
+    command consumer."""
+    runtime = ServiceRuntime.create(SERVICE, settings)
+    campaigns = CampaignService(
+        runtime.db, KafkaCampaignEvents(runtime.broker), default_region=settings.default_region
+    )
+    lag = KafkaConsumerLag(settings.kafka_bootstrap_servers)
+    messages = MessageQueueService(
+        runtime.db, runtime.broker, lag, batch_size=settings.dispatch_batch_size
+    )
+    api_keys = ApiKeys(runtime.db, cache_seconds=settings.api_key_cache_seconds)
+    subscribe_to_commands(runtime.broker, CommandHandler(runtime.db, campaigns))
+
+    async def register_default_api_key() -> None:
+        if settings.api_token:
+            await register_api_key(
+                runtime.db, settings.api_token, settings.default_tenant, "default"
+            )
+        else:
+            log.warning("HERALD_API_TOKEN is not set; only tokens already in api_keys work")
+
+    runtime.on_start.append(register_default_api_key)
+    runtime.on_stop.append(lag.close)
+
+    app = create_http_app(runtime, [campaigns_api.router, messages_api.router])
+    app.title = "Herald campaign API"
+    install_services(app, ApiServices(campaigns=campaigns, messages=messages, api_keys=api_keys))
+    install_error_handlers(app)
+    return app
+
+
+def main() -> None:
+    settings = CampaignSettings()
+    serve(create_app(settings), settings, SERVICE, DEFAULT_PORT)

@@ -1,0 +1,1 @@
+"""The campaign service's operations, shared by the REST API and the command consumer."""

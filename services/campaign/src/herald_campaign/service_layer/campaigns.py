@@ -1,0 +1,350 @@
+"""Campaign operations: create, add contacts, send, read. The REST API and the command consumer
+both call these; neither has its own version of a rule.
+
+Every read and write is scoped by tenant: a campaign of another tenant is not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from herald_campaign.domain.campaigns import (
+    CampaignDraft,
+    CampaignStatus,
+    contact_id,
+    derived_event_id,
+    new_campaign_id,
+)
+from herald_campaign.domain.contacts import (
+    AcceptedContact,
+    RejectedContact,
+    SubmittedContact,
+    screen_contacts,
+)
+from herald_campaign.domain.stats import CampaignStats, campaign_stats
+from herald_campaign.service_layer.errors import (
+    CampaignConflict,
+    CampaignNotFound,
+    EventBusUnavailable,
+    NoValidContacts,
+)
+from herald_shared.contracts.common import new_event_id, utc_now
+from herald_shared.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
+from herald_shared.logging import bind_context, get_logger
+from herald_shared.message_states import MessageStatus
+from herald_shared.mongo import CAMPAIGNS, CONTACTS, Database, Document
+
+log = get_logger(__name__)
+
+DUPLICATE_KEY = 11000
+
+
+CampaignEvent = CampaignCreated | ContactsAdded | CampaignLaunched
+
+
+class EventPublisher(Protocol):
+    """Where the service announces what happened (``campaign.events``)."""
+
+    async def publish(self, event: CampaignEvent) -> None:
+        """Return once the event is durable; raise :class:`EventBusUnavailable` otherwise."""
+
+
+@dataclass(frozen=True)
+class ContactsOutcome:
+    """What adding contacts did; ``accepted + len(rejected) + duplicates`` is what was sent."""
+
+    accepted: int
+    rejected: list[RejectedContact]
+    duplicates: int
+    total: int
+    """Contacts in the campaign afterwards."""
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    campaigns: list[Document]
+    total: int
+
+
+def stored_now() -> datetime:
+    """Now, at the millisecond precision MongoDB stores, so a response equals a later read."""
+    now = utc_now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class CampaignService:
+    """The campaign lifecycle on MongoDB, announcing each step on ``campaign.events``."""
+
+    def __init__(self, db: Database, events: EventPublisher, *, default_region: str | None) -> None:
+        self._campaigns = db[CAMPAIGNS]
+        self._contacts = db[CONTACTS]
+        self._events = events
+        self._default_region = default_region
+
+    async def create_campaign(
+        self,
+        tenant_id: str,
+        draft: CampaignDraft,
+        *,
+        campaign_id: str | None = None,
+        command_id: str | None = None,
+    ) -> Document:
+        """Create a draft campaign and publish ``CampaignCreated``; returns its document.
+
+        Under a command (``command_id``) a second delivery of the same command finds the campaign
+        it created and publishes the event again; any other existing campaign with the id is a
+        conflict. Through the API, a campaign whose event Kafka did not take is removed again, so
+        the client can simply retry.
+        """
+        campaign_id = campaign_id or new_campaign_id()
+        bind_context(campaign_id=campaign_id)
+        now = stored_now()
+        campaign: Document = {
+            "_id": campaign_id,
+            "tenantId": tenant_id,
+            "name": draft.name,
+            "messageBody": draft.message_body,
+            "delayType": draft.delay_type.value,
+            "status": CampaignStatus.DRAFT.value,
+            "contactCount": 0,
+            "counts": {"total": 0, **{status.value: 0 for status in MessageStatus}},
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        if command_id is not None:
+            campaign["createdByCommand"] = command_id
+        try:
+            await self._campaigns.insert_one(campaign)
+            log.info("campaign created", tenant_id=tenant_id)
+        except DuplicateKeyError:
+            existing = await self._campaigns.find_one({"_id": campaign_id})
+            created_by_this_command = (
+                existing is not None
+                and command_id is not None
+                and existing.get("createdByCommand") == command_id
+                and existing.get("tenantId") == tenant_id
+            )
+            if existing is None or not created_by_this_command:
+                raise CampaignConflict(
+                    f"campaign {campaign_id} already exists", "campaign-exists"
+                ) from None
+            campaign = existing
+        created = CampaignCreated(
+            event_id=derived_event_id("campaign.created", campaign_id),
+            tenant_id=tenant_id,
+            campaign_id=campaign_id,
+            name=campaign["name"],
+        )
+        try:
+            await self._events.publish(created)
+        except EventBusUnavailable:
+            if command_id is None:
+                # Through the API the client will try again: leave no half-made campaign behind.
+                await self._campaigns.delete_one(
+                    {"_id": campaign_id, "status": CampaignStatus.DRAFT.value, "contactCount": 0}
+                )
+            raise
+        return campaign
+
+    async def get_campaign(self, tenant_id: str, campaign_id: str) -> Document:
+        campaign = await self._campaigns.find_one({"_id": campaign_id, "tenantId": tenant_id})
+        if campaign is None:
+            raise CampaignNotFound(campaign_id)
+        return campaign
+
+    async def list_campaigns(self, tenant_id: str, *, limit: int, offset: int) -> CampaignPage:
+        """The tenant's campaigns, newest first."""
+        cursor = (
+            self._campaigns.find({"tenantId": tenant_id})
+            .sort([("createdAt", -1), ("_id", -1)])
+            .skip(offset)
+            .limit(limit)
+        )
+        campaigns = [c async for c in cursor]
+        total = await self._campaigns.count_documents({"tenantId": tenant_id})
+        return CampaignPage(campaigns, total)
+
+    async def add_contacts(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        contacts: Sequence[SubmittedContact],
+        *,
+        command_id: str | None = None,
+    ) -> ContactsOutcome:
+        """Add the valid, new numbers to a draft campaign and publish ``ContactsAdded``.
+
+        Numbers are normalised to E.164; a number already in the campaign, or repeated in
+        ``contacts``, counts as a duplicate. Under a command, a request whose every contact is
+        invalid is refused (:class:`NoValidContacts`) and nothing is written.
+        """
+        bind_context(campaign_id=campaign_id)
+        campaign = await self.get_campaign(tenant_id, campaign_id)
+        if campaign["status"] != CampaignStatus.DRAFT:
+            raise CampaignConflict(
+                f"contacts can only be added to a draft campaign; this one is {campaign['status']}",
+                "campaign-not-draft",
+            )
+        screening = screen_contacts(contacts, self._default_region)
+        if command_id is not None and not screening.accepted:
+            reasons = sorted({r.reason for r in screening.rejected})
+            raise NoValidContacts(
+                f"all {len(screening.rejected)} contacts were rejected: {', '.join(reasons)}"
+            )
+        inserted = await self._insert_contacts(tenant_id, campaign_id, screening.accepted)
+        total = await self._contacts.count_documents({"campaignId": campaign_id})
+        await self._campaigns.update_one(
+            {"_id": campaign_id},
+            {"$max": {"contactCount": total}, "$set": {"updatedAt": stored_now()}},
+        )
+        outcome = ContactsOutcome(
+            accepted=inserted,
+            rejected=screening.rejected,
+            duplicates=screening.repeated + len(screening.accepted) - inserted,
+            total=total,
+        )
+        log.info(
+            "contacts added",
+            accepted=outcome.accepted,
+            rejected=len(outcome.rejected),
+            duplicates=outcome.duplicates,
+            total=total,
+        )
+        await self._events.publish(
+            ContactsAdded(
+                event_id=(
+                    derived_event_id("campaign.contacts_added", command_id)
+                    if command_id
+                    else new_event_id()
+                ),
+                tenant_id=tenant_id,
+                campaign_id=campaign_id,
+                accepted=outcome.accepted,
+                rejected=len(outcome.rejected),
+            )
+        )
+        return outcome
+
+    async def _insert_contacts(
+        self, tenant_id: str, campaign_id: str, contacts: Sequence[AcceptedContact]
+    ) -> int:
+        """Insert the contacts the campaign does not have yet; returns how many were new."""
+        if not contacts:
+            return 0
+        now = stored_now()
+        documents: list[Document] = [
+            {
+                "_id": contact_id(campaign_id, c.phone),
+                "tenantId": tenant_id,
+                "campaignId": campaign_id,
+                "phone": c.phone,
+                "name": c.name,
+                "fields": dict(c.fields),
+                "createdAt": now,
+            }
+            for c in contacts
+        ]
+        try:
+            result = await self._contacts.insert_many(documents, ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as error:
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+                raise
+            return int(error.details.get("nInserted", 0))
+
+    async def send_campaign(
+        self, tenant_id: str, campaign_id: str, *, command_id: str | None = None
+    ) -> Document:
+        """Launch a draft campaign that has contacts: mark it running, publish
+        ``CampaignLaunched`` (the dispatcher turns it into messages); returns its document.
+
+        Under a command, a second delivery of the command that launched the campaign publishes
+        the event again (the first delivery may have stopped between the two steps). Through the
+        API, a launch whose event Kafka did not take is undone, so the client can send again.
+        """
+        bind_context(campaign_id=campaign_id)
+        campaign = await self.get_campaign(tenant_id, campaign_id)
+        status = campaign["status"]
+        if (
+            status == CampaignStatus.RUNNING
+            and command_id is not None
+            and campaign.get("launchCommandId") == command_id
+        ):
+            log.info("launch command delivered again; publishing its event again")
+            await self._publish_launch(campaign)
+            return campaign
+        if status != CampaignStatus.DRAFT:
+            raise _cannot_send(status)
+        if await self._contacts.find_one({"campaignId": campaign_id}, {"_id": 1}) is None:
+            raise CampaignConflict("campaign has no contacts", "no-contacts")
+
+        now = stored_now()
+        launch: Document = {
+            "status": CampaignStatus.RUNNING.value,
+            "launchedAt": now,
+            "updatedAt": now,
+            "launchEventId": (
+                derived_event_id("campaign.launched", command_id) if command_id else new_event_id()
+            ),
+        }
+        if command_id is not None:
+            launch["launchCommandId"] = command_id
+        result = await self._campaigns.update_one(
+            {"_id": campaign_id, "tenantId": tenant_id, "status": CampaignStatus.DRAFT.value},
+            {"$set": launch},
+        )
+        if result.modified_count != 1:
+            # Launched (or otherwise moved on) by a concurrent request since we read it.
+            current = await self.get_campaign(tenant_id, campaign_id)
+            raise _cannot_send(current["status"])
+        campaign = {**campaign, **launch}
+        try:
+            await self._publish_launch(campaign)
+        except EventBusUnavailable:
+            if command_id is None:
+                await self._undo_launch(campaign)
+            raise
+        log.info("campaign launched", tenant_id=tenant_id)
+        return campaign
+
+    async def _publish_launch(self, campaign: Document) -> None:
+        await self._events.publish(
+            CampaignLaunched(
+                event_id=campaign["launchEventId"],
+                tenant_id=campaign["tenantId"],
+                campaign_id=campaign["_id"],
+            )
+        )
+        await self._campaigns.update_one(
+            {"_id": campaign["_id"]}, {"$set": {"launchPublishedAt": stored_now()}}
+        )
+
+    async def _undo_launch(self, campaign: Document) -> None:
+        log.warning("campaign launch not published; back to draft")
+        await self._campaigns.update_one(
+            {
+                "_id": campaign["_id"],
+                "status": CampaignStatus.RUNNING.value,
+                "launchEventId": campaign["launchEventId"],
+            },
+            {
+                "$set": {"status": CampaignStatus.DRAFT.value, "updatedAt": stored_now()},
+                "$unset": {"launchedAt": "", "launchEventId": ""},
+            },
+        )
+
+    async def campaign_stats(self, tenant_id: str, campaign_id: str) -> CampaignStats:
+        """Delivery statistics from the campaign's message counters."""
+        campaign = await self.get_campaign(tenant_id, campaign_id)
+        return campaign_stats(campaign.get("counts") or {})
+
+
+def _cannot_send(status: str) -> CampaignConflict:
+    if status == CampaignStatus.RUNNING:
+        return CampaignConflict("campaign is already running", "already-running")
+    return CampaignConflict(f"campaign is {status}; only a draft can be sent", "campaign-not-draft")

@@ -1,0 +1,39 @@
+"""What an operation refuses; the REST API and the command consumer each report it their way."""
+
+from __future__ import annotations
+
+
+class OperationRefused(Exception):
+    """A request the campaign's state or content rules out; ``reason`` is a short code."""
+
+    reason = "refused"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+
+
+class CampaignNotFound(OperationRefused):
+    """No campaign with this id belongs to the tenant (another tenant's campaign included)."""
+
+    reason = "unknown-campaign"
+
+    def __init__(self, campaign_id: str) -> None:
+        super().__init__(f"campaign {campaign_id} not found")
+        self.campaign_id = campaign_id
+
+
+class CampaignConflict(OperationRefused):
+    """The campaign's state forbids the operation (not a draft, already running, no contacts)."""
+
+
+class NoValidContacts(OperationRefused):
+    """Every contact of a command was rejected."""
+
+    reason = "no-valid-contacts"
+
+
+class EventBusUnavailable(RuntimeError):
+    """Kafka did not take an event or did not answer a query."""
