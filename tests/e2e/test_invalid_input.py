@@ -84,6 +84,12 @@ async def test_every_route_needs_a_token(stack: RunningStack) -> None:
             for headers in ({}, {"Authorization": "Bearer wrong-token"}):
                 response = await anonymous.request(method, path, headers=headers)
                 assert response.status_code == 401, (method, path, headers)
+                assert response.json() == {"error": "missing or invalid bearer token"}
+            # A broken body does not get past the missing token either.
+            response = await anonymous.request(
+                method, path, content=b"{broken", headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 401, (method, path, "broken body")
 
 
 async def test_another_tenants_campaign_is_404(

@@ -6,12 +6,17 @@ still in the expected status (and attempt); a transition that did not apply chan
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from herald_shared.contracts.common import utc_now
-from herald_shared.message_states import MessageStatus, check_transition, counter_field
+from herald_shared.message_states import (
+    ALLOWED_TRANSITIONS,
+    MessageStatus,
+    check_transition,
+    counter_field,
+)
 from herald_shared.metrics import MESSAGE_TRANSITIONS
 from herald_shared.mongo import CAMPAIGNS, MESSAGES, Database, Document
 
@@ -58,18 +63,24 @@ async def transition(
     return True
 
 
-async def transition_first(
+async def transition_from_any(
     db: Database,
     *,
     message_id: str,
     campaign_id: str,
-    sources: Iterable[MessageStatus],
+    sources: Sequence[MessageStatus],
     target: MessageStatus,
-    attempt: int | None = None,
+    attempt: int,
     fields: dict[str, Any] | None = None,
 ) -> MessageStatus | None:
-    """Try ``sources`` in order; returns the status the message moved from, or None."""
-    for source in sources:
+    """Move a message to ``target`` from whichever of ``sources`` it is in (at ``attempt``);
+    returns the status it moved from, or None if it is in none of them.
+
+    Tries ``sources[0]`` (the likely one) first, then follows the status it reads, so a
+    concurrent move between two sources (``pending`` to ``queued``, say) cannot make it miss.
+    """
+    source = sources[0]
+    for _ in range(len(ALLOWED_TRANSITIONS)):
         if await transition(
             db,
             message_id=message_id,
@@ -80,6 +91,12 @@ async def transition_first(
             fields=fields,
         ):
             return source
+        current = await db[MESSAGES].find_one({"_id": message_id}, {"status": 1, "attempt": 1})
+        if current is None or current.get("attempt") != attempt:
+            return None
+        source = MessageStatus(current["status"])
+        if source not in sources:
+            return None
     return None
 
 

@@ -10,7 +10,7 @@ from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
 from herald_campaign.api import campaigns as campaigns_api
 from herald_campaign.api import messages as messages_api
 from herald_campaign.api.auth import ApiKeys, register_api_key
-from herald_campaign.api.dependencies import ApiServices, install_services
+from herald_campaign.api.dependencies import ApiServices, install_services, require_token_first
 from herald_campaign.api.errors import install_error_handlers
 from herald_campaign.commands import CommandHandler, subscribe_to_commands
 from herald_campaign.service_layer.campaigns import CampaignService
@@ -54,6 +54,7 @@ def create_app(settings: CampaignSettings) -> FastAPI:
     app.title = "Herald campaign API"
     install_services(app, ApiServices(campaigns=campaigns, messages=messages, api_keys=api_keys))
     install_error_handlers(app)
+    require_token_first(app)
     return app
 
 

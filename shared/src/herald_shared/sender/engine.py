@@ -7,6 +7,7 @@ gateway is called at most once per attempt.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
@@ -20,7 +21,7 @@ from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import MessageStatusChanged, SendMessage
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import CLAIMABLE_STATUSES, MessageStatus
-from herald_shared.message_transitions import transition, transition_first
+from herald_shared.message_transitions import transition, transition_from_any
 from herald_shared.metrics import DUPLICATE_DELIVERIES, SEND_ATTEMPTS, SEND_LATENCY
 from herald_shared.mongo import Database
 from herald_shared.sender.gateway import Gateway, GatewayError
@@ -62,7 +63,7 @@ class SenderEngine:
         bind_context(campaign_id=event.campaign_id, message_id=event.message_id)
         engine = self._profile.delivery_method
         claimed_at = utc_now()
-        source = await transition_first(
+        source = await transition_from_any(
             self._db,
             message_id=event.message_id,
             campaign_id=event.campaign_id,
@@ -168,7 +169,9 @@ class SenderEngine:
         gateway_message_id: str | None = None,
         reason: str | None = None,
     ) -> None:
-        await self._broker.publish(
+        # Status events are notifications, not state (MongoDB holds that): publish without
+        # waiting for the broker, and log if it fails.
+        pending = await self._broker.publish(
             MessageStatusChanged(
                 tenant_id=event.tenant_id,
                 campaign_id=event.campaign_id,
@@ -185,3 +188,9 @@ class SenderEngine:
             key=event.message_id.encode(),
             no_confirm=True,
         )
+        pending.add_done_callback(_log_publish_failure)
+
+
+def _log_publish_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.warning("status event not published", error=repr(error))

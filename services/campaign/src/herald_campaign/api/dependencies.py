@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Request, Response, status
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from herald_campaign.api.auth import UNAUTHORIZED, ApiKeys
@@ -51,6 +52,27 @@ async def authenticated_tenant(
             status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
         )
     return tenant_id
+
+
+def require_token_first(app: FastAPI, prefix: str = "/api/") -> None:
+    """Refuse unauthenticated ``/api`` requests before their body is read, so a request without
+    a valid token always gets 401, whatever its body holds (FastAPI parses bodies before it
+    runs route dependencies)."""
+
+    @app.middleware("http")
+    async def check_token(request: Request, call_next: Any) -> Response:
+        if request.url.path.startswith(prefix):
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            services = api_services(request)
+            known = scheme.lower() == "bearer" and token.strip()
+            if not known or await services.api_keys.tenant_of(token.strip()) is None:
+                return JSONResponse(
+                    {"error": UNAUTHORIZED},
+                    status_code=status.HTTP_401_UNAUTHORIZED,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        response: Response = await call_next(request)
+        return response
 
 
 Services = Annotated[ApiServices, Depends(api_services)]
