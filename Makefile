@@ -52,8 +52,10 @@ test: install ## The whole suite: unit, integration (real Kafka + MongoDB), end 
 test-unit: deps ## Only the tests that need no server
 	@$(VENV)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-lint: deps ## ruff and mypy --strict
+lint: deps ## ruff and mypy --strict (sources, then each test folder on its own)
 	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/mypy
+	@for tests in shared/tests services/*/tests tools/*/tests "tests conftest.py"; do \
+		$(VENV)/mypy $$tests || exit 1; done
 
 format: deps
 	@$(VENV)/ruff format . && $(VENV)/ruff check --fix .

@@ -6,7 +6,6 @@ own database and free ports, so it never touches what `make up` runs.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from herald_campaign.api.auth import register_api_key
 from herald_devstack.processes import ManagedProcess, free_port, wait_ready
 from herald_devstack.stack import SERVICES, StackConfig, services, simulators
 
@@ -93,9 +93,7 @@ async def mongo(stack: RunningStack) -> AsyncIterator[AsyncMongoClient[dict[str,
 async def add_tenant_token(
     client: AsyncMongoClient[dict[str, object]], stack: RunningStack, tenant: str
 ) -> str:
-    """A bearer token for another tenant, stored the way the campaign service looks it up."""
+    """A bearer token for another tenant, registered as an operator would."""
     token = f"{tenant}-{uuid.uuid4().hex}"
-    await client[stack.config.database]["api_keys"].insert_one(
-        {"_id": hashlib.sha256(token.encode()).hexdigest(), "tenantId": tenant, "name": tenant}
-    )
+    await register_api_key(client[stack.config.database], token, tenant, tenant)
     return token
