@@ -14,7 +14,9 @@ class HeraldSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HERALD_", extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
+    """Defaults to the local SecantusDB of ``make up`` (deploy/local/mongo.sh says why
+    retryWrites=false); point it at any MongoDB."""
     mongodb_database: str = "herald"
 
     send_topic_partitions: int = Field(default=48, ge=1)

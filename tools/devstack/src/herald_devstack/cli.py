@@ -40,7 +40,8 @@ def api_token() -> str:
 def config() -> StackConfig:
     return StackConfig(
         kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
-        mongodb_url=f"mongodb://127.0.0.1:{MONGO_PORT}/?directConnection=true",
+        # Same URL as deploy/local/mongo.sh prints (see there for retryWrites=false).
+        mongodb_url=f"mongodb://127.0.0.1:{MONGO_PORT}/?directConnection=true&retryWrites=false",
         run_dir=LOCAL / "services",
         api_token=api_token(),
     )
@@ -64,10 +65,10 @@ def up() -> int:
         print(f"herald: {error}", file=sys.stderr)
         return 1
     print()
-    print(f"Herald is up. API: {cfg.api_url}")
+    print(f"Herald is up. API: {cfg.api_url.replace(cfg.host, 'localhost')}")
     print(f"API token: {cfg.api_token}   (Authorization: Bearer <token>)")
     for name, url in metrics_addresses(cfg).items():
-        print(f"  {name:16} metrics {url}")
+        print(f"  {name:16} metrics {url.replace(cfg.host, 'localhost')}")
     print(f"Logs: {cfg.run_dir}/*.log  (make logs)")
     return 0
 
