@@ -1,10 +1,15 @@
 """Entry point of primary-sender: the sender engine on a Baileys gateway (WAHA NOWEB)."""
 
-from herald_shared.sender.service import run_sender_service
+from herald_shared.sender.service import SenderDeployment
 from herald_shared.topics import MESSAGE_SEND_PRIMARY
+
+DEPLOYMENT = SenderDeployment(
+    service="primary-sender",
+    delivery_method="baileys",
+    topic=MESSAGE_SEND_PRIMARY,
+    default_port=9103,
+)
 
 
 def main() -> None:
-    run_sender_service(
-        "primary-sender", delivery_method="baileys", topic=MESSAGE_SEND_PRIMARY, default_port=9103
-    )
+    DEPLOYMENT.run()

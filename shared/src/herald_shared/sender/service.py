@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import FastAPI
 
 from herald_shared.contracts.events import SendMessage
@@ -40,15 +42,29 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
     return create_http_app(runtime)
 
 
-def run_sender_service(
-    service: str, *, delivery_method: str, topic: str, default_port: int
-) -> None:
-    """Entry point of a sender deployment: consumer group ``herald-<service>`` on ``topic``."""
-    settings = HeraldSettings()
-    profile = EngineProfile(
-        delivery_method=delivery_method,
-        topic=topic,
-        group_id=f"herald-{service}",
-        session=settings.gateway_session,
-    )
-    serve(build_sender_app(service, settings, profile), settings, service, default_port)
+@dataclass(frozen=True)
+class SenderDeployment:
+    """One deployment of the sender engine: which topic it consumes and how it delivers."""
+
+    service: str
+    delivery_method: str
+    topic: str
+    default_port: int
+
+    @property
+    def consumer_group(self) -> str:
+        return f"herald-{self.service}"
+
+    def create_app(self, settings: HeraldSettings) -> FastAPI:
+        profile = EngineProfile(
+            delivery_method=self.delivery_method,
+            topic=self.topic,
+            group_id=self.consumer_group,
+            session=settings.gateway_session,
+        )
+        return build_sender_app(self.service, settings, profile)
+
+    def run(self) -> None:
+        """Entry point: settings from the environment, serve until SIGTERM."""
+        settings = HeraldSettings()
+        serve(self.create_app(settings), settings, self.service, self.default_port)

@@ -1,4 +1,5 @@
-"""The sender engine against the real Kafka broker, MongoDB-wire server and gateway simulator."""
+"""Both sender deployments (primary: Baileys shape, fallback: whatsapp-web.js shape) against the
+real Kafka broker, MongoDB-wire server and gateway simulator."""
 
 from __future__ import annotations
 
@@ -16,23 +17,35 @@ from herald_devstack.kafka_offsets import handled
 from herald_devstack.processes import ManagedProcess, free_port, wait_ready
 from herald_devstack.stack import venv_program
 from herald_devstack.waiting import eventually
+from herald_fallback_sender.main import DEPLOYMENT as FALLBACK
+from herald_primary_sender.main import DEPLOYMENT as PRIMARY
 from herald_shared.contracts.events import SendMessage
-from herald_shared.sender.engine import EngineProfile
-from herald_shared.sender.service import build_sender_app
+from herald_shared.sender.service import SenderDeployment
 from herald_shared.settings import HeraldSettings
-from herald_shared.topics import MESSAGE_SEND_PRIMARY
 
 pytestmark = pytest.mark.integration
 API_KEY = "it-key"
-GROUP = "herald-primary-sender"
+ENGINES = {"baileys": "NOWEB", "web-js": "WEBJS"}
+
+
+@pytest.fixture(scope="module", params=[PRIMARY, FALLBACK], ids=lambda d: d.service)
+def deployment(request: pytest.FixtureRequest) -> SenderDeployment:
+    chosen: SenderDeployment = request.param
+    return chosen
 
 
 @pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def simulator(
+    deployment: SenderDeployment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     port = free_port()
+    engine = ENGINES[deployment.delivery_method]
     process = ManagedProcess(
         "gateway",
-        [venv_program("herald-gateway-simulator"), "--port", str(port), "--api-key", API_KEY],
+        [
+            venv_program("herald-gateway-simulator"),
+            *("--port", str(port), "--api-key", API_KEY, "--engine", engine),
+        ],
         {},
         tmp_path_factory.mktemp("sim"),
         ready_url=f"http://127.0.0.1:{port}/healthz",
@@ -57,14 +70,8 @@ def settings(kafka_bootstrap: str, mongodb_url: str, simulator: str) -> HeraldSe
 
 
 @pytest.fixture(scope="module")
-async def sender(settings: HeraldSettings) -> AsyncIterator[None]:
-    profile = EngineProfile(
-        delivery_method="baileys",
-        topic=MESSAGE_SEND_PRIMARY,
-        group_id=GROUP,
-        session="default",
-    )
-    async with running(build_sender_app("primary-sender", settings, profile)):
+async def sender(deployment: SenderDeployment, settings: HeraldSettings) -> AsyncIterator[None]:
+    async with running(deployment.create_app(settings)):
         yield
 
 
@@ -103,14 +110,16 @@ async def seed_message(db: Any, phone: str) -> SendMessage:
     return event
 
 
-async def publish(settings: HeraldSettings, *events: SendMessage) -> Any:
+async def publish(
+    deployment: SenderDeployment, settings: HeraldSettings, *events: SendMessage
+) -> Any:
     """Publish the events in order; returns the record metadata of the last one."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     try:
         for event in events:
             last = await producer.send_and_wait(
-                MESSAGE_SEND_PRIMARY, event.model_dump_json().encode(), key=b"default"
+                deployment.topic, event.model_dump_json().encode(), key=b"default"
             )
     finally:
         await producer.stop()
@@ -118,11 +127,11 @@ async def publish(settings: HeraldSettings, *events: SendMessage) -> Any:
 
 
 async def test_a_send_event_delivered_twice_calls_the_gateway_once(
-    sender: None, settings: HeraldSettings, db: Any, simulator: str
+    deployment: SenderDeployment, sender: None, settings: HeraldSettings, db: Any, simulator: str
 ) -> None:
     event = await seed_message(db, "+919876543210")
 
-    second = await publish(settings, event, event)
+    second = await publish(deployment, settings, event, event)
 
     async def message() -> dict[str, Any]:
         doc: dict[str, Any] = await db["messages"].find_one({"_id": event.message_id})
@@ -132,8 +141,8 @@ async def test_a_send_event_delivered_twice_calls_the_gateway_once(
     await eventually(
         lambda: handled(
             settings.kafka_bootstrap_servers,
-            GROUP,
-            MESSAGE_SEND_PRIMARY,
+            deployment.consumer_group,
+            deployment.topic,
             second.partition,
             second.offset,
         ),
@@ -141,24 +150,26 @@ async def test_a_send_event_delivered_twice_calls_the_gateway_once(
         timeout=30,
         what="second delivery handled",
     )
-    assert sent["deliveryMethod"] == "baileys"
-    assert sent["gatewayMessageId"]
+    assert sent["deliveryMethod"] == deployment.delivery_method
     assert [a["outcome"] for a in sent["attempts"]] == ["sent"]
     async with httpx.AsyncClient(base_url=simulator, headers={"X-Api-Key": API_KEY}) as gateway:
         sends = (await gateway.get(f"/_sim/sends/{event.message_id}")).json()
     assert [s["outcome"] for s in sends] == ["accepted"]
+    # Each engine shapes its answer differently; the id recorded is the one the gateway gave.
+    id_field = "gatewayMessageId" if deployment is PRIMARY else "serializedId"
+    assert sent["gatewayMessageId"] == sends[0][id_field]
     campaign = await db["campaigns"].find_one({"_id": event.campaign_id})
     assert campaign["counts"] == {"total": 1, "queued": 0, "sending": 0, "sent": 1}
 
 
 async def test_a_permanent_gateway_error_fails_the_message_with_its_reason(
-    sender: None, settings: HeraldSettings, db: Any, simulator: str
+    deployment: SenderDeployment, sender: None, settings: HeraldSettings, db: Any, simulator: str
 ) -> None:
     event = await seed_message(db, "+14155550199")
     async with httpx.AsyncClient(base_url=simulator, headers={"X-Api-Key": API_KEY}) as gateway:
         await gateway.put("/_sim/config", json={"mode": "permanent_invalid_number"})
         try:
-            await publish(settings, event)
+            await publish(deployment, settings, event)
 
             async def message() -> dict[str, Any]:
                 doc: dict[str, Any] = await db["messages"].find_one({"_id": event.message_id})
@@ -176,16 +187,14 @@ async def test_a_permanent_gateway_error_fails_the_message_with_its_reason(
 
 
 async def test_a_poison_send_event_is_dead_lettered_and_the_next_is_sent(
-    sender: None, settings: HeraldSettings, db: Any
+    deployment: SenderDeployment, sender: None, settings: HeraldSettings, db: Any
 ) -> None:
     event = await seed_message(db, "+919800000001")
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        await producer.send_and_wait(MESSAGE_SEND_PRIMARY, b'{"type": "message.send"}', key=b"x")
-        await producer.send_and_wait(
-            MESSAGE_SEND_PRIMARY, event.model_dump_json().encode(), key=b"x"
-        )
+        await producer.send_and_wait(deployment.topic, b'{"type": "message.send"}', key=b"x")
+        await producer.send_and_wait(deployment.topic, event.model_dump_json().encode(), key=b"x")
     finally:
         await producer.stop()
 
