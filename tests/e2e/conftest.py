@@ -42,7 +42,9 @@ class RunningStack:
         return self.config.url(self.config.fallback_gateway_port)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the processes stop when the end-to-end tests are done, so that tests after
+# them can join the same consumer groups without these processes taking their partitions.
+@pytest.fixture(scope="package")
 def stack(
     kafka_bootstrap: str, mongodb_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:

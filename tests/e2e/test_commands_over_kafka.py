@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
+from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
 
 from .conftest import RunningStack
@@ -77,49 +78,34 @@ async def test_poison_command_is_dead_lettered_and_the_next_one_goes_through(
 ) -> None:
     campaign_id = f"after-poison-{uuid.uuid4().hex[:8]}"
     poison_key = f"poison-{uuid.uuid4().hex}".encode()
-    producer = AIOKafkaProducer(bootstrap_servers=stack.config.kafka_bootstrap)
-    await producer.start()
-    try:
-        # Same key, so the same partition: the valid command sits right behind the poison.
-        await producer.send_and_wait("campaign.commands", b"{not json", key=poison_key)
-        await producer.send_and_wait(
-            "campaign.commands",
-            command(
+    bootstrap = stack.config.kafka_bootstrap
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    async with TopicReader(bootstrap, "message.dlt") as dead_letters:
+        await producer.start()
+        try:
+            # Same key, so the same partition: the valid command sits right behind the poison.
+            await producer.send_and_wait("campaign.commands", b"{not json", key=poison_key)
+            valid = command(
                 "campaign.create",
                 campaign_id=campaign_id,
                 name="After poison",
                 message_body="still works",
-            ),
-            key=poison_key,
+            )
+            await producer.send_and_wait("campaign.commands", valid, key=poison_key)
+        finally:
+            await producer.stop()
+
+        await eventually(
+            lambda: get_campaign(api, campaign_id),
+            lambda code: code == 200,
+            what="the command behind the poison record handled",
         )
-    finally:
-        await producer.stop()
-
-    await eventually(
-        lambda: get_campaign(api, campaign_id),
-        lambda code: code == 200,
-        timeout=30,
-        what="the command behind the poison record handled",
-    )
-
-    consumer = AIOKafkaConsumer(
-        "message.dlt",
-        bootstrap_servers=stack.config.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"e2e-{uuid.uuid4().hex}",
-    )
-    await consumer.start()
-    try:
-
-        async def poison_records() -> list[Any]:
-            batches = await consumer.getmany(timeout_ms=500)
-            return [r for records in batches.values() for r in records if r.key == poison_key]
-
-        found = await eventually(poison_records, bool, timeout=30, what="dead letter")
-    finally:
-        await consumer.stop()
-    headers = {k: v.decode() for k, v in found[0].headers}
-    assert found[0].value == b"{not json"
+        found = await dead_letters.read_until(
+            lambda records: any(r.key == poison_key for r in records)
+        )
+    [letter] = [r for r in found if r.key == poison_key]
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert letter.value == b"{not json"
     assert headers["kafka_dlt-original-topic"] == "campaign.commands"
     assert int(headers["kafka_dlt-original-offset"]) >= 0
     assert headers["herald-dlt-reason"] == "undecodable"

@@ -15,6 +15,7 @@ from herald_campaign.service_layer.messages import (
     FALLBACK_SENDER_GROUP,
     PRIMARY_SENDER_GROUP,
 )
+from herald_devstack.topic_reader import TopicReader
 from herald_shared.contracts.events import SendMessage, campaign_event_adapter
 from herald_shared.message_states import MessageStatus
 from herald_shared.topics import CAMPAIGN_EVENTS, MESSAGE_SEND_FALLBACK, MESSAGE_SEND_PRIMARY
@@ -22,7 +23,6 @@ from herald_shared.topics import CAMPAIGN_EVENTS, MESSAGE_SEND_FALLBACK, MESSAGE
 from .conftest import (
     TENANT,
     RunningService,
-    TopicReader,
     by_key,
     campaign_settings,
     running_service,

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from herald_devstack.asgi import running
 from herald_devstack.kafka_offsets import handled
+from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
 from herald_dispatcher.main import CONSUMER_GROUP, create_app
 from herald_shared.contracts.events import CampaignLaunched
@@ -116,24 +117,10 @@ async def test_a_launch_for_an_unknown_campaign_is_dead_lettered(
 ) -> None:
     key = f"ghost-{uuid.uuid4().hex}".encode()
     ghost = CampaignLaunched(tenant_id="t", campaign_id="no-such-campaign")
-    await publish(settings, ghost.model_dump_json().encode(), key=key)
-
-    consumer = AIOKafkaConsumer(
-        MESSAGE_DLT,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        group_id=f"it-{uuid.uuid4().hex}",
-    )
-    await consumer.start()
-    try:
-
-        async def ghosts() -> list[Any]:
-            batches = await consumer.getmany(timeout_ms=500)
-            return [r for records in batches.values() for r in records if r.key == key]
-
-        found = await eventually(ghosts, bool, timeout=30, what="dead letter")
-    finally:
-        await consumer.stop()
-    headers = {k: v.decode() for k, v in found[0].headers}
+    async with TopicReader(settings.kafka_bootstrap_servers, MESSAGE_DLT) as dead_letters:
+        await publish(settings, ghost.model_dump_json().encode(), key=key)
+        found = await dead_letters.read_until(lambda records: any(r.key == key for r in records))
+    [letter] = [r for r in found if r.key == key]
+    headers = {k: v.decode() for k, v in letter.headers}
     assert headers["kafka_dlt-original-topic"] == CAMPAIGN_EVENTS
     assert headers["herald-dlt-reason"] == "unknown-campaign"

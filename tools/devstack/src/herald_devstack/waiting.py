@@ -14,8 +14,8 @@ async def eventually(
     probe: Callable[[], Awaitable[T]],
     accept: Callable[[T], bool],
     *,
-    timeout: float,
-    interval: float = 0.2,
+    timeout: float = 30.0,
+    interval: float = 0.1,
     what: str = "condition",
 ) -> T:
     """Call ``probe`` until ``accept`` holds for its result; AssertionError with the last
