@@ -11,14 +11,16 @@ import httpx
 import pytest
 
 from herald_campaign.api.auth import register_api_key
-from herald_campaign.service_layer.messages import (
-    FALLBACK_SENDER_GROUP,
-    PRIMARY_SENDER_GROUP,
-)
 from herald_devstack.topic_reader import TopicReader
 from herald_shared.contracts.events import SendMessage, campaign_event_adapter
 from herald_shared.message_states import MessageStatus
-from herald_shared.topics import CAMPAIGN_EVENTS, MESSAGE_SEND_FALLBACK, MESSAGE_SEND_PRIMARY
+from herald_shared.topics import (
+    CAMPAIGN_EVENTS,
+    FALLBACK_SENDER_GROUP,
+    MESSAGE_SEND_FALLBACK,
+    MESSAGE_SEND_PRIMARY,
+    PRIMARY_SENDER_GROUP,
+)
 
 from .conftest import (
     TENANT,

@@ -14,10 +14,10 @@ from herald_devstack.asgi import running
 from herald_devstack.kafka_offsets import handled
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
-from herald_dispatcher.main import CONSUMER_GROUP, create_app
+from herald_dispatcher.main import create_app
 from herald_shared.contracts.events import CampaignLaunched
 from herald_shared.settings import HeraldSettings
-from herald_shared.topics import CAMPAIGN_EVENTS, MESSAGE_DLT
+from herald_shared.topics import CAMPAIGN_EVENTS, DISPATCHER_GROUP, MESSAGE_DLT
 
 pytestmark = pytest.mark.integration
 CONTACTS = 1_200  # more than two dispatch batches
@@ -93,7 +93,7 @@ async def test_a_launch_delivered_twice_creates_and_queues_each_message_once(
     await eventually(
         lambda: handled(
             settings.kafka_bootstrap_servers,
-            CONSUMER_GROUP,
+            DISPATCHER_GROUP,
             CAMPAIGN_EVENTS,
             second.partition,
             second.offset,

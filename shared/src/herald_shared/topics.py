@@ -17,6 +17,12 @@ MESSAGE_SEND_FALLBACK = "message.send.fallback"
 MESSAGE_STATUS = "message.status"
 MESSAGE_DLT = "message.dlt"
 
+# The consumer group of each consuming service; queue-stats reads their lag by these names.
+CAMPAIGN_GROUP = "herald-campaign"
+DISPATCHER_GROUP = "herald-dispatcher"
+PRIMARY_SENDER_GROUP = "herald-primary-sender"
+FALLBACK_SENDER_GROUP = "herald-fallback-sender"
+
 
 @dataclass(frozen=True)
 class TopicSpec:

@@ -30,9 +30,9 @@ from herald_shared.kafka import InvalidRecord
 from herald_shared.logging import get_logger
 from herald_shared.metrics import COMMANDS
 from herald_shared.mongo import PROCESSED_COMMANDS, Database
-from herald_shared.topics import CAMPAIGN_COMMANDS
+from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_GROUP
 
-COMMANDS_GROUP = "herald-campaign"
+COMMANDS_GROUP = CAMPAIGN_GROUP
 
 log = get_logger(__name__)
 

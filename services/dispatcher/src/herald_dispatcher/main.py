@@ -8,11 +8,11 @@ from herald_dispatcher.fan_out import fan_out_campaign
 from herald_shared.contracts.events import CampaignEvent, CampaignLaunched
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 from herald_shared.settings import HeraldSettings
-from herald_shared.topics import CAMPAIGN_EVENTS
+from herald_shared.topics import CAMPAIGN_EVENTS, DISPATCHER_GROUP
 
 SERVICE = "dispatcher"
-CONSUMER_GROUP = "herald-dispatcher"
 DEFAULT_PORT = 9102
+FAN_OUT_DEADLINE_MS = 30 * 60 * 1000
 
 
 def create_app(settings: HeraldSettings) -> FastAPI:
@@ -20,8 +20,11 @@ def create_app(settings: HeraldSettings) -> FastAPI:
 
     @runtime.broker.subscriber(
         CAMPAIGN_EVENTS,
-        group_id=CONSUMER_GROUP,
+        group_id=DISPATCHER_GROUP,
         auto_offset_reset="earliest",
+        # Fanning out a large campaign holds one record for minutes; give it that long before
+        # the group deems this consumer dead (a redelivery would redo the work, idempotently).
+        max_poll_interval_ms=FAN_OUT_DEADLINE_MS,
         title=f"{SERVICE}:{CAMPAIGN_EVENTS}",
         description="Fans each launched campaign out into messages on message.send.primary.",
     )

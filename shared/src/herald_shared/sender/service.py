@@ -49,11 +49,8 @@ class SenderDeployment:
     service: str
     delivery_method: str
     topic: str
+    consumer_group: str
     default_port: int
-
-    @property
-    def consumer_group(self) -> str:
-        return f"herald-{self.service}"
 
     def create_app(self, settings: HeraldSettings) -> FastAPI:
         profile = EngineProfile(

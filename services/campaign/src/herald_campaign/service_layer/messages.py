@@ -23,14 +23,16 @@ from herald_shared.queueing import (
     queue_pending_messages,
     send_event_from_document,
 )
-from herald_shared.topics import CAMPAIGN_EVENTS, MESSAGE_SEND_FALLBACK, MESSAGE_SEND_PRIMARY
+from herald_shared.topics import (
+    CAMPAIGN_EVENTS,
+    DISPATCHER_GROUP,
+    FALLBACK_SENDER_GROUP,
+    MESSAGE_SEND_FALLBACK,
+    MESSAGE_SEND_PRIMARY,
+    PRIMARY_SENDER_GROUP,
+)
 
 log = get_logger(__name__)
-
-# The consumer groups of Herald's services; the senders and the dispatcher use exactly these.
-PRIMARY_SENDER_GROUP = "herald-primary-sender"
-FALLBACK_SENDER_GROUP = "herald-fallback-sender"
-DISPATCHER_GROUP = "herald-dispatcher"
 
 WATCHED_CONSUMERS: tuple[WatchedConsumer, ...] = (
     WatchedConsumer(MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP),
