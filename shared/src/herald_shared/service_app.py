@@ -68,14 +68,18 @@ class ServiceRuntime:
 
     async def readiness(self) -> dict[str, str]:
         """Each dependency's state; every value is "ok" when the service is ready."""
-        checks: dict[str, str] = {}
+        mongodb, kafka = await asyncio.gather(self._mongodb_state(), self._kafka_state())
+        return {"mongodb": mongodb, "kafka": kafka}
+
+    async def _mongodb_state(self) -> str:
         try:
             await asyncio.wait_for(ping(self.db), timeout=2)
-            checks["mongodb"] = "ok"
         except Exception as error:
-            checks["mongodb"] = f"unreachable: {type(error).__name__}"
-        checks["kafka"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
-        return checks
+            return f"unreachable: {type(error).__name__}"
+        return "ok"
+
+    async def _kafka_state(self) -> str:
+        return "ok" if await self.broker.ping(timeout=2) else "unreachable"
 
 
 def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) -> FastAPI:

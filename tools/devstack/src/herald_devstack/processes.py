@@ -104,7 +104,7 @@ class ManagedProcess:
         if self.ready_url is None:
             return self.pid() is not None
         try:
-            return httpx.get(self.ready_url, timeout=2).status_code == 200
+            return httpx.get(self.ready_url, timeout=5).status_code == 200
         except httpx.HTTPError:
             return False
 
