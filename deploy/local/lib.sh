@@ -129,3 +129,23 @@ elapsed() {
 	local ms=$(($(now_ms) - $1))
 	printf '%d.%d\n' $((ms / 1000)) $((ms % 1000 / 100))
 }
+
+# The script's own header comment, from line 2 to `set -euo`, is its usage text.
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+}
+
+# Dispatch a script's subcommand to its do_install / do_start / do_stop / do_status.
+run_subcommand() {
+	case "${1:-}" in
+	install) do_install ;;
+	start) do_start ;;
+	stop) do_stop ;;
+	status) do_status ;;
+	-h | --help | help) usage ;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+}

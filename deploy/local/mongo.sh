@@ -196,18 +196,4 @@ do_status() {
 	return 1
 }
 
-usage() {
-	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
-}
-
-case "${1:-}" in
-install) do_install ;;
-start) do_start ;;
-stop) do_stop ;;
-status) do_status ;;
--h | --help | help) usage ;;
-*)
-	usage >&2
-	exit 2
-	;;
-esac
+run_subcommand "$@"
