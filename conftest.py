@@ -8,7 +8,7 @@ servers of deploy/local/) is decided in tests/infra.py.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,8 @@ _ROOT = str(Path(__file__).resolve().parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from herald_shared.mongo import Database, connect, database  # noqa: E402
+from herald_shared.settings import HeraldSettings  # noqa: E402
 from tests import infra  # noqa: E402
 
 
@@ -34,3 +36,13 @@ def mongodb_url() -> Iterator[str]:
     """Connection URL of a MongoDB-wire server for this test session."""
     with infra.mongodb_url() as url:
         yield url
+
+
+@pytest.fixture
+async def db(settings: HeraldSettings) -> AsyncIterator[Database]:
+    """The database named by the ``settings`` fixture of the requesting test module."""
+    client = connect(settings)
+    try:
+        yield database(client, settings)
+    finally:
+        await client.close()

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from herald_shared.message_states import IllegalTransition, MessageStatus
 from herald_shared.message_transitions import transition, transition_from_any, transition_many
+from herald_shared.settings import HeraldSettings
 
 pytestmark = pytest.mark.integration
 S = MessageStatus
 
 
-@pytest.fixture
-async def db(mongodb_url: str) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
-    yield client[f"it_transitions_{uuid.uuid4().hex[:8]}"]
-    await client.close()
+@pytest.fixture(scope="module")
+def settings(mongodb_url: str) -> HeraldSettings:
+    return HeraldSettings(
+        mongodb_url=mongodb_url, mongodb_database=f"it_transitions_{uuid.uuid4().hex[:8]}"
+    )
 
 
 async def seed(db: Any, statuses: list[MessageStatus]) -> tuple[str, list[str]]:

@@ -37,10 +37,6 @@ class RunningStack:
     def primary_gateway(self) -> str:
         return self.config.url(self.config.primary_gateway_port)
 
-    @property
-    def fallback_gateway(self) -> str:
-        return self.config.url(self.config.fallback_gateway_port)
-
 
 # Package scope: the processes stop when the end-to-end tests are done, so that tests after
 # them can join the same consumer groups without these processes taking their partitions.

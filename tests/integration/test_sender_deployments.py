@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
 
 from herald_devstack.asgi import running
 from herald_devstack.kafka_offsets import handled
@@ -73,13 +72,6 @@ def settings(kafka_bootstrap: str, mongodb_url: str, simulator: str) -> HeraldSe
 async def sender(deployment: SenderDeployment, settings: HeraldSettings) -> AsyncIterator[None]:
     async with running(deployment.create_app(settings)):
         yield
-
-
-@pytest.fixture
-async def db(settings: HeraldSettings) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
-    yield client[settings.mongodb_database]
-    await client.close()
 
 
 async def seed_message(db: Any, phone: str) -> SendMessage:

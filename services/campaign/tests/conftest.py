@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from herald_campaign.main import create_app
 from herald_campaign.settings import CampaignSettings
+from herald_devstack.asgi import running
 from herald_shared.mongo import Database, connect, database
 
 T = TypeVar("T")
@@ -59,7 +60,7 @@ async def running_service(settings: CampaignSettings) -> AsyncIterator[RunningSe
     app = create_app(settings)
     mongo = connect(settings)
     try:
-        async with app.router.lifespan_context(app):
+        async with running(app):
             service = RunningService(app, httpx.AsyncClient(), database(mongo, settings), settings)
             async with service.client_for(TOKEN) as client:
                 service.client = client

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
 
 from herald_devstack.asgi import running
 from herald_devstack.kafka_offsets import handled
@@ -37,13 +36,6 @@ def settings(kafka_bootstrap: str, mongodb_url: str) -> HeraldSettings:
 async def dispatcher(settings: HeraldSettings) -> AsyncIterator[None]:
     async with running(create_app(settings)):
         yield
-
-
-@pytest.fixture
-async def db(settings: HeraldSettings) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
-    yield client[settings.mongodb_database]
-    await client.close()
 
 
 async def publish(settings: HeraldSettings, *payloads: bytes, key: bytes) -> Any:

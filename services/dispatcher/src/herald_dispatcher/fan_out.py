@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from faststream.kafka import KafkaBroker
 from pymongo.errors import BulkWriteError
 
-from herald_dispatcher.message_plan import Document, build_message
+from herald_dispatcher.message_plan import build_message
 from herald_dispatcher.metrics import FAN_OUT_DURATION, FAN_OUTS, MESSAGES_DISPATCHED
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignLaunched
 from herald_shared.kafka import InvalidRecord
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus, counter_field
-from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database
+from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_shared.queueing import queue_messages
 
 log = get_logger(__name__)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
 
 from herald_shared.message_states import MessageStatus
+from herald_shared.mongo import Document
 from herald_shared.templates import render
-
-Document = dict[str, Any]
 
 
 def message_id(campaign_id: str, phone: str, run: int = 1) -> str:
