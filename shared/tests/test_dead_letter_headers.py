@@ -1,7 +1,8 @@
 from pydantic import ValidationError
 
 from herald_shared.contracts.commands import campaign_command_adapter
-from herald_shared.kafka import InvalidRecord, dead_letter_headers, reason_of
+from herald_shared.dead_letters import dead_letter_headers
+from herald_shared.kafka import InvalidRecord, reason_of
 
 
 def test_headers_say_where_the_record_came_from_and_why() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -14,8 +13,9 @@ from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
+from herald_shared.dead_letters import ORIGINAL_OFFSET, ORIGINAL_PARTITION, REASON, dead_letter_headers
 from herald_shared.logging import get_logger
-from herald_shared.metrics import DEAD_LETTERS
+from herald_shared.metrics import DEAD_LETTERED
 from herald_shared.settings import HeraldSettings
 from herald_shared.topics import MESSAGE_DLT
 
@@ -40,31 +40,6 @@ def reason_of(error: BaseException) -> str:
     if isinstance(error, ValidationError):
         return "schema-invalid"
     return "undecodable"
-
-
-def dead_letter_headers(
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    error: BaseException,
-    reason: str,
-    attempts: int = 1,
-    first_failure: datetime | None = None,
-) -> dict[str, str]:
-    """Headers of a dead letter, named as Spring Kafka's DeadLetterPublishingRecoverer does."""
-    now = datetime.now(UTC).isoformat()
-    return {
-        "kafka_dlt-original-topic": topic,
-        "kafka_dlt-original-partition": str(partition),
-        "kafka_dlt-original-offset": str(offset),
-        "kafka_dlt-exception-fqcn": f"{type(error).__module__}.{type(error).__qualname__}",
-        "kafka_dlt-exception-message": str(error)[:2000],
-        "herald-dlt-reason": reason,
-        "herald-dlt-attempts": str(attempts),
-        "herald-dlt-first-failure": (first_failure.isoformat() if first_failure else now),
-        "herald-dlt-last-failure": now,
-    }
 
 
 class PoisonToDeadLetter(BaseMiddleware):
@@ -94,13 +69,13 @@ class PoisonToDeadLetter(BaseMiddleware):
             await self.broker.publish(
                 msg.body, topic=MESSAGE_DLT, key=getattr(raw, "key", None), headers=headers
             )
-            DEAD_LETTERS.labels(topic=topic, reason=headers["herald-dlt-reason"]).inc()
+            DEAD_LETTERED.labels(topic=topic, reason=headers[REASON]).inc()
             log.warning(
                 "poison record dead-lettered",
                 topic=topic,
-                partition=headers["kafka_dlt-original-partition"],
-                offset=headers["kafka_dlt-original-offset"],
-                error=headers["kafka_dlt-exception-message"][:300],
+                partition=headers[ORIGINAL_PARTITION],
+                offset=headers[ORIGINAL_OFFSET],
+                error=str(error)[:300],
             )
             return None
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-DEAD_LETTERS = Counter(
+DEAD_LETTERED = Counter(
     "herald_dead_letters_total",
     "Records sent to message.dlt, by original topic and reason.",
     ["topic", "reason"],
@@ -34,4 +34,24 @@ COMMANDS = Counter(
     "herald_commands_total",
     "campaign.commands records handled, by type and outcome.",
     ["type", "outcome"],
+)
+RETRIES = Counter(
+    "herald_retries_total",
+    "Attempts scheduled after a failure, by the topic they go to (a send or a delay topic).",
+    ["topic"],
+)
+RETRIES_RELAYED = Counter(
+    "herald_retries_relayed_total",
+    "Delay-topic records the relay published to their send topic once due, by delay topic.",
+    ["topic"],
+)
+CIRCUIT_STATE = Gauge(
+    "herald_circuit_state",
+    "Circuit breaker per sender account and engine: 0 closed, 1 open, 2 half-open.",
+    ["account", "engine"],
+)
+EXPIRED_CLAIMS = Counter(
+    "herald_expired_claims_total",
+    "Claims whose lease ran out without an outcome, by how the sweep resolved them.",
+    ["resolution"],
 )

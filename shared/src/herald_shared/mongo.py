@@ -9,10 +9,14 @@ Documents (field names follow the seed schema, camelCase):
   ``name``, ``fields`` (custom fields), ``createdAt``.
 - ``messages``: ``_id`` (deterministic per campaign and recipient), ``tenantId``, ``campaignId``,
   ``contactId``, ``phone``, ``body``, ``accountId``, ``delayType``, ``status``, ``attempt``,
-  ``retryCount``, ``deliveryMethod``, ``gatewayMessageId``, ``claim``, ``attempts`` (history),
+  ``planStep``, ``retryCount``, ``deliveryMethod``, ``gatewayMessageId``, ``claim``, ``attempts`` (history),
   ``failedReason``, ``failedAt``, ``retryable``, ``createdAt``, ``updatedAt``, ``sentAt``.
 - ``api_keys``: ``_id`` (SHA-256 of the token), ``tenantId``, ``name``, ``createdAt``.
 - ``processed_commands``: ``_id`` (a command's ``event_id``), ``type``, ``at``.
+- ``dead_letters``: see :mod:`herald_shared.dead_letters`.
+- ``circuit_breakers``: ``_id`` (account and engine), ``tenantId``, ``accountId``, ``engine``,
+  ``state`` (closed, open, half-open), ``consecutiveFailures``, ``openUntil``, ``reason``,
+  ``updatedAt``, ``owner`` (the sender process that last changed it).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ CONTACTS = "contacts"
 MESSAGES = "messages"
 API_KEYS = "api_keys"
 PROCESSED_COMMANDS = "processed_commands"
+DEAD_LETTERS = "dead_letters"
+CIRCUIT_BREAKERS = "circuit_breakers"
 
 INDEXES: dict[str, list[IndexModel]] = {
     CAMPAIGNS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],
@@ -44,7 +50,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("campaignId", ASCENDING), ("status", ASCENDING)]),
         IndexModel([("tenantId", ASCENDING), ("status", ASCENDING)]),
         IndexModel([("gatewayMessageId", ASCENDING)], sparse=True),
+        # The sweep's query for claims whose lease ran out.
+        IndexModel([("status", ASCENDING), ("claim.leaseUntil", ASCENDING)]),
     ],
+    DEAD_LETTERS: [
+        IndexModel([("tenantId", ASCENDING), ("recordedAt", ASCENDING)]),
+        IndexModel([("tenantId", ASCENDING), ("campaignId", ASCENDING), ("recordedAt", ASCENDING)]),
+    ],
+    CIRCUIT_BREAKERS: [IndexModel([("tenantId", ASCENDING)])],
     API_KEYS: [IndexModel([("tenantId", ASCENDING)])],
 }
 

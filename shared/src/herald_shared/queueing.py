@@ -30,6 +30,7 @@ def send_event_from_document(doc: Document) -> SendMessage:
         phone=doc["phone"],
         body=doc["body"],
         attempt=doc.get("attempt", 1),
+        step=doc.get("planStep", 0),
         delay_type=doc.get("delayType", "balanced"),
     )
 
@@ -52,11 +53,12 @@ async def queue_messages(
     documents: Sequence[Document],
     *,
     source: MessageStatus = MessageStatus.PENDING,
+    topic: str = MESSAGE_SEND_PRIMARY,
 ) -> int:
     """Publish the messages of one campaign and move them from ``source`` to ``queued``."""
     if not documents:
         return 0
-    await publish_send_events(broker, [send_event_from_document(d) for d in documents])
+    await publish_send_events(broker, [send_event_from_document(d) for d in documents], topic)
     return await transition_many(
         db,
         campaign_id=campaign_id,
@@ -67,7 +69,12 @@ async def queue_messages(
 
 
 async def queue_pending_messages(
-    db: Database, broker: KafkaBroker, campaign_id: str, *, batch_size: int = 500
+    db: Database,
+    broker: KafkaBroker,
+    campaign_id: str,
+    *,
+    batch_size: int = 500,
+    topic: str = MESSAGE_SEND_PRIMARY,
 ) -> int:
     """Publish every ``pending`` message of a campaign (never published, or whose publish was
     lost) and mark it queued; returns how many were queued."""
@@ -81,7 +88,7 @@ async def queue_pending_messages(
     async for doc in cursor:
         batch.append(doc)
         if len(batch) >= batch_size:
-            queued += await queue_messages(db, broker, campaign_id, batch)
+            queued += await queue_messages(db, broker, campaign_id, batch, topic=topic)
             batch = []
-    queued += await queue_messages(db, broker, campaign_id, batch)
+    queued += await queue_messages(db, broker, campaign_id, batch, topic=topic)
     return queued

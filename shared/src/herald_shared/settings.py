@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,11 +41,29 @@ class HeraldSettings(BaseSettings):
     gateway_session: str = "default"
     gateway_timeout_seconds: float = 30.0
 
-    claim_lease_seconds: float = 120.0
+    attempt_plan: str = "primary, fallback, fallback@60s"
+    """One step per attempt: engine (primary or fallback) and an optional delay (``@60s``)."""
+    claim_lease_seconds: float = Field(default=120.0, gt=0)
+    """How long a claim may stay ``sending`` before the sweep deems its outcome unknown."""
+    expired_claim_policy: Literal["fail", "resend"] = "fail"
+    """What the sweep does with an expired claim: ``fail`` it ("outcome unknown"; never a
+    double send) or ``resend`` it (never a lost message, maybe a duplicate)."""
+    circuit_failure_threshold: int = Field(default=5, ge=1)
+    """Consecutive retryable failures of one account on one engine that open its circuit."""
+    circuit_cooldown_seconds: float = Field(default=60.0, gt=0)
+    """How long an open circuit routes that account's messages to the other engine."""
     sender_concurrency: int = Field(default=8, ge=1)
     """Consumers per sender process; each works its own partitions one message at a time."""
 
     dispatch_batch_size: int = Field(default=500, ge=1)
+
+    @field_validator("attempt_plan")
+    @classmethod
+    def _readable_attempt_plan(cls, value: str) -> str:
+        from herald_shared.attempt_plan import AttemptPlan  # it imports the topics, which import us
+
+        AttemptPlan.parse(value)  # fail at start-up, naming the step it cannot read
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -16,12 +16,23 @@ MESSAGE_SEND_PRIMARY = "message.send.primary"
 MESSAGE_SEND_FALLBACK = "message.send.fallback"
 MESSAGE_STATUS = "message.status"
 MESSAGE_DLT = "message.dlt"
+RETRY_TOPIC_PREFIX = "message.retry."
 
 # The consumer group of each consuming service; queue-stats reads their lag by these names.
 CAMPAIGN_GROUP = "herald-campaign"
 DISPATCHER_GROUP = "herald-dispatcher"
 PRIMARY_SENDER_GROUP = "herald-primary-sender"
 FALLBACK_SENDER_GROUP = "herald-fallback-sender"
+RETRY_RELAY_GROUP = "herald-retry-relay"
+DEAD_LETTER_GROUP = "herald-dead-letters"
+
+
+def retry_topic(delay_seconds: float) -> str:
+    """The delay topic of one delay, named after it: ``message.retry.60s``, ``…500ms``."""
+    millis = round(delay_seconds * 1000)
+    if millis % 1000 == 0:
+        return f"{RETRY_TOPIC_PREFIX}{millis // 1000}s"
+    return f"{RETRY_TOPIC_PREFIX}{millis}ms"
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,15 @@ def herald_topics(settings: HeraldSettings) -> list[TopicSpec]:
         TopicSpec(MESSAGE_STATUS, events, keep),
         # Dead letters are kept until someone looks at them.
         TopicSpec(MESSAGE_DLT, events, {"retention.ms": "-1"}),
+        # Delay topics are keyed by sender account like the send topics they feed.
+        *(TopicSpec(topic, send, keep) for topic in _retry_topics(settings)),
     ]
+
+
+def _retry_topics(settings: HeraldSettings) -> list[str]:
+    from herald_shared.attempt_plan import AttemptPlan  # the plan names its topics by delay
+
+    return AttemptPlan.parse(settings.attempt_plan).retry_topics()
 
 
 async def ensure_topics(settings: HeraldSettings) -> list[str]:

@@ -59,6 +59,12 @@ class SendMessage(Contract):
     phone: Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$")]
     body: Annotated[str, Field(min_length=1, max_length=4096)]
     attempt: Annotated[int, Field(ge=1)] = 1
+    """The message's attempt number; a sender claims only at this attempt (compare-and-set)."""
+    step: Annotated[int, Field(ge=0)] = 0
+    """Which step of the attempt plan makes this attempt (0: the first); a redrive restarts
+    the plan at 0 while ``attempt`` keeps counting."""
+    first_failure_at: datetime | None = None
+    """When the first failed attempt of the current plan happened, if one did."""
     delay_type: DelayType = DelayType.BALANCED
 
 
