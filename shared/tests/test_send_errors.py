@@ -46,3 +46,13 @@ def test_message_id_from_each_engine_shape() -> None:
 
 def test_chat_id_of_an_e164_number() -> None:
     assert chat_id("+919876543210") == "919876543210@c.us"
+
+
+def test_engine_trouble_switches_engine_and_message_trouble_does_not() -> None:
+    from herald_shared.sender.send_errors import circuit_open, switches_engine
+
+    assert switches_engine(classify_http_failure(429, "slow down"))
+    assert switches_engine(classify_http_failure(422, "session status is not WORKING"))
+    assert switches_engine(circuit_open("acct", "baileys"))
+    assert not switches_engine(classify_http_failure(500, "boom"))
+    assert not switches_engine(classify_http_failure(400, "not on WhatsApp"))

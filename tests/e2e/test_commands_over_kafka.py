@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
+from tests.system import RunningStack
 
-from .conftest import RunningStack
 from .test_seed_walkthrough import campaign_stats
 
 pytestmark = pytest.mark.e2e

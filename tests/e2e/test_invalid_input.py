@@ -6,7 +6,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from .conftest import RunningStack, add_tenant_token
+from tests.system import RunningStack, add_tenant_token
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from herald_devstack.waiting import eventually
-
-from .conftest import RunningStack, gateway_client
+from tests.system import RunningStack, gateway_client
 
 pytestmark = pytest.mark.e2e
 

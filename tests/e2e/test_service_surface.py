@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 from herald_devstack.stack import SERVICES
-
-from .conftest import RunningStack
+from tests.system import RunningStack
 
 pytestmark = pytest.mark.e2e
 

@@ -7,20 +7,26 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from herald_campaign.main import create_app
 from herald_campaign.settings import CampaignSettings
 from herald_devstack.asgi import running
+from herald_shared.contracts.events import SendMessage
+from herald_shared.message_states import MessageStatus
 from herald_shared.mongo import Database, connect, database
 
 T = TypeVar("T")
 
 TOKEN = "campaign-it-token"
 TENANT = "tenant-a"
+OTHER_TOKEN = "campaign-it-other-tenant"
+OTHER_TENANT = "tenant-b"
 
 
 def campaign_settings(kafka_bootstrap: str, mongodb_url: str, purpose: str) -> CampaignSettings:
@@ -71,3 +77,74 @@ async def running_service(settings: CampaignSettings) -> AsyncIterator[RunningSe
 
 def by_key(records: list[Any], key: str) -> list[Any]:
     return [r for r in records if r.key == key.encode()]
+
+
+def send_events(records: list[Any], campaign_id: str) -> list[SendMessage]:
+    """The send events of one campaign among ``records`` (send topics are shared by the tests of
+    the session; whatever is not a send event is someone else's)."""
+    events = []
+    for record in records:
+        try:
+            events.append(SendMessage.model_validate_json(record.value))
+        except ValidationError:
+            continue
+    return [e for e in events if e.campaign_id == campaign_id]
+
+
+async def create_campaign(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Summer Sale", "messageBody": "Hi {{name}}, 50% OFF!", **fields}
+    response = await api.post("/api/campaigns", json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def campaign_with_contacts(api: httpx.AsyncClient) -> str:
+    campaign_id: str = (await create_campaign(api))["id"]
+    added = await api.post(
+        f"/api/campaigns/{campaign_id}/contacts", json={"contacts": [{"phone": "+919876543210"}]}
+    )
+    assert added.status_code == 200, added.text
+    return campaign_id
+
+
+def message_document(campaign_id: str, n: int, status: MessageStatus, **extra: Any) -> Any:
+    now = datetime.now(UTC)
+    return {
+        "_id": f"msg-{campaign_id}-{n}",
+        "tenantId": TENANT,
+        "campaignId": campaign_id,
+        "contactId": f"{campaign_id}:+9198765000{n:02d}",
+        "phone": f"+9198765000{n:02d}",
+        "body": "Hi",
+        "accountId": "default",
+        "delayType": "fast",
+        "status": status.value,
+        "attempt": 1,
+        "retryCount": 0,
+        "attempts": [],
+        "createdAt": now,
+        "updatedAt": now,
+        **extra,
+    }
+
+
+async def running_campaign_with_messages(
+    api: httpx.AsyncClient, service: RunningService, statuses: list[tuple[MessageStatus, bool]]
+) -> str:
+    """A running campaign whose messages the test wrote itself (as the dispatcher would):
+    ``msg-<campaign>-<n>`` in each status, retryable or not."""
+    campaign_id = await campaign_with_contacts(api)
+    assert (await api.post(f"/api/campaigns/{campaign_id}/send")).status_code == 202
+    documents = [
+        message_document(campaign_id, n, status, **({"retryable": retryable} if retryable else {}))
+        for n, (status, retryable) in enumerate(statuses)
+    ]
+    await service.db["messages"].insert_many(documents)
+    counts: dict[str, int] = {"total": len(documents)}
+    for status, _ in statuses:
+        counts[status.value] = counts.get(status.value, 0) + 1
+    await service.db["campaigns"].update_one(
+        {"_id": campaign_id}, {"$set": {f"counts.{k}": v for k, v in counts.items()}}
+    )
+    return campaign_id

@@ -12,56 +12,47 @@ import pytest
 
 from herald_campaign.api.auth import register_api_key
 from herald_devstack.topic_reader import TopicReader
-from herald_shared.contracts.events import SendMessage, campaign_event_adapter
+from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.contracts.events import campaign_event_adapter
 from herald_shared.message_states import MessageStatus
 from herald_shared.topics import (
     CAMPAIGN_EVENTS,
+    DEAD_LETTER_GROUP,
     FALLBACK_SENDER_GROUP,
+    MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
     MESSAGE_SEND_PRIMARY,
     PRIMARY_SENDER_GROUP,
+    RETRY_RELAY_GROUP,
 )
 
 from .conftest import (
+    OTHER_TENANT,
+    OTHER_TOKEN,
     TENANT,
     RunningService,
     by_key,
     campaign_settings,
+    campaign_with_contacts,
+    create_campaign,
+    running_campaign_with_messages,
     running_service,
+    send_events,
 )
 
 pytestmark = pytest.mark.integration
-
-OTHER_TOKEN = "campaign-it-other-tenant"
 
 
 @pytest.fixture(scope="module")
 async def service(kafka_bootstrap: str, mongodb_url: str) -> AsyncIterator[RunningService]:
     async with running_service(campaign_settings(kafka_bootstrap, mongodb_url, "api")) as svc:
-        await register_api_key(svc.db, OTHER_TOKEN, "tenant-b", "other tenant")
+        await register_api_key(svc.db, OTHER_TOKEN, OTHER_TENANT, "other tenant")
         yield svc
 
 
 @pytest.fixture
 def api(service: RunningService) -> httpx.AsyncClient:
     return service.client
-
-
-async def create_campaign(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    body = {"name": "Summer Sale", "messageBody": "Hi {{name}}, 50% OFF!", **fields}
-    response = await api.post("/api/campaigns", json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-async def campaign_with_contacts(api: httpx.AsyncClient) -> str:
-    campaign_id: str = (await create_campaign(api))["id"]
-    added = await api.post(
-        f"/api/campaigns/{campaign_id}/contacts", json={"contacts": [{"phone": "+919876543210"}]}
-    )
-    assert added.status_code == 200, added.text
-    return campaign_id
 
 
 def events_of(records: list[Any], campaign_id: str) -> list[Any]:
@@ -189,6 +180,10 @@ ROUTES = [
     ("POST", "/api/messages/process-queue"),
     ("POST", "/api/messages/retry-failed"),
     ("GET", "/api/messages/queue-stats"),
+    ("GET", "/api/dead-letters"),
+    ("GET", "/api/dead-letters/x"),
+    ("POST", "/api/dead-letters/x/redrive"),
+    ("POST", "/api/campaigns/x/dead-letters/redrive"),
 ]
 
 
@@ -219,6 +214,7 @@ async def test_another_tenants_campaign_is_not_found_on_every_route(
             ("POST", f"/api/campaigns/{campaign_id}/send", None),
             ("GET", f"/api/messages/campaign/{campaign_id}/stats", None),
             ("POST", f"/api/messages/retry-failed?campaignId={campaign_id}", None),
+            ("POST", f"/api/campaigns/{campaign_id}/dead-letters/redrive", None),
         ]:
             response = await intruder.request(method, path, json=body)
             assert response.status_code == 404, (method, path, response.text)
@@ -373,52 +369,6 @@ async def test_stats_come_from_the_counters(
     }
 
 
-def message_document(campaign_id: str, n: int, status: MessageStatus, **extra: Any) -> Any:
-    now = datetime.now(UTC)
-    return {
-        "_id": f"msg-{campaign_id}-{n}",
-        "tenantId": TENANT,
-        "campaignId": campaign_id,
-        "contactId": f"{campaign_id}:+9198765000{n:02d}",
-        "phone": f"+9198765000{n:02d}",
-        "body": "Hi",
-        "accountId": "default",
-        "delayType": "fast",
-        "status": status.value,
-        "attempt": 1,
-        "retryCount": 0,
-        "attempts": [],
-        "createdAt": now,
-        "updatedAt": now,
-        **extra,
-    }
-
-
-async def running_campaign_with_messages(
-    api: httpx.AsyncClient, service: RunningService, statuses: list[tuple[MessageStatus, bool]]
-) -> str:
-    """A running campaign whose messages the test wrote itself (as the dispatcher would)."""
-    campaign_id = await campaign_with_contacts(api)
-    assert (await api.post(f"/api/campaigns/{campaign_id}/send")).status_code == 202
-    documents = [
-        message_document(campaign_id, n, status, **({"retryable": retryable} if retryable else {}))
-        for n, (status, retryable) in enumerate(statuses)
-    ]
-    await service.db["messages"].insert_many(documents)
-    counts: dict[str, int] = {"total": len(documents)}
-    for status, _ in statuses:
-        counts[status.value] = counts.get(status.value, 0) + 1
-    await service.db["campaigns"].update_one(
-        {"_id": campaign_id}, {"$set": {f"counts.{k}": v for k, v in counts.items()}}
-    )
-    return campaign_id
-
-
-def send_events(records: list[Any], campaign_id: str) -> list[SendMessage]:
-    events = [SendMessage.model_validate_json(r.value) for r in records]
-    return [e for e in events if e.campaign_id == campaign_id]
-
-
 async def test_process_queue_publishes_pending_messages(
     api: httpx.AsyncClient, service: RunningService
 ) -> None:
@@ -446,15 +396,20 @@ async def test_process_queue_publishes_pending_messages(
     assert (await api.post("/api/messages/process-queue")).json() == {"queued": 0}
 
 
-async def test_retry_failed_requeues_retryable_failures_once(
+async def test_retry_failed_gives_retryable_failures_a_fresh_plan_once(
     api: httpx.AsyncClient, service: RunningService
 ) -> None:
     s = MessageStatus
     campaign_id = await running_campaign_with_messages(
         api, service, [(s.FAILED, True), (s.FAILED, False), (s.SENT, False), (s.FAILED, True)]
     )
+    history = [
+        {"attempt": n, "engine": engine, "outcome": "timeout"}
+        for n, engine in [(1, "primary"), (2, "fallback"), (3, "fallback")]
+    ]
     await service.db["messages"].update_one(
-        {"_id": f"msg-{campaign_id}-3"}, {"$set": {"attempt": 3, "retryCount": 1}}
+        {"_id": f"msg-{campaign_id}-3"},
+        {"$set": {"attempt": 3, "retryCount": 1, "planStep": 2, "attempts": history}},
     )
     async with TopicReader(service.kafka, MESSAGE_SEND_PRIMARY) as topic:
         response = await api.post("/api/messages/retry-failed", params={"campaignId": campaign_id})
@@ -463,17 +418,31 @@ async def test_retry_failed_requeues_retryable_failures_once(
         again = await api.post("/api/messages/retry-failed", params={"campaignId": campaign_id})
         assert again.json() == {"requeued": 0}
         published = send_events(await topic.read_to_end(), campaign_id)
-    assert sorted((e.message_id, e.attempt) for e in published) == [
-        (f"msg-{campaign_id}-0", 2),
-        (f"msg-{campaign_id}-3", 4),
+    # The plan's first topic (primary here), at its first step: a fresh plan.
+    assert AttemptPlan.parse(service.settings.attempt_plan).first_topic == MESSAGE_SEND_PRIMARY
+    assert sorted((e.message_id, e.attempt, e.step) for e in published) == [
+        (f"msg-{campaign_id}-0", 2, 0),
+        (f"msg-{campaign_id}-3", 4, 0),
     ]
     first = await service.db["messages"].find_one({"_id": f"msg-{campaign_id}-0"})
     third = await service.db["messages"].find_one({"_id": f"msg-{campaign_id}-3"})
     not_retryable = await service.db["messages"].find_one({"_id": f"msg-{campaign_id}-1"})
     assert first is not None and third is not None and not_retryable is not None
-    assert (first["status"], first["attempt"], first["retryCount"]) == ("queued", 2, 1)
-    assert (third["status"], third["attempt"], third["retryCount"]) == ("queued", 4, 2)
-    assert not_retryable["status"] == "failed"
+    assert (first["status"], first["attempt"], first["retryCount"], first["planStep"]) == (
+        "queued",
+        2,
+        1,
+        0,
+    )
+    assert (third["status"], third["attempt"], third["retryCount"], third["planStep"]) == (
+        "queued",
+        4,
+        2,
+        0,
+    )
+    assert third["attempts"] == history  # the same message, its history kept
+    assert third["redrivenAt"] is not None
+    assert not_retryable["status"] == "failed" and not_retryable["attempt"] == 1
     campaign = await service.db["campaigns"].find_one({"_id": campaign_id})
     assert campaign is not None
     assert (campaign["counts"]["failed"], campaign["counts"]["queued"]) == (1, 2)
@@ -497,11 +466,80 @@ async def test_queue_stats_count_statuses_and_read_the_lag(
     assert topics[MESSAGE_SEND_PRIMARY]["group"] == PRIMARY_SENDER_GROUP
     assert topics[MESSAGE_SEND_FALLBACK]["group"] == FALLBACK_SENDER_GROUP
     assert topics[CAMPAIGN_EVENTS]["group"] == "herald-dispatcher"
+    assert topics[MESSAGE_DLT]["group"] == DEAD_LETTER_GROUP
+    retry_topics = AttemptPlan.parse(service.settings.attempt_plan).retry_topics()
+    assert retry_topics == ["message.retry.60s"]
+    for retry_topic in retry_topics:
+        assert topics[retry_topic]["group"] == RETRY_RELAY_GROUP
     for lag in topics.values():
         assert set(lag) == {"group", "lag", "endOffset", "committed"}
         assert lag["lag"] >= 0 and lag["endOffset"] >= lag["committed"] >= 0
     # Earlier tests of this module published send events that no sender here consumed.
     assert topics[MESSAGE_SEND_PRIMARY]["lag"] > 0
+
+
+def circuit(tenant_id: str, account_id: str, engine: str, state: str, **extra: Any) -> Any:
+    return {
+        "_id": f"{account_id}:{engine}",
+        "tenantId": tenant_id,
+        "accountId": account_id,
+        "engine": engine,
+        "state": state,
+        "consecutiveFailures": 0,
+        "openUntil": None,
+        "reason": None,
+        "updatedAt": datetime(2026, 5, 1, 12, 0, tzinfo=UTC),
+        "owner": "primary-sender-7f9c",
+        **extra,
+    }
+
+
+async def test_queue_stats_show_the_tenants_circuits(
+    api: httpx.AsyncClient, service: RunningService
+) -> None:
+    open_until = datetime(2026, 5, 1, 12, 1, tzinfo=UTC)
+    await service.db["circuit_breakers"].insert_many(
+        [
+            circuit(
+                TENANT,
+                "acct-a",
+                "primary",
+                "open",
+                consecutiveFailures=5,
+                openUntil=open_until,
+                reason="session disconnected",
+            ),
+            circuit(TENANT, "acct-a", "fallback", "closed"),
+            circuit(OTHER_TENANT, "acct-b", "primary", "half-open", consecutiveFailures=2),
+        ]
+    )
+    stats = await api.get("/api/messages/queue-stats")
+    assert stats.status_code == 200, stats.text
+    assert stats.json()["circuits"] == [
+        {
+            "accountId": "acct-a",
+            "engine": "fallback",
+            "state": "closed",
+            "consecutiveFailures": 0,
+            "openUntil": None,
+            "reason": None,
+            "updatedAt": "2026-05-01T12:00:00Z",
+        },
+        {
+            "accountId": "acct-a",
+            "engine": "primary",
+            "state": "open",
+            "consecutiveFailures": 5,
+            "openUntil": "2026-05-01T12:01:00Z",
+            "reason": "session disconnected",
+            "updatedAt": "2026-05-01T12:00:00Z",
+        },
+    ]
+    async with service.client_for(OTHER_TOKEN) as other:
+        theirs = (await other.get("/api/messages/queue-stats")).json()["circuits"]
+    assert [(c["accountId"], c["state"], c["consecutiveFailures"]) for c in theirs] == [
+        ("acct-b", "half-open", 2)
+    ]
 
 
 async def test_queue_stats_of_another_tenant_show_nothing_of_ours(service: RunningService) -> None:
@@ -527,10 +565,19 @@ async def test_openapi_documents_every_route_in_camel_case(api: httpx.AsyncClien
         "/api/messages/process-queue",
         "/api/messages/retry-failed",
         "/api/messages/queue-stats",
+        "/api/dead-letters",
+        "/api/dead-letters/{dead_letter_id}",
+        "/api/dead-letters/{dead_letter_id}/redrive",
+        "/api/campaigns/{campaign_id}/dead-letters/redrive",
     }
     schemas = document["components"]["schemas"]
     assert "messageBody" in schemas["CreateCampaignRequest"]["properties"]
     assert "successRate" in schemas["CampaignStatsResponse"]["properties"]
+    assert "rawPayload" not in schemas["DeadLetterResponse"]["properties"]
+    assert "redriveCount" in schemas["DeadLetterResponse"]["properties"]
+    assert "circuits" in schemas["QueueStatsResponse"]["properties"]
+    redrive = paths["/api/dead-letters/{dead_letter_id}/redrive"]["post"]
+    assert set(redrive["responses"]) >= {"200", "401", "404", "409", "503"}
     create = paths["/api/campaigns"]["post"]
     assert set(create["responses"]) >= {"201", "401", "422"}
     assert create["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(

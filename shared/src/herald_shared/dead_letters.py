@@ -8,9 +8,10 @@ recognise them, plus Herald's own for the reason, the attempts and the failure t
 Document in ``dead_letters`` (camelCase like every Herald collection): ``_id`` (the dead-letter
 id), ``tenantId``, ``campaignId``, ``messageId`` (when the payload is a message), ``reason``,
 ``exceptionType``, ``exceptionMessage``, ``originalTopic``, ``originalPartition``,
-``originalOffset``, ``attempts``, ``firstFailureAt``, ``lastFailureAt``, ``payload`` (text) and ``rawPayload``
-(the bytes, for a redrive), ``key`` and ``rawKey``, ``dltPartition``, ``dltOffset``, ``recordedAt``, ``status`` (``open`` or ``redriven``),
-``redriveCount``, ``redrivenAt``.
+``originalOffset``, ``attempts``, ``firstFailureAt``, ``lastFailureAt``, ``payload`` (text),
+``rawPayload`` (the bytes, for a redrive), ``key``, ``rawKey``, ``dltPartition``,
+``dltOffset``, ``recordedAt``, ``status`` (``open`` or ``redriven``), ``redriveCount``,
+``redrivenAt``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,12 @@ from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from pydantic import ValidationError
 
-from herald_shared.dead_letters import ORIGINAL_OFFSET, ORIGINAL_PARTITION, REASON, dead_letter_headers
+from herald_shared.dead_letters import (
+    ORIGINAL_OFFSET,
+    ORIGINAL_PARTITION,
+    REASON,
+    dead_letter_headers,
+)
 from herald_shared.logging import get_logger
 from herald_shared.metrics import DEAD_LETTERED
 from herald_shared.settings import HeraldSettings

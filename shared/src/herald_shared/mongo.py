@@ -9,8 +9,10 @@ Documents (field names follow the seed schema, camelCase):
   ``name``, ``fields`` (custom fields), ``createdAt``.
 - ``messages``: ``_id`` (deterministic per campaign and recipient), ``tenantId``, ``campaignId``,
   ``contactId``, ``phone``, ``body``, ``accountId``, ``delayType``, ``status``, ``attempt``,
-  ``planStep``, ``retryCount``, ``deliveryMethod``, ``gatewayMessageId``, ``claim``, ``attempts`` (history),
-  ``failedReason``, ``failedAt``, ``retryable``, ``createdAt``, ``updatedAt``, ``sentAt``.
+  ``planStep``, ``retryCount``, ``deliveryMethod``, ``gatewayMessageId``, ``claim``,
+  ``attempts`` (history: attempt, step, engine, outcome, reason, error, at), ``nextAttemptAt``,
+  ``lastError``, ``firstFailureAt``, ``failedReason``, ``failedDetail``, ``failedAt``,
+  ``retryable``, ``deadLetter``, ``redrivenAt``, ``createdAt``, ``updatedAt``, ``sentAt``.
 - ``api_keys``: ``_id`` (SHA-256 of the token), ``tenantId``, ``name``, ``createdAt``.
 - ``processed_commands``: ``_id`` (a command's ``event_id``), ``type``, ``at``.
 - ``dead_letters``: see :mod:`herald_shared.dead_letters`.

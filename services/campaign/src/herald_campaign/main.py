@@ -8,14 +8,17 @@ from fastapi import FastAPI
 from herald_campaign.adapters.campaign_events import KafkaCampaignEvents
 from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
 from herald_campaign.api import campaigns as campaigns_api
+from herald_campaign.api import dead_letters as dead_letters_api
 from herald_campaign.api import messages as messages_api
 from herald_campaign.api.auth import ApiKeys, register_api_key
 from herald_campaign.api.dependencies import ApiServices, install_services, require_token_first
 from herald_campaign.api.errors import install_error_handlers
 from herald_campaign.commands import CommandHandler, subscribe_to_commands
 from herald_campaign.service_layer.campaigns import CampaignService
+from herald_campaign.service_layer.dead_letters import DeadLetterService, poison_redrive_topics
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.settings import CampaignSettings
+from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.logging import get_logger
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 
@@ -32,9 +35,19 @@ def create_app(settings: CampaignSettings) -> FastAPI:
     campaigns = CampaignService(
         runtime.db, KafkaCampaignEvents(runtime.broker), default_region=settings.default_region
     )
+    plan = AttemptPlan.parse(settings.attempt_plan)
     lag = KafkaConsumerLag(settings.kafka_bootstrap_servers)
     messages = MessageQueueService(
-        runtime.db, runtime.broker, lag, batch_size=settings.dispatch_batch_size
+        runtime.db, runtime.broker, lag, plan=plan, batch_size=settings.dispatch_batch_size
+    )
+    dead_letters = DeadLetterService(
+        runtime.db,
+        runtime.broker,
+        campaigns,
+        plan=plan,
+        redrivable_topics=poison_redrive_topics(settings),
+        operator_tenant=settings.default_tenant,
+        batch_size=settings.dispatch_batch_size,
     )
     api_keys = ApiKeys(runtime.db, cache_seconds=settings.api_key_cache_seconds)
     subscribe_to_commands(runtime.broker, CommandHandler(runtime.db, campaigns))
@@ -50,9 +63,16 @@ def create_app(settings: CampaignSettings) -> FastAPI:
     runtime.on_start.append(register_default_api_key)
     runtime.on_stop.append(lag.close)
 
-    app = create_http_app(runtime, [campaigns_api.router, messages_api.router])
+    app = create_http_app(
+        runtime, [campaigns_api.router, messages_api.router, dead_letters_api.router]
+    )
     app.title = "Herald campaign API"
-    install_services(app, ApiServices(campaigns=campaigns, messages=messages, api_keys=api_keys))
+    install_services(
+        app,
+        ApiServices(
+            campaigns=campaigns, messages=messages, dead_letters=dead_letters, api_keys=api_keys
+        ),
+    )
     install_error_handlers(app)
     require_token_first(app)
     return app

@@ -58,8 +58,10 @@ async def fan_out_campaign(
     *,
     account_id: str,
     batch_size: int,
+    send_topic: str,
 ) -> int:
-    """Create and queue the messages of a launched campaign; returns how many were queued."""
+    """Create the messages of a launched campaign and queue them on ``send_topic`` (the first
+    attempt's); returns how many were queued."""
     bind_context(campaign_id=launched.campaign_id)
     campaign = await db[CAMPAIGNS].find_one(
         {"_id": launched.campaign_id, "tenantId": launched.tenant_id}
@@ -76,9 +78,9 @@ async def fan_out_campaign(
     async for contact in contacts:
         batch.append(contact)
         if len(batch) >= batch_size:
-            queued += await _dispatch_batch(db, broker, campaign, batch, account_id)
+            queued += await _dispatch_batch(db, broker, campaign, batch, account_id, send_topic)
             batch = []
-    queued += await _dispatch_batch(db, broker, campaign, batch, account_id)
+    queued += await _dispatch_batch(db, broker, campaign, batch, account_id, send_topic)
     await db[CAMPAIGNS].update_one({"_id": campaign["_id"]}, {"$set": {"dispatchedAt": utc_now()}})
     elapsed = time.perf_counter() - started
     FAN_OUTS.inc()
@@ -93,6 +95,7 @@ async def _dispatch_batch(
     campaign: Document,
     contacts: Sequence[Document],
     account_id: str,
+    send_topic: str,
 ) -> int:
     if not contacts:
         return 0
@@ -104,6 +107,7 @@ async def _dispatch_batch(
             {"_id": campaign["_id"]},
             {"$inc": {"counts.total": inserted, counter_field(MessageStatus.PENDING): inserted}},
         )
-    queued = await queue_messages(db, broker, campaign["_id"], await still_pending(db, documents))
+    pending = await still_pending(db, documents)
+    queued = await queue_messages(db, broker, campaign["_id"], pending, topic=send_topic)
     MESSAGES_DISPATCHED.inc(queued)
     return queued

@@ -1,10 +1,13 @@
-"""Composition root of the dispatcher service."""
+"""Composition root of the dispatcher service: fan-out, retry relay, dead-letter recorder."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from herald_dispatcher.dead_letter_recorder import subscribe_dead_letter_recorder
 from herald_dispatcher.fan_out import fan_out_campaign
+from herald_dispatcher.retry_relay import subscribe_retry_relay
+from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.contracts.events import CampaignEvent, CampaignLaunched
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 from herald_shared.settings import HeraldSettings
@@ -17,6 +20,7 @@ FAN_OUT_DEADLINE_MS = 30 * 60 * 1000
 
 def create_app(settings: HeraldSettings) -> FastAPI:
     runtime = ServiceRuntime.create(SERVICE, settings)
+    plan = AttemptPlan.parse(settings.attempt_plan)
 
     @runtime.broker.subscriber(
         CAMPAIGN_EVENTS,
@@ -26,7 +30,7 @@ def create_app(settings: HeraldSettings) -> FastAPI:
         # the group deems this consumer dead (a redelivery would redo the work, idempotently).
         max_poll_interval_ms=FAN_OUT_DEADLINE_MS,
         title=f"{SERVICE}:{CAMPAIGN_EVENTS}",
-        description="Fans each launched campaign out into messages on message.send.primary.",
+        description="Fans each launched campaign out into messages on its first send topic.",
     )
     async def on_campaign_event(event: CampaignEvent) -> None:
         if isinstance(event, CampaignLaunched):
@@ -36,7 +40,13 @@ def create_app(settings: HeraldSettings) -> FastAPI:
                 event,
                 account_id=settings.default_account_id,
                 batch_size=settings.dispatch_batch_size,
+                send_topic=plan.first_topic,
             )
+
+    if delay_topics := plan.retry_topics():
+        relay = subscribe_retry_relay(runtime.broker, delay_topics)
+        runtime.on_stop.append(relay.stop)
+    subscribe_dead_letter_recorder(runtime.broker, runtime.db)
 
     return create_http_app(runtime)
 

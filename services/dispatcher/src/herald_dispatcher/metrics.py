@@ -6,7 +6,7 @@ from prometheus_client import Counter, Histogram
 
 MESSAGES_DISPATCHED = Counter(
     "herald_messages_dispatched_total",
-    "Messages created and published to message.send.primary by the dispatcher.",
+    "Messages created and published to their first send topic by the dispatcher.",
 )
 FAN_OUTS = Counter(
     "herald_campaign_fan_outs_total",
@@ -16,4 +16,14 @@ FAN_OUT_DURATION = Histogram(
     "herald_campaign_fan_out_duration_seconds",
     "Time from a launch event to the last of its messages queued.",
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+RETRY_WAITS = Counter(
+    "herald_retry_relay_waits_total",
+    "Times the retry relay paused a delay-topic partition until its next record is due, "
+    "by delay topic.",
+    ["topic"],
+)
+DEAD_LETTERS_RECORDED = Counter(
+    "herald_dead_letters_recorded_total",
+    "Dead letters stored in MongoDB by the recorder (a redelivered one is not counted again).",
 )

@@ -1,12 +1,13 @@
 """Entry point of fallback-sender: the sender engine on a whatsapp-web.js gateway (WAHA WEBJS)."""
 
+from herald_shared.attempt_plan import Engine
 from herald_shared.sender.service import SenderDeployment
-from herald_shared.topics import FALLBACK_SENDER_GROUP, MESSAGE_SEND_FALLBACK
+from herald_shared.topics import FALLBACK_SENDER_GROUP
 
 DEPLOYMENT = SenderDeployment(
     service="fallback-sender",
+    engine=Engine.FALLBACK,
     delivery_method="web-js",
-    topic=MESSAGE_SEND_FALLBACK,
     consumer_group=FALLBACK_SENDER_GROUP,
     default_port=9104,
 )

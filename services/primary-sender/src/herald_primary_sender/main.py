@@ -1,12 +1,13 @@
 """Entry point of primary-sender: the sender engine on a Baileys gateway (WAHA NOWEB)."""
 
+from herald_shared.attempt_plan import Engine
 from herald_shared.sender.service import SenderDeployment
-from herald_shared.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
+from herald_shared.topics import PRIMARY_SENDER_GROUP
 
 DEPLOYMENT = SenderDeployment(
     service="primary-sender",
+    engine=Engine.PRIMARY,
     delivery_method="baileys",
-    topic=MESSAGE_SEND_PRIMARY,
     consumer_group=PRIMARY_SENDER_GROUP,
     default_port=9103,
 )

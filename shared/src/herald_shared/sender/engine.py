@@ -8,8 +8,6 @@ gateway is called at most once per attempt.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +15,15 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from herald_shared.attempt_outcomes import (
+    RecordOrigin,
+    attempt_record,
+    fail_message,
+    next_attempt_after,
+    republish_unfinished,
+    schedule_next_attempt,
+)
+from herald_shared.attempt_plan import AttemptPlan, Engine
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import MessageStatusChanged, SendMessage
 from herald_shared.logging import bind_context, get_logger
@@ -24,7 +31,9 @@ from herald_shared.message_states import CLAIMABLE_STATUSES, MessageStatus
 from herald_shared.message_transitions import transition, transition_from_any
 from herald_shared.metrics import DUPLICATE_DELIVERIES, SEND_ATTEMPTS, SEND_LATENCY
 from herald_shared.mongo import Database
-from herald_shared.sender.gateway import Gateway, GatewayError
+from herald_shared.sender.circuits import AccountCircuits
+from herald_shared.sender.gateway import Gateway, GatewayError, SendReceipt
+from herald_shared.sender.send_errors import CIRCUIT_OPEN, circuit_open
 from herald_shared.topics import MESSAGE_STATUS
 
 log = get_logger(__name__)
@@ -34,6 +43,7 @@ log = get_logger(__name__)
 class EngineProfile:
     """What distinguishes the primary from the fallback deployment of the sender engine."""
 
+    engine: Engine
     delivery_method: str
     """Recorded as the message's ``deliveryMethod``: ``baileys`` or ``web-js``."""
     topic: str
@@ -49,21 +59,42 @@ class SenderEngine:
         broker: KafkaBroker,
         gateway: Gateway,
         profile: EngineProfile,
+        plan: AttemptPlan,
+        circuits: AccountCircuits,
         lease_seconds: float,
+        owner: str,
     ) -> None:
         self._db = db
         self._broker = broker
         self._gateway = gateway
         self._profile = profile
+        self._plan = plan
+        self._circuits = circuits
         self._lease = timedelta(seconds=lease_seconds)
-        self._owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._owner = owner
 
-    async def deliver(self, event: SendMessage) -> MessageStatus | None:
+    async def deliver(self, event: SendMessage, origin: RecordOrigin) -> MessageStatus | None:
         """Deliver one send event; returns the message's new status, or None if skipped."""
         bind_context(campaign_id=event.campaign_id, message_id=event.message_id)
-        engine = self._profile.delivery_method
+        method = self._profile.delivery_method
+        source = await self._claim(event)
+        if source is None:
+            if not await republish_unfinished(self._db, self._broker, self._plan, event, method):
+                DUPLICATE_DELIVERIES.labels(engine=method).inc()
+                log.debug("send skipped: already claimed or done", attempt=event.attempt)
+            return None
+        await self._publish_status(event, MessageStatus.SENDING, source)
+
+        try:
+            receipt = await self._send(event)
+        except GatewayError as error:
+            return await self._route_failure(event, error, origin)
+        await self._circuits.record_success(event.tenant_id, event.account_id)
+        return await self._record_sent(event, receipt.gateway_message_id)
+
+    async def _claim(self, event: SendMessage) -> MessageStatus | None:
         claimed_at = utc_now()
-        source = await transition_from_any(
+        return await transition_from_any(
             self._db,
             message_id=event.message_id,
             campaign_id=event.campaign_id,
@@ -72,19 +103,24 @@ class SenderEngine:
             attempt=event.attempt,
             fields={
                 "claim": {
-                    "engine": engine,
+                    "engine": self._profile.delivery_method,
+                    "step": event.step,
                     "owner": self._owner,
                     "claimedAt": claimed_at,
                     "leaseUntil": claimed_at + self._lease,
                 }
             },
         )
-        if source is None:
-            DUPLICATE_DELIVERIES.labels(engine=engine).inc()
-            log.debug("send skipped: already claimed or done", attempt=event.attempt)
-            return None
-        await self._publish_status(event, MessageStatus.SENDING, source)
 
+    async def _send(self, event: SendMessage) -> SendReceipt:
+        """Call the gateway, unless the account's circuit on this engine is open and the plan
+        has another engine to go to."""
+        method = self._profile.delivery_method
+        if not await self._circuits.allows(event.tenant_id, event.account_id):
+            has_other_engine = self._plan.next_attempt(event.step, switch_engine=True)
+            if has_other_engine and has_other_engine.engine is not self._profile.engine:
+                SEND_ATTEMPTS.labels(engine=method, outcome=CIRCUIT_OPEN).inc()
+                raise circuit_open(event.account_id, method)
         started = time.perf_counter()
         try:
             receipt = await self._gateway.send_text(
@@ -94,12 +130,31 @@ class SenderEngine:
                 message_id=event.message_id,
             )
         except GatewayError as error:
-            SEND_LATENCY.labels(engine=engine).observe(time.perf_counter() - started)
-            SEND_ATTEMPTS.labels(engine=engine, outcome=error.reason).inc()
-            return await self._record_failure(event, error)
-        SEND_LATENCY.labels(engine=engine).observe(time.perf_counter() - started)
-        SEND_ATTEMPTS.labels(engine=engine, outcome="sent").inc()
-        return await self._record_sent(event, receipt.gateway_message_id)
+            SEND_ATTEMPTS.labels(engine=method, outcome=error.reason).inc()
+            await self._circuits.record_failure(event.tenant_id, event.account_id, error)
+            raise
+        finally:
+            SEND_LATENCY.labels(engine=method).observe(time.perf_counter() - started)
+        SEND_ATTEMPTS.labels(engine=method, outcome="sent").inc()
+        return receipt
+
+    async def _route_failure(
+        self, event: SendMessage, error: GatewayError, origin: RecordOrigin
+    ) -> MessageStatus:
+        method = self._profile.delivery_method
+        following = next_attempt_after(self._plan, event, error)
+        if following is not None:
+            await schedule_next_attempt(
+                self._db, self._broker, event, following, engine=method, error=error
+            )
+            status = MessageStatus.RETRYING
+        else:
+            await fail_message(
+                self._db, self._broker, event, engine=method, error=error, origin=origin
+            )
+            status = MessageStatus.FAILED
+        await self._publish_status(event, status, MessageStatus.SENDING, reason=error.reason)
+        return status
 
     async def _record_sent(self, event: SendMessage, gateway_id: str | None) -> MessageStatus:
         now = utc_now()
@@ -115,7 +170,9 @@ class SenderEngine:
                 "deliveryMethod": self._profile.delivery_method,
                 "sentAt": now,
             },
-            push={"attempts": self._attempt_record(event, "sent", None, now)},
+            push={
+                "attempts": attempt_record(event, self._profile.delivery_method, "sent", None, now)
+            },
         )
         if not moved:
             log.warning("sent, but the claim was resolved by someone else meanwhile")
@@ -123,42 +180,6 @@ class SenderEngine:
             event, MessageStatus.SENT, MessageStatus.SENDING, gateway_message_id=gateway_id
         )
         return MessageStatus.SENT
-
-    async def _record_failure(self, event: SendMessage, error: GatewayError) -> MessageStatus:
-        now = utc_now()
-        await transition(
-            self._db,
-            message_id=event.message_id,
-            campaign_id=event.campaign_id,
-            source=MessageStatus.SENDING,
-            target=MessageStatus.FAILED,
-            attempt=event.attempt,
-            fields={
-                "failedReason": error.reason,
-                "failedDetail": error.detail,
-                "failedAt": now,
-                "retryable": error.retryable,
-                "deliveryMethod": self._profile.delivery_method,
-            },
-            push={"attempts": self._attempt_record(event, "failed", error, now)},
-        )
-        log.info("send failed", reason=error.reason, retryable=error.retryable)
-        await self._publish_status(
-            event, MessageStatus.FAILED, MessageStatus.SENDING, reason=error.reason
-        )
-        return MessageStatus.FAILED
-
-    def _attempt_record(
-        self, event: SendMessage, outcome: str, error: GatewayError | None, at: Any
-    ) -> dict[str, Any]:
-        return {
-            "attempt": event.attempt,
-            "engine": self._profile.delivery_method,
-            "outcome": outcome,
-            "reason": error.reason if error else None,
-            "error": error.detail if error else None,
-            "at": at,
-        }
 
     async def _publish_status(
         self,

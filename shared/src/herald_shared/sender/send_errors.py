@@ -6,6 +6,25 @@ from herald_shared.sender.gateway import GatewayError
 
 SESSION_NOT_CONNECTED = "session-not-connected"
 RATE_LIMITED = "rate-limited"
+CIRCUIT_OPEN = "circuit-open"
+"""Not a gateway answer: the engine's circuit for the account is open, so it was not called."""
+OUTCOME_UNKNOWN = "outcome-unknown"
+"""Not a gateway answer: a claim's lease ran out without an outcome (the sender died)."""
+
+# Failures that say "this engine, not this message": the next attempt goes to the other engine
+# at once (seed: "Rate limited → Move to Web.js fallback").
+_ENGINE_TROUBLE = frozenset({RATE_LIMITED, SESSION_NOT_CONNECTED, CIRCUIT_OPEN})
+
+
+def switches_engine(error: GatewayError) -> bool:
+    """Whether the next attempt should skip to another engine rather than repeat this one."""
+    return error.reason in _ENGINE_TROUBLE
+
+
+def circuit_open(account_id: str, engine: str) -> GatewayError:
+    return GatewayError(
+        CIRCUIT_OPEN, f"the {engine} circuit of account {account_id} is open", retryable=True
+    )
 
 
 def classify_http_failure(status: int, detail: str) -> GatewayError:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from faststream.kafka.annotations import KafkaMessage
 
+from herald_shared.attempt_outcomes import RecordOrigin
+from herald_shared.attempt_plan import AttemptPlan, Engine
 from herald_shared.contracts.events import SendMessage
+from herald_shared.sender.circuits import AccountCircuits
 from herald_shared.sender.engine import EngineProfile, SenderEngine
 from herald_shared.sender.waha import WahaGateway
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
@@ -16,6 +22,7 @@ from herald_shared.settings import HeraldSettings
 def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProfile) -> FastAPI:
     """The HTTP app of a sender process; its lifespan runs the Kafka subscriber."""
     runtime = ServiceRuntime.create(service, settings)
+    owner = f"{service}@{socket.gethostname()}:{os.getpid()}"
     gateway = WahaGateway(
         settings.gateway_url, settings.gateway_api_key, settings.gateway_timeout_seconds
     )
@@ -24,7 +31,16 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
         broker=runtime.broker,
         gateway=gateway,
         profile=profile,
+        plan=AttemptPlan.parse(settings.attempt_plan),
+        circuits=AccountCircuits(
+            runtime.db,
+            engine=profile.delivery_method,
+            threshold=settings.circuit_failure_threshold,
+            cooldown_seconds=settings.circuit_cooldown_seconds,
+            owner=owner,
+        ),
         lease_seconds=settings.claim_lease_seconds,
+        owner=owner,
     )
 
     @runtime.broker.subscriber(
@@ -35,8 +51,14 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
         title=f"{service}:{profile.topic}",
         description=f"Delivers each message through the {profile.delivery_method} gateway.",
     )
-    async def on_send(event: SendMessage) -> None:
-        await engine.deliver(event)
+    async def on_send(event: SendMessage, message: KafkaMessage) -> None:
+        record = message.raw_message
+        origin = RecordOrigin(
+            profile.topic,
+            int(getattr(record, "partition", -1)),
+            int(getattr(record, "offset", -1)),
+        )
+        await engine.deliver(event, origin)
 
     runtime.on_stop.append(gateway.close)
     return create_http_app(runtime)
@@ -47,13 +69,18 @@ class SenderDeployment:
     """One deployment of the sender engine: which topic it consumes and how it delivers."""
 
     service: str
+    engine: Engine
     delivery_method: str
-    topic: str
     consumer_group: str
     default_port: int
 
+    @property
+    def topic(self) -> str:
+        return self.engine.send_topic
+
     def create_app(self, settings: HeraldSettings) -> FastAPI:
         profile = EngineProfile(
+            engine=self.engine,
             delivery_method=self.delivery_method,
             topic=self.topic,
             group_id=self.consumer_group,

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from herald_campaign.api.auth import UNAUTHORIZED, ApiKeys
 from herald_campaign.service_layer.campaigns import CampaignService
+from herald_campaign.service_layer.dead_letters import DeadLetterService
 from herald_campaign.service_layer.messages import MessageQueueService
 
 
@@ -18,6 +19,7 @@ from herald_campaign.service_layer.messages import MessageQueueService
 class ApiServices:
     campaigns: CampaignService
     messages: MessageQueueService
+    dead_letters: DeadLetterService
     api_keys: ApiKeys
 
 
@@ -78,3 +80,6 @@ def require_token_first(app: FastAPI, prefix: str = "/api/") -> None:
 Services = Annotated[ApiServices, Depends(api_services)]
 Tenant = Annotated[str, Depends(authenticated_tenant)]
 CampaignId = Annotated[str, Path(min_length=1, max_length=128, description="The campaign's id.")]
+DeadLetterId = Annotated[
+    str, Path(min_length=1, max_length=128, description="The dead letter's id.")
+]

@@ -14,8 +14,10 @@ from herald_campaign.api.schemas import ErrorResponse, ValidationErrorResponse
 from herald_campaign.service_layer.errors import (
     CampaignConflict,
     CampaignNotFound,
+    DeadLetterNotFound,
     EventBusUnavailable,
     OperationRefused,
+    RedriveRefused,
 )
 from herald_shared.logging import get_logger
 
@@ -33,6 +35,16 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "The campaign's status does not allow it."}
+}
+DEAD_LETTER_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such dead letter for this tenant."}
+}
+NOT_REDRIVABLE: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorResponse,
+        "description": "The dead letter's message is no longer failed (the error names its "
+        "status), or a poison record has no Herald topic to go back to.",
+    }
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "Kafka did not take the event; try again."}
@@ -96,7 +108,9 @@ async def _refused(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, OperationRefused)
     if isinstance(error, CampaignNotFound):
         return JSONResponse(error_body("campaign not found"), status.HTTP_404_NOT_FOUND)
-    if isinstance(error, CampaignConflict):
+    if isinstance(error, DeadLetterNotFound):
+        return JSONResponse(error_body("dead letter not found"), status.HTTP_404_NOT_FOUND)
+    if isinstance(error, CampaignConflict | RedriveRefused):
         return JSONResponse(error_body(error.message), status.HTTP_409_CONFLICT)
     return JSONResponse(error_body(error.message), status.HTTP_422_UNPROCESSABLE_CONTENT)
 

@@ -46,6 +46,10 @@ async def process_queue(tenant: Tenant, services: Services) -> ProcessQueueRespo
     response_model=RetryFailedResponse,
     responses={**INVALID, **NOT_FOUND, **UNAVAILABLE},
     summary="Give the tenant's retryable failed messages another attempt",
+    description=(
+        "Each gets a fresh attempt plan: same id and attempt history, attempt number one "
+        "higher, its send event on the plan's first send topic."
+    ),
 )
 async def retry_failed(
     tenant: Tenant,
@@ -63,7 +67,7 @@ async def retry_failed(
     "/queue-stats",
     response_model=QueueStatsResponse,
     responses=UNAVAILABLE,
-    summary="The tenant's messages by status, and the consumer lag of each send topic",
+    summary="The tenant's messages by status, its circuit breakers, and consumer lag",
 )
 async def queue_stats(tenant: Tenant, services: Services) -> QueueStatsResponse:
     return QueueStatsResponse.of(await services.messages.queue_stats(tenant))

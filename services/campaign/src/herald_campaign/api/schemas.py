@@ -11,8 +11,10 @@ from pydantic.alias_generators import to_camel
 from herald_campaign.domain.contacts import ContactFieldValue, SubmittedContact
 from herald_campaign.domain.stats import CampaignStats
 from herald_campaign.service_layer.campaigns import CampaignPage, ContactsOutcome
+from herald_campaign.service_layer.dead_letters import CampaignRedrive, DeadLetterPage, Redriven
 from herald_campaign.service_layer.messages import QueueStats
 from herald_shared.contracts.common import DelayType
+from herald_shared.dead_letters import DeadLetterStatus
 from herald_shared.mongo import Document
 from herald_shared.templates import WHATSAPP_MAX_BODY
 
@@ -194,10 +196,38 @@ class TopicLagResponse(ResponseModel):
     committed: int
 
 
+class CircuitResponse(ResponseModel):
+    account_id: str
+    engine: str = Field(description="primary or fallback")
+    state: str = Field(description="closed, open or half-open")
+    consecutive_failures: int
+    open_until: datetime | None = Field(
+        default=None,
+        description="Until when an open circuit sends this account's messages to the other engine.",
+    )
+    reason: str | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, circuit: Document) -> CircuitResponse:
+        return cls(
+            account_id=circuit["accountId"],
+            engine=circuit["engine"],
+            state=circuit["state"],
+            consecutive_failures=circuit.get("consecutiveFailures", 0),
+            open_until=circuit.get("openUntil"),
+            reason=circuit.get("reason"),
+            updated_at=circuit.get("updatedAt"),
+        )
+
+
 class QueueStatsResponse(ResponseModel):
     by_status: dict[str, int]
     topics: dict[str, TopicLagResponse] = Field(
         description="Lag of each Herald consumer group by topic (cluster-wide, not per tenant)."
+    )
+    circuits: list[CircuitResponse] = Field(
+        description="The tenant's circuit breakers, one per sender account and engine."
     )
 
     @classmethod
@@ -210,7 +240,120 @@ class QueueStatsResponse(ResponseModel):
                 )
                 for t in stats.topics
             },
+            circuits=[CircuitResponse.of(c) for c in stats.circuits],
         )
+
+
+class DeadLetterResponse(ResponseModel):
+    id: str
+    campaign_id: str | None = None
+    message_id: str | None = Field(
+        default=None, description="The failed message; null for a poison record."
+    )
+    reason: str = Field(description='Why: "exhausted", "permanent", "schema-invalid", ...')
+    exception_type: str | None = None
+    exception_message: str | None = None
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    attempts: int
+    first_failure_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    payload: str = Field(description="The record's value as text.")
+    key: str | None = Field(default=None, description="The record's key as text.")
+    recorded_at: datetime
+    status: DeadLetterStatus
+    redrive_count: int
+    redriven_at: datetime | None = None
+
+    @classmethod
+    def of(cls, dead_letter: Document) -> DeadLetterResponse:
+        return cls(
+            id=dead_letter["_id"],
+            campaign_id=dead_letter.get("campaignId"),
+            message_id=dead_letter.get("messageId"),
+            reason=dead_letter.get("reason", "unknown"),
+            exception_type=dead_letter.get("exceptionType"),
+            exception_message=dead_letter.get("exceptionMessage"),
+            original_topic=dead_letter.get("originalTopic", "unknown"),
+            original_partition=dead_letter.get("originalPartition", -1),
+            original_offset=dead_letter.get("originalOffset", -1),
+            attempts=dead_letter.get("attempts", 1),
+            first_failure_at=dead_letter.get("firstFailureAt"),
+            last_failure_at=dead_letter.get("lastFailureAt"),
+            payload=dead_letter.get("payload", ""),
+            key=dead_letter.get("key"),
+            recorded_at=dead_letter["recordedAt"],
+            status=dead_letter.get("status", DeadLetterStatus.OPEN),
+            redrive_count=dead_letter.get("redriveCount", 0),
+            redriven_at=dead_letter.get("redrivenAt"),
+        )
+
+
+class DeadLetterListResponse(ResponseModel):
+    dead_letters: list[DeadLetterResponse]
+    total: int
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(cls, page: DeadLetterPage, *, limit: int, offset: int) -> DeadLetterListResponse:
+        return cls(
+            dead_letters=[DeadLetterResponse.of(d) for d in page.dead_letters],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
+
+
+class RedrivenMessageResponse(ResponseModel):
+    id: str
+    status: str
+    attempt: int = Field(description="The message's new attempt number.")
+    plan_step: int = Field(description="The attempt plan's step (0: a fresh plan).")
+    retry_count: int
+
+
+class RedriveResponse(ResponseModel):
+    dead_letter: DeadLetterResponse
+    topic: str = Field(
+        description="Where the redrive was published: the attempt plan's first send topic, "
+        "or the poison record's original topic."
+    )
+    message: RedrivenMessageResponse | None = Field(
+        description="The message with its new attempt; null for a poison record."
+    )
+
+    @classmethod
+    def of(cls, redriven: Redriven) -> RedriveResponse:
+        message = redriven.message
+        return cls(
+            dead_letter=DeadLetterResponse.of(redriven.dead_letter),
+            topic=redriven.topic,
+            message=(
+                RedrivenMessageResponse(
+                    id=message["_id"],
+                    status=message["status"],
+                    attempt=message.get("attempt", 1),
+                    plan_step=message.get("planStep", 0),
+                    retry_count=message.get("retryCount", 0),
+                )
+                if message is not None
+                else None
+            ),
+        )
+
+
+class CampaignRedriveResponse(ResponseModel):
+    redriven: int
+    skipped: int = Field(
+        description="Open dead letters left open: their message is no longer failed, or a "
+        "poison record has no Herald topic to go back to."
+    )
+
+    @classmethod
+    def of(cls, outcome: CampaignRedrive) -> CampaignRedriveResponse:
+        return cls(redriven=outcome.redriven, skipped=outcome.skipped)
 
 
 class ErrorResponse(BaseModel):

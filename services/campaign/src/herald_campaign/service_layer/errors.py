@@ -35,5 +35,22 @@ class NoValidContacts(OperationRefused):
     reason = "no-valid-contacts"
 
 
+class DeadLetterNotFound(OperationRefused):
+    """No dead letter with this id is visible to the tenant."""
+
+    reason = "unknown-dead-letter"
+
+    def __init__(self, dead_letter_id: str) -> None:
+        super().__init__(f"dead letter {dead_letter_id} not found")
+        self.dead_letter_id = dead_letter_id
+
+
+class RedriveRefused(OperationRefused):
+    """A dead letter that cannot be redriven: its message is no longer failed (redriven
+    already, sent), or a poison record has no Herald topic to go back to."""
+
+    reason = "not-redrivable"
+
+
 class EventBusUnavailable(RuntimeError):
     """Kafka did not take an event or did not answer a query."""

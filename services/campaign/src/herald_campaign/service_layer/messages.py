@@ -1,5 +1,5 @@
 """Operations on a tenant's messages: publish what was never published, redrive retryable
-failures, and show the queues (message statuses and consumer lag)."""
+failures, and show the queues (message statuses, consumer lag, circuit breakers)."""
 
 from __future__ import annotations
 
@@ -13,32 +13,37 @@ from faststream.kafka import KafkaBroker
 from herald_campaign.adapters.consumer_lag import ConsumerLag, WatchedConsumer
 from herald_campaign.domain.campaigns import CampaignStatus
 from herald_campaign.service_layer.errors import CampaignNotFound, EventBusUnavailable
-from herald_shared.contracts.events import SendMessage
+from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.logging import get_logger
 from herald_shared.message_states import MessageStatus
-from herald_shared.message_transitions import transition
-from herald_shared.mongo import CAMPAIGNS, MESSAGES, Database, Document
-from herald_shared.queueing import (
-    publish_send_events,
-    queue_pending_messages,
-    send_event_from_document,
-)
+from herald_shared.mongo import CAMPAIGNS, CIRCUIT_BREAKERS, MESSAGES, Database, Document
+from herald_shared.queueing import queue_pending_messages
+from herald_shared.redrive import redrive_failed_messages
 from herald_shared.topics import (
     CAMPAIGN_EVENTS,
+    DEAD_LETTER_GROUP,
     DISPATCHER_GROUP,
     FALLBACK_SENDER_GROUP,
+    MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
     MESSAGE_SEND_PRIMARY,
     PRIMARY_SENDER_GROUP,
+    RETRY_RELAY_GROUP,
 )
 
 log = get_logger(__name__)
 
-WATCHED_CONSUMERS: tuple[WatchedConsumer, ...] = (
-    WatchedConsumer(MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP),
-    WatchedConsumer(MESSAGE_SEND_FALLBACK, FALLBACK_SENDER_GROUP),
-    WatchedConsumer(CAMPAIGN_EVENTS, DISPATCHER_GROUP),
-)
+
+def watched_consumers(plan: AttemptPlan) -> list[WatchedConsumer]:
+    """Every Herald consumer group and the topic it reads: the senders, the dispatcher, the
+    retry relay on each delay topic of the plan, and the dead-letter recorder."""
+    return [
+        WatchedConsumer(MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP),
+        WatchedConsumer(MESSAGE_SEND_FALLBACK, FALLBACK_SENDER_GROUP),
+        WatchedConsumer(CAMPAIGN_EVENTS, DISPATCHER_GROUP),
+        *(WatchedConsumer(topic, RETRY_RELAY_GROUP) for topic in plan.retry_topics()),
+        WatchedConsumer(MESSAGE_DLT, DEAD_LETTER_GROUP),
+    ]
 
 
 class LagReader(Protocol):
@@ -53,13 +58,22 @@ class QueueStats:
     """The tenant's messages per status (every status listed, zeros included)."""
     topics: list[ConsumerLag]
     """Lag of each Herald consumer group; Kafka-wide, not per tenant."""
+    circuits: list[Document]
+    """The tenant's circuit breakers (one per sender account and engine)."""
 
 
 class MessageQueueService:
     def __init__(
-        self, db: Database, broker: KafkaBroker, lag: LagReader, *, batch_size: int
+        self,
+        db: Database,
+        broker: KafkaBroker,
+        lag: LagReader,
+        *,
+        plan: AttemptPlan,
+        batch_size: int,
     ) -> None:
         self._db = db
+        self._plan = plan
         self._broker = broker
         self._lag = lag
         self._batch_size = batch_size
@@ -88,17 +102,11 @@ class MessageQueueService:
         return queued
 
     async def retry_failed(self, tenant_id: str, campaign_id: str | None = None) -> int:
-        """Give each retryable failed message of the tenant (of one campaign if given) a new
-        attempt: failed -> queued with ``attempt`` and ``retryCount`` one higher, then publish
-        its send event. Returns how many were requeued.
-
-        The status moves first: a send event that arrived before it would find nothing to claim.
+        """Give each retryable failed message of the tenant (of one campaign if given) a fresh
+        attempt plan: failed -> queued at plan step 0, ``attempt`` and ``retryCount`` one higher,
+        its send event on the plan's first topic. Returns how many were requeued.
         """
-        selector: Document = {
-            "tenantId": tenant_id,
-            "status": MessageStatus.FAILED.value,
-            "retryable": True,
-        }
+        selector: Document = {"tenantId": tenant_id, "retryable": True}
         if campaign_id is not None:
             campaign = await self._db[CAMPAIGNS].find_one(
                 {"_id": campaign_id, "tenantId": tenant_id}, {"_id": 1}
@@ -106,45 +114,19 @@ class MessageQueueService:
             if campaign is None:
                 raise CampaignNotFound(campaign_id)
             selector["campaignId"] = campaign_id
-
-        requeued = 0
-        batch: list[SendMessage] = []
         try:
-            # Ids first: the loop moves the messages out of the selection it would iterate over.
-            ids = [d["_id"] async for d in self._db[MESSAGES].find(selector, {"_id": 1})]
-            for start in range(0, len(ids), self._batch_size):
-                chunk = ids[start : start + self._batch_size]
-                async for message in self._db[MESSAGES].find({**selector, "_id": {"$in": chunk}}):
-                    requeued_message = await self._requeue(message)
-                    if requeued_message is not None:
-                        batch.append(send_event_from_document(requeued_message))
-                await publish_send_events(self._broker, batch)
-                requeued += len(batch)
-                batch = []
+            requeued = await redrive_failed_messages(
+                self._db,
+                self._broker,
+                selector,
+                topic=self._plan.first_topic,
+                batch_size=self._batch_size,
+            )
         except (KafkaError, TimeoutError) as error:
             raise EventBusUnavailable(f"cannot publish send events: {error!r}") from error
         if requeued:
             log.info("failed messages requeued", requeued=requeued, campaign_id=campaign_id)
         return requeued
-
-    async def _requeue(self, message: Document) -> Document | None:
-        """Move one failed message to queued for its next attempt; None if someone else did."""
-        attempt = int(message.get("attempt", 1))
-        retry_count = int(message.get("retryCount", 0))
-        next_fields = {"attempt": attempt + 1, "retryCount": retry_count + 1}
-        moved = await transition(
-            self._db,
-            message_id=message["_id"],
-            campaign_id=message["campaignId"],
-            source=MessageStatus.FAILED,
-            target=MessageStatus.QUEUED,
-            # Conditioned on the attempt we read: two concurrent redrives requeue it once.
-            attempt=message.get("attempt"),
-            fields=next_fields,
-        )
-        if not moved:
-            return None
-        return {**message, "status": MessageStatus.QUEUED.value, **next_fields}
 
     async def queue_stats(self, tenant_id: str) -> QueueStats:
         by_status = {status.value: 0 for status in MessageStatus}
@@ -156,4 +138,14 @@ class MessageQueueService:
         )
         async for row in rows:
             by_status[str(row["_id"])] = int(row["count"])
-        return QueueStats(by_status=by_status, topics=await self._lag.read(WATCHED_CONSUMERS))
+        circuits = [
+            c
+            async for c in self._db[CIRCUIT_BREAKERS]
+            .find({"tenantId": tenant_id}, {"owner": 0})
+            .sort([("accountId", 1), ("engine", 1)])
+        ]
+        return QueueStats(
+            by_status=by_status,
+            topics=await self._lag.read(watched_consumers(self._plan)),
+            circuits=circuits,
+        )

@@ -1,0 +1,263 @@
+"""Dead letters of a tenant: read them, and redrive them.
+
+Redriving a message's dead letter gives the message a fresh attempt plan (shared
+:func:`~herald_shared.redrive.requeue_failed_message`: same id, attempt history kept) and
+publishes its send event on the plan's first topic; only a ``failed`` message can be redriven,
+so a dead letter never makes a message send twice. Redriving a poison record (no message) publishes
+its original bytes and key again on the Herald topic it came from, for when the consumer was
+fixed or the campaign it named exists now. Either way the dead letter is marked ``redriven``
+once Kafka has acknowledged the publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+
+from herald_campaign.domain.dead_letters import message_refusal, poison_refusal, visible_tenants
+from herald_campaign.service_layer.campaigns import CampaignService, stored_now
+from herald_campaign.service_layer.errors import (
+    DeadLetterNotFound,
+    EventBusUnavailable,
+    RedriveRefused,
+)
+from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.contracts.events import SendMessage
+from herald_shared.dead_letters import DeadLetterStatus
+from herald_shared.logging import bind_context, get_logger
+from herald_shared.message_states import MessageStatus
+from herald_shared.mongo import DEAD_LETTERS, MESSAGES, Database, Document
+from herald_shared.queueing import publish_send_events
+from herald_shared.redrive import requeue_failed_message
+from herald_shared.settings import HeraldSettings
+from herald_shared.topics import MESSAGE_DLT, herald_topics
+
+log = get_logger(__name__)
+
+REDRIVE_OF = "herald-redrive-of"
+"""Header of a republished poison record: the id of the dead letter it came from."""
+
+
+def poison_redrive_topics(settings: HeraldSettings) -> frozenset[str]:
+    """The topics a poison record may go back to: Herald's own, except the dead-letter topic."""
+    return frozenset(t.name for t in herald_topics(settings)) - {MESSAGE_DLT}
+
+
+@dataclass(frozen=True)
+class DeadLetterFilter:
+    campaign_id: str | None = None
+    reason: str | None = None
+    status: DeadLetterStatus | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetterPage:
+    dead_letters: list[Document]
+    total: int
+
+
+@dataclass(frozen=True)
+class Redriven:
+    """What one redrive did."""
+
+    dead_letter: Document
+    """The dead letter after the redrive."""
+    topic: str
+    """Where it was published: the plan's first send topic, or the poison record's own topic."""
+    message: Document | None
+    """The message with its new attempt; None for a poison record."""
+
+
+@dataclass(frozen=True)
+class CampaignRedrive:
+    redriven: int
+    skipped: int
+    """Open dead letters left open: their message is no longer failed (or is gone), or a
+    poison record has no Herald topic to go back to."""
+
+
+class DeadLetterService:
+    def __init__(
+        self,
+        db: Database,
+        broker: KafkaBroker,
+        campaigns: CampaignService,
+        *,
+        plan: AttemptPlan,
+        redrivable_topics: Collection[str],
+        operator_tenant: str,
+        batch_size: int = 500,
+    ) -> None:
+        self._db = db
+        self._dead_letters = db[DEAD_LETTERS]
+        self._messages = db[MESSAGES]
+        self._broker = broker
+        self._campaigns = campaigns
+        self._plan = plan
+        self._redrivable_topics = redrivable_topics
+        self._operator_tenant = operator_tenant
+        self._batch_size = batch_size
+
+    def _scope(self, tenant_id: str) -> Document:
+        tenants = visible_tenants(tenant_id, self._operator_tenant)
+        return {"tenantId": tenants[0] if len(tenants) == 1 else {"$in": tenants}}
+
+    async def list_dead_letters(
+        self, tenant_id: str, which: DeadLetterFilter, *, limit: int, offset: int
+    ) -> DeadLetterPage:
+        """The tenant's dead letters matching ``which``, newest first."""
+        selector = self._scope(tenant_id)
+        if which.campaign_id is not None:
+            selector["campaignId"] = which.campaign_id
+        if which.reason is not None:
+            selector["reason"] = which.reason
+        if which.status is not None:
+            selector["status"] = which.status.value
+        cursor = (
+            self._dead_letters.find(selector, {"rawPayload": 0, "rawKey": 0})
+            .sort([("recordedAt", -1), ("_id", -1)])
+            .skip(offset)
+            .limit(limit)
+        )
+        dead_letters = [d async for d in cursor]
+        return DeadLetterPage(dead_letters, await self._dead_letters.count_documents(selector))
+
+    async def get_dead_letter(self, tenant_id: str, dead_letter_id: str) -> Document:
+        found = await self._dead_letters.find_one({"_id": dead_letter_id, **self._scope(tenant_id)})
+        if found is None:
+            raise DeadLetterNotFound(dead_letter_id)
+        return found
+
+    async def redrive(self, tenant_id: str, dead_letter_id: str) -> Redriven:
+        """Redrive one dead letter (see the module); :class:`RedriveRefused` when its message
+        is no longer failed or a poison record has nowhere to go."""
+        bind_context(dead_letter_id=dead_letter_id)
+        letter = await self.get_dead_letter(tenant_id, dead_letter_id)
+        try:
+            if letter.get("messageId"):
+                message = await self._redrive_message(letter)
+                topic = self._plan.first_topic
+            else:
+                topic = await self._republish(letter)
+                message = None
+        except (KafkaError, TimeoutError) as error:
+            raise EventBusUnavailable(f"cannot publish the redrive: {error!r}") from error
+        await self._mark_redriven([letter["_id"]])
+        log.info("dead letter redriven", topic=topic, message_id=letter.get("messageId"))
+        return Redriven(await self.get_dead_letter(tenant_id, dead_letter_id), topic, message)
+
+    async def _redrive_message(self, letter: Document) -> Document:
+        message_id = str(letter["messageId"])
+        message = await self._messages.find_one({"_id": message_id, "tenantId": letter["tenantId"]})
+        refusal = message_refusal(message_id, message["status"] if message else None)
+        if refusal is not None:
+            raise RedriveRefused(refusal, "message-not-failed")
+        assert message is not None
+        event = await requeue_failed_message(self._db, message)
+        if event is None:  # moved on since we read it
+            current = await self._messages.find_one({"_id": message_id}, {"status": 1})
+            status = current["status"] if current else None
+            raise RedriveRefused(
+                message_refusal(message_id, status) or f"message {message_id} moved on",
+                "message-not-failed",
+            )
+        await publish_send_events(self._broker, [event], self._plan.first_topic)
+        requeued = await self._messages.find_one({"_id": message_id})
+        assert requeued is not None
+        return requeued
+
+    async def _republish(self, letter: Document) -> str:
+        refusal = poison_refusal(letter, self._redrivable_topics)
+        if refusal is not None:
+            raise RedriveRefused(refusal, "no-topic")
+        topic = str(letter["originalTopic"])
+        raw_key = letter.get("rawKey")
+        await self._broker.publish(
+            bytes(letter["rawPayload"]),
+            topic=topic,
+            key=bytes(raw_key) if raw_key is not None else None,
+            headers={REDRIVE_OF: str(letter["_id"])},
+        )
+        return topic
+
+    async def _mark_redriven(self, dead_letter_ids: list[Any]) -> None:
+        if dead_letter_ids:
+            await self._dead_letters.update_many(
+                {"_id": {"$in": dead_letter_ids}},
+                {
+                    "$set": {
+                        "status": DeadLetterStatus.REDRIVEN.value,
+                        "redrivenAt": stored_now(),
+                    },
+                    "$inc": {"redriveCount": 1},
+                },
+            )
+
+    async def redrive_campaign(self, tenant_id: str, campaign_id: str) -> CampaignRedrive:
+        """Redrive every open dead letter of a campaign, oldest first; a dead letter whose
+        message is no longer failed is skipped (and stays open)."""
+        bind_context(campaign_id=campaign_id)
+        await self._campaigns.get_campaign(tenant_id, campaign_id)
+        redriven = skipped = 0
+        try:
+            async for letters in self._open_letters_in_batches(tenant_id, campaign_id):
+                done, events = await self._requeue_batch(letters)
+                await publish_send_events(self._broker, events, self._plan.first_topic)
+                await self._mark_redriven(done)
+                redriven += len(done)
+                skipped += len(letters) - len(done)
+        except (KafkaError, TimeoutError) as error:
+            raise EventBusUnavailable(f"cannot publish the redrive: {error!r}") from error
+        log.info("campaign dead letters redriven", redriven=redriven, skipped=skipped)
+        return CampaignRedrive(redriven=redriven, skipped=skipped)
+
+    async def _open_letters_in_batches(
+        self, tenant_id: str, campaign_id: str
+    ) -> AsyncIterator[list[Document]]:
+        selector: Document = {
+            **self._scope(tenant_id),
+            "campaignId": campaign_id,
+            "status": DeadLetterStatus.OPEN.value,
+        }
+        # Ids first: redriving moves the dead letters out of the selection.
+        ids = [
+            d["_id"]
+            async for d in self._dead_letters.find(selector, {"_id": 1}).sort(
+                [("recordedAt", 1), ("_id", 1)]
+            )
+        ]
+        for start in range(0, len(ids), self._batch_size):
+            chunk = ids[start : start + self._batch_size]
+            yield [d async for d in self._dead_letters.find({**selector, "_id": {"$in": chunk}})]
+
+    async def _requeue_batch(self, letters: list[Document]) -> tuple[list[Any], list[SendMessage]]:
+        """Requeue the failed messages of ``letters`` and publish their poison records again;
+        returns the ids of the dead letters redriven and the send events still to publish."""
+        message_ids = {str(m) for letter in letters if (m := letter.get("messageId"))}
+        messages = {
+            m["_id"]: m
+            async for m in self._messages.find(
+                {"_id": {"$in": sorted(message_ids)}, "status": MessageStatus.FAILED.value}
+            )
+        }
+        done: list[Any] = []
+        events: list[SendMessage] = []
+        for letter in letters:
+            message_id = letter.get("messageId")
+            if message_id:
+                message = messages.get(message_id)
+                if message is None or message.get("tenantId") != letter["tenantId"]:
+                    continue
+                # None when a dead letter earlier in the batch requeued the same message.
+                event = await requeue_failed_message(self._db, message)
+                if event is not None:
+                    events.append(event)
+                    done.append(letter["_id"])
+            elif poison_refusal(letter, self._redrivable_topics) is None:
+                await self._republish(letter)
+                done.append(letter["_id"])
+        return done, events

@@ -1,0 +1,159 @@
+"""Helpers for tests that run Herald's system as real processes (simulators and services)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from herald_campaign.api.auth import register_api_key
+from herald_devstack.processes import ManagedProcess, free_port, wait_ready
+from herald_devstack.stack import SERVICES, StackConfig, services, simulators
+from herald_devstack.waiting import eventually
+
+
+@dataclass
+class RunningStack:
+    config: StackConfig
+    processes: dict[str, ManagedProcess]
+
+    @property
+    def api(self) -> str:
+        return self.config.api_url
+
+    @property
+    def token(self) -> str:
+        return self.config.api_token
+
+    @property
+    def primary_gateway(self) -> str:
+        return self.config.url(self.config.primary_gateway_port)
+
+    @property
+    def fallback_gateway(self) -> str:
+        return self.config.url(self.config.fallback_gateway_port)
+
+
+def stack_config(
+    kafka_bootstrap: str, mongodb_url: str, run_dir: Path, service_env: Mapping[str, str]
+) -> StackConfig:
+    """A stack on free ports with its own database and token."""
+    return StackConfig(
+        kafka_bootstrap=kafka_bootstrap,
+        mongodb_url=mongodb_url,
+        run_dir=run_dir,
+        api_token=f"e2e-{uuid.uuid4().hex}",
+        database=f"herald_e2e_{uuid.uuid4().hex[:8]}",
+        service_ports={name: free_port() for name in SERVICES},
+        primary_gateway_port=free_port(),
+        fallback_gateway_port=free_port(),
+        service_env=dict(service_env),
+    )
+
+
+@contextmanager
+def running_stack(config: StackConfig) -> Iterator[RunningStack]:
+    """Start the simulators and the five services, wait until each is ready, stop them after."""
+    processes = [*simulators(config), *services(config)]
+    try:
+        for process in processes:
+            process.start()
+        wait_ready(processes, timeout=120)
+        yield RunningStack(config, {p.name: p for p in processes})
+    finally:
+        for process in reversed(processes):
+            process.stop(timeout=20)
+
+
+def gateway_client(stack: RunningStack, base_url: str) -> httpx.AsyncClient:
+    """A client of a gateway simulator's API and its ``/_sim`` test endpoints."""
+    return httpx.AsyncClient(
+        base_url=base_url, headers={"X-Api-Key": stack.config.gateway_api_key}, timeout=30
+    )
+
+
+def api_client(stack: RunningStack) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {stack.token}"}
+    return httpx.AsyncClient(base_url=stack.api, headers=headers, timeout=60)
+
+
+async def add_tenant_token(
+    client: AsyncMongoClient[dict[str, object]], stack: RunningStack, tenant: str
+) -> str:
+    """A bearer token for another tenant, registered as an operator would."""
+    token = f"{tenant}-{uuid.uuid4().hex}"
+    await register_api_key(client[stack.config.database], token, tenant, tenant)
+    return token
+
+
+def phones(count: int, *, prefix: str = "+1415") -> list[str]:
+    """``count`` distinct valid E.164 numbers (US, San Francisco area)."""
+    return [f"{prefix}555{index:04d}" for index in range(count)]
+
+
+async def launch_campaign(
+    api: httpx.AsyncClient, numbers: list[str], *, body: str = "Hello {{name|there}}"
+) -> str:
+    """Create a campaign with these recipients and send it; returns its id."""
+    created = await api.post("/api/campaigns", json={"name": "delivery test", "messageBody": body})
+    assert created.status_code == 201, created.text
+    campaign_id: str = created.json()["id"]
+    for start in range(0, len(numbers), 1000):
+        chunk = [{"phone": p} for p in numbers[start : start + 1000]]
+        added = await api.post(f"/api/campaigns/{campaign_id}/contacts", json={"contacts": chunk})
+        assert added.status_code == 200, added.text
+        assert added.json()["accepted"] == len(chunk), added.text
+    sent = await api.post(f"/api/campaigns/{campaign_id}/send")
+    assert sent.status_code == 202, sent.text
+    return campaign_id
+
+
+async def set_gateway_mode(gateway: httpx.AsyncClient, mode: str) -> None:
+    """Force every send of a simulator to one outcome (``ok``, ``fail_5xx``, ``rate_limit``…)."""
+    response = await gateway.put("/_sim/config", json={"mode": mode})
+    assert response.status_code == 200, response.text
+
+
+async def sends_of(gateway: httpx.AsyncClient, message_id: str) -> list[dict[str, Any]]:
+    """Every request a simulator received for one Herald message, oldest first."""
+    response = await gateway.get(f"/_sim/sends/{message_id}")
+    if response.status_code == 404:
+        return []
+    assert response.status_code == 200, response.text
+    records: list[dict[str, Any]] = response.json()
+    return records
+
+
+async def messages_of(
+    mongo: AsyncMongoClient[dict[str, Any]], stack: RunningStack, campaign_id: str
+) -> list[dict[str, Any]]:
+    cursor = mongo[stack.config.database]["messages"].find({"campaignId": campaign_id})
+    return [doc async for doc in cursor]
+
+
+async def wait_for_statuses(
+    mongo: AsyncMongoClient[dict[str, Any]],
+    stack: RunningStack,
+    campaign_id: str,
+    count: int,
+    statuses: set[str],
+    *,
+    timeout: float = 60,
+) -> list[dict[str, Any]]:
+    """Wait until ``count`` messages of the campaign exist and each is in one of ``statuses``."""
+
+    async def probe() -> list[dict[str, Any]]:
+        return await messages_of(mongo, stack, campaign_id)
+
+    return await eventually(
+        probe,
+        lambda docs: len(docs) == count and all(d["status"] in statuses for d in docs),
+        timeout=timeout,
+        what=f"{count} messages of {campaign_id} in {sorted(statuses)}",
+    )
