@@ -35,4 +35,5 @@ def test_after_the_cool_down_one_trial_closes_or_reopens_it() -> None:
     assert not breaker.allows(19.9)
     assert breaker.allows(20.0)
     breaker.record_success()
-    assert breaker.state is CircuitState.CLOSED and breaker.consecutive_failures == 0
+    assert breaker.state.value == CircuitState.CLOSED.value
+    assert breaker.consecutive_failures == 0

@@ -11,8 +11,8 @@ from faststream.kafka.message import KafkaAckableMessage
 from faststream.message import AckStatus
 from pydantic import ValidationError
 
-from herald_dispatcher.retry_relay import RetryRelay, delayed_attempt_of
 from herald_devstack.waiting import eventually
+from herald_dispatcher.retry_relay import RetryRelay, delayed_attempt_of
 from herald_shared.contracts.events import SendMessage
 from herald_shared.delayed_attempts import DUE_TIMESTAMP, TARGET_TOPIC
 from herald_shared.kafka import InvalidRecord

@@ -27,7 +27,9 @@ def header_texts(headers: Iterable[tuple[str, bytes | str | None]]) -> dict[str,
     return texts
 
 
-async def parse_tolerating_binary_headers(record: Any, default_parser: Parser) -> StreamMessage[Any]:
+async def parse_tolerating_binary_headers(
+    record: Any, default_parser: Parser
+) -> StreamMessage[Any]:
     """FastStream's parsing, except that header bytes that are not UTF-8 do not fail it.
 
     The message keeps the original record as ``raw_message``, headers untouched.
