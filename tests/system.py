@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,13 @@ from herald_campaign.api.auth import register_api_key
 from herald_devstack.processes import ManagedProcess, free_port, wait_ready
 from herald_devstack.stack import SERVICES, StackConfig, services, simulators
 from herald_devstack.waiting import eventually
+from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.counters import reconcile_counters
+from herald_shared.expired_claims import resolve_expired_claims
+from herald_shared.kafka import build_broker
+from herald_shared.message_states import TERMINAL_STATUSES
+from herald_shared.mongo import MESSAGES, connect, database
+from herald_shared.settings import HeraldSettings
 
 
 @dataclass
@@ -157,3 +164,53 @@ async def wait_for_statuses(
         timeout=timeout,
         what=f"{count} messages of {campaign_id} in {sorted(statuses)}",
     )
+
+
+async def no_duplicate_sends(*gateways: httpx.AsyncClient) -> dict[str, int]:
+    """Accepted sends per Herald message over all the simulators; asserts none got one twice."""
+    accepted: dict[str, int] = {}
+    for gateway in gateways:
+        response = await gateway.get("/_sim/sends")
+        assert response.status_code == 200, response.text
+        summary = response.json()
+        assert summary["duplicates"] == [], summary["duplicates"]
+        for message_id, count in summary["byMessage"].items():
+            accepted[message_id] = accepted.get(message_id, 0) + count
+    twice = {m: n for m, n in accepted.items() if n > 1}
+    assert twice == {}, f"sent more than once across gateways: {twice}"
+    return accepted
+
+
+@asynccontextmanager
+async def sweeper(stack: RunningStack) -> AsyncIterator[Callable[[str], Awaitable[int]]]:
+    """What the scheduler's periodic sweep does for crash recovery, run from the test: resolve
+    the claims whose lease expired (by the configured policy) and reconcile the campaign's
+    counters. Yields ``sweep(campaign_id)`` → how many of its messages are not terminal."""
+    env = stack.config.service_env
+    settings = HeraldSettings(
+        kafka_bootstrap_servers=stack.config.kafka_bootstrap,
+        mongodb_url=stack.config.mongodb_url,
+        mongodb_database=stack.config.database,
+        attempt_plan=env.get("HERALD_ATTEMPT_PLAN", HeraldSettings().attempt_plan),
+    )
+    plan = AttemptPlan.parse(settings.attempt_plan)
+    broker = build_broker(settings, client_id="herald-test-sweeper")
+    client = connect(settings)
+    db = database(client, settings)
+    await broker.start()
+    terminal = [s.value for s in TERMINAL_STATUSES]
+
+    async def sweep(campaign_id: str) -> int:
+        await resolve_expired_claims(db, broker, plan=plan)
+        busy = await db[MESSAGES].count_documents(
+            {"campaignId": campaign_id, "status": {"$nin": terminal}}
+        )
+        if busy == 0:
+            await reconcile_counters(db, campaign_id)
+        return busy
+
+    try:
+        yield sweep
+    finally:
+        await broker.stop()
+        await client.close()

@@ -107,10 +107,10 @@ async def test_both_engines_failing_make_a_third_attempt_after_the_back_off_then
     # The dispatcher recorded it; the API lists exactly that one for the campaign.
     listed = await eventually(
         lambda: api.get("/api/dead-letters", params={"campaignId": campaign_id}),
-        lambda r: r.status_code == 200 and len(r.json()["items"]) == 1,
+        lambda r: r.status_code == 200 and len(r.json()["deadLetters"]) == 1,
         what="the dead letter recorded",
     )
-    [letter] = listed.json()["items"]
+    [letter] = listed.json()["deadLetters"]
     assert letter["messageId"] == message["_id"]
     assert letter["reason"] == "gateway-error"
     assert letter["attempts"] == 3
@@ -139,7 +139,7 @@ async def test_a_permanent_error_fails_the_message_at_once(
     # Its dead letter is the last thing that happens to it; by then no other call was made.
     await eventually(
         lambda: api.get("/api/dead-letters", params={"campaignId": campaign_id}),
-        lambda r: r.status_code == 200 and len(r.json()["items"]) == 1,
+        lambda r: r.status_code == 200 and len(r.json()["deadLetters"]) == 1,
         what="the dead letter recorded",
     )
     assert len(await sends_of(primary, message["_id"])) == 1

@@ -93,12 +93,20 @@ class ManagedProcess:
         self.pid_path.unlink(missing_ok=True)
         return True
 
-    def kill(self) -> None:
-        """SIGKILL at once: a crash, for tests."""
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL at once: a crash, for tests. Returns once the process is gone, so that a
+        ``start()`` right after starts a new one."""
         pid = self.pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGKILL)
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while self.pid() is not None:
             _reap(pid)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} (pid {pid}) still runs after SIGKILL")
+            time.sleep(0.02)
+        _reap(pid)
 
     def is_ready(self) -> bool:
         if self.ready_url is None:
