@@ -15,9 +15,10 @@ from faststream.kafka import KafkaBroker
 
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import SendMessage
+from herald_shared.dead_letters import DeadLetterStatus
 from herald_shared.message_states import MessageStatus
 from herald_shared.message_transitions import transition
-from herald_shared.mongo import MESSAGES, Database, Document
+from herald_shared.mongo import DEAD_LETTERS, MESSAGES, Database, Document
 from herald_shared.queueing import publish_send_events, send_event_from_document
 
 
@@ -66,5 +67,21 @@ async def redrive_failed_messages(
     ):
         events = [e for m in batch if (e := await requeue_failed_message(db, m)) is not None]
         await publish_send_events(broker, events, topic)
+        await close_dead_letters_of(db, [e.message_id for e in events])
         requeued += len(events)
     return requeued
+
+
+async def close_dead_letters_of(db: Database, message_ids: list[str]) -> int:
+    """Mark the open dead letters of redriven messages ``redriven``: the messages have a fresh
+    plan, so the dead letters no longer wait for an operator. Returns how many were closed."""
+    if not message_ids:
+        return 0
+    result = await db[DEAD_LETTERS].update_many(
+        {"messageId": {"$in": message_ids}, "status": DeadLetterStatus.OPEN.value},
+        {
+            "$set": {"status": DeadLetterStatus.REDRIVEN.value, "redrivenAt": utc_now()},
+            "$inc": {"redriveCount": 1},
+        },
+    )
+    return int(result.modified_count)
