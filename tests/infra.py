@@ -19,11 +19,15 @@ Usage::
 
     with kafka_bootstrap() as bootstrap, mongodb_url() as url:
         ...
+
+A test that takes Kafka down uses a broker of its own, :func:`restartable_local_kafka`, whose
+``stop()`` and ``start()`` keep its ports and data.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -44,12 +48,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InfraError",
+    "LocalServer",
     "docker_available",
     "free_port",
     "kafka_bootstrap",
     "local_kafka",
     "local_mongodb",
     "mongodb_url",
+    "restartable_local_kafka",
+    "servers_from_docker",
 ]
 
 log = logging.getLogger("herald.tests.infra")
@@ -117,6 +124,11 @@ def _use_docker() -> bool:
     if mode == "docker" and not available:
         raise InfraError("HERALD_TEST_INFRA=docker but no Docker engine answers")
     return available
+
+
+def servers_from_docker() -> bool:
+    """True when this run starts its servers with Docker (testcontainers), not deploy/local/."""
+    return _use_docker()
 
 
 def free_port() -> int:
@@ -235,6 +247,36 @@ def _start_local(
     raise AssertionError("unreachable")
 
 
+@dataclasses.dataclass(frozen=True)
+class LocalServer:
+    """A server started by a deploy/local script; the same environment (state dir, ports)
+    addresses it again, so it can be stopped and started on the same ports and data."""
+
+    name: str
+    script: Path
+    result_key: str
+    address: str
+    """What the script printed under ``result_key``: a bootstrap address or a URL."""
+    env: Mapping[str, str]
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, as an operator would), keeping its data."""
+        proc = _run_script(self.script, "stop", self.env, LOCAL_STOP_TIMEOUT_S)
+        if proc.returncode != 0:
+            raise InfraError(f"stopping local {self.name} failed: {proc.stdout}{proc.stderr}")
+
+    def start(self) -> None:
+        """Start it again on the same ports and data; returns once it is ready."""
+        proc = _run_script(self.script, "start", self.env, LOCAL_START_TIMEOUT_S)
+        address = _output_value(proc.stdout, self.result_key)
+        if proc.returncode != 0 or address != self.address:
+            raise InfraError(
+                f"restarting local {self.name} failed (exit {proc.returncode}, "
+                f"address {address!r}, expected {self.address!r})\n"
+                f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
+            )
+
+
 @contextlib.contextmanager
 def _local_server(
     name: str,
@@ -242,7 +284,7 @@ def _local_server(
     result_key: str,
     port_vars: tuple[str, ...],
     extra_env: Mapping[str, str],
-) -> Iterator[str]:
+) -> Iterator[LocalServer]:
     """Start SCRIPT on fresh free ports in a new temp dir; stop it and clean up afterwards."""
     state_dir = Path(tempfile.mkdtemp(prefix=f"herald-test-{name}-"))
     env: dict[str, str] = {
@@ -258,7 +300,7 @@ def _local_server(
         except BaseException:
             keep_dir = True
             raise
-        yield value
+        yield LocalServer(name, script, result_key, value, env)
     finally:
         # Also after a failed start: the script stops only the pid recorded in state_dir.
         stop = _run_script(script, "stop", env, LOCAL_STOP_TIMEOUT_S)
@@ -274,6 +316,15 @@ def _local_server(
 @contextlib.contextmanager
 def local_kafka() -> Iterator[str]:
     """Apache Kafka via deploy/local/kafka.sh on free ports in a temp dir; yields bootstrap."""
+    with restartable_local_kafka() as server:
+        yield server.address
+
+
+@contextlib.contextmanager
+def restartable_local_kafka() -> Iterator[LocalServer]:
+    """A Kafka broker of its own (deploy/local/kafka.sh on free ports in a temp dir) that a
+    test may stop and start again; ``address`` is its bootstrap address. Always local (Java
+    and the jars of deploy/kafka): a Docker run may skip, see :func:`servers_from_docker`."""
     with _local_server(
         "kafka",
         KAFKA_SCRIPT,
@@ -287,15 +338,15 @@ def local_kafka() -> Iterator[str]:
             # session joins in ~0.3 s instead of ~1.2 s (testcontainers does the same).
             "KAFKA_EXTRA_PROPERTIES": "offsets.topic.num.partitions=1",
         },
-    ) as bootstrap:
-        yield bootstrap
+    ) as server:
+        yield server
 
 
 @contextlib.contextmanager
 def local_mongodb() -> Iterator[str]:
     """SecantusDB via deploy/local/mongo.sh on a free port in a temp dir; yields the URL."""
-    with _local_server("mongo", MONGO_SCRIPT, "MONGODB_URL", ("MONGO_PORT",), {}) as url:
-        yield url
+    with _local_server("mongo", MONGO_SCRIPT, "MONGODB_URL", ("MONGO_PORT",), {}) as server:
+        yield server.address
 
 
 # ---------------------------------------------------------------------------------------------

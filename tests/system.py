@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from herald_campaign.api.auth import register_api_key
@@ -45,6 +46,10 @@ class RunningStack:
     @property
     def fallback_gateway(self) -> str:
         return self.config.url(self.config.fallback_gateway_port)
+
+    def service_url(self, service: str) -> str:
+        """Base URL of one service's HTTP surface (/healthz, /readyz, /metrics)."""
+        return self.config.url(self.config.service_ports[service])
 
 
 def stack_config(
@@ -127,6 +132,15 @@ async def set_gateway_mode(gateway: httpx.AsyncClient, mode: str) -> None:
     assert response.status_code == 200, response.text
 
 
+async def set_gateway_session(
+    gateway: httpx.AsyncClient, status: str, *, name: str = "default"
+) -> None:
+    """Put a simulator's session in a WAHA status: ``WORKING``, or e.g. ``STOPPED``, where
+    every send is refused with 422 (session not connected)."""
+    response = await gateway.put(f"/_sim/sessions/{name}", json={"status": status})
+    assert response.status_code == 200, response.text
+
+
 async def sends_of(gateway: httpx.AsyncClient, message_id: str) -> list[dict[str, Any]]:
     """Every request a simulator received for one Herald message, oldest first."""
     response = await gateway.get(f"/_sim/sends/{message_id}")
@@ -181,11 +195,47 @@ async def no_duplicate_sends(*gateways: httpx.AsyncClient) -> dict[str, int]:
     return accepted
 
 
+async def metric_value(
+    stack: RunningStack, service: str, name: str, labels: Mapping[str, str]
+) -> float | None:
+    """The value of one sample on a service's ``/metrics`` (the sample called ``name`` whose
+    labels include ``labels``), or None when the service exposes no such sample."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"{stack.service_url(service)}/metrics")
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return float(sample.value)
+    return None
+
+
+@dataclass
+class Sweep:
+    """What the scheduler's periodic sweep does for crash recovery, run from a test."""
+
+    db: Any
+    broker: Any
+    plan: AttemptPlan
+    corrections: dict[str, int]
+    """Every counter correction the reconciliations made, summed per counter."""
+
+    async def __call__(self, campaign_id: str) -> int:
+        """Resolve the claims whose lease expired (by the configured policy); once none of the
+        campaign's messages is busy, reconcile its counters. Returns how many are busy."""
+        await resolve_expired_claims(self.db, self.broker, plan=self.plan)
+        busy = await self.db[MESSAGES].count_documents(
+            {"campaignId": campaign_id, "status": {"$nin": [s.value for s in TERMINAL_STATUSES]}}
+        )
+        if busy == 0:
+            for name, delta in (await reconcile_counters(self.db, campaign_id)).items():
+                self.corrections[name] = self.corrections.get(name, 0) + delta
+        return int(busy)
+
+
 @asynccontextmanager
-async def sweeper(stack: RunningStack) -> AsyncIterator[Callable[[str], Awaitable[int]]]:
-    """What the scheduler's periodic sweep does for crash recovery, run from the test: resolve
-    the claims whose lease expired (by the configured policy) and reconcile the campaign's
-    counters. Yields ``sweep(campaign_id)`` → how many of its messages are not terminal."""
+async def sweeper(stack: RunningStack) -> AsyncIterator[Sweep]:
+    """A :class:`Sweep` connected to the stack's Kafka and database."""
     env = stack.config.service_env
     settings = HeraldSettings(
         kafka_bootstrap_servers=stack.config.kafka_bootstrap,
@@ -193,24 +243,13 @@ async def sweeper(stack: RunningStack) -> AsyncIterator[Callable[[str], Awaitabl
         mongodb_database=stack.config.database,
         attempt_plan=env.get("HERALD_ATTEMPT_PLAN", HeraldSettings().attempt_plan),
     )
-    plan = AttemptPlan.parse(settings.attempt_plan)
     broker = build_broker(settings, client_id="herald-test-sweeper")
     client = connect(settings)
-    db = database(client, settings)
     await broker.start()
-    terminal = [s.value for s in TERMINAL_STATUSES]
-
-    async def sweep(campaign_id: str) -> int:
-        await resolve_expired_claims(db, broker, plan=plan)
-        busy = await db[MESSAGES].count_documents(
-            {"campaignId": campaign_id, "status": {"$nin": terminal}}
-        )
-        if busy == 0:
-            await reconcile_counters(db, campaign_id)
-        return busy
-
     try:
-        yield sweep
+        yield Sweep(
+            database(client, settings), broker, AttemptPlan.parse(settings.attempt_plan), {}
+        )
     finally:
         await broker.stop()
         await client.close()

@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient
 from herald_devstack.processes import wait_ready
 from herald_devstack.waiting import eventually
 from herald_shared.counters import recount
+from herald_shared.settings import HeraldSettings
 from tests.system import (
     RunningStack,
     launch_campaign,
@@ -78,13 +79,24 @@ async def test_a_sender_killed_mid_campaign_loses_nothing_and_sends_nothing_twic
     # Only what the dead process had claimed can be unknown; everything else was sent.
     unknown = [m for m in messages if m["status"] == "failed"]
     assert all(m["failedReason"] == "outcome-unknown" for m in unknown), unknown[:3]
-    assert len(unknown) <= 16, len(unknown)
+    in_hand = HeraldSettings().sender_concurrency  # what one sender process works on at once
+    assert len(unknown) <= in_hand, len(unknown)
 
-    campaign = await mongo[stack.config.database]["campaigns"].find_one({"_id": campaign_id})
-    assert campaign is not None
+    # A process killed between a message's compare-and-set and its campaign's counter update
+    # leaves a counter off; only the messages it had in hand can be, and the sweep's
+    # reconciliation puts them right.
+    assert all(abs(delta) <= in_hand for delta in sweep.corrections.values()), sweep.corrections
     actual = await recount(mongo[stack.config.database], campaign_id)
-    assert {k: int(campaign["counts"].get(k, 0)) for k in actual} == actual
+    stats = (await api.get(f"/api/messages/campaign/{campaign_id}/stats")).json()
+    assert (stats["total"], stats["sent"], stats["failed"]) == (
+        actual["total"],
+        actual["sent"],
+        actual["failed"],
+    )
 
     accepted = await no_duplicate_sends(primary, fallback)
     sent_ids = {m["_id"] for m in messages if m["status"] == "sent"}
-    assert sent_ids <= set(accepted)
+    accepted_here = {m["_id"] for m in messages} & set(accepted)
+    assert sent_ids <= accepted_here
+    # A message the gateway took but whose sender died before recording it is "unknown".
+    assert accepted_here - sent_ids <= {m["_id"] for m in unknown}

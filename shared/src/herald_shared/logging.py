@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
+
+REPEAT_WINDOW_SECONDS = 10.0
 
 bind_context = structlog.contextvars.bind_contextvars
 """Bind ``campaign_id=``, ``message_id=`` … to every log line of the current task."""
@@ -45,12 +49,49 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             ],
         )
     )
+    handler.addFilter(RepeatLimiter(("aiokafka",), REPEAT_WINDOW_SECONDS))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries chat at INFO about every connection; their warnings still show.
     for noisy in ("aiokafka", "pymongo", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RepeatLimiter(logging.Filter):
+    """Lets a line of the given libraries through at most once per window for each logger and
+    message template, and says how many like it were held back in the window before.
+
+    While a Kafka broker is down, aiokafka retries in a tight loop and logs every try at ERROR:
+    thousands of identical lines a second (50 MB in 25 s from one sender) bury everything else.
+    """
+
+    def __init__(
+        self,
+        loggers: tuple[str, ...],
+        window_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._loggers = loggers
+        self._window = window_seconds
+        self._clock = clock
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+        """(logger, template) → (when its window began, lines held back since)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._loggers):
+            return True
+        key = (record.name, str(record.msg))
+        now = self._clock()
+        began, held_back = self._windows.get(key, (None, 0))
+        if began is not None and now - began < self._window:
+            self._windows[key] = (began, held_back + 1)
+            return False
+        self._windows[key] = (now, 0)
+        if held_back:
+            record.msg = f"{record.msg} [{held_back} more like it in the {self._window:g}s before]"
+        return True
 
 
 def get_logger(name: str) -> Any:

@@ -34,7 +34,9 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
         plan=AttemptPlan.parse(settings.attempt_plan),
         circuits=AccountCircuits(
             runtime.db,
-            engine=profile.delivery_method,
+            # "primary" / "fallback", as queue-stats documents it: the circuit belongs to the
+            # deployment the attempt plan routes around, whichever library it runs.
+            engine=profile.engine.value,
             threshold=settings.circuit_failure_threshold,
             cooldown_seconds=settings.circuit_cooldown_seconds,
             owner=owner,
