@@ -55,3 +55,9 @@ EXPIRED_CLAIMS = Counter(
     "Claims whose lease ran out without an outcome, by how the sweep resolved them.",
     ["resolution"],
 )
+RECEIPTS = Counter(
+    "herald_receipts_total",
+    "Delivery-receipt webhooks, by gateway (waha, evolution) and outcome (applied, duplicate, "
+    "stale, ignored, not-sent, unknown-message, bad-signature, invalid).",
+    ["source", "outcome"],
+)

@@ -12,13 +12,24 @@ Documents (field names follow the seed schema, camelCase):
   ``planStep``, ``retryCount``, ``deliveryMethod``, ``gatewayMessageId``, ``claim``,
   ``attempts`` (history: attempt, step, engine, outcome, reason, error, at), ``nextAttemptAt``,
   ``lastError``, ``firstFailureAt``, ``failedReason``, ``failedDetail``, ``failedAt``,
-  ``retryable``, ``deadLetter``, ``redrivenAt``, ``createdAt``, ``updatedAt``, ``sentAt``.
+  ``retryable``, ``deadLetter``, ``redrivenAt``, ``createdAt``, ``updatedAt``, ``sentAt``,
+  ``deliveredAt`` and ``readAt`` (set by the delivery receipt that moved it, found by its
+  ``gatewayMessageId``).
 - ``api_keys``: ``_id`` (SHA-256 of the token), ``tenantId``, ``name``, ``createdAt``.
 - ``processed_commands``: ``_id`` (a command's ``event_id``), ``type``, ``at``.
 - ``dead_letters``: see :mod:`herald_shared.dead_letters`.
 - ``circuit_breakers``: ``_id`` (account and engine), ``tenantId``, ``accountId``, ``engine``,
   ``state`` (closed, open, half-open), ``consecutiveFailures``, ``openUntil``, ``reason``,
   ``updatedAt``, ``owner`` (the sender process that last changed it).
+- ``accounts``: sender accounts, see :mod:`herald_shared.accounts`.
+- ``account_usage``: ``_id`` (account id and UTC day, ``acc_…|2026-05-20``), ``accountId``,
+  ``tenantId``, ``day``, ``assigned`` (messages given to the account that day), ``hours``
+  (``"00"``…``"23"``: the same per UTC hour), ``expiresAt`` (removed two days after the day).
+- ``recipients``: ``_id`` (tenant and E.164 phone, ``tenant|+9198…``), ``tenantId``,
+  ``phone``, ``accountId`` (the sender account the recipient was last given), ``assignedAt``.
+
+A message no account has room for yet is ``pending`` with ``accountId`` null and ``notBefore``
+(when to try again); see :mod:`herald_shared.account_assignment`.
 """
 
 from __future__ import annotations
@@ -42,6 +53,9 @@ API_KEYS = "api_keys"
 PROCESSED_COMMANDS = "processed_commands"
 DEAD_LETTERS = "dead_letters"
 CIRCUIT_BREAKERS = "circuit_breakers"
+ACCOUNTS = "accounts"
+ACCOUNT_USAGE = "account_usage"
+RECIPIENTS = "recipients"
 
 INDEXES: dict[str, list[IndexModel]] = {
     CAMPAIGNS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],
@@ -54,6 +68,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("gatewayMessageId", ASCENDING)], sparse=True),
         # The sweep's query for claims whose lease ran out.
         IndexModel([("status", ASCENDING), ("claim.leaseUntil", ASCENDING)]),
+        # The release of deferred messages: pending ones whose notBefore has passed.
+        IndexModel([("status", ASCENDING), ("notBefore", ASCENDING)]),
     ],
     DEAD_LETTERS: [
         IndexModel([("tenantId", ASCENDING), ("recordedAt", ASCENDING)]),
@@ -61,6 +77,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     CIRCUIT_BREAKERS: [IndexModel([("tenantId", ASCENDING)])],
     API_KEYS: [IndexModel([("tenantId", ASCENDING)])],
+    ACCOUNTS: [
+        IndexModel([("tenantId", ASCENDING), ("phone", ASCENDING)], unique=True),
+        IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)]),
+    ],
+    ACCOUNT_USAGE: [IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0)],
 }
 
 

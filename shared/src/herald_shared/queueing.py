@@ -77,12 +77,19 @@ async def queue_pending_messages(
     topic: str = MESSAGE_SEND_PRIMARY,
 ) -> int:
     """Publish every ``pending`` message of a campaign (never published, or whose publish was
-    lost) and mark it queued; returns how many were queued."""
+    lost) and mark it queued; returns how many were queued. Messages waiting for a sender
+    account with room (no ``accountId`` yet) stay: their release publishes them."""
     queued = 0
     batch: list[Document] = []
     cursor = (
         db[MESSAGES]
-        .find({"campaignId": campaign_id, "status": MessageStatus.PENDING.value})
+        .find(
+            {
+                "campaignId": campaign_id,
+                "status": MessageStatus.PENDING.value,
+                "accountId": {"$ne": None},
+            }
+        )
         .batch_size(batch_size)
     )
     async for doc in cursor:

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from herald_shared.sending_limits import parse_warmup_schedule
+
 
 class HeraldSettings(BaseSettings):
     """Settings every service reads; each service reads only the fields it needs."""
@@ -34,8 +36,11 @@ class HeraldSettings(BaseSettings):
     default_tenant: str = "default"
 
     default_account_id: str = "default"
-    """The sender account every message is assigned to until sender accounts exist."""
+    """The sender account of every message of a tenant that has no sender accounts (the senders
+    then use the gateway configured below)."""
 
+    gateway_adapter: Literal["waha", "evolution"] = "waha"
+    """Which HTTP API the gateway at ``gateway_url`` speaks (sender.gateways.build_gateway)."""
     gateway_url: str = "http://127.0.0.1:3100"
     gateway_api_key: str | None = None
     gateway_session: str = "default"
@@ -56,6 +61,23 @@ class HeraldSettings(BaseSettings):
     """Consumers per sender process; each works its own partitions one message at a time."""
 
     dispatch_batch_size: int = Field(default=500, ge=1)
+
+    account_hourly_cap: int = Field(default=150, ge=1)
+    """Messages a new sender account may be given per clock hour (UTC); each account keeps its
+    own cap, set from this one when it is created."""
+    account_daily_cap: int = Field(default=1000, ge=1)
+    """Messages a new sender account may be given per day (UTC), once warmed up."""
+    account_warmup_schedule: str = "50, 100, 200, 400, 700"
+    """Daily allowance of a new sender account on its first days after activation (day 1, day 2,
+    …; capped by its daily cap); empty: no warm-up. Each account keeps its own copy."""
+    deferred_release_interval_seconds: float = Field(default=30.0, gt=0)
+    """How often the dispatcher gives the messages no account had room for another chance."""
+
+    @field_validator("account_warmup_schedule")
+    @classmethod
+    def _readable_warmup_schedule(cls, value: str) -> str:
+        parse_warmup_schedule(value)  # fail at start-up, naming the allowance it cannot read
+        return value
 
     @field_validator("attempt_plan")
     @classmethod

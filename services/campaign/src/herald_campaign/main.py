@@ -7,19 +7,28 @@ from fastapi import FastAPI
 
 from herald_campaign.adapters.campaign_events import KafkaCampaignEvents
 from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
+from herald_campaign.adapters.status_events import KafkaStatusEvents
+from herald_campaign.api import accounts as accounts_api
 from herald_campaign.api import campaigns as campaigns_api
 from herald_campaign.api import dead_letters as dead_letters_api
 from herald_campaign.api import messages as messages_api
+from herald_campaign.api import webhooks as webhooks_api
 from herald_campaign.api.auth import ApiKeys, register_api_key
 from herald_campaign.api.dependencies import ApiServices, install_services, require_token_first
 from herald_campaign.api.errors import install_error_handlers
+from herald_campaign.api.webhook_signatures import WebhookKeys
 from herald_campaign.commands import CommandHandler, subscribe_to_commands
+from herald_campaign.domain.accounts import AccountDefaults
+from herald_campaign.domain.receipts import ReceiptSource
+from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.dead_letters import DeadLetterService, poison_redrive_topics
 from herald_campaign.service_layer.messages import MessageQueueService
+from herald_campaign.service_layer.receipts import ReceiptService
 from herald_campaign.settings import CampaignSettings
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.logging import get_logger
+from herald_shared.sending_limits import parse_warmup_schedule
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 
 SERVICE = "campaign"
@@ -50,6 +59,20 @@ def create_app(settings: CampaignSettings) -> FastAPI:
         batch_size=settings.dispatch_batch_size,
     )
     api_keys = ApiKeys(runtime.db, cache_seconds=settings.api_key_cache_seconds)
+    accounts = AccountService(
+        runtime.db,
+        defaults=AccountDefaults(
+            hourly_cap=settings.account_hourly_cap,
+            daily_cap=settings.account_daily_cap,
+            warmup_schedule=parse_warmup_schedule(settings.account_warmup_schedule),
+        ),
+        default_region=settings.default_region,
+    )
+    webhook_keys = WebhookKeys(
+        waha_hmac_key=settings.waha_webhook_hmac_key,
+        evolution_token=settings.evolution_webhook_token,
+    )
+    receipts = ReceiptService(runtime.db, KafkaStatusEvents(runtime.broker))
     subscribe_to_commands(runtime.broker, CommandHandler(runtime.db, campaigns))
 
     async def register_default_api_key() -> None:
@@ -60,17 +83,31 @@ def create_app(settings: CampaignSettings) -> FastAPI:
         else:
             log.warning("HERALD_API_TOKEN is not set; only tokens already in api_keys work")
 
+    async def warn_of_unkeyed_webhooks() -> None:
+        for source in ReceiptSource:
+            if not webhook_keys.configured(source):
+                log.warning("no webhook key set: its receipts are refused", source=source.value)
+
     runtime.on_start.append(register_default_api_key)
+    runtime.on_start.append(warn_of_unkeyed_webhooks)
     runtime.on_stop.append(lag.close)
 
     app = create_http_app(
-        runtime, [campaigns_api.router, messages_api.router, dead_letters_api.router]
+        runtime,
+        [campaigns_api.router, messages_api.router, dead_letters_api.router, webhooks_api.router],
     )
+    app.include_router(accounts_api.router)
     app.title = "Herald campaign API"
     install_services(
         app,
         ApiServices(
-            campaigns=campaigns, messages=messages, dead_letters=dead_letters, api_keys=api_keys
+            campaigns=campaigns,
+            messages=messages,
+            dead_letters=dead_letters,
+            api_keys=api_keys,
+            accounts=accounts,
+            receipts=receipts,
+            webhook_keys=webhook_keys,
         ),
     )
     install_error_handlers(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 
 from herald_shared.settings import HeraldSettings
 
@@ -14,6 +14,15 @@ class CampaignSettings(HeraldSettings):
 
     api_key_cache_seconds: float = 30.0
     """How long a found API token is remembered before it is looked up again."""
+
+    waha_webhook_hmac_key: SecretStr | None = None
+    """The key WAHA signs its webhooks with (the webhook's ``hmac.key``): receipts arrive on
+    ``POST /api/webhooks/waha``. Unset: every WAHA webhook is refused."""
+
+    evolution_webhook_token: SecretStr | None = None
+    """The shared secret Evolution API sends in the ``X-Herald-Webhook-Token`` header (set in
+    the instance webhook's ``headers``): receipts arrive on ``POST /api/webhooks/evolution``.
+    Unset: every Evolution webhook is refused."""
 
     @field_validator("default_region")
     @classmethod

@@ -1,20 +1,32 @@
 """Fan a launched campaign out into messages: stream contacts, create messages, queue them.
 
+Each new message gets a sender account of the campaign's tenant (sticky, within caps; see
+:mod:`herald_shared.account_assignment`); one no account has room for is stored deferred and
+published later by the release of deferred messages.
+
 Safe to run twice for the same campaign: message ids are deterministic, inserts skip the ones
-that exist, counters move only by what was really inserted, and only messages still ``pending``
-are published.
+that exist (their stored account stays), counters move only by what was really inserted, and
+only messages still ``pending`` with an account are published.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from faststream.kafka import KafkaBroker
 from pymongo.errors import BulkWriteError
 
-from herald_dispatcher.message_plan import build_message
-from herald_dispatcher.metrics import FAN_OUT_DURATION, FAN_OUTS, MESSAGES_DISPATCHED
+from herald_dispatcher.message_plan import build_message, message_id
+from herald_dispatcher.metrics import (
+    FAN_OUT_DURATION,
+    FAN_OUTS,
+    MESSAGES_DEFERRED,
+    MESSAGES_DISPATCHED,
+)
+from herald_shared.account_assignment import assign_sender_accounts, settle_assignment
+from herald_shared.account_choice import Recipient
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignLaunched
 from herald_shared.kafka import InvalidRecord
@@ -24,31 +36,38 @@ from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Documen
 from herald_shared.queueing import queue_messages
 
 log = get_logger(__name__)
+DUPLICATE_KEY = 11000
 
 
-async def insert_new_messages(db: Database, documents: Sequence[Document]) -> int:
-    """Insert the messages that do not exist yet; returns how many were inserted."""
+async def insert_new_messages(db: Database, documents: Sequence[Document]) -> list[str]:
+    """Insert the messages that do not exist yet; returns the ids of those inserted."""
     if not documents:
-        return 0
+        return []
     try:
-        result = await db[MESSAGES].insert_many(list(documents), ordered=False)
-        return len(result.inserted_ids)
+        await db[MESSAGES].insert_many(list(documents), ordered=False)
+        return [d["_id"] for d in documents]
     except BulkWriteError as error:
-        duplicates_only = all(e.get("code") == 11000 for e in error.details["writeErrors"])
-        if not duplicates_only:
+        failed = error.details["writeErrors"]
+        if any(e.get("code") != DUPLICATE_KEY for e in failed):
             raise
-        return int(error.details["nInserted"])
+        duplicates = {int(e["index"]) for e in failed}
+        return [d["_id"] for i, d in enumerate(documents) if i not in duplicates]
 
 
-async def still_pending(db: Database, documents: Sequence[Document]) -> list[Document]:
-    ids = [d["_id"] for d in documents]
-    pending_ids = {
-        d["_id"]
-        async for d in db[MESSAGES].find(
-            {"_id": {"$in": ids}, "status": MessageStatus.PENDING.value}, {"_id": 1}
-        )
-    }
-    return [d for d in documents if d["_id"] in pending_ids]
+async def existing_ids(db: Database, ids: Sequence[str]) -> set[str]:
+    return {d["_id"] async for d in db[MESSAGES].find({"_id": {"$in": list(ids)}}, {"_id": 1})}
+
+
+async def still_pending(db: Database, ids: Sequence[str]) -> list[Document]:
+    """The stored messages among ``ids`` that are ``pending`` on an account (not deferred)."""
+    cursor = db[MESSAGES].find(
+        {
+            "_id": {"$in": list(ids)},
+            "status": MessageStatus.PENDING.value,
+            "accountId": {"$ne": None},
+        }
+    )
+    return [d async for d in cursor]
 
 
 async def fan_out_campaign(
@@ -56,12 +75,14 @@ async def fan_out_campaign(
     broker: KafkaBroker,
     launched: CampaignLaunched,
     *,
-    account_id: str,
+    default_account_id: str,
     batch_size: int,
     send_topic: str,
+    clock: Callable[[], datetime] = utc_now,
 ) -> int:
     """Create the messages of a launched campaign and queue them on ``send_topic`` (the first
-    attempt's); returns how many were queued."""
+    attempt's); returns how many were queued. A tenant without sender accounts sends all on
+    ``default_account_id``; ``clock`` tells the time the caps count in."""
     bind_context(campaign_id=launched.campaign_id)
     campaign = await db[CAMPAIGNS].find_one(
         {"_id": launched.campaign_id, "tenantId": launched.tenant_id}
@@ -70,7 +91,7 @@ async def fan_out_campaign(
         raise InvalidRecord("unknown-campaign", f"campaign {launched.campaign_id} does not exist")
 
     started = time.perf_counter()
-    queued = 0
+    queued = deferred = 0
     contacts = (
         db[CONTACTS].find({"campaignId": campaign["_id"]}).sort("_id", 1).batch_size(batch_size)
     )
@@ -78,14 +99,26 @@ async def fan_out_campaign(
     async for contact in contacts:
         batch.append(contact)
         if len(batch) >= batch_size:
-            queued += await _dispatch_batch(db, broker, campaign, batch, account_id, send_topic)
+            done = await _dispatch_batch(
+                db, broker, campaign, batch, default_account_id, send_topic, clock()
+            )
+            queued, deferred = queued + done[0], deferred + done[1]
             batch = []
-    queued += await _dispatch_batch(db, broker, campaign, batch, account_id, send_topic)
-    await db[CAMPAIGNS].update_one({"_id": campaign["_id"]}, {"$set": {"dispatchedAt": utc_now()}})
+    done = await _dispatch_batch(
+        db, broker, campaign, batch, default_account_id, send_topic, clock()
+    )
+    queued, deferred = queued + done[0], deferred + done[1]
+    await db[CAMPAIGNS].update_one({"_id": campaign["_id"]}, {"$set": {"dispatchedAt": clock()}})
     elapsed = time.perf_counter() - started
     FAN_OUTS.inc()
     FAN_OUT_DURATION.observe(elapsed)
-    log.info("campaign dispatched", queued=queued, seconds=round(elapsed, 3))
+    log.info(
+        "campaign dispatched",
+        queued=queued,
+        # Created without an account: none had room; released when a cap window opens.
+        deferred=deferred,
+        seconds=round(elapsed, 3),
+    )
     return queued
 
 
@@ -94,20 +127,48 @@ async def _dispatch_batch(
     broker: KafkaBroker,
     campaign: Document,
     contacts: Sequence[Document],
-    account_id: str,
+    default_account_id: str,
     send_topic: str,
-) -> int:
+    now: datetime,
+) -> tuple[int, int]:
+    """Create and queue the messages of ``contacts``; returns (queued, deferred) of this run."""
     if not contacts:
-        return 0
-    now = utc_now()
-    documents = [build_message(campaign, c, account_id=account_id, now=now) for c in contacts]
+        return 0, 0
+    by_id = {message_id(campaign["_id"], c["phone"]): c for c in contacts}
+    stored = await existing_ids(db, list(by_id))
+    fresh = {mid: contact for mid, contact in by_id.items() if mid not in stored}
+    assignment = await assign_sender_accounts(
+        db,
+        campaign["tenantId"],
+        [Recipient(mid, contact["phone"]) for mid, contact in fresh.items()],
+        default_account_id=default_account_id,
+        now=now,
+    )
+    documents = [
+        build_message(
+            campaign,
+            contact,
+            account_id=assignment.account_of(mid),
+            not_before=assignment.not_before,
+            now=now,
+        )
+        for mid, contact in fresh.items()
+    ]
     inserted = await insert_new_messages(db, documents)
+    await settle_assignment(db, assignment, set(inserted))
     if inserted:
         await db[CAMPAIGNS].update_one(
             {"_id": campaign["_id"]},
-            {"$inc": {"counts.total": inserted, counter_field(MessageStatus.PENDING): inserted}},
+            {
+                "$inc": {
+                    "counts.total": len(inserted),
+                    counter_field(MessageStatus.PENDING): len(inserted),
+                }
+            },
         )
-    pending = await still_pending(db, documents)
+    deferred = len(set(assignment.deferred) & set(inserted))
+    MESSAGES_DEFERRED.inc(deferred)
+    pending = await still_pending(db, list(by_id))
     queued = await queue_messages(db, broker, campaign["_id"], pending, topic=send_topic)
     MESSAGES_DISPATCHED.inc(queued)
-    return queued
+    return queued, deferred

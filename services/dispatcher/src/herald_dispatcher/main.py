@@ -1,13 +1,19 @@
-"""Composition root of the dispatcher service: fan-out, retry relay, dead-letter recorder."""
+"""Composition root of the dispatcher service: fan-out, release of deferred messages, retry
+relay, dead-letter recorder."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
 
 from fastapi import FastAPI
 
 from herald_dispatcher.dead_letter_recorder import subscribe_dead_letter_recorder
+from herald_dispatcher.deferred_release import DeferredRelease
 from herald_dispatcher.fan_out import fan_out_campaign
 from herald_dispatcher.retry_relay import subscribe_retry_relay
 from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignEvent, CampaignLaunched
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 from herald_shared.settings import HeraldSettings
@@ -18,7 +24,9 @@ DEFAULT_PORT = 9102
 FAN_OUT_DEADLINE_MS = 30 * 60 * 1000
 
 
-def create_app(settings: HeraldSettings) -> FastAPI:
+def create_app(settings: HeraldSettings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """The dispatcher's app; ``clock`` is the time sender-account caps count in (tests move
+    it)."""
     runtime = ServiceRuntime.create(SERVICE, settings)
     plan = AttemptPlan.parse(settings.attempt_plan)
 
@@ -38,10 +46,23 @@ def create_app(settings: HeraldSettings) -> FastAPI:
                 runtime.db,
                 runtime.broker,
                 event,
-                account_id=settings.default_account_id,
+                default_account_id=settings.default_account_id,
                 batch_size=settings.dispatch_batch_size,
                 send_topic=plan.first_topic,
+                clock=clock,
             )
+
+    release = DeferredRelease(
+        runtime.db,
+        runtime.broker,
+        interval_seconds=settings.deferred_release_interval_seconds,
+        topic=plan.first_topic,
+        default_account_id=settings.default_account_id,
+        batch_size=settings.dispatch_batch_size,
+        clock=clock,
+    )
+    runtime.on_start.append(release.start)
+    runtime.on_stop.append(release.stop)
 
     if delay_topics := plan.retry_topics():
         relay = subscribe_retry_relay(runtime.broker, delay_topics)

@@ -22,10 +22,16 @@ def contact_fields(contact: Document) -> dict[str, object]:
 
 
 def build_message(
-    campaign: Document, contact: Document, *, account_id: str, now: datetime
+    campaign: Document,
+    contact: Document,
+    *,
+    account_id: str | None,
+    now: datetime,
+    not_before: datetime | None = None,
 ) -> Document:
-    """The ``pending`` message document for one contact of a campaign."""
-    return {
+    """The ``pending`` message document for one contact of a campaign, on its sender account;
+    without one (no account has room), deferred until ``not_before``."""
+    document: Document = {
         "_id": message_id(campaign["_id"], contact["phone"]),
         "tenantId": campaign["tenantId"],
         "campaignId": campaign["_id"],
@@ -41,3 +47,6 @@ def build_message(
         "createdAt": now,
         "updatedAt": now,
     }
+    if account_id is None:
+        document["notBefore"] = not_before or now
+    return document

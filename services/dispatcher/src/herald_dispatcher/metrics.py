@@ -8,6 +8,14 @@ MESSAGES_DISPATCHED = Counter(
     "herald_messages_dispatched_total",
     "Messages created and published to their first send topic by the dispatcher.",
 )
+MESSAGES_DEFERRED = Counter(
+    "herald_messages_deferred_total",
+    "Messages created without a sender account because none had room in its caps.",
+)
+MESSAGES_RELEASED = Counter(
+    "herald_deferred_messages_released_total",
+    "Deferred messages given a sender account and published once a cap window opened.",
+)
 FAN_OUTS = Counter(
     "herald_campaign_fan_outs_total",
     "Launch events handled by the dispatcher (a redelivered launch counts again).",

@@ -44,6 +44,9 @@ def config() -> StackConfig:
         mongodb_url=f"mongodb://127.0.0.1:{MONGO_PORT}/?directConnection=true&retryWrites=false",
         run_dir=LOCAL / "services",
         api_token=api_token(),
+        # Receipts as a phone would send them: delivered after a second, read a little later.
+        receipt_delay_ms=1000,
+        read_receipt_delay_ms=3000,
     )
 
 

@@ -27,6 +27,15 @@ class StackConfig:
     api_token: str
     database: str = "herald"
     gateway_api_key: str = "herald-simulator-key"
+    webhook_hmac_key: str = "herald-webhook-key"
+    """Signs the simulators' delivery receipts to the campaign service (WAHA's HMAC)."""
+    evolution_webhook_token: str = "herald-evolution-token"
+    """What an Evolution API gateway would send the campaign service with its receipts."""
+    receipt_delay_ms: float | None = None
+    """Receipts from both simulators this long after each accepted send. None: off at start;
+    the simulators still know where to send them (``PUT /_sim/config {"receipts": true}``)."""
+    read_receipt_delay_ms: float | None = None
+    """A read receipt this long after the delivered one; None: none."""
     host: str = "127.0.0.1"
     service_ports: Mapping[str, int] = field(
         default_factory=lambda: {
@@ -50,6 +59,22 @@ class StackConfig:
     def api_url(self) -> str:
         return self.url(self.service_ports["campaign"])
 
+    @property
+    def receipts_url(self) -> str:
+        """Where WAHA-shaped delivery receipts go: the campaign service's webhook."""
+        return f"{self.api_url}/api/webhooks/waha"
+
+
+def receipt_args(cfg: StackConfig) -> list[str]:
+    """The simulator options that send delivery receipts to the campaign service."""
+    args = ["--webhook-url", cfg.receipts_url, "--webhook-hmac-key", cfg.webhook_hmac_key]
+    if cfg.receipt_delay_ms is None:
+        return [*args, "--receipts", "off"]
+    args += ["--receipts", "on", "--receipt-delay-ms", f"{cfg.receipt_delay_ms:g}"]
+    if cfg.read_receipt_delay_ms is not None:
+        args += ["--read-receipt-delay-ms", f"{cfg.read_receipt_delay_ms:g}"]
+    return args
+
 
 def simulators(cfg: StackConfig) -> list[ManagedProcess]:
     """One gateway simulator per engine: NOWEB (Baileys) for primary, WEBJS for fallback."""
@@ -68,6 +93,7 @@ def simulators(cfg: StackConfig) -> list[ManagedProcess]:
             engine,
             "--api-key",
             cfg.gateway_api_key,
+            *receipt_args(cfg),
             *cfg.simulator_args,
         ]
         result.append(
@@ -85,6 +111,8 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
         "HERALD_HTTP_HOST": cfg.host,
         "HERALD_API_TOKEN": cfg.api_token,
         "HERALD_GATEWAY_API_KEY": cfg.gateway_api_key,
+        "HERALD_WAHA_WEBHOOK_HMAC_KEY": cfg.webhook_hmac_key,
+        "HERALD_EVOLUTION_WEBHOOK_TOKEN": cfg.evolution_webhook_token,
         **cfg.service_env,
     }
     gateways = {

@@ -1,4 +1,5 @@
-"""Herald's gateway simulator: the subset of WAHA's HTTP API that Herald uses.
+"""Herald's gateway simulator: the subsets of WAHA's and Evolution API's HTTP APIs that Herald
+uses (``app``, ``waha_auth``; ``evolution_routes``), on one set of sessions.
 
 Dev and test tooling (not a service). See :func:`herald_simulator.app.create_app` and
 :func:`herald_simulator.main.main`.

@@ -15,17 +15,26 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from herald_simulator.config import FaultMode, SessionStatus, SimulatorConfig
 from herald_simulator.errors import SimError, bad_request
+from herald_simulator.evolution_routes import add_evolution_routes
 from herald_simulator.faults import FaultSettings, apply_update, decide, draw_latency_seconds
 from herald_simulator.ids import MessageIdGenerator
 from herald_simulator.ledger import Outcome, SendLedger, ledger_key
+from herald_simulator.receipts import (
+    AckTarget,
+    ReceiptSender,
+    split_receipt_fields,
+    updated_config,
+)
 from herald_simulator.sessions import SessionRegistry
 from herald_simulator.shapes import sent_message
 from herald_simulator.validation import parse_send_text
+from herald_simulator.waha_auth import add_waha_auth_routes
 
 log = logging.getLogger("herald_simulator")
 
@@ -45,9 +54,12 @@ class SimulatorState:
     rng: random.Random
     ids: MessageIdGenerator
     stopping: asyncio.Event
+    receipts: ReceiptSender
 
     @classmethod
-    def from_config(cls, config: SimulatorConfig) -> SimulatorState:
+    def from_config(
+        cls, config: SimulatorConfig, *, webhook_transport: httpx.AsyncBaseTransport | None = None
+    ) -> SimulatorState:
         rng = random.Random(config.seed)
         return cls(
             config=config,
@@ -57,11 +69,13 @@ class SimulatorState:
             rng=rng,
             ids=MessageIdGenerator(rng),
             stopping=asyncio.Event(),
+            receipts=ReceiptSender(config.receipts, transport=webhook_transport),
         )
 
     def begin_shutdown(self) -> None:
         """Release requests hanging in the 'timeout' mode (call on the event loop's thread)."""
         self.stopping.set()
+        self.receipts.cancel_pending()
 
     def config_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +83,7 @@ class SimulatorState:
             "engine": self.config.engine.value,
             "seed": self.config.seed,
             "apiKeyRequired": self.config.api_key is not None,
+            **self.receipts.config.to_json(),
         }
 
 
@@ -97,9 +112,12 @@ def _partial_str(body: Any, key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def create_app(config: SimulatorConfig) -> FastAPI:
-    """Build a simulator app with its own state (sessions, fault settings, send ledger)."""
-    state = SimulatorState.from_config(config)
+def create_app(
+    config: SimulatorConfig, *, webhook_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """Build a simulator app with its own state (sessions, fault settings, send ledger);
+    ``webhook_transport`` carries its receipts (tests pass an in-process one)."""
+    state = SimulatorState.from_config(config, webhook_transport=webhook_transport)
     app = FastAPI(
         title="Herald gateway simulator",
         description="The subset of WAHA's HTTP API that Herald uses, with fault injection "
@@ -193,6 +211,11 @@ def create_app(config: SimulatorConfig) -> FastAPI:
                 record(
                     Outcome.TIMEOUT_DELIVERED, 504, req.session, req.chat_id, req.text, gateway_id
                 )
+                state.receipts.schedule(  # it went out: WhatsApp acknowledges it all the same
+                    AckTarget(
+                        session.name, session.engine.value, session.me_id, req.chat_id, gateway_id
+                    )
+                )
             else:
                 record(Outcome.TIMEOUT, 504, req.session, req.chat_id, req.text)
             try:
@@ -231,6 +254,11 @@ def create_app(config: SimulatorConfig) -> FastAPI:
 
         gateway_id = state.ids.next_id()
         record(Outcome.ACCEPTED, 201, req.session, req.chat_id, req.text, gateway_id)
+        state.receipts.schedule(
+            AckTarget(session.name, session.engine.value, session.me_id, req.chat_id, gateway_id)
+        )
+        if mode is FaultMode.ACCEPTED_WITHOUT_ID:  # as WAHA's WEBJS did (devlikeapro/waha#1087)
+            return Response(status_code=201)
         payload = sent_message(
             session.engine,
             chat_id=req.chat_id,
@@ -240,6 +268,9 @@ def create_app(config: SimulatorConfig) -> FastAPI:
             me_id=session.me_id,
         )
         return JSONResponse(payload, status_code=201)
+
+    add_waha_auth_routes(app, state)  # GET /api/{session}/auth/qr
+    add_evolution_routes(app, state)  # Evolution API's subset, on the same sessions
 
     @app.get("/api/sessions", dependencies=auth)
     async def list_sessions() -> list[dict[str, Any]]:
@@ -272,14 +303,22 @@ def create_app(config: SimulatorConfig) -> FastAPI:
 
     @app.put("/_sim/config", dependencies=auth)
     async def put_config(request: Request) -> dict[str, Any]:
-        apply_update(state.settings, await _json_body(request))
-        log.info("config changed: %s", state.settings.to_json())
+        receipt_fields, fault_fields = split_receipt_fields(await _json_body(request))
+        receipts = updated_config(state.receipts.config, receipt_fields)
+        apply_update(state.settings, fault_fields)  # validates everything before it changes
+        state.receipts.config = receipts
+        log.info("config changed: %s", state.config_json())
         return state.config_json()
 
     @app.delete("/_sim/config", dependencies=auth)
     async def reset_config() -> dict[str, Any]:
         state.settings = FaultSettings.from_config(config)
+        state.receipts.config = state.receipts.startup
         return state.config_json()
+
+    @app.get("/_sim/receipts", dependencies=auth)
+    async def receipts_summary() -> dict[str, Any]:
+        return state.receipts.to_json()
 
     @app.get("/_sim/sessions", dependencies=auth)
     async def sim_sessions() -> list[dict[str, Any]]:
@@ -296,6 +335,7 @@ def create_app(config: SimulatorConfig) -> FastAPI:
         state.ledger.reset()
         state.settings = FaultSettings.from_config(config)
         state.sessions.reset()
+        state.receipts.reset()
         return {"status": "reset"}
 
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from herald_simulator.receipts import ReceiptConfig
+
 
 class Engine(StrEnum):
     """WAHA engine whose response shape the simulator imitates."""
@@ -31,6 +33,7 @@ class FaultMode(StrEnum):
     RATE_LIMIT = "rate_limit"
     TIMEOUT = "timeout"
     PERMANENT_INVALID_NUMBER = "permanent_invalid_number"
+    ACCEPTED_WITHOUT_ID = "accepted_without_id"  # sent, but answered 201 with an empty body
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,8 @@ class SimulatorConfig:
     timeout_seconds: float = 30.0
     retry_after_seconds: int = 1
     log_level: str = "info"
+    receipts: ReceiptConfig = field(default_factory=ReceiptConfig)
+    """Delivery receipts (WAHA message.ack webhooks) of accepted sends; off without a URL."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.failure_rate <= 1.0:

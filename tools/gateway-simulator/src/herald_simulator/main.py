@@ -20,6 +20,7 @@ import uvicorn
 
 from herald_simulator.app import SimulatorState, create_app
 from herald_simulator.config import Engine, SimulatorConfig, parse_sessions
+from herald_simulator.receipts import add_receipt_options, receipt_config_from_args
 
 log = logging.getLogger("herald_simulator")
 
@@ -115,6 +116,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "simulator log level (uvicorn logs warnings only, no access log)",
         choices=["debug", "info", "warning", "error"],
     )
+    add_receipt_options(opt)
     return parser
 
 
@@ -139,6 +141,7 @@ def config_from_args(
             seed=None if args.seed is None else int(args.seed),
             timeout_seconds=float(args.timeout_seconds),
             log_level=str(args.log_level),
+            receipts=receipt_config_from_args(args),
         )
     except (ValueError, argparse.ArgumentTypeError) as exc:
         parser.error(str(exc))
@@ -196,6 +199,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "set" if config.api_key else "none",
         config.seed,
     )
+    if config.receipts.active:
+        log.info(
+            "receipts to %s after %gms (read after %s more), %s",
+            config.receipts.webhook_url,
+            config.receipts.delay_ms,
+            "never"
+            if config.receipts.read_delay_ms is None
+            else f"{config.receipts.read_delay_ms:g}ms",
+            "signed" if config.receipts.hmac_key else "unsigned",
+        )
     server.run()
     if not server.started:
         log.error("server did not start (is port %d free?)", config.port)

@@ -10,9 +10,14 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from herald_campaign.api.auth import UNAUTHORIZED, ApiKeys
+from herald_campaign.api.webhook_signatures import WebhookKeys
+from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.dead_letters import DeadLetterService
 from herald_campaign.service_layer.messages import MessageQueueService
+from herald_campaign.service_layer.receipts import ReceiptService
+
+WEBHOOKS_PREFIX = "/api/webhooks/"
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,9 @@ class ApiServices:
     messages: MessageQueueService
     dead_letters: DeadLetterService
     api_keys: ApiKeys
+    accounts: AccountService
+    receipts: ReceiptService
+    webhook_keys: WebhookKeys
 
 
 def install_services(app: FastAPI, services: ApiServices) -> None:
@@ -56,14 +64,18 @@ async def authenticated_tenant(
     return tenant_id
 
 
-def require_token_first(app: FastAPI, prefix: str = "/api/") -> None:
+def require_token_first(
+    app: FastAPI, prefix: str = "/api/", exempt: tuple[str, ...] = (WEBHOOKS_PREFIX,)
+) -> None:
     """Refuse unauthenticated ``/api`` requests before their body is read, so a request without
     a valid token always gets 401, whatever its body holds (FastAPI parses bodies before it
-    runs route dependencies)."""
+    runs route dependencies). Paths under ``exempt`` (the gateways' webhooks) authenticate by
+    signature instead."""
 
     @app.middleware("http")
     async def check_token(request: Request, call_next: Any) -> Response:
-        if request.url.path.startswith(prefix):
+        path = request.url.path
+        if path.startswith(prefix) and not path.startswith(exempt):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             services = api_services(request)
             known = scheme.lower() == "bearer" and token.strip()
@@ -82,4 +94,7 @@ Tenant = Annotated[str, Depends(authenticated_tenant)]
 CampaignId = Annotated[str, Path(min_length=1, max_length=128, description="The campaign's id.")]
 DeadLetterId = Annotated[
     str, Path(min_length=1, max_length=128, description="The dead letter's id.")
+]
+AccountId = Annotated[
+    str, Path(min_length=1, max_length=128, description="The sender account's id.")
 ]

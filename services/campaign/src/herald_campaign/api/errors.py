@@ -12,10 +12,13 @@ from starlette.exceptions import HTTPException
 
 from herald_campaign.api.schemas import ErrorResponse, ValidationErrorResponse
 from herald_campaign.service_layer.errors import (
+    AccountConflict,
+    AccountNotFound,
     CampaignConflict,
     CampaignNotFound,
     DeadLetterNotFound,
     EventBusUnavailable,
+    InvalidAccount,
     OperationRefused,
     RedriveRefused,
 )
@@ -45,6 +48,12 @@ NOT_REDRIVABLE: dict[int | str, dict[str, Any]] = {
         "description": "The dead letter's message is no longer failed (the error names its "
         "status), or a poison record has no Herald topic to go back to.",
     }
+}
+ACCOUNT_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such sender account for this tenant."}
+}
+ACCOUNT_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "Another account has this phone number."}
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "Kafka did not take the event; try again."}
@@ -112,6 +121,18 @@ async def _refused(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse(error_body("dead letter not found"), status.HTTP_404_NOT_FOUND)
     if isinstance(error, CampaignConflict | RedriveRefused):
         return JSONResponse(error_body(error.message), status.HTTP_409_CONFLICT)
+    if isinstance(error, AccountNotFound):
+        return JSONResponse(error_body("account not found"), status.HTTP_404_NOT_FOUND)
+    if isinstance(error, AccountConflict):
+        return JSONResponse(error_body(error.message), status.HTTP_409_CONFLICT)
+    if isinstance(error, InvalidAccount):
+        return JSONResponse(
+            {
+                "error": "validation failed",
+                "fields": [{"field": error.field, "message": error.field_message}],
+            },
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
     return JSONResponse(error_body(error.message), status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 

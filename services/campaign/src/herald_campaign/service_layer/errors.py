@@ -54,3 +54,30 @@ class RedriveRefused(OperationRefused):
 
 class EventBusUnavailable(RuntimeError):
     """Kafka did not take an event or did not answer a query."""
+
+
+class AccountNotFound(OperationRefused):
+    """No sender account with this id belongs to the tenant."""
+
+    reason = "unknown-account"
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} not found")
+        self.account_id = account_id
+
+
+class AccountConflict(OperationRefused):
+    """Another account of the tenant has this phone number."""
+
+    reason = "account-exists"
+
+
+class InvalidAccount(OperationRefused):
+    """Account settings that break a rule; ``field`` names the setting (``fallback.gateway``)."""
+
+    reason = "invalid-account"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.field_message = message

@@ -1,0 +1,108 @@
+"""``/api/accounts``: the tenant's sender accounts (WhatsApp numbers and their gateway
+sessions): create, list, read, change, disable and enable them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from herald_campaign.api.account_schemas import (
+    AccountListResponse,
+    AccountResponse,
+    CreateAccountRequest,
+    UpdateAccountRequest,
+)
+from herald_campaign.api.dependencies import AccountId, Services, Tenant
+from herald_campaign.api.errors import ACCOUNT_CONFLICT, ACCOUNT_NOT_FOUND, AUTH, INVALID
+from herald_shared.accounts import AccountStatus
+
+router = APIRouter(prefix="/api/accounts", tags=["accounts"], responses=AUTH)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountResponse,
+    responses={**INVALID, **ACCOUNT_CONFLICT},
+    summary="Add a sender account",
+    description=(
+        "A WhatsApp number with its primary (Baileys) and fallback (whatsapp-web.js) gateway "
+        "sessions. Caps and warm-up default to the service's settings. API keys are stored for "
+        "the senders and never returned."
+    ),
+)
+async def create_account(
+    body: CreateAccountRequest, tenant: Tenant, services: Services
+) -> AccountResponse:
+    return AccountResponse.of(await services.accounts.create_account(tenant, body.draft()))
+
+
+@router.get(
+    "",
+    response_model=AccountListResponse,
+    responses=INVALID,
+    summary="The tenant's sender accounts, oldest first",
+)
+async def list_accounts(
+    tenant: Tenant,
+    services: Services,
+    status: Annotated[AccountStatus | None, Query(description="enabled or disabled")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AccountListResponse:
+    page = await services.accounts.list_accounts(tenant, status=status, limit=limit, offset=offset)
+    return AccountListResponse.of(page, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{account_id}",
+    response_model=AccountResponse,
+    responses={**INVALID, **ACCOUNT_NOT_FOUND},
+    summary="A sender account",
+)
+async def get_account(account_id: AccountId, tenant: Tenant, services: Services) -> AccountResponse:
+    return AccountResponse.of(await services.accounts.get_account(tenant, account_id))
+
+
+@router.patch(
+    "/{account_id}",
+    response_model=AccountResponse,
+    responses={**INVALID, **ACCOUNT_NOT_FOUND, **ACCOUNT_CONFLICT},
+    summary="Change a sender account",
+    description=(
+        "Only the settings given change. A session's settings merge the same way; "
+        '`"apiKey": "..."` replaces its key and `"apiKey": null` removes it. A session whose '
+        "settings change has unknown health until it is checked again."
+    ),
+)
+async def update_account(
+    account_id: AccountId, body: UpdateAccountRequest, tenant: Tenant, services: Services
+) -> AccountResponse:
+    account = await services.accounts.update_account(tenant, account_id, body.changes())
+    return AccountResponse.of(account)
+
+
+@router.post(
+    "/{account_id}/disable",
+    response_model=AccountResponse,
+    responses={**INVALID, **ACCOUNT_NOT_FOUND},
+    summary="Disable a sender account",
+    description="The dispatcher gives it no new messages; those it has already keep going.",
+)
+async def disable_account(
+    account_id: AccountId, tenant: Tenant, services: Services
+) -> AccountResponse:
+    return AccountResponse.of(await services.accounts.disable_account(tenant, account_id))
+
+
+@router.post(
+    "/{account_id}/enable",
+    response_model=AccountResponse,
+    responses={**INVALID, **ACCOUNT_NOT_FOUND},
+    summary="Enable a sender account again",
+)
+async def enable_account(
+    account_id: AccountId, tenant: Tenant, services: Services
+) -> AccountResponse:
+    return AccountResponse.of(await services.accounts.enable_account(tenant, account_id))

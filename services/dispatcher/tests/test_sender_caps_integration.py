@@ -1,0 +1,198 @@
+"""Caps and warm-up of sender accounts against the real Kafka broker and MongoDB-wire server.
+
+The fan-out and the release of deferred messages are called with the moment they count caps
+at, so an hour (or a day) passes without anyone waiting for it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker
+
+from herald_devstack.topic_reader import TopicReader
+from herald_dispatcher.fan_out import fan_out_campaign
+from herald_shared.account_assignment import release_deferred_messages
+from herald_shared.account_repository import read_usage
+from herald_shared.accounts import AccountStatus
+from herald_shared.contracts.events import CampaignLaunched, SendMessage
+from herald_shared.kafka import build_broker
+from herald_shared.mongo import ensure_indexes
+from herald_shared.settings import HeraldSettings
+from herald_shared.topics import MESSAGE_SEND_PRIMARY, ensure_topics
+
+from .conftest import (
+    add_account,
+    add_running_campaign,
+    counts_of,
+    messages_of,
+    new_tenant,
+    phones,
+    today_at,
+)
+
+pytestmark = pytest.mark.integration
+
+DAY_ONE = today_at(0)
+MORNING = today_at(10.25)  # 10:15 on day one
+ELEVEN = today_at(11)
+MIDNIGHT = DAY_ONE + timedelta(days=1)
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, mongodb_url: str) -> HeraldSettings:
+    # A database per test: a release serves every tenant of its database.
+    return HeraldSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongodb_url=mongodb_url,
+        mongodb_database=f"it_caps_{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture
+async def broker(settings: HeraldSettings, db: Any) -> AsyncIterator[KafkaBroker]:
+    await ensure_indexes(db)
+    await ensure_topics(settings)
+    broker = build_broker(settings, client_id="it-caps")
+    await broker.start()
+    yield broker
+    await broker.stop()
+
+
+async def fan_out(
+    db: Any, broker: KafkaBroker, tenant_id: str, campaign_id: str, at: datetime
+) -> int:
+    return await fan_out_campaign(
+        db,
+        broker,
+        CampaignLaunched(tenant_id=tenant_id, campaign_id=campaign_id),
+        default_account_id="default",
+        batch_size=10,
+        send_topic=MESSAGE_SEND_PRIMARY,
+        clock=lambda: at,
+    )
+
+
+async def release(db: Any, broker: KafkaBroker, at: datetime) -> int:
+    return await release_deferred_messages(
+        db, broker, at, topic=MESSAGE_SEND_PRIMARY, batch_size=10
+    )
+
+
+def by_status(messages: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(m["status"] for m in messages)
+
+
+async def test_an_account_at_its_cap_gets_nothing_more_until_its_window_opens(
+    settings: HeraldSettings, broker: KafkaBroker, db: Any
+) -> None:
+    tenant = new_tenant()
+    # Day one of its warm-up: 8 today, 20 tomorrow; never more than 5 an hour.
+    account = await add_account(
+        db, tenant, hourly_cap=5, daily_cap=1_000, warmup=(8, 20), activated_at=MORNING
+    )
+    spare = await add_account(db, tenant, status=AccountStatus.DISABLED)
+    campaign_id = await add_running_campaign(db, tenant, phones(30))
+
+    async with TopicReader(settings.kafka_bootstrap_servers, MESSAGE_SEND_PRIMARY) as sends:
+        # 10:15: the hour's cap lets 5 go; the other 25 wait for 11:00, unpublished.
+        assert await fan_out(db, broker, tenant, campaign_id, MORNING) == 5
+        messages = await messages_of(db, campaign_id)
+        assert by_status(messages) == {"queued": 5, "pending": 25}
+        assert {m["accountId"] for m in messages if m["status"] == "queued"} == {account.id}
+        deferred = [m for m in messages if m["status"] == "pending"]
+        assert {m["accountId"] for m in deferred} == {None}
+        assert {m["notBefore"] for m in deferred} == {ELEVEN}
+        assert await counts_of(db, campaign_id) == {"total": 30, "queued": 5, "pending": 25}
+        usage = (await read_usage(db, [account.id], MORNING))[account.id]
+        assert (usage.today, usage.this_hour) == (5, 5)
+
+        # The launch delivered again: nothing new, nothing counted twice, nothing moved.
+        assert await fan_out(db, broker, tenant, campaign_id, MORNING + timedelta(minutes=1)) == 0
+        assert await messages_of(db, campaign_id) == messages
+        assert await counts_of(db, campaign_id) == {"total": 30, "queued": 5, "pending": 25}
+        assert (await read_usage(db, [account.id], MORNING))[account.id] == usage
+
+        # Before the hour ends nothing is released; at 11:00 the day's warm-up allowance (8)
+        # leaves room for 3 more, then the rest wait for midnight.
+        assert await release(db, broker, ELEVEN - timedelta(seconds=1)) == 0
+        assert await release(db, broker, ELEVEN) == 3
+        deferred = [m for m in await messages_of(db, campaign_id) if m["accountId"] is None]
+        assert len(deferred) == 22
+        assert {m["notBefore"] for m in deferred} == {MIDNIGHT}
+        assert await release(db, broker, MIDNIGHT - timedelta(minutes=1)) == 0
+
+        # Day two: 20 allowed, 5 an hour.
+        assert await release(db, broker, MIDNIGHT) == 5
+        messages = await messages_of(db, campaign_id)
+        assert by_status(messages) == {"queued": 13, "pending": 17}
+        assert {m["notBefore"] for m in messages if m["accountId"] is None} == {
+            MIDNIGHT + timedelta(hours=1)
+        }
+        assert await counts_of(db, campaign_id) == {"total": 30, "queued": 13, "pending": 17}
+
+        records = await sends.read_to_end()
+    published = [
+        (r.key.decode(), SendMessage.model_validate_json(r.value))
+        for r in records
+        if b'"campaign_id":"' + campaign_id.encode() in r.value
+    ]
+    assert len(published) == 13
+    assert {key for key, _ in published} == {account.id}
+    assert {event.account_id for _, event in published} == {account.id}
+    assert len({event.message_id for _, event in published}) == 13
+    assert not [m for m in messages if m["accountId"] == spare.id]
+
+
+async def test_warm_up_holds_back_a_new_number_and_not_a_seasoned_one(
+    broker: KafkaBroker, db: Any
+) -> None:
+    tenant = new_tenant()
+    seasoned = await add_account(
+        db, tenant, daily_cap=10, warmup=(3, 6), activated_at=MORNING - timedelta(days=30)
+    )
+    new = await add_account(db, tenant, daily_cap=10, warmup=(3, 6), activated_at=MORNING)
+    campaign_id = await add_running_campaign(db, tenant, phones(20))
+
+    assert await fan_out(db, broker, tenant, campaign_id, MORNING) == 13
+    given = Counter(m["accountId"] for m in await messages_of(db, campaign_id))
+    assert given == {seasoned.id: 10, new.id: 3, None: 7}
+
+    # Tomorrow the new number may take 6, the seasoned one its 10 again.
+    assert await release(db, broker, MIDNIGHT) == 7
+    given = Counter(m["accountId"] for m in await messages_of(db, campaign_id))
+    assert given[None] == 0
+    assert given[new.id] <= 3 + 6
+
+
+async def test_messages_wait_while_every_account_is_disabled(broker: KafkaBroker, db: Any) -> None:
+    tenant = new_tenant()
+    account = await add_account(db, tenant, status=AccountStatus.DISABLED)
+    campaign_id = await add_running_campaign(db, tenant, phones(4))
+
+    assert await fan_out(db, broker, tenant, campaign_id, MORNING) == 0
+    assert by_status(await messages_of(db, campaign_id)) == {"pending": 4}
+    assert await release(db, broker, MORNING + timedelta(minutes=5)) == 0
+
+    await db["accounts"].update_one({"_id": account.id}, {"$set": {"status": "enabled"}})
+    assert await release(db, broker, MORNING + timedelta(minutes=10)) == 4
+    messages = await messages_of(db, campaign_id)
+    assert {(m["status"], m["accountId"]) for m in messages} == {("queued", account.id)}
+    assert not any("notBefore" in m for m in messages)
+
+
+async def test_a_tenant_without_accounts_sends_on_the_default_account_without_caps(
+    broker: KafkaBroker, db: Any
+) -> None:
+    tenant = new_tenant()
+    campaign_id = await add_running_campaign(db, tenant, phones(25))
+    assert await fan_out(db, broker, tenant, campaign_id, MORNING) == 25
+    messages = await messages_of(db, campaign_id)
+    assert {(m["status"], m["accountId"]) for m in messages} == {("queued", "default")}
+    assert await db["recipients"].count_documents({"tenantId": tenant}) == 0
+    assert await db["account_usage"].count_documents({}) == 0

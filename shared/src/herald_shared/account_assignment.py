@@ -1,0 +1,278 @@
+"""Giving messages a sender account within the accounts' caps, and releasing the messages no
+account had room for once a window opens.
+
+The dispatcher assigns an account to each new message when it creates it (sticky first, then
+the account with the most room; :mod:`herald_shared.account_choice`), counting it against the
+account's hour and day (:mod:`herald_shared.account_repository`). A message no enabled account
+has room for is *deferred*: stored ``pending`` with ``accountId`` null and ``notBefore`` (when
+the earliest window opens), and not published. :func:`release_deferred_messages` gives those
+whose time came an account and publishes them; the dispatcher runs it periodically, and any
+other process may call it too (every step is a compare-and-set).
+
+Once stored, a message's account never changes. Slots counted for a message that was not stored
+(it existed already) are given back, so the counts follow what was stored.
+
+A tenant without sender accounts keeps the single configured account (``default_account_id``)
+and the senders' configured gateway: no caps, no memory of recipients.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from faststream.kafka import KafkaBroker
+
+from herald_shared.account_choice import Recipient, choose_accounts
+from herald_shared.account_repository import (
+    give_back_slots,
+    last_accounts,
+    read_usage,
+    remember_accounts,
+    take_slots,
+    tenant_accounts,
+)
+from herald_shared.accounts import SenderAccount
+from herald_shared.logging import get_logger
+from herald_shared.message_states import MessageStatus
+from herald_shared.mongo import MESSAGES, Database, Document
+from herald_shared.queueing import queue_messages
+from herald_shared.sending_limits import next_opening, room_left
+from herald_shared.topics import MESSAGE_SEND_PRIMARY
+
+log = get_logger(__name__)
+
+MAX_ROUNDS = 5
+"""Rounds of choosing again when concurrent dispatchers took the slots a choice counted on."""
+
+DEFERRED: Document = {"status": MessageStatus.PENDING.value, "accountId": None}
+"""A message waiting for an account with room."""
+
+
+def due_deferred(now: datetime) -> Document:
+    return {**DEFERRED, "notBefore": {"$lte": now}}
+
+
+@dataclass
+class SenderAssignment:
+    """The accounts chosen for some recipients of one tenant, and the slots counted for them."""
+
+    tenant_id: str
+    taken_at: datetime
+    accounts: dict[str, str] = field(default_factory=dict)
+    """Message id → its account."""
+    deferred: list[str] = field(default_factory=list)
+    """Message ids no account has room for now."""
+    not_before: datetime | None = None
+    """When the deferred ones are worth another try (the earliest window opening)."""
+    phones: dict[str, str] = field(default_factory=dict)
+    """Message id → phone."""
+    previous: dict[str, str] = field(default_factory=dict)
+    """Phone → the account it had before this assignment."""
+    counted: bool = True
+    """False for the default account: nothing counted, nothing remembered."""
+
+    def account_of(self, message_id: str) -> str | None:
+        return self.accounts.get(message_id)
+
+    def by_account(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for message_id, account_id in self.accounts.items():
+            grouped[account_id].append(message_id)
+        return dict(grouped)
+
+
+async def assign_sender_accounts(
+    db: Database,
+    tenant_id: str,
+    recipients: Sequence[Recipient],
+    *,
+    default_account_id: str,
+    now: datetime,
+    accounts: Sequence[SenderAccount] | None = None,
+) -> SenderAssignment:
+    """Choose an account for each recipient and count it against that account's caps.
+
+    Call :func:`settle_assignment` once the choice is stored (or not), so slots of messages
+    that were not stored are given back and the recipients' accounts are remembered.
+    """
+    assignment = SenderAssignment(
+        tenant_id, now, phones={r.message_id: r.phone for r in recipients}
+    )
+    if not recipients:
+        return assignment
+    if accounts is None:
+        accounts = await tenant_accounts(db, tenant_id)
+    if not accounts:
+        assignment.accounts = {r.message_id: default_account_id for r in recipients}
+        assignment.counted = False
+        return assignment
+
+    enabled = {account.id: account for account in accounts if account.enabled}
+    assignment.previous = await last_accounts(db, tenant_id, [r.phone for r in recipients])
+    waiting = list(recipients)
+    for _ in range(MAX_ROUNDS):
+        if not waiting:
+            break
+        usage = await read_usage(db, enabled.keys(), now)
+        room = {
+            account_id: room_left(account.limits, usage[account_id], now)
+            for account_id, account in enabled.items()
+        }
+        choice = choose_accounts(waiting, assignment.previous, room)
+        missed: list[Recipient] = []
+        for account_id, chosen in choice.chosen.items():
+            taken = await take_slots(db, enabled[account_id], len(chosen), now)
+            assignment.accounts.update((r.message_id, account_id) for r in chosen[:taken])
+            missed.extend(chosen[taken:])
+        waiting = missed + choice.left_over
+        if not missed:
+            break  # what is left over found no room at all: trying again changes nothing
+    assignment.deferred = [r.message_id for r in waiting]
+    if waiting:
+        assignment.not_before = await _earliest_opening(db, list(enabled.values()), now)
+    return assignment
+
+
+async def _earliest_opening(
+    db: Database, accounts: Sequence[SenderAccount], now: datetime
+) -> datetime:
+    """When the first of ``accounts`` has room again; ``now`` when there is none (enabling an
+    account is the only way out, and each release looks for one)."""
+    if not accounts:
+        return now
+    usage = await read_usage(db, [a.id for a in accounts], now)
+    return min(next_opening(a.limits, usage[a.id], now) for a in accounts)
+
+
+async def settle_assignment(
+    db: Database, assignment: SenderAssignment, stored: Collection[str]
+) -> None:
+    """After storing: give back the slots of chosen messages that were not stored (``stored``
+    lists the message ids whose assignment was), remember the accounts of those that were."""
+    if not assignment.counted:
+        return
+    unused: dict[str, int] = defaultdict(int)
+    remembered: dict[str, str] = {}
+    for message_id, account_id in assignment.accounts.items():
+        if message_id in stored:
+            remembered[assignment.phones[message_id]] = account_id
+        else:
+            unused[account_id] += 1
+    for account_id, count in unused.items():
+        await give_back_slots(db, account_id, count, assignment.taken_at)
+    await remember_accounts(
+        db, assignment.tenant_id, remembered, assignment.taken_at, known=assignment.previous
+    )
+
+
+async def release_deferred_messages(
+    db: Database,
+    broker: KafkaBroker,
+    now: datetime,
+    *,
+    topic: str = MESSAGE_SEND_PRIMARY,
+    default_account_id: str = "default",
+    batch_size: int = 500,
+) -> int:
+    """Give the deferred messages whose ``notBefore`` has come an account with room, oldest
+    first, and publish them on ``topic`` (the attempt plan's first send topic); those still
+    without room wait for the next window. Returns how many were queued."""
+    tenants = await db[MESSAGES].distinct("tenantId", due_deferred(now))
+    released = 0
+    for tenant_id in sorted(tenants):
+        released += await _release_for_tenant(
+            db,
+            broker,
+            tenant_id,
+            now,
+            topic=topic,
+            default_account_id=default_account_id,
+            batch_size=batch_size,
+        )
+    return released
+
+
+async def _release_for_tenant(
+    db: Database,
+    broker: KafkaBroker,
+    tenant_id: str,
+    now: datetime,
+    *,
+    topic: str,
+    default_account_id: str,
+    batch_size: int,
+) -> int:
+    accounts = await tenant_accounts(db, tenant_id)
+    if accounts and not any(account.enabled for account in accounts):
+        return 0  # nothing can take them until an account is enabled again
+    released = 0
+    selector = {"tenantId": tenant_id, **due_deferred(now)}
+    while True:
+        due = [
+            document
+            async for document in db[MESSAGES]
+            .find(selector)
+            .sort([("createdAt", 1), ("_id", 1)])
+            .limit(batch_size)
+        ]
+        if not due:
+            return released
+        assignment = await assign_sender_accounts(
+            db,
+            tenant_id,
+            [Recipient(d["_id"], d["phone"]) for d in due],
+            default_account_id=default_account_id,
+            now=now,
+            accounts=accounts,
+        )
+        stored = await _store_assignment(db, assignment, now)
+        await settle_assignment(db, assignment, {d["_id"] for d in stored})
+        released += await _queue_by_campaign(db, broker, stored, topic)
+        if assignment.deferred:
+            if assignment.not_before is not None and assignment.not_before > now:
+                # This and every later due message wait for the same opening.
+                await db[MESSAGES].update_many(
+                    selector, {"$set": {"notBefore": assignment.not_before}}
+                )
+            log.info(
+                "deferred messages wait for room",
+                tenant_id=tenant_id,
+                released=released,
+                not_before=str(assignment.not_before),
+            )
+            return released
+        if not assignment.accounts:
+            return released
+
+
+async def _store_assignment(
+    db: Database, assignment: SenderAssignment, now: datetime
+) -> list[Document]:
+    """Set the chosen account on each message still deferred; returns the messages that now
+    hold the account chosen for them (a concurrent release may have assigned some first)."""
+    for account_id, message_ids in assignment.by_account().items():
+        await db[MESSAGES].update_many(
+            {"_id": {"$in": message_ids}, **DEFERRED},
+            {"$set": {"accountId": account_id, "updatedAt": now}, "$unset": {"notBefore": ""}},
+        )
+    if not assignment.accounts:
+        return []
+    cursor = db[MESSAGES].find(
+        {"_id": {"$in": list(assignment.accounts)}, "status": MessageStatus.PENDING.value}
+    )
+    return [d async for d in cursor if d.get("accountId") == assignment.accounts[d["_id"]]]
+
+
+async def _queue_by_campaign(
+    db: Database, broker: KafkaBroker, documents: Sequence[Document], topic: str
+) -> int:
+    by_campaign: dict[str, list[Document]] = defaultdict(list)
+    for document in documents:
+        by_campaign[document["campaignId"]].append(document)
+    queued = 0
+    for campaign_id, messages in by_campaign.items():
+        queued += await queue_messages(db, broker, campaign_id, messages, topic=topic)
+    return queued

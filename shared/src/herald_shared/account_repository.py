@@ -1,0 +1,191 @@
+"""Sender accounts in MongoDB: the accounts, what each used of its cap windows, and the account
+each recipient had last.
+
+Usage is one ``account_usage`` document per account and UTC day, with the day's count and one
+count per hour. Taking slots is one conditional ``$inc`` on it, so concurrent dispatchers never
+give an account more than its caps allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
+from datetime import datetime
+
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from herald_shared.accounts import SenderAccount, account_of
+from herald_shared.mongo import ACCOUNT_USAGE, ACCOUNTS, RECIPIENTS, Database, Document
+from herald_shared.sending_limits import (
+    DAY,
+    WindowUsage,
+    as_utc,
+    daily_allowance,
+    day_start,
+    room_left,
+)
+
+USAGE_KEPT_FOR = 2 * DAY
+"""How long a day's usage document stays after the day began (TTL): long enough to read."""
+MAX_TAKE_TRIES = 5
+DUPLICATE_KEY = 11000
+
+
+async def find_account(db: Database, tenant_id: str, account_id: str) -> SenderAccount | None:
+    """The tenant's account ``account_id``, or None (another tenant's included).
+
+    The senders call this to find the session of a message's account:
+    ``account.session_for(engine)`` gives gateway, base URL, session and API key.
+    """
+    document = await db[ACCOUNTS].find_one({"_id": account_id, "tenantId": tenant_id})
+    return account_of(document) if document is not None else None
+
+
+async def tenant_accounts(db: Database, tenant_id: str) -> list[SenderAccount]:
+    """Every account of the tenant, enabled or not, oldest first."""
+    cursor = db[ACCOUNTS].find({"tenantId": tenant_id}).sort([("createdAt", 1), ("_id", 1)])
+    return [account_of(document) async for document in cursor]
+
+
+# Cap windows
+
+
+def usage_id(account_id: str, now: datetime) -> str:
+    return f"{account_id}|{day_start(now):%Y-%m-%d}"
+
+
+def hour_field(now: datetime) -> str:
+    return f"hours.{as_utc(now):%H}"
+
+
+def usage_of(document: Document | None, now: datetime) -> WindowUsage:
+    if document is None:
+        return WindowUsage()
+    hour = f"{as_utc(now):%H}"
+    return WindowUsage(
+        today=int(document.get("assigned", 0)),
+        this_hour=int((document.get("hours") or {}).get(hour, 0)),
+    )
+
+
+async def read_usage(
+    db: Database, account_ids: Iterable[str], now: datetime
+) -> dict[str, WindowUsage]:
+    """What each account was given so far in the current day and hour."""
+    ids = {usage_id(account_id, now): account_id for account_id in account_ids}
+    found = {
+        document["_id"]: document
+        async for document in db[ACCOUNT_USAGE].find({"_id": {"$in": list(ids)}})
+    }
+    return {account_id: usage_of(found.get(key), now) for key, account_id in ids.items()}
+
+
+async def _ensure_usage_document(db: Database, account: SenderAccount, now: datetime) -> str:
+    key = usage_id(account.id, now)
+    day = day_start(now)
+    # Every hour present from the start, so a conditional update can compare it.
+    with suppress(DuplicateKeyError):  # a concurrent upsert created it
+        await db[ACCOUNT_USAGE].update_one(
+            {"_id": key},
+            {
+                "$setOnInsert": {
+                    "accountId": account.id,
+                    "tenantId": account.tenant_id,
+                    "day": day,
+                    "assigned": 0,
+                    "hours": {f"{hour:02d}": 0 for hour in range(24)},
+                    "expiresAt": day + USAGE_KEPT_FOR,
+                }
+            },
+            upsert=True,
+        )
+    return key
+
+
+async def take_slots(db: Database, account: SenderAccount, wanted: int, now: datetime) -> int:
+    """Count up to ``wanted`` messages against the account's current hour and day, as far as
+    its caps allow; returns how many were counted (0 when it is full)."""
+    if wanted <= 0:
+        return 0
+    key = await _ensure_usage_document(db, account, now)
+    hour = hour_field(now)
+    allowance = daily_allowance(account.limits, now)
+    take = wanted
+    for _ in range(MAX_TAKE_TRIES):
+        result = await db[ACCOUNT_USAGE].update_one(
+            {
+                "_id": key,
+                "assigned": {"$lte": allowance - take},
+                hour: {"$lte": account.hourly_cap - take},
+            },
+            {"$inc": {"assigned": take, hour: take}},
+        )
+        if result.modified_count == 1:
+            return take
+        # Someone else took slots meanwhile: take what is left, if anything.
+        document = await db[ACCOUNT_USAGE].find_one({"_id": key})
+        take = min(wanted, room_left(account.limits, usage_of(document, now), now))
+        if take <= 0:
+            return 0
+    return 0
+
+
+async def give_back_slots(db: Database, account_id: str, count: int, taken_at: datetime) -> None:
+    """Return slots taken at ``taken_at`` that were not used (the message existed already)."""
+    if count > 0:
+        await db[ACCOUNT_USAGE].update_one(
+            {"_id": usage_id(account_id, taken_at)},
+            {"$inc": {"assigned": -count, hour_field(taken_at): -count}},
+        )
+
+
+# Sticky recipients
+
+
+def recipient_id(tenant_id: str, phone: str) -> str:
+    return f"{tenant_id}|{phone}"
+
+
+async def last_accounts(db: Database, tenant_id: str, phones: Sequence[str]) -> dict[str, str]:
+    """Phone → the account the recipient was given last (only recipients that had one)."""
+    if not phones:
+        return {}
+    cursor = db[RECIPIENTS].find(
+        {"_id": {"$in": [recipient_id(tenant_id, phone) for phone in phones]}},
+        {"phone": 1, "accountId": 1},
+    )
+    return {document["phone"]: document["accountId"] async for document in cursor}
+
+
+async def remember_accounts(
+    db: Database,
+    tenant_id: str,
+    accounts: Mapping[str, str],
+    now: datetime,
+    *,
+    known: Mapping[str, str] | None = None,
+) -> None:
+    """Record the account each phone was given (``phone → account``); phones whose ``known``
+    account is the same are not written again."""
+    known = known or {}
+    writes = [
+        UpdateOne(
+            {"_id": recipient_id(tenant_id, phone)},
+            {
+                "$set": {"accountId": account_id, "assignedAt": now},
+                "$setOnInsert": {"tenantId": tenant_id, "phone": phone},
+            },
+            upsert=True,
+        )
+        for phone, account_id in accounts.items()
+        if known.get(phone) != account_id
+    ]
+    if not writes:
+        return
+    try:
+        await db[RECIPIENTS].bulk_write(writes, ordered=False)
+    except BulkWriteError as error:
+        # A concurrent upsert of the same recipient won; its account is as good a memory.
+        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+            raise
