@@ -55,7 +55,8 @@ class RunningStack:
 def stack_config(
     kafka_bootstrap: str, mongodb_url: str, run_dir: Path, service_env: Mapping[str, str]
 ) -> StackConfig:
-    """A stack on free ports with its own database and token."""
+    """A stack on free ports with its own database and token. Its senders keep no anti-ban
+    gaps (``HERALD_PACE_SCALE=0``) unless ``service_env`` says otherwise."""
     return StackConfig(
         kafka_bootstrap=kafka_bootstrap,
         mongodb_url=mongodb_url,
@@ -65,7 +66,7 @@ def stack_config(
         service_ports={name: free_port() for name in SERVICES},
         primary_gateway_port=free_port(),
         fallback_gateway_port=free_port(),
-        service_env=dict(service_env),
+        service_env={"HERALD_PACE_SCALE": "0", **service_env},
     )
 
 

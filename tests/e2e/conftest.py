@@ -25,7 +25,8 @@ def stack(
         kafka_bootstrap,
         mongodb_url,
         tmp_path_factory.mktemp("herald-stack"),
-        {"HERALD_SEND_TOPIC_PARTITIONS": "48"},
+        # Sessions are checked every second: test_sender_accounts waits for a check.
+        {"HERALD_SEND_TOPIC_PARTITIONS": "48", "HERALD_SESSION_POLL_SECONDS": "1"},
     )
     with running_stack(config) as running:
         yield running

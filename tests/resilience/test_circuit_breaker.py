@@ -4,6 +4,7 @@ A primary gateway that keeps failing (or whose session is down) is skipped for t
 its messages go straight to the fallback until the cool-down is over; the open circuit shows
 in ``queue-stats`` and in the primary sender's ``herald_circuit_state`` gauge. Once the
 primary is healthy again, the first send after the cool-down tries it and closes the circuit.
+A session the sender's health check found down is not even called.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CIRCUIT_ENV = {
     "HERALD_CIRCUIT_FAILURE_THRESHOLD": str(THRESHOLD),
     "HERALD_CIRCUIT_COOLDOWN_SECONDS": f"{COOLDOWN_SECONDS:g}",
     "HERALD_GATEWAY_TIMEOUT_SECONDS": "5",
+    "HERALD_SESSION_POLL_SECONDS": "1",
 }
 CAMPAIGN_SIZE = 8
 
@@ -69,6 +71,16 @@ async def primary_circuit(api: httpx.AsyncClient) -> dict[str, Any] | None:
 async def primary_circuit_gauge(stack: RunningStack) -> float | None:
     labels = {"account": ACCOUNT, "engine": "primary"}
     return await metric_value(stack, "primary-sender", "herald_circuit_state", labels)
+
+
+async def primary_session_reported(stack: RunningStack, status: str) -> None:
+    """Wait until the primary sender's health check found its session in ``status``."""
+    labels = {"account": ACCOUNT, "engine": "primary", "status": status}
+
+    async def reported() -> float | None:
+        return await metric_value(stack, "primary-sender", "herald_session_status", labels)
+
+    await eventually(reported, lambda v: v == 1.0, timeout=30, what=f"primary session {status}")
 
 
 async def assert_primary_closed(api: httpx.AsyncClient, stack: RunningStack) -> None:
@@ -162,11 +174,19 @@ async def test_a_disconnected_primary_session_opens_its_circuit_at_once(
 ) -> None:
     await assert_primary_closed(api, stack)
     await set_gateway_session(primary, "STOPPED")
+    await primary_session_reported(stack, "STOPPED")
 
     campaign_id = await launch_campaign(api, phones(CAMPAIGN_SIZE, prefix="+1718"))
     messages = await wait_for_statuses(mongo, stack, campaign_id, CAMPAIGN_SIZE, {"sent"})
 
-    await assert_primary_skipped_after(messages, primary, tried=1, outcome="session_not_working")
+    # The sender knew the session was down: the primary gateway was not called at all. The
+    # first message failed as "session not connected", which opened the circuit at once.
+    assert {m["deliveryMethod"] for m in messages} == {"web-js"}
+    for message in messages:
+        assert await sends_of(primary, message["_id"]) == []
+    reasons = sorted(m["attempts"][0]["reason"] for m in messages)
+    assert reasons == ["circuit-open"] * (CAMPAIGN_SIZE - 1) + ["session-not-connected"]
     open_until = await assert_primary_open(api, stack, failures=1, reason="session-not-connected")
     await set_gateway_session(primary, "WORKING")
+    await primary_session_reported(stack, "WORKING")
     await assert_primary_recovers(api, stack, mongo, primary, open_until)

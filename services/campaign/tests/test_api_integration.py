@@ -86,7 +86,19 @@ async def test_create_then_get(api: httpx.AsyncClient, service: RunningService) 
 
 
 async def test_delay_type_defaults_to_balanced(api: httpx.AsyncClient) -> None:
-    assert (await create_campaign(api))["delayType"] == "balanced"
+    created = await create_campaign(api)
+    assert created["delayType"] == "balanced"
+    assert created["customDelay"] is None
+
+
+async def test_a_custom_delay_range_is_kept_for_the_messages(
+    api: httpx.AsyncClient, service: RunningService
+) -> None:
+    created = await create_campaign(api, customDelay={"minSeconds": 3, "maxSeconds": 7.5})
+    assert created["customDelay"] == {"minSeconds": 3, "maxSeconds": 7.5}
+    stored = await service.db["campaigns"].find_one({"_id": created["id"]})
+    assert stored is not None
+    assert stored["customDelay"] == {"minSeconds": 3, "maxSeconds": 7.5}
 
 
 async def test_list_is_newest_first_and_paginated(api: httpx.AsyncClient) -> None:
@@ -125,6 +137,18 @@ async def test_missing_field_is_named(api: httpx.AsyncClient) -> None:
         ({"name": "", "messageBody": "y"}, "name"),
         ({"name": "x", "messageBody": "y", "delayType": "turbo"}, "delayType"),
         ({"name": "x", "message_body": "y"}, "messageBody"),
+        (
+            {"name": "x", "messageBody": "y", "customDelay": {"minSeconds": 5}},
+            "customDelay.maxSeconds",
+        ),
+        (
+            {"name": "x", "messageBody": "y", "customDelay": {"minSeconds": 0.1, "maxSeconds": 2}},
+            "customDelay.minSeconds",
+        ),
+        (
+            {"name": "x", "messageBody": "y", "customDelay": {"minSeconds": 5, "maxSeconds": 5}},
+            "customDelay",
+        ),
     ],
 )
 async def test_invalid_campaign_fields_are_named(

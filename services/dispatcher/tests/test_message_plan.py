@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 from herald_dispatcher.message_plan import build_message, message_id
+from herald_shared.queueing import send_event_from_document
 
 CAMPAIGN = {
     "_id": "c1",
@@ -28,3 +29,14 @@ def test_a_message_is_rendered_for_its_contact_and_starts_pending() -> None:
     assert doc["delayType"] == "safe"
     assert doc["tenantId"] == "t1"
     assert doc["_id"] == message_id("c1", "+919876543210")
+    assert "customDelay" not in doc
+
+
+def test_a_campaign_s_custom_delay_goes_with_its_messages_into_their_send_events() -> None:
+    campaign = {**CAMPAIGN, "customDelay": {"minSeconds": 3, "maxSeconds": 8}}
+    contact = {"_id": "c1:+9198", "phone": "+919876543210", "name": "Ravi", "fields": {}}
+    doc = build_message(campaign, contact, account_id="acc", now=NOW)
+    event = send_event_from_document(doc)
+    assert event.custom_delay is not None
+    assert event.custom_delay.bounds() == (3, 8)
+    assert event.delay_type == "safe"

@@ -14,8 +14,6 @@ from faststream.message import StreamMessage
 from pydantic import ValidationError
 
 from herald_shared.dead_letters import (
-    ORIGINAL_OFFSET,
-    ORIGINAL_PARTITION,
     REASON,
     dead_letter_headers,
 )
@@ -61,28 +59,48 @@ class PoisonToDeadLetter(BaseMiddleware):
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         try:
             return await call_next(msg)
-        except (ValidationError, InvalidRecord, json.JSONDecodeError, UnicodeDecodeError) as error:
+        except POISON_ERRORS as error:
             raw = msg.raw_message
-            topic = getattr(raw, "topic", "unknown")
-            headers = dead_letter_headers(
-                topic=topic,
+            await dead_letter_poison(
+                self.broker,
+                body=msg.body,
+                topic=getattr(raw, "topic", "unknown"),
                 partition=int(getattr(raw, "partition", -1)),
                 offset=int(getattr(raw, "offset", -1)),
+                key=getattr(raw, "key", None),
                 error=error,
-                reason=reason_of(error),
-            )
-            await self.broker.publish(
-                msg.body, topic=MESSAGE_DLT, key=getattr(raw, "key", None), headers=headers
-            )
-            DEAD_LETTERED.labels(topic=topic, reason=headers[REASON]).inc()
-            log.warning(
-                "poison record dead-lettered",
-                topic=topic,
-                partition=headers[ORIGINAL_PARTITION],
-                offset=headers[ORIGINAL_OFFSET],
-                error=str(error)[:300],
             )
             return None
+
+
+POISON_ERRORS = (ValidationError, InvalidRecord, json.JSONDecodeError, UnicodeDecodeError)
+"""What makes a record poison: it cannot be decoded or validated, or a handler refused it."""
+
+
+async def dead_letter_poison(
+    broker: KafkaBroker,
+    *,
+    body: bytes,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    error: BaseException,
+) -> None:
+    """Publish a poison record to ``message.dlt`` as it is, with headers saying where it came
+    from and why; returns once the dead letter is durable."""
+    headers = dead_letter_headers(
+        topic=topic, partition=partition, offset=offset, error=error, reason=reason_of(error)
+    )
+    await broker.publish(body, topic=MESSAGE_DLT, key=key, headers=headers)
+    DEAD_LETTERED.labels(topic=topic, reason=headers[REASON]).inc()
+    log.warning(
+        "poison record dead-lettered",
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        error=str(error)[:300],
+    )
 
 
 def build_broker(settings: HeraldSettings, *, client_id: str) -> KafkaBroker:

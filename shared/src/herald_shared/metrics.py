@@ -61,3 +61,31 @@ RECEIPTS = Counter(
     "stale, ignored, not-sent, unknown-message, bad-signature, invalid).",
     ["source", "outcome"],
 )
+SENDER_LANES = Gauge(
+    "herald_sender_lanes",
+    "Sender accounts this sender process is working on right now (one lane each).",
+)
+SENDER_IN_FLIGHT = Gauge(
+    "herald_sender_in_flight",
+    "Send records received and not finished by this sender process.",
+)
+SENDER_PAUSED_PARTITIONS = Gauge(
+    "herald_sender_paused_partitions",
+    "Partitions this sender process stopped fetching because their lanes hold too much.",
+)
+PACE_WAIT = Histogram(
+    "herald_pace_wait_seconds",
+    "Time a send waited for its sender account's next slot.",
+    buckets=(0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+PACE_LATENESS = Histogram(
+    "herald_pace_lateness_seconds",
+    "How long after its account's reserved slot a send took it.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
+SESSION_STATUS = Gauge(
+    "herald_session_status",
+    "Gateway session health per sender account and engine as the sender's last check found "
+    "it: 1 for its status (STOPPED, STARTING, SCAN_QR_CODE, WORKING, FAILED), 0 for the others.",
+    ["account", "engine", "status"],
+)

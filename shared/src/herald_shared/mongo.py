@@ -25,6 +25,8 @@ Documents (field names follow the seed schema, camelCase):
 - ``account_usage``: ``_id`` (account id and UTC day, ``acc_…|2026-05-20``), ``accountId``,
   ``tenantId``, ``day``, ``assigned`` (messages given to the account that day), ``hours``
   (``"00"``…``"23"``: the same per UTC hour), ``expiresAt`` (removed two days after the day).
+- ``account_pace``: ``_id`` (account id), ``nextSlotMs`` (epoch milliseconds from which the
+  account may send again), ``lastSendMs``; see :mod:`herald_shared.pace_slots`.
 - ``recipients``: ``_id`` (tenant and E.164 phone, ``tenant|+9198…``), ``tenantId``,
   ``phone``, ``accountId`` (the sender account the recipient was last given), ``assignedAt``.
 
@@ -56,6 +58,7 @@ CIRCUIT_BREAKERS = "circuit_breakers"
 ACCOUNTS = "accounts"
 ACCOUNT_USAGE = "account_usage"
 RECIPIENTS = "recipients"
+ACCOUNT_PACE = "account_pace"
 
 INDEXES: dict[str, list[IndexModel]] = {
     CAMPAIGNS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],

@@ -13,11 +13,20 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from herald_shared.contracts.common import CustomDelay
 from herald_shared.contracts.events import SendMessage
 from herald_shared.message_states import MessageStatus
 from herald_shared.message_transitions import transition_many
 from herald_shared.mongo import MESSAGES, Database, Document
 from herald_shared.topics import MESSAGE_SEND_PRIMARY
+
+
+def custom_delay_of(doc: Document) -> CustomDelay | None:
+    """A message's or campaign's ``customDelay`` ({minSeconds, maxSeconds}), if it has one."""
+    stored = doc.get("customDelay")
+    if not stored:
+        return None
+    return CustomDelay(min_seconds=stored["minSeconds"], max_seconds=stored["maxSeconds"])
 
 
 def send_event_from_document(doc: Document) -> SendMessage:
@@ -32,6 +41,7 @@ def send_event_from_document(doc: Document) -> SendMessage:
         attempt=doc.get("attempt", 1),
         step=doc.get("planStep", 0),
         delay_type=doc.get("delayType", "balanced"),
+        custom_delay=custom_delay_of(doc),
     )
 
 

@@ -45,6 +45,13 @@ class HeraldSettings(BaseSettings):
     gateway_api_key: str | None = None
     gateway_session: str = "default"
     gateway_timeout_seconds: float = 30.0
+    session_poll_seconds: float = Field(default=30.0, gt=0)
+    """How often each sender process checks the health of its engine's session of every
+    enabled sender account (and of the gateway above); a session not WORKING is not sent
+    through until a check finds it WORKING again."""
+    account_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a sender remembers a sender account (gateway, session, enabled): a change or a
+    disable reaches the senders within this time."""
 
     attempt_plan: str = "primary, fallback, fallback@60s"
     """One step per attempt: engine (primary or fallback) and an optional delay (``@60s``)."""
@@ -57,8 +64,12 @@ class HeraldSettings(BaseSettings):
     """Consecutive retryable failures of one account on one engine that open its circuit."""
     circuit_cooldown_seconds: float = Field(default=60.0, gt=0)
     """How long an open circuit routes that account's messages to the other engine."""
-    sender_concurrency: int = Field(default=8, ge=1)
-    """Consumers per sender process; each works its own partitions one message at a time."""
+    pace_scale: float = Field(default=1.0, ge=0)
+    """Multiplies every anti-ban gap (fast 2-5 s, balanced 5-10 s, safe 10-30 s): 1 in
+    production; tests and demos shorten the gaps proportionally (0.001), 0 removes them."""
+    sender_max_in_flight_per_partition: int = Field(default=1000, ge=1)
+    """A sender pauses a partition while its account lanes hold this many unfinished records
+    of it, and resumes once they hold half as many: memory stays bounded whatever the lag."""
 
     dispatch_batch_size: int = Field(default=500, ge=1)
 

@@ -83,7 +83,9 @@ class CommandHandler:
         if isinstance(command, CreateCampaign):
             await self._campaigns.create_campaign(
                 command.tenant_id,
-                CampaignDraft(command.name, command.message_body, command.delay_type),
+                CampaignDraft(
+                    command.name, command.message_body, command.delay_type, command.custom_delay
+                ),
                 campaign_id=campaign_id,
                 command_id=command.event_id,
             )

@@ -25,6 +25,7 @@ from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.dead_letters import DeadLetterService, poison_redrive_topics
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.service_layer.receipts import ReceiptService
+from herald_campaign.service_layer.session_pairing import SessionPairing
 from herald_campaign.settings import CampaignSettings
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.logging import get_logger
@@ -108,6 +109,7 @@ def create_app(settings: CampaignSettings) -> FastAPI:
             accounts=accounts,
             receipts=receipts,
             webhook_keys=webhook_keys,
+            pairing=SessionPairing(accounts, timeout_seconds=settings.gateway_timeout_seconds),
         ),
     )
     install_error_handlers(app)

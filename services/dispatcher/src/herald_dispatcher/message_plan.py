@@ -47,6 +47,8 @@ def build_message(
         "createdAt": now,
         "updatedAt": now,
     }
+    if campaign.get("customDelay"):
+        document["customDelay"] = campaign["customDelay"]
     if account_id is None:
         document["notBefore"] = not_before or now
     return document

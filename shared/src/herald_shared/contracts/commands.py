@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from herald_shared.contracts.common import Contract, DelayType, Identifier
+from herald_shared.contracts.common import Contract, CustomDelay, DelayType, Identifier
 
 
 class CreateCampaign(Contract):
@@ -21,6 +21,8 @@ class CreateCampaign(Contract):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     message_body: Annotated[str, Field(min_length=1, max_length=4096)]
     delay_type: DelayType = DelayType.BALANCED
+    custom_delay: CustomDelay | None = None
+    """An own anti-ban gap range, instead of the delay type's profile."""
 
 
 class ContactIn(BaseModel):

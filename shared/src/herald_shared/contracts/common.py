@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 
@@ -26,6 +26,25 @@ class DelayType(StrEnum):
     FAST = "fast"
     BALANCED = "balanced"
     SAFE = "safe"
+
+
+class CustomDelay(BaseModel):
+    """A campaign's own anti-ban gap range, in seconds, instead of its delay type's profile.
+    A range, never one value: a fixed interval is what anti-spam systems look for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_seconds: Annotated[float, Field(ge=1, le=3600)]
+    max_seconds: Annotated[float, Field(ge=1, le=3600)]
+
+    @model_validator(mode="after")
+    def _a_range(self) -> CustomDelay:
+        if self.max_seconds <= self.min_seconds:
+            raise ValueError("max_seconds must be greater than min_seconds")
+        return self
+
+    def bounds(self) -> tuple[float, float]:
+        return (self.min_seconds, self.max_seconds)
 
 
 class Contract(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
-from herald_shared.contracts.common import Contract, DelayType, Identifier
+from herald_shared.contracts.common import Contract, CustomDelay, DelayType, Identifier
 
 
 class CampaignCreated(Contract):
@@ -66,6 +66,8 @@ class SendMessage(Contract):
     first_failure_at: datetime | None = None
     """When the first failed attempt of the current plan happened, if one did."""
     delay_type: DelayType = DelayType.BALANCED
+    custom_delay: CustomDelay | None = None
+    """The campaign's own gap range, when it has one (it wins over ``delay_type``)."""
 
 
 class MessageStatusChanged(Contract):

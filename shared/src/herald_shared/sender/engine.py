@@ -32,7 +32,9 @@ from herald_shared.message_transitions import transition, transition_from_any
 from herald_shared.metrics import DUPLICATE_DELIVERIES, SEND_ATTEMPTS, SEND_LATENCY
 from herald_shared.mongo import Database
 from herald_shared.sender.circuits import AccountCircuits
-from herald_shared.sender.gateway import Gateway, GatewayError, SendReceipt
+from herald_shared.sender.gateway import GatewayError, SendReceipt
+from herald_shared.sender.gateway_directory import GatewayDirectory, SendRoute
+from herald_shared.sender.pacer import SendPacer
 from herald_shared.sender.send_errors import CIRCUIT_OPEN, circuit_open
 from herald_shared.topics import MESSAGE_STATUS
 
@@ -48,7 +50,6 @@ class EngineProfile:
     """Recorded as the message's ``deliveryMethod``: ``baileys`` or ``web-js``."""
     topic: str
     group_id: str
-    session: str
 
 
 class SenderEngine:
@@ -57,19 +58,21 @@ class SenderEngine:
         *,
         db: Database,
         broker: KafkaBroker,
-        gateway: Gateway,
+        gateways: GatewayDirectory,
         profile: EngineProfile,
         plan: AttemptPlan,
         circuits: AccountCircuits,
+        pacer: SendPacer,
         lease_seconds: float,
         owner: str,
     ) -> None:
         self._db = db
         self._broker = broker
-        self._gateway = gateway
+        self._gateways = gateways
         self._profile = profile
         self._plan = plan
         self._circuits = circuits
+        self._pacer = pacer
         self._lease = timedelta(seconds=lease_seconds)
         self._owner = owner
 
@@ -77,6 +80,8 @@ class SenderEngine:
         """Deliver one send event; returns the message's new status, or None if skipped."""
         bind_context(campaign_id=event.campaign_id, message_id=event.message_id)
         method = self._profile.delivery_method
+        # Before the claim: a lookup that fails leaves the message unclaimed for the retry.
+        route = await self._gateways.route(event.tenant_id, event.account_id)
         source = await self._claim(event)
         if source is None:
             if not await republish_unfinished(self._db, self._broker, self._plan, event, method):
@@ -86,7 +91,11 @@ class SenderEngine:
         await self._publish_status(event, MessageStatus.SENDING, source)
 
         try:
-            receipt = await self._send(event)
+            await self._check_sendable(event, route)
+            # The account's anti-ban turn, right before the gateway call: a message that is not
+            # sent (disabled account, session down, circuit open) takes no slot.
+            await self._pacer.wait_turn(event)
+            receipt = await self._send(event, route)
         except GatewayError as error:
             return await self._route_failure(event, error, origin)
         await self._circuits.record_success(event.tenant_id, event.account_id)
@@ -112,31 +121,50 @@ class SenderEngine:
             },
         )
 
-    async def _send(self, event: SendMessage) -> SendReceipt:
-        """Call the gateway, unless the account's circuit on this engine is open and the plan
-        has another engine to go to."""
+    async def _check_sendable(self, event: SendMessage, route: SendRoute) -> None:
+        """Raise the GatewayError of a send that must not call the gateway: the account is
+        disabled or unknown, its circuit on this engine is open and the plan has another engine
+        to go to, or its session was not connected at its last health check (then it is the
+        gateway's own ``session-not-connected``, and goes the same way)."""
         method = self._profile.delivery_method
+        try:
+            route.check_account()
+        except GatewayError as error:
+            await self._count_failure(event, error)
+            raise
         if not await self._circuits.allows(event.tenant_id, event.account_id):
             has_other_engine = self._plan.next_attempt(event.step, switch_engine=True)
             if has_other_engine and has_other_engine.engine is not self._profile.engine:
                 SEND_ATTEMPTS.labels(engine=method, outcome=CIRCUIT_OPEN).inc()
                 raise circuit_open(event.account_id, method)
+        try:
+            route.check_session()
+        except GatewayError as error:
+            await self._count_failure(event, error)
+            raise
+
+    async def _send(self, event: SendMessage, route: SendRoute) -> SendReceipt:
+        """Call the account's gateway session."""
+        method = self._profile.delivery_method
         started = time.perf_counter()
         try:
-            receipt = await self._gateway.send_text(
-                session=self._profile.session,
+            receipt = await route.gateway.send_text(
+                session=route.session,
                 phone=event.phone,
                 text=event.body,
                 message_id=event.message_id,
             )
         except GatewayError as error:
-            SEND_ATTEMPTS.labels(engine=method, outcome=error.reason).inc()
-            await self._circuits.record_failure(event.tenant_id, event.account_id, error)
+            await self._count_failure(event, error)
             raise
         finally:
             SEND_LATENCY.labels(engine=method).observe(time.perf_counter() - started)
         SEND_ATTEMPTS.labels(engine=method, outcome="sent").inc()
         return receipt
+
+    async def _count_failure(self, event: SendMessage, error: GatewayError) -> None:
+        SEND_ATTEMPTS.labels(engine=self._profile.delivery_method, outcome=error.reason).inc()
+        await self._circuits.record_failure(event.tenant_id, event.account_id, error)
 
     async def _route_failure(
         self, event: SendMessage, error: GatewayError, origin: RecordOrigin

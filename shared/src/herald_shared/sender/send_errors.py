@@ -37,6 +37,10 @@ CIRCUIT_OPEN = "circuit-open"
 """Not a gateway answer: the engine's circuit for the account is open, so it was not called."""
 OUTCOME_UNKNOWN = "outcome-unknown"
 """Not a gateway answer: a claim's lease ran out without an outcome (the sender died)."""
+ACCOUNT_DISABLED = "account-disabled"
+"""Not a gateway answer: the message's sender account was disabled after it was queued."""
+ACCOUNT_NOT_FOUND = "account-not-found"
+"""Not a gateway answer: the message names a sender account that does not exist (any more)."""
 
 # Failures that say "this engine, not this message": the next attempt goes to the other engine
 # at once (seed: "Rate limited → Move to Web.js fallback").
@@ -51,6 +55,36 @@ def switches_engine(error: GatewayError) -> bool:
 def circuit_open(account_id: str, engine: str) -> GatewayError:
     return GatewayError(
         CIRCUIT_OPEN, f"the {engine} circuit of account {account_id} is open", retryable=True
+    )
+
+
+def session_not_connected(session: str, status: str, detail: str | None) -> GatewayError:
+    """The error of a send not attempted because the last health check found the session not
+    connected (seed: "Check Session Connected"): the same reason as the gateway's own refusal,
+    so it is routed the same way (retryable; the circuit opens at once)."""
+    known = f" ({detail})" if detail else ""
+    return GatewayError(
+        SESSION_NOT_CONNECTED,
+        f"session {session} was {status} at its last health check{known}; gateway not called",
+        retryable=True,
+    )
+
+
+def account_disabled(account_id: str) -> GatewayError:
+    """A queued message of a disabled account: not sent on any engine, and not retried by the
+    plan or the hourly redrive; an operator redrives it once the account is enabled again."""
+    return GatewayError(
+        ACCOUNT_DISABLED,
+        f"sender account {account_id} is disabled; enable it and redrive the message",
+        retryable=False,
+    )
+
+
+def account_not_found(account_id: str) -> GatewayError:
+    """A message whose sender account does not exist: sending it from another number would
+    surprise the recipient, so it fails (redrivable once the account exists again)."""
+    return GatewayError(
+        ACCOUNT_NOT_FOUND, f"sender account {account_id} does not exist", retryable=False
     )
 
 

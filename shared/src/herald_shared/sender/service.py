@@ -6,30 +6,34 @@ import os
 import socket
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
-from faststream.kafka.annotations import KafkaMessage
 
-from herald_shared.attempt_outcomes import RecordOrigin
 from herald_shared.attempt_plan import AttemptPlan, Engine
-from herald_shared.contracts.events import SendMessage
+from herald_shared.pace_slots import AccountPace
 from herald_shared.sender.circuits import AccountCircuits
 from herald_shared.sender.engine import EngineProfile, SenderEngine
-from herald_shared.sender.waha import WahaGateway
+from herald_shared.sender.gateway_directory import GatewayDirectory
+from herald_shared.sender.lane_consumer import LaneConsumer, LaneLimits
+from herald_shared.sender.pacer import SendPacer
+from herald_shared.sender.send_records import SendRecordHandler
+from herald_shared.sender.session_polling import SessionHealthPoller
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 from herald_shared.settings import HeraldSettings
 
 
 def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProfile) -> FastAPI:
-    """The HTTP app of a sender process; its lifespan runs the Kafka subscriber."""
+    """The HTTP app of a sender process; its lifespan runs the lane consumer of its topic."""
     runtime = ServiceRuntime.create(service, settings)
     owner = f"{service}@{socket.gethostname()}:{os.getpid()}"
-    gateway = WahaGateway(
-        settings.gateway_url, settings.gateway_api_key, settings.gateway_timeout_seconds
+    gateways = GatewayDirectory.for_engine(runtime.db, settings, profile.engine)
+    sessions = SessionHealthPoller(
+        runtime.db, gateways, interval_seconds=settings.session_poll_seconds
     )
     engine = SenderEngine(
         db=runtime.db,
         broker=runtime.broker,
-        gateway=gateway,
+        gateways=gateways,
         profile=profile,
         plan=AttemptPlan.parse(settings.attempt_plan),
         circuits=AccountCircuits(
@@ -41,28 +45,34 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
             cooldown_seconds=settings.circuit_cooldown_seconds,
             owner=owner,
         ),
+        pacer=SendPacer(AccountPace(runtime.db), scale=settings.pace_scale),
         lease_seconds=settings.claim_lease_seconds,
         owner=owner,
     )
 
-    @runtime.broker.subscriber(
+    lanes = LaneConsumer(
+        lambda: AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"herald-{service}",
+            group_id=profile.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        ),
         profile.topic,
-        group_id=profile.group_id,
-        auto_offset_reset="earliest",
-        max_workers=settings.sender_concurrency,
-        title=f"{service}:{profile.topic}",
-        description=f"Delivers each message through the {profile.delivery_method} gateway.",
+        SendRecordHandler(engine, runtime.broker),
+        LaneLimits(
+            max_in_flight_per_partition=settings.sender_max_in_flight_per_partition,
+            resume_below=settings.sender_max_in_flight_per_partition // 2,
+        ),
     )
-    async def on_send(event: SendMessage, message: KafkaMessage) -> None:
-        record = message.raw_message
-        origin = RecordOrigin(
-            profile.topic,
-            int(getattr(record, "partition", -1)),
-            int(getattr(record, "offset", -1)),
-        )
-        await engine.deliver(event, origin)
 
-    runtime.on_stop.append(gateway.close)
+    runtime.on_start.append(sessions.start)
+    runtime.on_start.append(lanes.start)
+    # Stop hooks run in reverse: the lanes finish what they hold, then the poller stops, then
+    # the gateways close.
+    runtime.on_stop.append(gateways.close)
+    runtime.on_stop.append(sessions.stop)
+    runtime.on_stop.append(lanes.stop)
     return create_http_app(runtime)
 
 
@@ -86,7 +96,6 @@ class SenderDeployment:
             delivery_method=self.delivery_method,
             topic=self.topic,
             group_id=self.consumer_group,
-            session=settings.gateway_session,
         )
         return build_sender_app(self.service, settings, profile)
 

@@ -20,6 +20,7 @@ from herald_campaign.domain.accounts import (
     SessionSetup,
 )
 from herald_campaign.service_layer.accounts import AccountPage
+from herald_campaign.service_layer.session_pairing import SessionQr
 from herald_shared.accounts import (
     AccountStatus,
     GatewayAdapter,
@@ -28,6 +29,7 @@ from herald_shared.accounts import (
     SenderAccount,
     SessionEngine,
 )
+from herald_shared.attempt_plan import Engine
 from herald_shared.contracts.common import utc_now
 from herald_shared.sending_limits import daily_allowance
 
@@ -286,6 +288,35 @@ class AccountResponse(ResponseModel):
             created_at=account.created_at,
             updated_at=account.updated_at,
             disabled_at=account.disabled_at,
+        )
+
+
+class SessionQrResponse(ResponseModel):
+    """A login QR code to scan with the account's phone (WhatsApp → Linked devices), as the
+    gateway gave it."""
+
+    account_id: str
+    engine: Engine = Field(description="primary or fallback")
+    session: str
+    mimetype: str | None = Field(description="The image's type (image/png) when there is one.")
+    image_base64: str | None = Field(
+        description="The QR code as an image, base64 (no data: prefix)."
+    )
+    value: str | None = Field(description="The raw QR value, for clients that draw it.")
+    pairing_code: str | None = Field(
+        default=None, description="A code to type on the phone instead (Evolution only)."
+    )
+
+    @classmethod
+    def of(cls, found: SessionQr) -> SessionQrResponse:
+        return cls(
+            account_id=found.account_id,
+            engine=found.engine,
+            session=found.session,
+            mimetype=found.qr.mimetype,
+            image_base64=found.qr.image_base64,
+            value=found.qr.value,
+            pairing_code=found.qr.pairing_code,
         )
 
 

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from herald_campaign.api.account_schemas import (
     AccountListResponse,
     AccountResponse,
     CreateAccountRequest,
+    SessionQrResponse,
     UpdateAccountRequest,
 )
 from herald_campaign.api.dependencies import AccountId, Services, Tenant
-from herald_campaign.api.errors import ACCOUNT_CONFLICT, ACCOUNT_NOT_FOUND, AUTH, INVALID
+from herald_campaign.api.errors import (
+    ACCOUNT_CONFLICT,
+    ACCOUNT_NOT_FOUND,
+    AUTH,
+    GATEWAY_UNAVAILABLE,
+    INVALID,
+    NOT_WAITING_FOR_SCAN,
+)
 from herald_shared.accounts import AccountStatus
+from herald_shared.attempt_plan import Engine
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"], responses=AUTH)
 
@@ -83,12 +92,39 @@ async def update_account(
     return AccountResponse.of(account)
 
 
+@router.get(
+    "/{account_id}/sessions/{engine}/qr",
+    response_model=SessionQrResponse,
+    responses={**INVALID, **ACCOUNT_NOT_FOUND, **NOT_WAITING_FOR_SCAN, **GATEWAY_UNAVAILABLE},
+    summary="The login QR code of a session waiting to be paired",
+    description=(
+        "Asks the session's gateway for the QR code that pairs the account's number (scan it "
+        "with the phone: WhatsApp, Linked devices). Only a session waiting for a scan "
+        "(health SCAN_QR_CODE) has one; codes change every few seconds, so ask again for a "
+        "fresh one. The senders check each session every HERALD_SESSION_POLL_SECONDS and show "
+        "what they found in the account's `health`."
+    ),
+)
+async def session_login_qr(
+    account_id: AccountId,
+    engine: Annotated[Engine, Path(description="primary or fallback")],
+    tenant: Tenant,
+    services: Services,
+) -> SessionQrResponse:
+    return SessionQrResponse.of(await services.pairing.login_qr(tenant, account_id, engine))
+
+
 @router.post(
     "/{account_id}/disable",
     response_model=AccountResponse,
     responses={**INVALID, **ACCOUNT_NOT_FOUND},
     summary="Disable a sender account",
-    description="The dispatcher gives it no new messages; those it has already keep going.",
+    description=(
+        "The dispatcher gives it no new messages, and the senders stop sending its queued ones "
+        "within seconds (HERALD_ACCOUNT_CACHE_SECONDS): each fails with reason "
+        "`account-disabled` and becomes a dead letter, not retried on the other engine nor by "
+        "the hourly redrive. Enable the account and redrive its dead letters to send them."
+    ),
 )
 async def disable_account(
     account_id: AccountId, tenant: Tenant, services: Services

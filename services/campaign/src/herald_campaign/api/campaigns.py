@@ -16,7 +16,6 @@ from herald_campaign.api.schemas import (
     CreateCampaignRequest,
     SendCampaignResponse,
 )
-from herald_campaign.domain.campaigns import CampaignDraft
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=AUTH)
 
@@ -31,9 +30,7 @@ router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=AUTH)
 async def create_campaign(
     body: CreateCampaignRequest, tenant: Tenant, services: Services
 ) -> CampaignResponse:
-    campaign = await services.campaigns.create_campaign(
-        tenant, CampaignDraft(body.name, body.message_body, body.delay_type)
-    )
+    campaign = await services.campaigns.create_campaign(tenant, body.draft())
     return CampaignResponse.of(campaign)
 
 

@@ -16,6 +16,7 @@ from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.dead_letters import DeadLetterService
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.service_layer.receipts import ReceiptService
+from herald_campaign.service_layer.session_pairing import SessionPairing
 
 WEBHOOKS_PREFIX = "/api/webhooks/"
 
@@ -29,6 +30,7 @@ class ApiServices:
     accounts: AccountService
     receipts: ReceiptService
     webhook_keys: WebhookKeys
+    pairing: SessionPairing
 
 
 def install_services(app: FastAPI, services: ApiServices) -> None:

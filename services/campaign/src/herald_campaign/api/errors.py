@@ -22,6 +22,10 @@ from herald_campaign.service_layer.errors import (
     OperationRefused,
     RedriveRefused,
 )
+from herald_campaign.service_layer.session_pairing import (
+    GatewayUnavailable,
+    SessionNotWaitingForScan,
+)
 from herald_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -54,6 +58,18 @@ ACCOUNT_NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 ACCOUNT_CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "Another account has this phone number."}
+}
+NOT_WAITING_FOR_SCAN: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorResponse,
+        "description": "The session is not waiting for a QR code scan (the error says its "
+        "status: paired already, stopped, starting …).",
+    }
+}
+GATEWAY_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    502: {"model": ErrorResponse, "description": "The account's gateway answered with an error."},
+    503: {"model": ErrorResponse, "description": "The account's gateway is unreachable."},
+    504: {"model": ErrorResponse, "description": "The account's gateway did not answer in time."},
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "Kafka did not take the event; try again."}
@@ -119,7 +135,7 @@ async def _refused(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse(error_body("campaign not found"), status.HTTP_404_NOT_FOUND)
     if isinstance(error, DeadLetterNotFound):
         return JSONResponse(error_body("dead letter not found"), status.HTTP_404_NOT_FOUND)
-    if isinstance(error, CampaignConflict | RedriveRefused):
+    if isinstance(error, CampaignConflict | RedriveRefused | SessionNotWaitingForScan):
         return JSONResponse(error_body(error.message), status.HTTP_409_CONFLICT)
     if isinstance(error, AccountNotFound):
         return JSONResponse(error_body("account not found"), status.HTTP_404_NOT_FOUND)
@@ -145,6 +161,17 @@ async def _event_bus_unavailable(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _gateway_unavailable(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, GatewayUnavailable)
+    if error.timed_out:
+        code = status.HTTP_504_GATEWAY_TIMEOUT
+    elif error.unreachable:
+        code = status.HTTP_503_SERVICE_UNAVAILABLE
+    else:
+        code = status.HTTP_502_BAD_GATEWAY
+    return JSONResponse(error_body(error.message), code)
+
+
 async def _unexpected(_: Request, error: Exception) -> JSONResponse:
     log.error("unexpected error", exc_info=error)
     return JSONResponse(error_body("internal error"), status.HTTP_500_INTERNAL_SERVER_ERROR)
@@ -155,4 +182,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(OperationRefused, _refused)
     app.add_exception_handler(EventBusUnavailable, _event_bus_unavailable)
+    app.add_exception_handler(GatewayUnavailable, _gateway_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from herald_campaign.domain.campaigns import CampaignDraft
 from herald_campaign.domain.contacts import ContactFieldValue, SubmittedContact
 from herald_campaign.domain.stats import CampaignStats
 from herald_campaign.service_layer.campaigns import CampaignPage, ContactsOutcome
 from herald_campaign.service_layer.dead_letters import CampaignRedrive, DeadLetterPage, Redriven
 from herald_campaign.service_layer.messages import QueueStats
-from herald_shared.contracts.common import DelayType
+from herald_shared.contracts.common import CustomDelay, DelayType
 from herald_shared.dead_letters import DeadLetterStatus
 from herald_shared.mongo import Document
 from herald_shared.templates import WHATSAPP_MAX_BODY
@@ -50,10 +58,37 @@ class ResponseModel(BaseModel):
 # Requests
 
 
+class CustomDelayRequest(RequestModel):
+    min_seconds: Annotated[float, Field(ge=1, le=3600)]
+    max_seconds: Annotated[float, Field(ge=1, le=3600)]
+
+    @model_validator(mode="after")
+    def _a_range(self) -> CustomDelayRequest:
+        if self.max_seconds <= self.min_seconds:
+            raise ValueError("maxSeconds must be greater than minSeconds: a range, not one value")
+        return self
+
+
 class CreateCampaignRequest(RequestModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     message_body: Annotated[str, Field(min_length=1, max_length=WHATSAPP_MAX_BODY)]
     delay_type: DelayType = DelayType.BALANCED
+    custom_delay: CustomDelayRequest | None = Field(
+        default=None,
+        description="An own anti-ban gap range in seconds, instead of the delay type's "
+        "(fast 2-5, balanced 5-10, safe 10-30).",
+    )
+
+    def draft(self) -> CampaignDraft:
+        custom = self.custom_delay
+        return CampaignDraft(
+            self.name,
+            self.message_body,
+            self.delay_type,
+            CustomDelay(min_seconds=custom.min_seconds, max_seconds=custom.max_seconds)
+            if custom is not None
+            else None,
+        )
 
     @field_validator("message_body")
     @classmethod
@@ -87,11 +122,21 @@ class AddContactsRequest(RequestModel):
 # Responses
 
 
+class CustomDelayResponse(ResponseModel):
+    min_seconds: float
+    max_seconds: float
+
+
+def _snake(stored: Document) -> dict[str, Any]:
+    return {"min_seconds": stored["minSeconds"], "max_seconds": stored["maxSeconds"]}
+
+
 class CampaignResponse(ResponseModel):
     id: str
     name: str
     message_body: str
     delay_type: DelayType
+    custom_delay: CustomDelayResponse | None = None
     status: str = Field(description="draft, running or completed")
     contact_count: int
     created_at: datetime
@@ -105,6 +150,9 @@ class CampaignResponse(ResponseModel):
             name=campaign["name"],
             message_body=campaign["messageBody"],
             delay_type=campaign.get("delayType", DelayType.BALANCED),
+            custom_delay=CustomDelayResponse(**_snake(campaign["customDelay"]))
+            if campaign.get("customDelay")
+            else None,
             status=campaign["status"],
             contact_count=campaign.get("contactCount", 0),
             created_at=campaign["createdAt"],

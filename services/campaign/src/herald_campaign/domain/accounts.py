@@ -188,7 +188,8 @@ def changed_account(
 
 
 def disabled_account(account: SenderAccount, now: datetime) -> SenderAccount:
-    """The account the dispatcher gives no more messages (those it has keep going)."""
+    """The account the dispatcher gives no more messages; the senders fail those it has
+    (``account-disabled``) rather than send them."""
     if not account.enabled:
         return account
     return account.model_copy(

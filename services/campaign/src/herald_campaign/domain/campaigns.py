@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import uuid4
 
-from herald_shared.contracts.common import DelayType
+from herald_shared.contracts.common import CustomDelay, DelayType
 
 CAMPAIGN_ID_PREFIX = "cmp_"
 
@@ -27,6 +27,7 @@ class CampaignDraft:
     name: str
     message_body: str
     delay_type: DelayType = DelayType.BALANCED
+    custom_delay: CustomDelay | None = None
 
 
 def _digest(*parts: str) -> str:

@@ -127,7 +127,8 @@ class AccountService:
         return await self.get_account(tenant_id, account_id)
 
     async def disable_account(self, tenant_id: str, account_id: str) -> SenderAccount:
-        """The dispatcher gives a disabled account no new messages; idempotent."""
+        """The dispatcher gives a disabled account no new messages and the senders send none
+        of its queued ones (they fail as ``account-disabled``, redrivable); idempotent."""
         current = await self.get_account(tenant_id, account_id)
         account = disabled_account(current, stored_now())
         if account is not current:

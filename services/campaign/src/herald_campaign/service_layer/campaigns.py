@@ -116,6 +116,11 @@ class CampaignService:
             "createdAt": now,
             "updatedAt": now,
         }
+        if draft.custom_delay is not None:
+            campaign["customDelay"] = {
+                "minSeconds": draft.custom_delay.min_seconds,
+                "maxSeconds": draft.custom_delay.max_seconds,
+            }
         if command_id is not None:
             campaign["createdByCommand"] = command_id
         try:

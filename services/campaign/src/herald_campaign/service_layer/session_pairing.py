@@ -1,0 +1,126 @@
+"""Pairing a sender account's number with a gateway session: the login QR code of a session that
+waits for a scan, passed through from the account's gateway as it gave it.
+
+The gateway is asked with the account's own settings (adapter, base URL, API key); the key is
+never part of an answer or an error. The session's health as the senders last checked it is on
+the account (``sessions.<engine>.health``); this asks the gateway now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from herald_campaign.service_layer.accounts import AccountService
+from herald_campaign.service_layer.errors import OperationRefused
+from herald_shared.attempt_plan import Engine
+from herald_shared.logging import get_logger
+from herald_shared.sender.gateway import Gateway, GatewayError, LoginQr, SessionStatus
+from herald_shared.sender.gateways import build_gateway
+from herald_shared.sender.send_errors import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE
+
+log = get_logger(__name__)
+
+BuildGateway = Callable[[str, str, str | None, float], Gateway]
+
+_WHAT_TO_DO = {
+    SessionStatus.WORKING: "it is paired already",
+    SessionStatus.STARTING: "it is starting; ask again in a few seconds",
+    SessionStatus.STOPPED: "start it on its gateway first",
+    SessionStatus.FAILED: "restart it on its gateway first",
+}
+
+
+@dataclass(frozen=True)
+class SessionQr:
+    account_id: str
+    engine: Engine
+    session: str
+    qr: LoginQr
+
+
+class SessionNotWaitingForScan(OperationRefused):
+    """The session has no QR code to show: it is not waiting for a scan."""
+
+    reason = "session-not-waiting-for-scan"
+
+    def __init__(self, engine: Engine, session: str, status: SessionStatus | None) -> None:
+        if status is None or status is SessionStatus.SCAN_QR_CODE:
+            # Waiting for a scan, yet no code: WhatsApp has not sent the gateway one yet.
+            message = (
+                f"the {engine.value} session {session} has no QR code yet; ask again in a few "
+                "seconds"
+            )
+        else:
+            message = (
+                f"the {engine.value} session {session} is {status.value}, not waiting for a QR "
+                f"code scan: {_WHAT_TO_DO.get(status, 'check it on its gateway')}"
+            )
+        super().__init__(message)
+        self.status = status
+
+
+class GatewayUnavailable(Exception):
+    """The account's gateway could not answer (``unreachable`` true: no answer at all, or none
+    in time; false: it answered with an error)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+    @property
+    def unreachable(self) -> bool:
+        return self.reason in (GATEWAY_UNREACHABLE, GATEWAY_TIMEOUT)
+
+    @property
+    def timed_out(self) -> bool:
+        return self.reason == GATEWAY_TIMEOUT
+
+    @classmethod
+    def of(cls, error: GatewayError, engine: Engine, base_url: str) -> GatewayUnavailable:
+        where = f"the {engine.value} session's gateway at {base_url}"
+        if error.reason == GATEWAY_UNREACHABLE:
+            message = f"{where} is unreachable ({error.detail})"
+        elif error.reason == GATEWAY_TIMEOUT:
+            message = f"{where} did not answer in time ({error.detail})"
+        else:
+            message = f"{where} answered with an error: {error.reason}: {error.detail}"
+        return cls(message, reason=error.reason)
+
+
+class SessionPairing:
+    def __init__(
+        self,
+        accounts: AccountService,
+        *,
+        timeout_seconds: float,
+        build: BuildGateway = build_gateway,
+    ) -> None:
+        self._accounts = accounts
+        self._timeout = timeout_seconds
+        self._build = build
+
+    async def login_qr(self, tenant_id: str, account_id: str, engine: Engine) -> SessionQr:
+        """The QR code that pairs the account's ``engine`` session. AccountNotFound (another
+        tenant's account too), SessionNotWaitingForScan, or GatewayUnavailable."""
+        account = await self._accounts.get_account(tenant_id, account_id)
+        session = account.session_for(engine)
+        key = session.api_key.get_secret_value() if session.api_key is not None else None
+        gateway = self._build(session.gateway.value, session.base_url, key, self._timeout)
+        try:
+            qr = await gateway.login_qr(session.session)
+            if qr is None:
+                status = (await gateway.session_health(session.session)).status
+                raise SessionNotWaitingForScan(engine, session.session, status)
+        except GatewayError as error:
+            log.warning(
+                "login QR not available from the gateway",
+                account_id=account_id,
+                engine=engine.value,
+                reason=error.reason,
+            )
+            raise GatewayUnavailable.of(error, engine, session.base_url) from None
+        finally:
+            await gateway.close()
+        return SessionQr(account_id, engine, session.session, qr)

@@ -1,0 +1,25 @@
+"""A send's turn in its sender account's anti-ban pace (see :mod:`herald_shared.pace_slots`)."""
+
+from __future__ import annotations
+
+from herald_shared.contracts.events import SendMessage
+from herald_shared.metrics import PACE_LATENESS, PACE_WAIT
+from herald_shared.pace_slots import AccountPace, SlotTaken
+from herald_shared.pacing import pace_range
+
+
+class SendPacer:
+    def __init__(self, pace: AccountPace, *, scale: float) -> None:
+        self._pace = pace
+        self._scale = scale
+
+    async def wait_turn(self, event: SendMessage) -> SlotTaken:
+        """Wait until the event's account may send, by its campaign's profile or custom range,
+        and take that slot."""
+        custom = event.custom_delay.bounds() if event.custom_delay is not None else None
+        slot = await self._pace.wait_for_slot(
+            event.account_id, pace_range(event.delay_type, custom, scale=self._scale)
+        )
+        PACE_WAIT.observe(slot.waited_seconds)
+        PACE_LATENESS.observe(slot.lateness_seconds)
+        return slot
