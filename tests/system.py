@@ -111,10 +111,17 @@ def phones(count: int, *, prefix: str = "+1415") -> list[str]:
 
 
 async def launch_campaign(
-    api: httpx.AsyncClient, numbers: list[str], *, body: str = "Hello {{name|there}}"
+    api: httpx.AsyncClient,
+    numbers: list[str],
+    *,
+    body: str = "Hello {{name|there}}",
+    delay_type: str = "balanced",
 ) -> str:
     """Create a campaign with these recipients and send it; returns its id."""
-    created = await api.post("/api/campaigns", json={"name": "delivery test", "messageBody": body})
+    created = await api.post(
+        "/api/campaigns",
+        json={"name": "delivery test", "messageBody": body, "delayType": delay_type},
+    )
     assert created.status_code == 201, created.text
     campaign_id: str = created.json()["id"]
     for start in range(0, len(numbers), 1000):
@@ -254,3 +261,42 @@ async def sweeper(stack: RunningStack) -> AsyncIterator[Sweep]:
     finally:
         await broker.stop()
         await client.close()
+
+
+async def add_account(
+    api: httpx.AsyncClient,
+    stack: RunningStack,
+    gateways: tuple[httpx.AsyncClient, ...],
+    name: str,
+    phone: str,
+) -> dict[str, Any]:
+    """An account whose sessions are new sessions on the simulators (NOWEB on the primary's,
+    WEBJS on the fallback's), created through the API as an operator would."""
+    primary_gw, fallback_gw = gateways
+    sessions = {"primary": f"{name}-noweb", "fallback": f"{name}-webjs"}
+    await primary_gw.put(f"/_sim/sessions/{sessions['primary']}", json={"engine": "NOWEB"})
+    await fallback_gw.put(f"/_sim/sessions/{sessions['fallback']}", json={"engine": "WEBJS"})
+    key = stack.config.gateway_api_key
+    created = await api.post(
+        "/api/accounts",
+        json={
+            "phone": phone,
+            "name": name,
+            "primary": {
+                "gateway": "waha",
+                "baseUrl": stack.primary_gateway,
+                "session": sessions["primary"],
+                "apiKey": key,
+            },
+            "fallback": {
+                "gateway": "waha",
+                "baseUrl": stack.fallback_gateway,
+                "session": sessions["fallback"],
+                "apiKey": key,
+            },
+            "warmupSchedule": [],
+        },
+    )
+    assert created.status_code == 201, created.text
+    account: dict[str, Any] = created.json()
+    return account

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import time
 import uuid
 from typing import Any
 
@@ -27,49 +28,69 @@ def settings(mongodb_url: str) -> HeraldSettings:
     )
 
 
-async def test_senders_sharing_an_account_never_send_closer_than_its_minimum_gap(
-    db: Any,
-) -> None:
-    account = f"acc-{uuid.uuid4().hex[:6]}"
-    # Three sender processes (primary and fallback pods) each with sends for the same account.
-    senders = [AccountPace(db, rng=random.Random(seed)) for seed in range(3)]
+def account() -> str:
+    return f"acc-{uuid.uuid4().hex[:6]}"
 
-    async def send_all(pace: AccountPace) -> list[SlotTaken]:
-        return [await pace.wait_for_slot(account, PACE) for _ in range(8)]
 
-    slots = sorted(
-        (s for taken in await asyncio.gather(*map(send_all, senders)) for s in taken),
-        key=lambda s: s.at_ms,
-    )
+async def test_senders_sharing_an_account_send_one_at_a_time_a_gap_apart(db: Any) -> None:
+    sending = account()
+    # Three sender processes (primary and fallback pods) each with sends for the same account;
+    # each "gateway call" takes 20 ms.
+    senders = [AccountPace(db, hold_seconds=5, rng=random.Random(seed)) for seed in range(3)]
+    calls: list[tuple[float, float, float]] = []  # (start, answer, gap)
 
-    gaps = [(b.at_ms - a.at_ms) / 1000 for a, b in itertools.pairwise(slots)]
-    assert len(slots) == 24
-    assert min(gaps) >= PACE.min_seconds, gaps
-    # Random, not a fixed rhythm; and no slower than the range allows plus scheduling slack.
-    assert len({round(g, 3) for g in gaps}) > len(gaps) // 2, gaps
-    assert max(gaps) <= PACE.max_seconds + 0.1, gaps
-    stored = await db["account_pace"].find_one({"_id": account})
-    assert stored["lastSendMs"] == slots[-1].at_ms
+    async def send_all(pace: AccountPace) -> None:
+        for _ in range(8):
+            slot = await pace.wait_for_slot(sending, PACE)
+            started = time.time()
+            await asyncio.sleep(0.02)
+            calls.append((started, time.time(), slot.gap_seconds))
+            assert await pace.release(slot)
+
+    await asyncio.gather(*map(send_all, senders))
+
+    calls.sort()
+    assert len(calls) == 24
+    for (_, answered, gap), (next_start, _, _) in itertools.pairwise(calls):
+        # Never two calls at once, and the next one a whole gap after the previous answer.
+        assert next_start - answered >= gap - 0.002, (answered, next_start, gap)
+    gaps = [gap for _, _, gap in calls]
+    assert len(set(gaps)) == len(gaps)  # drawn at random each time, never a fixed interval
 
 
 async def test_accounts_do_not_wait_for_each_other(db: Any) -> None:
-    pace = AccountPace(db)
-    first, second = f"acc-{uuid.uuid4().hex[:6]}", f"acc-{uuid.uuid4().hex[:6]}"
+    pace = AccountPace(db, hold_seconds=5)
+    first, second = account(), account()
     slow = PaceRange(30, 30)
-    await pace.wait_for_slot(first, slow)
+    await pace.release(await pace.wait_for_slot(first, slow))
 
     taken = await asyncio.wait_for(pace.wait_for_slot(second, slow), timeout=2)
 
     assert taken.waited_seconds < 1
-    assert (await pace.try_take(first, 30))[0] is False  # the first still waits its 30 s
+    assert isinstance(await pace.try_take(first, 30), int)  # the first still waits its 30 s
 
 
 async def test_the_pace_survives_a_new_sender_process(db: Any) -> None:
-    account = f"acc-{uuid.uuid4().hex[:6]}"
-    before = await AccountPace(db).wait_for_slot(account, PaceRange(0.3, 0.3))
+    sending = account()
+    before = await AccountPace(db, hold_seconds=5).wait_for_slot(sending, PaceRange(0.3, 0.3))
+    await AccountPace(db, hold_seconds=5).release(before)
+    released_at = time.time_ns() // 1_000_000
 
-    after = await AccountPace(db).wait_for_slot(account, PaceRange(0.3, 0.3))  # "restarted"
+    restarted = AccountPace(db, hold_seconds=5)
+    after = await restarted.wait_for_slot(sending, PaceRange(0.3, 0.3))
 
-    assert after.at_ms - before.at_ms >= 300
-    assert after.due_ms == before.at_ms + 300
+    assert after.at_ms - released_at >= 300 - 2
     assert after.lateness_seconds < 0.1
+
+
+async def test_an_account_held_by_a_dead_sender_is_free_once_the_hold_runs_out(db: Any) -> None:
+    sending = account()
+    dead = AccountPace(db, hold_seconds=0.4)
+    abandoned: SlotTaken = await dead.wait_for_slot(sending, PaceRange(0.1, 0.1))
+    # The sender dies here: it never releases the account.
+
+    successor = AccountPace(db, hold_seconds=0.4)
+    taken = await successor.wait_for_slot(sending, PaceRange(0.1, 0.1))
+
+    assert taken.at_ms - abandoned.at_ms >= 500  # the hold plus the gap
+    assert not await dead.release(abandoned)  # too late: it no longer holds the account

@@ -134,7 +134,7 @@ async def primary(db: Any, broker: KafkaBroker) -> AsyncIterator[Sender]:
         circuits=AccountCircuits(
             db, engine="primary", threshold=5, cooldown_seconds=60, owner="it"
         ),
-        pacer=SendPacer(AccountPace(db), scale=0),  # no anti-ban gaps in this test
+        pacer=SendPacer(AccountPace(db, hold_seconds=10), scale=0),  # no anti-ban gaps in this test
         lease_seconds=60,
         owner="it",
     )

@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient
 from herald_devstack.waiting import eventually
 from tests.system import (
     RunningStack,
+    add_account,
     add_tenant_token,
     gateway_client,
     launch_campaign,
@@ -54,45 +55,6 @@ async def tenant_api(
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=stack.api, headers=headers, timeout=60) as client:
         yield client
-
-
-async def add_account(
-    api: httpx.AsyncClient,
-    stack: RunningStack,
-    gateways: tuple[httpx.AsyncClient, ...],
-    name: str,
-    phone: str,
-) -> dict[str, Any]:
-    """An account whose sessions are new sessions on the simulators (NOWEB on the primary's,
-    WEBJS on the fallback's), created through the API as an operator would."""
-    primary_gw, fallback_gw = gateways
-    sessions = {"primary": f"{name}-noweb", "fallback": f"{name}-webjs"}
-    await primary_gw.put(f"/_sim/sessions/{sessions['primary']}", json={"engine": "NOWEB"})
-    await fallback_gw.put(f"/_sim/sessions/{sessions['fallback']}", json={"engine": "WEBJS"})
-    key = stack.config.gateway_api_key
-    created = await api.post(
-        "/api/accounts",
-        json={
-            "phone": phone,
-            "name": name,
-            "primary": {
-                "gateway": "waha",
-                "baseUrl": stack.primary_gateway,
-                "session": sessions["primary"],
-                "apiKey": key,
-            },
-            "fallback": {
-                "gateway": "waha",
-                "baseUrl": stack.fallback_gateway,
-                "session": sessions["fallback"],
-                "apiKey": key,
-            },
-            "warmupSchedule": [],
-        },
-    )
-    assert created.status_code == 201, created.text
-    account: dict[str, Any] = created.json()
-    return account
 
 
 async def sessions_used(

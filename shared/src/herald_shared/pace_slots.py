@@ -1,11 +1,17 @@
 """The pace of each sender account, kept in MongoDB so that every engine and every sender pod
 of the account shares it, across restarts and rebalances.
 
-An account's document holds ``nextSlotMs``: the moment from which it may send again. A sender
-about to call the gateway takes the slot with a compare-and-set that moves ``nextSlotMs`` one
-random gap past *now*; if the account is not free yet, it sleeps until it is and tries again.
-The gap is measured from the moment the slot was taken, right before the gateway call, so a
-sender that wakes up late never squeezes the next gap.
+An account's document holds ``nextSlotMs``, the moment from which it may send again, and
+``holder``, the send that last took it. A sender about to call the gateway takes the account
+with a compare-and-set that *holds* it (``nextSlotMs`` moves past the longest a gateway call
+may take) and, once the gateway answered, releases it to one random gap after that answer. So:
+
+- an account has at most one send in flight, whichever pod or engine sends it;
+- its next send reaches a gateway at least one gap after the previous one was answered, however
+  long either request spent on its way (a busy machine, a slow gateway);
+- a sender that dies with the account held blocks it only until the hold runs out.
+
+If the account is not free yet, a sender sleeps until it is and tries again.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,8 +31,11 @@ from herald_shared.pacing import PaceRange
 
 @dataclass(frozen=True)
 class SlotTaken:
-    """A slot an account sent in."""
+    """A slot an account sends in."""
 
+    account_id: str
+    holder: str
+    """Who holds the account until the gateway answered (one per slot)."""
     at_ms: int
     """When the slot was taken (epoch ms)."""
     due_ms: int
@@ -33,6 +43,8 @@ class SlotTaken:
     account was free already."""
     waited_seconds: float
     """How long the sender waited for it."""
+    gap_seconds: float
+    """The gap drawn for it: the account's next send waits this long after the answer."""
 
     @property
     def lateness_seconds(self) -> float:
@@ -49,46 +61,66 @@ class AccountPace:
         self,
         db: Database,
         *,
+        hold_seconds: float,
         rng: random.Random | None = None,
         clock_ms: Callable[[], int] = epoch_ms,
     ) -> None:
+        """``hold_seconds``: the longest a gateway call may take (its timeout, with a margin);
+        an account taken by a sender that never releases it is free again after that plus the
+        gap."""
         self._slots = db[ACCOUNT_PACE]
+        self._hold_ms = round(hold_seconds * 1000)
         self._rng = rng or random.Random()
         self._clock_ms = clock_ms
 
-    async def try_take(self, account_id: str, gap_seconds: float) -> tuple[bool, int]:
-        """Take the account's slot now if it is free: ``(True, when it was taken)``, else
-        ``(False, when it frees)``, in epoch ms. The next slot is ``gap_seconds`` after this one."""
-        gap_ms = round(gap_seconds * 1000)
+    async def try_take(self, account_id: str, gap_seconds: float) -> SlotTaken | int:
+        """Take and hold the account now if it is free; else the epoch ms when it frees."""
+        hold_until_gap = self._hold_ms + round(gap_seconds * 1000)
+        holder = uuid.uuid4().hex
         while True:
             now = self._clock_ms()
+            held = {"nextSlotMs": now + hold_until_gap, "holder": holder, "lastSendMs": now}
             current = await self._slots.find_one({"_id": account_id}, {"nextSlotMs": 1})
             if current is None:
                 try:
-                    await self._slots.insert_one(
-                        {"_id": account_id, "nextSlotMs": now + gap_ms, "lastSendMs": now}
-                    )
-                    return True, now
+                    await self._slots.insert_one({"_id": account_id, **held})
                 except DuplicateKeyError:
                     continue  # another sender took the account's first slot
+                return SlotTaken(account_id, holder, now, now, 0.0, gap_seconds)
             free_at = int(current["nextSlotMs"])
             if free_at > now:
-                return False, free_at
+                return free_at
             taken = await self._slots.update_one(
-                {"_id": account_id, "nextSlotMs": free_at},
-                {"$set": {"nextSlotMs": now + gap_ms, "lastSendMs": now}},
+                {"_id": account_id, "nextSlotMs": free_at}, {"$set": held}
             )
             if taken.modified_count:
-                return True, now
+                return SlotTaken(account_id, holder, now, now, 0.0, gap_seconds)
             # Another sender took it between the read and the write: read again.
 
     async def wait_for_slot(self, account_id: str, pace: PaceRange) -> SlotTaken:
-        """Wait until the account may send, and take the slot (with a fresh random gap)."""
+        """Wait until the account may send, and take it (with a fresh random gap)."""
         started = self._clock_ms()
         due = started
         while True:
-            taken, at_ms = await self.try_take(account_id, pace.draw(self._rng))
-            if taken:
-                return SlotTaken(at_ms=at_ms, due_ms=due, waited_seconds=(at_ms - started) / 1000)
-            due = at_ms
-            await asyncio.sleep(max(0, at_ms - self._clock_ms()) / 1000)
+            taken = await self.try_take(account_id, pace.draw(self._rng))
+            if isinstance(taken, SlotTaken):
+                return SlotTaken(
+                    account_id,
+                    taken.holder,
+                    taken.at_ms,
+                    due,
+                    (taken.at_ms - started) / 1000,
+                    taken.gap_seconds,
+                )
+            due = taken
+            await asyncio.sleep(max(0, taken - self._clock_ms()) / 1000)
+
+    async def release(self, slot: SlotTaken) -> bool:
+        """The gateway answered the slot's send: the account is free one gap from now. False if
+        the hold had run out and another send took the account meanwhile (nothing changes)."""
+        now = self._clock_ms()
+        released = await self._slots.update_one(
+            {"_id": slot.account_id, "holder": slot.holder},
+            {"$set": {"nextSlotMs": now + round(slot.gap_seconds * 1000)}},
+        )
+        return bool(released.modified_count)

@@ -30,7 +30,7 @@ from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import CLAIMABLE_STATUSES, MessageStatus
 from herald_shared.message_transitions import transition, transition_from_any
 from herald_shared.metrics import DUPLICATE_DELIVERIES, SEND_ATTEMPTS, SEND_LATENCY
-from herald_shared.mongo import Database
+from herald_shared.mongo import MESSAGES, Database
 from herald_shared.sender.circuits import AccountCircuits
 from herald_shared.sender.gateway import GatewayError, SendReceipt
 from herald_shared.sender.gateway_directory import GatewayDirectory, SendRoute
@@ -94,12 +94,34 @@ class SenderEngine:
             await self._check_sendable(event, route)
             # The account's anti-ban turn, right before the gateway call: a message that is not
             # sent (disabled account, session down, circuit open) takes no slot.
-            await self._pacer.wait_turn(event)
-            receipt = await self._send(event, route)
+            slot = await self._pacer.wait_turn(event)
+            try:
+                if not await self._renew_claim(event):
+                    # The wait outlasted the claim's lease and the sweep resolved the message:
+                    # it is not ours to send any more.
+                    log.warning("claim resolved by the sweep while waiting for the account")
+                    return None
+                receipt = await self._send(event, route)
+            finally:
+                await self._pacer.gateway_answered(slot)
         except GatewayError as error:
             return await self._route_failure(event, error, origin)
         await self._circuits.record_success(event.tenant_id, event.account_id)
         return await self._record_sent(event, receipt.gateway_message_id)
+
+    async def _renew_claim(self, event: SendMessage) -> bool:
+        """Renew the lease of this process's claim, right before the gateway call; False if the
+        claim no longer holds."""
+        renewed = await self._db[MESSAGES].update_one(
+            {
+                "_id": event.message_id,
+                "status": MessageStatus.SENDING.value,
+                "attempt": event.attempt,
+                "claim.owner": self._owner,
+            },
+            {"$set": {"claim.leaseUntil": utc_now() + self._lease}},
+        )
+        return bool(renewed.modified_count)
 
     async def _claim(self, event: SendMessage) -> MessageStatus | None:
         claimed_at = utc_now()

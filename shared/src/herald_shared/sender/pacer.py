@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from herald_shared.contracts.events import SendMessage
+from herald_shared.logging import get_logger
 from herald_shared.metrics import PACE_LATENESS, PACE_WAIT
 from herald_shared.pace_slots import AccountPace, SlotTaken
 from herald_shared.pacing import pace_range
+
+log = get_logger(__name__)
 
 
 class SendPacer:
@@ -23,3 +26,11 @@ class SendPacer:
         PACE_WAIT.observe(slot.waited_seconds)
         PACE_LATENESS.observe(slot.lateness_seconds)
         return slot
+
+    async def gateway_answered(self, slot: SlotTaken) -> None:
+        """Free the account one gap from now (see :meth:`AccountPace.release`). Best effort: if
+        MongoDB is away, the account stays held until its hold runs out, which only slows it."""
+        try:
+            await self._pace.release(slot)
+        except Exception as error:
+            log.warning("account not released after the send", error=repr(error))

@@ -21,6 +21,9 @@ from herald_shared.sender.session_polling import SessionHealthPoller
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 from herald_shared.settings import HeraldSettings
 
+HOLD_MARGIN = 5.0
+"""Seconds an account stays held past the gateway timeout, should its sender die mid-send."""
+
 
 def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProfile) -> FastAPI:
     """The HTTP app of a sender process; its lifespan runs the lane consumer of its topic."""
@@ -45,7 +48,10 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
             cooldown_seconds=settings.circuit_cooldown_seconds,
             owner=owner,
         ),
-        pacer=SendPacer(AccountPace(runtime.db), scale=settings.pace_scale),
+        pacer=SendPacer(
+            AccountPace(runtime.db, hold_seconds=settings.gateway_timeout_seconds + HOLD_MARGIN),
+            scale=settings.pace_scale,
+        ),
         lease_seconds=settings.claim_lease_seconds,
         owner=owner,
     )
