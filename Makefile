@@ -6,8 +6,9 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null)
 VENV := .venv/bin
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help install deps kafka-install mongo-install tools-install up down clean logs status test test-unit lint format compose-check
+.PHONY: help install deps kafka-install mongo-install tools-install up down clean logs status test test-unit bench bench-pacing lint format compose-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,9 +53,14 @@ test: install ## The whole suite: unit, integration (real Kafka + MongoDB), end 
 test-unit: deps ## Only the tests that need no server
 	@$(VENV)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-lint: deps ## ruff and mypy --strict (sources, then each test folder on its own)
+bench: bench-pacing ## Every benchmark (each starts its own Kafka and MongoDB unless given)
+
+bench-pacing: install ## One sender, N = 100 / 1,000 / 10,000 accounts paced at 100 ms: sends/s, lateness, memory (BENCH_ARGS=--help)
+	@$(VENV)/python -m bench.pacing $(BENCH_ARGS)
+
+lint: deps ## ruff and mypy --strict (sources, then each test folder and bench/ on its own)
 	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/mypy
-	@for tests in shared/tests services/*/tests tools/*/tests "tests conftest.py"; do \
+	@for tests in shared/tests services/*/tests tools/*/tests "tests conftest.py" bench; do \
 		$(VENV)/mypy $$tests || exit 1; done
 
 format: deps

@@ -35,7 +35,7 @@ from herald_shared.sender.gateway_directory import GatewayDirectory, SessionAddr
 from herald_shared.sender.session_polling import (
     SessionHealthPoller,
     account_health,
-    health_write,
+    health_writes,
     observed_health,
 )
 from herald_shared.settings import HeraldSettings
@@ -230,10 +230,12 @@ async def test_concurrent_checkers_keep_the_newest_health(db: Any) -> None:
 
     async def write(status: SessionStatus, at: datetime) -> None:
         health = account_health(observed_health(SessionHealth(status, status.value)), at)
-        selector, update = health_write(
+        selectors, update = health_writes(
             account.id, Engine.PRIMARY, address, health, refresh_after=refresh
         )
-        await db[ACCOUNTS].update_one(selector, update)
+        for selector in selectors:
+            if (await db[ACCOUNTS].update_one(selector, update)).matched_count:
+                break
 
     async def health() -> tuple[HealthStatus, datetime | None]:
         found = (await stored(db, account)).primary.health
@@ -267,10 +269,11 @@ async def test_a_changed_session_is_not_given_the_old_sessions_health(db: Any) -
         {"_id": account.id}, {"$set": {"sessions.primary.session": "re-paired"}}
     )
     health = account_health(observed_health(SessionHealth(SessionStatus.FAILED, "FAILED")), NOW)
-    selector, update = health_write(
+    selectors, update = health_writes(
         account.id, Engine.PRIMARY, old, health, refresh_after=timedelta(seconds=15)
     )
-    await db[ACCOUNTS].update_one(selector, update)
+    for selector in selectors:
+        await db[ACCOUNTS].update_one(selector, update)
     assert (await stored(db, account)).primary.health.status is HealthStatus.UNKNOWN
 
 

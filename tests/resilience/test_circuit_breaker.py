@@ -35,7 +35,7 @@ pytestmark = pytest.mark.e2e
 
 ACCOUNT = "acct-circuit"
 THRESHOLD = 3
-COOLDOWN_SECONDS = 3.0
+COOLDOWN_SECONDS = 15.0
 CIRCUIT_ENV = {
     "HERALD_DEFAULT_ACCOUNT_ID": ACCOUNT,
     "HERALD_ATTEMPT_PLAN": "primary, fallback, fallback@3s",

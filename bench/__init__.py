@@ -1,0 +1,1 @@
+"""Benchmarks of Herald's processes (``make bench``)."""
