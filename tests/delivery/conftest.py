@@ -6,19 +6,13 @@ claims expire after 4 seconds; the circuit breaker is out of the way (its own te
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-import httpx
 import pytest
-from pymongo import AsyncMongoClient
 
 from tests.system import (
     RunningStack,
-    api_client,
-    gateway_client,
     running_stack,
-    set_gateway_mode,
     stack_config,
 )
 
@@ -42,34 +36,3 @@ def stack(
     )
     with running_stack(config) as running:
         yield running
-
-
-@pytest.fixture
-async def api(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(stack) as client:
-        yield client
-
-
-@pytest.fixture
-async def mongo(stack: RunningStack) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.config.mongodb_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def primary(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
-    """The primary (NOWEB) gateway simulator; every test starts and ends with it healthy."""
-    async with gateway_client(stack, stack.primary_gateway) as client:
-        await set_gateway_mode(client, "ok")
-        yield client
-        await set_gateway_mode(client, "ok")
-
-
-@pytest.fixture
-async def fallback(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
-    """The fallback (WEBJS) gateway simulator; every test starts and ends with it healthy."""
-    async with gateway_client(stack, stack.fallback_gateway) as client:
-        await set_gateway_mode(client, "ok")
-        yield client
-        await set_gateway_mode(client, "ok")

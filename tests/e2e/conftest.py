@@ -6,13 +6,11 @@ own database and free ports, so it never touches what `make up` runs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import httpx
 import pytest
-from pymongo import AsyncMongoClient
 
-from tests.system import RunningStack, api_client, running_stack, stack_config
+from tests.system import RunningStack, running_stack, stack_config
 
 
 # Package scope: the processes stop when the end-to-end tests are done, so that tests after
@@ -30,16 +28,3 @@ def stack(
     )
     with running_stack(config) as running:
         yield running
-
-
-@pytest.fixture
-async def api(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(stack) as client:
-        yield client
-
-
-@pytest.fixture
-async def mongo(stack: RunningStack) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack.config.mongodb_url)
-    yield client
-    await client.close()

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 
 from herald_devstack.processes import ManagedProcess, free_port
 from tests.system import (
     RunningStack,
-    api_client,
     gateway_client,
     running_stack,
     stack_config,
@@ -60,19 +57,6 @@ def another_sender(stack: RunningStack, service: str, name: str) -> ManagedProce
         env={**model.env, "HERALD_HTTP_PORT": str(port)},
         ready_url=f"{stack.config.url(port)}/readyz",
     )
-
-
-@pytest.fixture
-async def api(stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(stack) as client:
-        yield client
-
-
-@pytest.fixture
-async def mongo(stack: RunningStack) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.config.mongodb_url)
-    yield client
-    await client.close()
 
 
 @pytest.fixture
