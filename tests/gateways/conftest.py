@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from herald_devstack.processes import ManagedProcess, free_port, wait_ready
-from herald_devstack.stack import venv_program
+from herald_devstack.stack import lone_simulator
 
 API_KEY = "contract-key"
 SESSIONS = "noweb:NOWEB,webjs:WEBJS,evo"
@@ -43,24 +42,12 @@ class Simulator:
 
 @pytest.fixture(scope="package")
 def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    process = ManagedProcess(
-        "gateway-simulator",
-        [
-            venv_program("herald-gateway-simulator"),
-            *("--port", str(port), "--api-key", API_KEY, "--sessions", SESSIONS),
-            *("--seed", "7", "--timeout-seconds", "5"),
-        ],
-        {},
+    with lone_simulator(
         tmp_path_factory.mktemp("gateway-simulator"),
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-    )
-    process.start()
-    try:
-        wait_ready([process], timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
+        API_KEY,
+        *("--sessions", SESSIONS, "--seed", "7", "--timeout-seconds", "5"),
+    ) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from herald_devstack.asgi import running
 from herald_devstack.kafka_offsets import handled
-from herald_devstack.processes import ManagedProcess, free_port, wait_ready
-from herald_devstack.stack import venv_program
+from herald_devstack.stack import lone_simulator
 from herald_devstack.waiting import eventually
 from herald_fallback_sender.main import DEPLOYMENT as FALLBACK
 from herald_primary_sender.main import DEPLOYMENT as PRIMARY
@@ -37,24 +36,9 @@ def deployment(request: pytest.FixtureRequest) -> SenderDeployment:
 def simulator(
     deployment: SenderDeployment, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    port = free_port()
     engine = ENGINES[deployment.delivery_method]
-    process = ManagedProcess(
-        "gateway",
-        [
-            venv_program("herald-gateway-simulator"),
-            *("--port", str(port), "--api-key", API_KEY, "--engine", engine),
-        ],
-        {},
-        tmp_path_factory.mktemp("sim"),
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-    )
-    process.start()
-    try:
-        wait_ready([process], timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
+    with lone_simulator(tmp_path_factory.mktemp("sim"), API_KEY, "--engine", engine) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from herald_campaign.api.auth import register_api_key
-from herald_devstack.processes import ManagedProcess, free_port, wait_ready
-from herald_devstack.stack import venv_program
+from herald_devstack.processes import free_port
+from herald_devstack.stack import lone_simulator
 from herald_shared.attempt_plan import Engine
 from herald_shared.sender.gateway_directory import GatewayDirectory, SessionAddress
 from herald_shared.sender.session_polling import SessionHealthPoller
@@ -34,23 +34,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    process = ManagedProcess(
-        "gateway-simulator",
-        [
-            venv_program("herald-gateway-simulator"),
-            *("--port", str(port), "--api-key", GATEWAY_KEY, "--sessions", "default"),
-        ],
-        {},
-        tmp_path_factory.mktemp("qr-gateway"),
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-    )
-    process.start()
-    try:
-        wait_ready([process], timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
+    with lone_simulator(
+        tmp_path_factory.mktemp("qr-gateway"), GATEWAY_KEY, "--sessions", "default"
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

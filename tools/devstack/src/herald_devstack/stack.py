@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from herald_devstack.processes import ManagedProcess
+from herald_devstack.processes import ManagedProcess, free_port, wait_ready
 
 SERVICES = ("campaign", "dispatcher", "primary-sender", "fallback-sender", "scheduler")
 
@@ -139,3 +140,23 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
 
 def metrics_addresses(cfg: StackConfig) -> dict[str, str]:
     return {name: f"{cfg.url(port)}/metrics" for name, port in cfg.service_ports.items()}
+
+
+@contextmanager
+def lone_simulator(run_dir: Path, api_key: str, *options: str) -> Iterator[str]:
+    """One gateway simulator on a free port, for tests that need a gateway and nothing else;
+    ``options`` are its command-line options (``--engine WEBJS``, ``--sessions a,b``…). Yields
+    its URL; stops it afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        venv_program("herald-gateway-simulator"),
+        *("--port", str(port), "--api-key", api_key, *options),
+    ]
+    process = ManagedProcess("gateway-simulator", argv, {}, run_dir, ready_url=f"{url}/healthz")
+    process.start()
+    try:
+        wait_ready([process], timeout=30)
+        yield url
+    finally:
+        process.stop()
