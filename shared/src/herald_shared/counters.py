@@ -8,20 +8,23 @@ right with :func:`reconcile_counters`.
 from __future__ import annotations
 
 from herald_shared.message_states import MessageStatus, counter_field
-from herald_shared.mongo import CAMPAIGNS, MESSAGES, Database
+from herald_shared.mongo import CAMPAIGNS, MESSAGES, Database, Document
+
+
+async def count_by_status(db: Database, selector: Document) -> dict[str, int]:
+    """The messages matching ``selector`` per status, every status listed (zeros included)."""
+    counts = {status.value: 0 for status in MessageStatus}
+    rows = await db[MESSAGES].aggregate(
+        [{"$match": selector}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
+    )
+    async for row in rows:
+        counts[str(row["_id"])] = int(row["count"])
+    return counts
 
 
 async def recount(db: Database, campaign_id: str) -> dict[str, int]:
     """The campaign's messages per status (every status listed), and ``total``."""
-    counts = {status.value: 0 for status in MessageStatus}
-    rows = await db[MESSAGES].aggregate(
-        [
-            {"$match": {"campaignId": campaign_id}},
-            {"$group": {"_id": "$status", "count": {"$sum": 1}}},
-        ]
-    )
-    async for row in rows:
-        counts[str(row["_id"])] = int(row["count"])
+    counts = await count_by_status(db, {"campaignId": campaign_id})
     counts["total"] = sum(counts.values())
     return counts
 

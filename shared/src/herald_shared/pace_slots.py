@@ -21,7 +21,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pymongo.errors import DuplicateKeyError
 
@@ -80,6 +80,12 @@ class AccountPace:
         while True:
             now = self._clock_ms()
             held = {"nextSlotMs": now + hold_until_gap, "holder": holder, "lastSendMs": now}
+            # One round trip when the account is free, the usual case.
+            taken = await self._slots.update_one(
+                {"_id": account_id, "nextSlotMs": {"$lte": now}}, {"$set": held}
+            )
+            if taken.modified_count:
+                return SlotTaken(account_id, holder, now, now, 0.0, gap_seconds)
             current = await self._slots.find_one({"_id": account_id}, {"nextSlotMs": 1})
             if current is None:
                 try:
@@ -90,12 +96,7 @@ class AccountPace:
             free_at = int(current["nextSlotMs"])
             if free_at > now:
                 return free_at
-            taken = await self._slots.update_one(
-                {"_id": account_id, "nextSlotMs": free_at}, {"$set": held}
-            )
-            if taken.modified_count:
-                return SlotTaken(account_id, holder, now, now, 0.0, gap_seconds)
-            # Another sender took it between the read and the write: read again.
+            # Freed between the write and the read: try again.
 
     async def wait_for_slot(self, account_id: str, pace: PaceRange) -> SlotTaken:
         """Wait until the account may send, and take it (with a fresh random gap)."""
@@ -104,14 +105,7 @@ class AccountPace:
         while True:
             taken = await self.try_take(account_id, pace.draw(self._rng))
             if isinstance(taken, SlotTaken):
-                return SlotTaken(
-                    account_id,
-                    taken.holder,
-                    taken.at_ms,
-                    due,
-                    (taken.at_ms - started) / 1000,
-                    taken.gap_seconds,
-                )
+                return replace(taken, due_ms=due, waited_seconds=(taken.at_ms - started) / 1000)
             due = taken
             await asyncio.sleep(max(0, taken - self._clock_ms()) / 1000)
 

@@ -77,8 +77,15 @@ async def close_dead_letters_of(db: Database, message_ids: list[str]) -> int:
     plan, so the dead letters no longer wait for an operator. Returns how many were closed."""
     if not message_ids:
         return 0
+    return await mark_redriven(
+        db, {"messageId": {"$in": message_ids}, "status": DeadLetterStatus.OPEN.value}
+    )
+
+
+async def mark_redriven(db: Database, selector: Document) -> int:
+    """Mark the dead letters matching ``selector`` redriven (once more); returns how many."""
     result = await db[DEAD_LETTERS].update_many(
-        {"messageId": {"$in": message_ids}, "status": DeadLetterStatus.OPEN.value},
+        selector,
         {
             "$set": {"status": DeadLetterStatus.REDRIVEN.value, "redrivenAt": utc_now()},
             "$inc": {"redriveCount": 1},

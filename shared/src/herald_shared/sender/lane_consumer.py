@@ -240,7 +240,7 @@ class LaneConsumer:
 
     def _update_gauges(self) -> None:
         SENDER_LANES.set(len(self._lane_tasks))
-        SENDER_IN_FLIGHT.set(sum(p.in_flight for p in self._progress.values()))
+        SENDER_IN_FLIGHT.set(self.in_flight)
 
     @property
     def in_flight(self) -> int:

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
 from herald_campaign.domain.dead_letters import message_refusal, poison_refusal, visible_tenants
-from herald_campaign.service_layer.campaigns import CampaignService, stored_now
+from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.errors import (
     DeadLetterNotFound,
     EventBusUnavailable,
@@ -32,7 +32,7 @@ from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus
 from herald_shared.mongo import DEAD_LETTERS, MESSAGES, Database, Document
 from herald_shared.queueing import publish_send_events
-from herald_shared.redrive import requeue_failed_message
+from herald_shared.redrive import mark_redriven, requeue_failed_message
 from herald_shared.settings import HeraldSettings
 from herald_shared.topics import MESSAGE_DLT, herald_topics
 
@@ -186,16 +186,7 @@ class DeadLetterService:
 
     async def _mark_redriven(self, dead_letter_ids: list[Any]) -> None:
         if dead_letter_ids:
-            await self._dead_letters.update_many(
-                {"_id": {"$in": dead_letter_ids}},
-                {
-                    "$set": {
-                        "status": DeadLetterStatus.REDRIVEN.value,
-                        "redrivenAt": stored_now(),
-                    },
-                    "$inc": {"redriveCount": 1},
-                },
-            )
+            await mark_redriven(self._db, {"_id": {"$in": dead_letter_ids}})
 
     async def redrive_campaign(self, tenant_id: str, campaign_id: str) -> CampaignRedrive:
         """Redrive every open dead letter of a campaign, oldest first; a dead letter whose

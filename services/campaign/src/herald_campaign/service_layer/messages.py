@@ -14,9 +14,9 @@ from herald_campaign.adapters.consumer_lag import ConsumerLag, WatchedConsumer
 from herald_campaign.domain.campaigns import CampaignStatus
 from herald_campaign.service_layer.errors import CampaignNotFound, EventBusUnavailable
 from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.counters import count_by_status
 from herald_shared.logging import get_logger
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import CAMPAIGNS, CIRCUIT_BREAKERS, MESSAGES, Database, Document
+from herald_shared.mongo import CAMPAIGNS, CIRCUIT_BREAKERS, Database, Document
 from herald_shared.queueing import queue_pending_messages
 from herald_shared.redrive import redrive_failed_messages
 from herald_shared.topics import (
@@ -129,15 +129,7 @@ class MessageQueueService:
         return requeued
 
     async def queue_stats(self, tenant_id: str) -> QueueStats:
-        by_status = {status.value: 0 for status in MessageStatus}
-        rows = await self._db[MESSAGES].aggregate(
-            [
-                {"$match": {"tenantId": tenant_id}},
-                {"$group": {"_id": "$status", "count": {"$sum": 1}}},
-            ]
-        )
-        async for row in rows:
-            by_status[str(row["_id"])] = int(row["count"])
+        by_status = await count_by_status(self._db, {"tenantId": tenant_id})
         circuits = [
             c
             async for c in self._db[CIRCUIT_BREAKERS]
