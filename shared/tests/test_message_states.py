@@ -22,6 +22,8 @@ S = MessageStatus
         (S.SENDING, S.SENT),
         (S.SENDING, S.FAILED),
         (S.SENDING, S.RETRYING),
+        (S.SENDING, S.CANCELLED),  # a claim found cancelled before its gateway call
+        (S.SENDING, S.EXPIRED),
         (S.RETRYING, S.QUEUED),
         (S.SENT, S.DELIVERED),
         (S.SENT, S.READ),

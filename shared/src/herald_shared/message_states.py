@@ -23,8 +23,9 @@ S = MessageStatus
 ALLOWED_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.PENDING: frozenset({S.QUEUED, S.SENDING, S.CANCELLED, S.EXPIRED}),
     S.QUEUED: frozenset({S.SENDING, S.CANCELLED, S.EXPIRED}),
-    # A claim ends in an outcome; an expired claim may be handed back to the queue by policy.
-    S.SENDING: frozenset({S.SENT, S.FAILED, S.RETRYING, S.QUEUED}),
+    # A claim ends in an outcome; an expired claim may be handed back to the queue by policy, and
+    # a claim of a paused campaign is handed back; one found cancelled or out of time ends so.
+    S.SENDING: frozenset({S.SENT, S.FAILED, S.RETRYING, S.QUEUED, S.CANCELLED, S.EXPIRED}),
     S.RETRYING: frozenset({S.QUEUED, S.SENDING, S.FAILED, S.CANCELLED, S.EXPIRED}),
     S.SENT: frozenset({S.DELIVERED, S.READ}),
     S.DELIVERED: frozenset({S.READ}),

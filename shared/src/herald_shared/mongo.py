@@ -3,7 +3,8 @@
 Documents (field names follow the seed schema, camelCase):
 
 - ``campaigns``: ``_id``, ``tenantId``, ``name``, ``messageBody``, ``delayType``, ``status``
-  (draft, running, completed), ``counts`` (one counter per message status, plus ``total``),
+  (see :mod:`herald_shared.campaign_states`), ``counts`` (one counter per message status,
+  plus ``total``),
   ``createdAt``, ``updatedAt``, ``launchedAt``.
 - ``contacts``: ``_id`` (campaign id and E.164 phone), ``tenantId``, ``campaignId``, ``phone``,
   ``name``, ``fields`` (custom fields), ``createdAt``.
@@ -29,6 +30,13 @@ Documents (field names follow the seed schema, camelCase):
   account may send again), ``lastSendMs``; see :mod:`herald_shared.pace_slots`.
 - ``recipients``: ``_id`` (tenant and E.164 phone, ``tenant|+9198…``), ``tenantId``,
   ``phone``, ``accountId`` (the sender account the recipient was last given), ``assignedAt``.
+
+- ``schedules``: see :mod:`herald_shared.schedules`; ``schedule_firings``: ``_id`` (the
+  firing id: schedule and due time), ``scheduleId``, ``scheduledFor``, ``firedAt``, ``state``
+  (started, done), ``by`` (the scheduler replica); ``scheduler_leases``: ``_id``, ``owner``,
+  ``leaseUntil``.
+- ``notification_endpoints`` and ``notification_deliveries``: tenants' webhook endpoints for
+  campaign events, and each event's delivery to each endpoint.
 
 A message no account has room for yet is ``pending`` with ``accountId`` null and ``notBefore``
 (when to try again); see :mod:`herald_shared.account_assignment`.
@@ -59,6 +67,11 @@ ACCOUNTS = "accounts"
 ACCOUNT_USAGE = "account_usage"
 RECIPIENTS = "recipients"
 ACCOUNT_PACE = "account_pace"
+SCHEDULES = "schedules"
+SCHEDULE_FIRINGS = "schedule_firings"
+SCHEDULER_LEASES = "scheduler_leases"
+NOTIFICATION_ENDPOINTS = "notification_endpoints"
+NOTIFICATION_DELIVERIES = "notification_deliveries"
 
 INDEXES: dict[str, list[IndexModel]] = {
     CAMPAIGNS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],
@@ -73,6 +86,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("claim.leaseUntil", ASCENDING)]),
         # The release of deferred messages: pending ones whose notBefore has passed.
         IndexModel([("status", ASCENDING), ("notBefore", ASCENDING)]),
+        # The sweep's query for messages out of time.
+        IndexModel([("status", ASCENDING), ("expiresAt", ASCENDING)]),
+    ],
+    SCHEDULES: [
+        IndexModel([("active", ASCENDING), ("nextRunAt", ASCENDING)]),
+        IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)]),
+    ],
+    SCHEDULE_FIRINGS: [IndexModel([("scheduleId", ASCENDING), ("scheduledFor", ASCENDING)])],
+    NOTIFICATION_ENDPOINTS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],
+    NOTIFICATION_DELIVERIES: [
+        IndexModel([("status", ASCENDING), ("nextAttemptAt", ASCENDING)]),
+        IndexModel([("endpointId", ASCENDING), ("createdAt", ASCENDING)]),
     ],
     DEAD_LETTERS: [
         IndexModel([("tenantId", ASCENDING), ("recordedAt", ASCENDING)]),

@@ -84,6 +84,43 @@ class HeraldSettings(BaseSettings):
     deferred_release_interval_seconds: float = Field(default=30.0, gt=0)
     """How often the dispatcher gives the messages no account had room for another chance."""
 
+    campaign_state_cache_seconds: float = Field(default=1.0, ge=0)
+    """How long a sender trusts a campaign's status (running, paused, cancelled) it read: a
+    pause or cancel stops new gateway calls within this time."""
+
+    scheduler_lease_seconds: float = Field(default=10.0, gt=0)
+    """How long the active scheduler replica's lease lasts without renewal: when it dies,
+    another replica takes over within this time."""
+    scheduler_tick_seconds: float = Field(default=0.25, gt=0)
+    """The longest the active scheduler sleeps between looks for due jobs (it wakes earlier
+    for the next known one)."""
+    redrive_cron: str = "0 * * * *"
+    """When the scheduler redrives retryable failed messages (cron, in ``system_jobs_timezone``)."""
+    sweep_cron: str = "*/5 * * * *"
+    """When the scheduler runs the queue processor and sweep: re-publish pending messages never
+    published, resolve expired claims, expire overdue messages, reconcile counters, complete
+    campaigns."""
+    system_jobs_timezone: str = "UTC"
+    auto_pause_min_attempts: int = Field(default=20, ge=1)
+    """The sweep pauses a running campaign by itself ("paused by the system") once at least this
+    many of its messages ended since its launch or last resume …"""
+    auto_pause_failure_ratio: float = Field(default=0.8, gt=0, le=1)
+    """… and at least this share of them failed: a broken number or gateway, not bad luck."""
+
+    notification_max_attempts: int = Field(default=8, ge=1)
+    """Deliveries of one campaign notification to one webhook endpoint before giving up."""
+    notification_backoff_seconds: float = Field(default=2.0, gt=0)
+    """First wait before retrying a failed notification; it doubles with each attempt."""
+    notification_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("redrive_cron", "sweep_cron")
+    @classmethod
+    def _readable_cron(cls, value: str) -> str:
+        from herald_shared.schedules import check_cron
+
+        check_cron(value)
+        return value
+
     @field_validator("account_warmup_schedule")
     @classmethod
     def _readable_warmup_schedule(cls, value: str) -> str:

@@ -21,6 +21,7 @@ from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.errors import OperationRefused
 from herald_shared.contracts.commands import (
     AddContacts,
+    AnyCampaignCommand,
     CampaignCommand,
     CreateCampaign,
     SendCampaign,
@@ -36,7 +37,7 @@ COMMANDS_GROUP = CAMPAIGN_GROUP
 
 log = get_logger(__name__)
 
-Command = CreateCampaign | AddContacts | SendCampaign
+Command = AnyCampaignCommand
 
 
 class CommandHandler:
@@ -96,10 +97,12 @@ class CommandHandler:
                 [SubmittedContact(phone=c.phone, name=c.name) for c in command.contacts],
                 command_id=command.event_id,
             )
-        else:
+        elif isinstance(command, SendCampaign):
             await self._campaigns.send_campaign(
                 command.tenant_id, campaign_id, command_id=command.event_id
             )
+        else:
+            raise OperationRefused(f"{command.type} is not handled yet", "unsupported-command")
 
 
 async def decode_json(message: StreamMessage[Any]) -> Any:

@@ -28,20 +28,97 @@ class ContactsAdded(Contract):
 
 
 class CampaignLaunched(Contract):
-    """The campaign was told to send: the dispatcher fans it out into messages."""
+    """The campaign was told to send (now, or its schedule fired): the dispatcher fans the run
+    out into messages."""
 
     type: Literal["campaign.launched"] = "campaign.launched"
     version: Literal[1] = 1
     tenant_id: Identifier
     campaign_id: Identifier
+    run: Annotated[int, Field(ge=1)] = 1
+    """Which run of the campaign: 1, or the n-th firing of a recurring schedule. Each run is
+    its own batch of messages, one per recipient."""
+    expires_at: datetime | None = None
+    """Messages of this run not sent by then become ``expired``."""
 
 
-CampaignEvent = Annotated[
-    CampaignCreated | ContactsAdded | CampaignLaunched, Field(discriminator="type")
-]
-campaign_event_adapter: TypeAdapter[CampaignCreated | ContactsAdded | CampaignLaunched] = (
-    TypeAdapter(CampaignEvent)
+class CampaignScheduled(Contract):
+    """The campaign will send at ``send_at``, or at every firing of ``cron``."""
+
+    type: Literal["campaign.scheduled"] = "campaign.scheduled"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    campaign_id: Identifier
+    schedule_id: Identifier
+    send_at: datetime | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    next_run_at: datetime
+
+
+class CampaignPaused(Contract):
+    type: Literal["campaign.paused"] = "campaign.paused"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    campaign_id: Identifier
+    by: Literal["user", "system"] = "user"
+    reason: str | None = None
+
+
+class CampaignResumed(Contract):
+    type: Literal["campaign.resumed"] = "campaign.resumed"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    campaign_id: Identifier
+
+
+class CampaignCancelled(Contract):
+    type: Literal["campaign.cancelled"] = "campaign.cancelled"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    campaign_id: Identifier
+    cancelled_messages: int
+    """Messages not sent yet that the cancel moved to ``cancelled``."""
+    reason: str | None = None
+
+
+class CampaignCompleted(Contract):
+    """Every message of the campaign's run reached an end (sent, failed, expired, ...)."""
+
+    type: Literal["campaign.completed"] = "campaign.completed"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    campaign_id: Identifier
+    run: int = 1
+    counts: dict[str, int]
+    """Messages per status over the campaign's life, and ``total``."""
+
+
+class CampaignFailed(Contract):
+    """A run ended with not one message sent: every one failed or expired."""
+
+    type: Literal["campaign.failed"] = "campaign.failed"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    campaign_id: Identifier
+    run: int = 1
+    counts: dict[str, int]
+    reason: str
+
+
+AnyCampaignEvent = (
+    CampaignCreated
+    | ContactsAdded
+    | CampaignLaunched
+    | CampaignScheduled
+    | CampaignPaused
+    | CampaignResumed
+    | CampaignCancelled
+    | CampaignCompleted
+    | CampaignFailed
 )
+CampaignEvent = Annotated[AnyCampaignEvent, Field(discriminator="type")]
+campaign_event_adapter: TypeAdapter[AnyCampaignEvent] = TypeAdapter(CampaignEvent)
 
 
 class SendMessage(Contract):
@@ -68,6 +145,8 @@ class SendMessage(Contract):
     delay_type: DelayType = DelayType.BALANCED
     custom_delay: CustomDelay | None = None
     """The campaign's own gap range, when it has one (it wins over ``delay_type``)."""
+    expires_at: datetime | None = None
+    """Not sent by then: the message becomes ``expired`` instead of arriving late."""
 
 
 class MessageStatusChanged(Contract):

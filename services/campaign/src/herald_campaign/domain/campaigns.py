@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from enum import StrEnum
 from uuid import uuid4
 
+from herald_shared.campaign_states import CampaignStatus
 from herald_shared.contracts.common import CustomDelay, DelayType
 
+__all__ = ["CampaignDraft", "CampaignStatus"]
+
 CAMPAIGN_ID_PREFIX = "cmp_"
-
-
-class CampaignStatus(StrEnum):
-    """Where a campaign is in its life: edited as a draft, then running until it completes."""
-
-    DRAFT = "draft"
-    RUNNING = "running"
-    COMPLETED = "completed"
 
 
 @dataclass(frozen=True)
