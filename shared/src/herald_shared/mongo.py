@@ -8,14 +8,14 @@ Documents (field names follow the seed schema, camelCase):
   ``createdAt``, ``updatedAt``, ``launchedAt``.
 - ``contacts``: ``_id`` (campaign id and E.164 phone), ``tenantId``, ``campaignId``, ``phone``,
   ``name``, ``fields`` (custom fields), ``createdAt``.
-- ``messages``: ``_id`` (deterministic per campaign and recipient), ``tenantId``, ``campaignId``,
-  ``contactId``, ``phone``, ``body``, ``accountId``, ``delayType``, ``status``, ``attempt``,
-  ``planStep``, ``retryCount``, ``deliveryMethod``, ``gatewayMessageId``, ``claim``,
+- ``messages``: ``_id`` (deterministic per campaign, run and recipient), ``run``, ``tenantId``,
+  ``campaignId``, ``contactId``, ``phone``, ``body``, ``accountId``, ``delayType``, ``status``,
+  ``attempt``, ``planStep``, ``retryCount``, ``deliveryMethod``, ``gatewayMessageId``, ``claim``,
   ``attempts`` (history: attempt, step, engine, outcome, reason, error, at), ``nextAttemptAt``,
   ``lastError``, ``firstFailureAt``, ``failedReason``, ``failedDetail``, ``failedAt``,
   ``retryable``, ``deadLetter``, ``redrivenAt``, ``createdAt``, ``updatedAt``, ``sentAt``,
   ``deliveredAt`` and ``readAt`` (set by the delivery receipt that moved it, found by its
-  ``gatewayMessageId``).
+  ``gatewayMessageId``), ``expiresAt`` (not sent by then: ``expired``).
 - ``api_keys``: ``_id`` (SHA-256 of the token), ``tenantId``, ``name``, ``createdAt``.
 - ``processed_commands``: ``_id`` (a command's ``event_id``), ``type``, ``at``.
 - ``dead_letters``: see :mod:`herald_shared.dead_letters`.

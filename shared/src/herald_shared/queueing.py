@@ -42,6 +42,7 @@ def send_event_from_document(doc: Document) -> SendMessage:
         step=doc.get("planStep", 0),
         delay_type=doc.get("delayType", "balanced"),
         custom_delay=custom_delay_of(doc),
+        expires_at=doc.get("expiresAt"),
     )
 
 

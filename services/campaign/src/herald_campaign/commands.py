@@ -85,7 +85,12 @@ class CommandHandler:
             await self._campaigns.create_campaign(
                 command.tenant_id,
                 CampaignDraft(
-                    command.name, command.message_body, command.delay_type, command.custom_delay
+                    command.name,
+                    command.message_body,
+                    command.delay_type,
+                    command.custom_delay,
+                    expires_at=command.expires_at,
+                    valid_for_seconds=command.valid_for_seconds,
                 ),
                 campaign_id=campaign_id,
                 command_id=command.event_id,

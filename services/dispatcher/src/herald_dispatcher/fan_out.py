@@ -100,15 +100,18 @@ async def fan_out_campaign(
         batch.append(contact)
         if len(batch) >= batch_size:
             done = await _dispatch_batch(
-                db, broker, campaign, batch, default_account_id, send_topic, clock()
+                db, broker, campaign, launched, batch, default_account_id, send_topic, clock()
             )
             queued, deferred = queued + done[0], deferred + done[1]
             batch = []
     done = await _dispatch_batch(
-        db, broker, campaign, batch, default_account_id, send_topic, clock()
+        db, broker, campaign, launched, batch, default_account_id, send_topic, clock()
     )
     queued, deferred = queued + done[0], deferred + done[1]
-    await db[CAMPAIGNS].update_one({"_id": campaign["_id"]}, {"$set": {"dispatchedAt": clock()}})
+    await db[CAMPAIGNS].update_one(
+        {"_id": campaign["_id"]},
+        {"$set": {"dispatchedAt": clock()}, "$max": {"dispatchedRun": launched.run}},
+    )
     elapsed = time.perf_counter() - started
     FAN_OUTS.inc()
     FAN_OUT_DURATION.observe(elapsed)
@@ -126,6 +129,7 @@ async def _dispatch_batch(
     db: Database,
     broker: KafkaBroker,
     campaign: Document,
+    launched: CampaignLaunched,
     contacts: Sequence[Document],
     default_account_id: str,
     send_topic: str,
@@ -134,7 +138,7 @@ async def _dispatch_batch(
     """Create and queue the messages of ``contacts``; returns (queued, deferred) of this run."""
     if not contacts:
         return 0, 0
-    by_id = {message_id(campaign["_id"], c["phone"]): c for c in contacts}
+    by_id = {message_id(campaign["_id"], c["phone"], launched.run): c for c in contacts}
     stored = await existing_ids(db, list(by_id))
     fresh = {mid: contact for mid, contact in by_id.items() if mid not in stored}
     assignment = await assign_sender_accounts(
@@ -151,6 +155,8 @@ async def _dispatch_batch(
             account_id=assignment.account_of(mid),
             not_before=assignment.not_before,
             now=now,
+            run=launched.run,
+            expires_at=launched.expires_at,
         )
         for mid, contact in fresh.items()
     ]

@@ -28,11 +28,14 @@ def build_message(
     account_id: str | None,
     now: datetime,
     not_before: datetime | None = None,
+    run: int = 1,
+    expires_at: datetime | None = None,
 ) -> Document:
-    """The ``pending`` message document for one contact of a campaign, on its sender account;
-    without one (no account has room), deferred until ``not_before``."""
+    """The ``pending`` message document for one contact of a campaign's ``run``, on its sender
+    account; without one (no account has room), deferred until ``not_before``."""
     document: Document = {
-        "_id": message_id(campaign["_id"], contact["phone"]),
+        "_id": message_id(campaign["_id"], contact["phone"], run),
+        "run": run,
         "tenantId": campaign["tenantId"],
         "campaignId": campaign["_id"],
         "contactId": contact["_id"],
@@ -51,4 +54,6 @@ def build_message(
         document["customDelay"] = campaign["customDelay"]
     if account_id is None:
         document["notBefore"] = not_before or now
+    if expires_at is not None:
+        document["expiresAt"] = expires_at
     return document

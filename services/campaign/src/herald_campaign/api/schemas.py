@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -78,6 +79,21 @@ class CreateCampaignRequest(RequestModel):
         description="An own anti-ban gap range in seconds, instead of the delay type's "
         "(fast 2-5, balanced 5-10, safe 10-30).",
     )
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="A message not sent by then becomes `expired` instead of arriving late "
+        "(ISO 8601 with offset).",
+    )
+    valid_for_seconds: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] | None = Field(
+        default=None,
+        description="The same as a duration from the launch (of each run, when recurring).",
+    )
+
+    @model_validator(mode="after")
+    def _one_validity(self) -> CreateCampaignRequest:
+        if self.expires_at is not None and self.valid_for_seconds is not None:
+            raise ValueError("give expiresAt or validForSeconds, not both")
+        return self
 
     def draft(self) -> CampaignDraft:
         custom = self.custom_delay
@@ -88,6 +104,8 @@ class CreateCampaignRequest(RequestModel):
             CustomDelay(min_seconds=custom.min_seconds, max_seconds=custom.max_seconds)
             if custom is not None
             else None,
+            expires_at=self.expires_at,
+            valid_for_seconds=self.valid_for_seconds,
         )
 
     @field_validator("message_body")
@@ -137,11 +155,14 @@ class CampaignResponse(ResponseModel):
     message_body: str
     delay_type: DelayType
     custom_delay: CustomDelayResponse | None = None
-    status: str = Field(description="draft, running or completed")
+    status: str = Field(description="draft, scheduled, running, paused, completed or cancelled")
     contact_count: int
     created_at: datetime
     updated_at: datetime
     launched_at: datetime | None = None
+    run: int = Field(default=0, description="Runs started: 1 once sent; n for a recurring one.")
+    expires_at: datetime | None = None
+    valid_for_seconds: int | None = None
 
     @classmethod
     def of(cls, campaign: Document) -> CampaignResponse:
@@ -158,6 +179,9 @@ class CampaignResponse(ResponseModel):
             created_at=campaign["createdAt"],
             updated_at=campaign.get("updatedAt", campaign["createdAt"]),
             launched_at=campaign.get("launchedAt"),
+            run=campaign.get("run", 0),
+            expires_at=campaign.get("expiresAt"),
+            valid_for_seconds=campaign.get("validForSeconds"),
         )
 
 

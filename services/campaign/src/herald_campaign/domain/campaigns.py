@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 from herald_shared.campaign_states import CampaignStatus
@@ -22,6 +23,19 @@ class CampaignDraft:
     message_body: str
     delay_type: DelayType = DelayType.BALANCED
     custom_delay: CustomDelay | None = None
+    expires_at: datetime | None = None
+    """A message not sent by then becomes ``expired``."""
+    valid_for_seconds: int | None = None
+    """The same, as a duration from each launch (each run of a recurring campaign)."""
+
+
+def run_expiry(campaign: dict[str, object], launched_at: datetime) -> datetime | None:
+    """When the messages of a run launched at ``launched_at`` stop being worth sending."""
+    valid_for = campaign.get("validForSeconds")
+    if isinstance(valid_for, int | float):
+        return launched_at + timedelta(seconds=valid_for)
+    expires_at = campaign.get("expiresAt")
+    return expires_at if isinstance(expires_at, datetime) else None
 
 
 def _digest(*parts: str) -> str:

@@ -19,6 +19,7 @@ from herald_campaign.domain.campaigns import (
     contact_id,
     derived_event_id,
     new_campaign_id,
+    run_expiry,
 )
 from herald_campaign.domain.contacts import (
     AcceptedContact,
@@ -121,6 +122,10 @@ class CampaignService:
                 "minSeconds": draft.custom_delay.min_seconds,
                 "maxSeconds": draft.custom_delay.max_seconds,
             }
+        if draft.expires_at is not None:
+            campaign["expiresAt"] = draft.expires_at
+        if draft.valid_for_seconds is not None:
+            campaign["validForSeconds"] = draft.valid_for_seconds
         if command_id is not None:
             campaign["createdByCommand"] = command_id
         try:
@@ -289,8 +294,16 @@ class CampaignService:
             raise CampaignConflict("campaign has no contacts", "no-contacts")
 
         now = stored_now()
+        expires_at = run_expiry(campaign, now)
+        if expires_at is not None and expires_at <= now:
+            raise CampaignConflict(
+                f"the campaign's validity window ended at {expires_at.isoformat()}",
+                "campaign-expired",
+            )
         launch: Document = {
             "status": CampaignStatus.RUNNING.value,
+            "run": 1,
+            "runExpiresAt": expires_at,
             "launchedAt": now,
             "updatedAt": now,
             "launchEventId": (
@@ -323,6 +336,8 @@ class CampaignService:
                 event_id=campaign["launchEventId"],
                 tenant_id=campaign["tenantId"],
                 campaign_id=campaign["_id"],
+                run=campaign.get("run", 1),
+                expires_at=campaign.get("runExpiresAt"),
             )
         )
         await self._campaigns.update_one(
@@ -339,7 +354,12 @@ class CampaignService:
             },
             {
                 "$set": {"status": CampaignStatus.DRAFT.value, "updatedAt": stored_now()},
-                "$unset": {"launchedAt": "", "launchEventId": ""},
+                "$unset": {
+                    "launchedAt": "",
+                    "launchEventId": "",
+                    "run": "",
+                    "runExpiresAt": "",
+                },
             },
         )
 
