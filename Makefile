@@ -8,12 +8,12 @@ VENV := .venv/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install deps kafka-install mongo-install tools-install up down clean logs status test test-unit bench bench-pacing lint format compose-check
+.PHONY: help install deps kafka-install mongo-install tools-install kubeconform-install up down clean logs status test test-unit bench bench-pacing lint format compose-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-install: deps kafka-install mongo-install tools-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server, validators
+install: deps kafka-install mongo-install tools-install kubeconform-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server, validators
 
 deps: ## Python dependencies from uv.lock into .venv (installs uv itself when missing)
 	@if ! uv --version 2>/dev/null | grep -q "$(UV_VERSION)"; then \
@@ -31,6 +31,9 @@ tools-install: ## Validators the tests use: docker-compose (Debian) for the comp
 		echo "installing docker-compose (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
 	@command -v kubectl >/dev/null || echo "warning: kubectl not found; the k8s manifest test will fail"
+
+kubeconform-install: deps ## kubeconform and the Kubernetes/KEDA/Prometheus Operator schemas, offline (Go module proxy; pinned in deploy/local/k8s-validate.sh)
+	@bash deploy/local/k8s-validate.sh install
 
 up: install ## Start Kafka, MongoDB, the gateway simulators and the five services; print addresses
 	@$(VENV)/herald-devstack up

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from herald_devstack.kafka_offsets import committed_offset
 from herald_devstack.waiting import eventually
-from herald_shared.sender.lane_consumer import LaneConsumer, LaneLimits
+from herald_shared.sender.lane_consumer import LaneConsumer, LaneLimits, RecordHandedBack
 
 pytestmark = pytest.mark.integration
 
@@ -212,3 +212,93 @@ async def test_a_rebalance_hands_unfinished_records_to_the_new_owner(
     assert set(handled) == set(values)  # nothing lost (one may be handled twice around the
     # rebalance, which the sender's claim makes harmless)
     assert any("second" in names for names in handled.values()), "the second never got work"
+
+
+async def test_stop_finishes_the_record_in_hand_and_leaves_a_handed_back_one_uncommitted(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    at_gateway = asyncio.Event()
+    answer = asyncio.Event()
+    waiting_for_turn = asyncio.Event()
+    stopping = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(record: Any) -> None:
+        value = record.value.decode()
+        if value == "a-1":  # in a gateway call when the stop comes: it finishes
+            at_gateway.set()
+            await answer.wait()
+        elif value == "b-1":  # waiting for its account's turn: it is given back
+            waiting_for_turn.set()
+            await stopping.wait()
+            raise RecordHandedBack("stopping")
+        handled.append(value)
+
+    # offsets 0, 1, 2: a-1 (in hand), b-1 (handed back), a-2 (never started)
+    await produce(kafka_bootstrap, topic, [("a", "a-1"), ("b", "b-1"), ("a", "a-2")], partition=0)
+    consumer = LaneConsumer(
+        lambda: AIOKafkaConsumer(
+            bootstrap_servers=kafka_bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        ),
+        topic,
+        handle,
+        FAST_LIMITS,
+    )
+    await consumer.start()
+    await asyncio.wait_for(asyncio.gather(at_gateway.wait(), waiting_for_turn.wait()), 30)
+
+    stopping.set()
+    stop = asyncio.create_task(consumer.stop())
+    done, _ = await asyncio.wait({stop}, timeout=0.5)
+    assert not done, "stop must wait for the record in hand"
+    answer.set()
+    await asyncio.wait_for(stop, 10)
+
+    assert handled == ["a-1"]  # a-2 was not started once stopping
+    # Committed up to the handed-back record: the next owner starts there.
+    assert await committed_offset(kafka_bootstrap, group, topic, 0) == 1
+
+    async def record(next_owner_record: Any) -> None:
+        handled.append(next_owner_record.value.decode())
+
+    async with lanes(kafka_bootstrap, topic, group, record):
+        await eventually(
+            lambda: committed_offset(kafka_bootstrap, group, topic, 0),
+            lambda offset: offset == 3,
+            timeout=30,
+            what="the next owner handled what was left",
+        )
+    assert handled == ["a-1", "b-1", "a-2"]
+
+
+async def test_stop_abandons_a_record_that_outlasts_the_drain(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    started = asyncio.Event()
+
+    async def hang(_record: Any) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    await produce(kafka_bootstrap, topic, [("x", "stuck")], partition=1)
+    limits = LaneLimits(commit_interval_seconds=0.1, drain_seconds=0.5)
+    consumer = LaneConsumer(
+        lambda: AIOKafkaConsumer(
+            bootstrap_servers=kafka_bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        ),
+        topic,
+        hang,
+        limits,
+    )
+    await consumer.start()
+    await asyncio.wait_for(started.wait(), 30)
+    await asyncio.wait_for(consumer.stop(), 5)  # the drain's limit, not the record, decides
+    assert await committed_offset(kafka_bootstrap, group, topic, 1) <= 0

@@ -8,9 +8,11 @@ reachable) and ``/metrics`` (Prometheus), plus any routers the service adds.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
@@ -26,6 +28,9 @@ from herald_shared.topics import ensure_topics
 
 Hook = Callable[[], Awaitable[None]]
 log = get_logger(__name__)
+
+HTTP_DRAIN_SECONDS = 30
+"""On SIGTERM, how long requests in progress may take to finish before the shutdown hooks run."""
 
 
 @dataclass
@@ -114,13 +119,27 @@ def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) 
 
 
 def serve(app: FastAPI, settings: HeraldSettings, service: str, default_port: int) -> None:
-    """Run ``app`` until SIGTERM/SIGINT; uvicorn drains requests and runs the shutdown hooks."""
+    """Run ``app`` until SIGTERM/SIGINT; uvicorn drains requests and runs the shutdown hooks,
+    then the process exits with status 0 (a graceful stop is not a failure)."""
     configure_logging(service, settings.log_level)
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port or default_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=30,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port or default_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=HTTP_DRAIN_SECONDS,
+        )
     )
+
+    # uvicorn handles SIGTERM/SIGINT while it serves, then puts back the handlers it found and
+    # raises the signal again, which by default would end the process as killed (exit 143).
+    # With these handlers that second signal only confirms the stop, and a signal that comes
+    # before uvicorn listens stops it as soon as it starts.
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop)
+    server.run()

@@ -14,7 +14,10 @@ make every account of the partition wait for the slowest. Instead:
 - a record whose handling fails unexpectedly (MongoDB or Kafka unavailable) is retried in its
   lane after a back-off, holding up only its account; it is finished only once handled;
 - on a rebalance, the revoked partitions' progress is committed and the records their lanes did
-  not start are dropped (the new owner reads them from the commit point).
+  not start are dropped (the new owner reads them from the commit point);
+- on stop (SIGTERM), nothing new is fetched or started; each lane finishes the record it is on,
+  or its handler gives the record back (:class:`RecordHandedBack`) and it stays uncommitted for
+  the partition's next owner; then what finished is committed and the consumer leaves its group.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ log = get_logger(__name__)
 RecordHandler = Callable[[Any], Awaitable[None]]
 
 
+class RecordHandedBack(Exception):
+    """Raised by a record handler that gave its record back unfinished because the consumer is
+    stopping: the record is not finished, so its offset is not committed and the partition's
+    next owner handles it."""
+
+
 @dataclass(frozen=True)
 class LaneLimits:
     max_in_flight_per_partition: int = 1000
@@ -48,6 +57,9 @@ class LaneLimits:
     commit_interval_seconds: float = 1.0
     retry_backoff_seconds: float = 1.0
     fetch_max_records: int = 500
+    drain_seconds: float = 10.0
+    """On stop, how long the lanes may take to finish the records they are on; a record still
+    running after that is abandoned (uncommitted, its claim left to the sweep)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,7 @@ class LaneConsumer:
         self._lane_tasks: dict[bytes, asyncio.Task[None]] = {}
         self._fetching: asyncio.Task[None] | None = None
         self._stopping = False
+        self._handed_back = 0
 
     async def start(self) -> None:
         self._consumer = self._new_consumer()
@@ -98,20 +111,40 @@ class LaneConsumer:
         await self._consumer.start()
         self._fetching = asyncio.create_task(self._fetch_loop(), name=f"lanes:{self._topic}")
 
-    async def stop(self, drain_timeout: float = 10.0) -> None:
-        """Stop fetching, let the lanes finish the record each is on (records not started are
-        left for the next owner), commit, and leave the group."""
+    async def stop(self) -> None:
+        """Stop fetching, let the lanes finish (or hand back) the record each is on, within
+        ``LaneLimits.drain_seconds`` (records not started are left for the next owner), commit
+        what finished, and leave the group."""
         self._stopping = True
         if self._fetching is not None:
             self._fetching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._fetching
+        in_hand = self.in_flight
         running = list(self._lane_tasks.values())
+        late: set[asyncio.Task[None]] = set()
         if running:
-            _, late = await asyncio.wait(running, timeout=drain_timeout)
+            _, late = await asyncio.wait(running, timeout=self._limits.drain_seconds)
             for task in late:
                 task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                log.warning(
+                    "records still running at the end of the drain were abandoned; the sweep "
+                    "resolves their claims",
+                    abandoned=len(late),
+                    drain_seconds=self._limits.drain_seconds,
+                )
         await self._commit()
+        log.info(
+            "lanes stopped",
+            topic=self._topic,
+            lanes_busy=len(running),
+            handed_back=self._handed_back,
+            abandoned=len(late),
+            left_uncommitted=self.in_flight,
+            unfinished_at_stop=in_hand,
+        )
         await self._consumer.stop()
 
     # -- fetching -----------------------------------------------------------------------------
@@ -191,6 +224,9 @@ class LaneConsumer:
             try:
                 await self._handle(work.record)
                 return True
+            except RecordHandedBack:
+                self._handed_back += 1
+                return False
             except Exception as error:
                 log.warning(
                     "send record failed; retrying",

@@ -1,0 +1,30 @@
+"""The five services as their own code declares them (name, command, HTTP port), for the tests
+that check the deployment files against them."""
+
+from __future__ import annotations
+
+from herald_campaign import main as campaign
+from herald_dispatcher import main as dispatcher
+from herald_fallback_sender import main as fallback_sender
+from herald_primary_sender import main as primary_sender
+from herald_scheduler import main as scheduler
+
+DEFAULT_PORTS: dict[str, int] = {
+    "campaign": campaign.DEFAULT_PORT,
+    "dispatcher": dispatcher.DEFAULT_PORT,
+    "primary-sender": primary_sender.DEPLOYMENT.default_port,
+    "fallback-sender": fallback_sender.DEPLOYMENT.default_port,
+    "scheduler": scheduler.DEFAULT_PORT,
+}
+"""Each service's HTTP port (its API or its /metrics, /healthz, /readyz) when
+HERALD_HTTP_PORT does not say otherwise."""
+
+SENDERS = {
+    "primary-sender": primary_sender.DEPLOYMENT,
+    "fallback-sender": fallback_sender.DEPLOYMENT,
+}
+
+
+def command(service: str) -> str:
+    """The console script that runs a service."""
+    return f"herald-{service}"
