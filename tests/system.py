@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 
 from herald_campaign.api.auth import register_api_key
 from herald_devstack.processes import ManagedProcess, free_port, wait_ready
-from herald_devstack.stack import SERVICES, StackConfig, services, simulators
+from herald_devstack.stack import StackConfig, process_names, services, simulators
 from herald_devstack.waiting import eventually
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.counters import reconcile_counters
@@ -52,21 +52,42 @@ class RunningStack:
         return self.config.url(self.config.service_ports[service])
 
 
+QUIET_CRON = "0 0 29 2 *"
+"""A cron that fires on 29 February only: the system jobs of a test stack that doesn't ask for
+them."""
+
+
 def stack_config(
-    kafka_bootstrap: str, mongodb_url: str, run_dir: Path, service_env: Mapping[str, str]
+    kafka_bootstrap: str,
+    mongodb_url: str,
+    run_dir: Path,
+    service_env: Mapping[str, str],
+    *,
+    scheduler_replicas: int = 1,
 ) -> StackConfig:
     """A stack on free ports with its own database and token. Its senders keep no anti-ban
-    gaps (``HERALD_PACE_SCALE=0``) unless ``service_env`` says otherwise."""
+    gaps (``HERALD_PACE_SCALE=0``) unless ``service_env`` says otherwise; it runs
+    ``scheduler_replicas`` scheduler processes (``scheduler``, ``scheduler-2`` …).
+
+    The scheduler's sweep and redrive run only when ``service_env`` gives them a cron: at
+    their production times a test would meet them only if it straddled a 5-minute mark, and
+    then act differently from one that didn't."""
     return StackConfig(
         kafka_bootstrap=kafka_bootstrap,
         mongodb_url=mongodb_url,
         run_dir=run_dir,
         api_token=f"e2e-{uuid.uuid4().hex}",
         database=f"herald_e2e_{uuid.uuid4().hex[:8]}",
-        service_ports={name: free_port() for name in SERVICES},
+        service_ports={name: free_port() for name in process_names(scheduler_replicas)},
         primary_gateway_port=free_port(),
         fallback_gateway_port=free_port(),
-        service_env={"HERALD_PACE_SCALE": "0", **service_env},
+        service_env={
+            "HERALD_PACE_SCALE": "0",
+            "HERALD_SWEEP_CRON": QUIET_CRON,
+            "HERALD_REDRIVE_CRON": QUIET_CRON,
+            **service_env,
+        },
+        scheduler_replicas=scheduler_replicas,
     )
 
 

@@ -16,12 +16,16 @@ from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.contracts.events import campaign_event_adapter
 from herald_shared.message_states import MessageStatus
 from herald_shared.topics import (
+    CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
+    CAMPAIGN_GROUP,
     DEAD_LETTER_GROUP,
+    DISPATCHER_GROUP,
     FALLBACK_SENDER_GROUP,
     MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
     MESSAGE_SEND_PRIMARY,
+    NOTIFICATIONS_GROUP,
     PRIMARY_SENDER_GROUP,
     RETRY_RELAY_GROUP,
 )
@@ -486,20 +490,23 @@ async def test_queue_stats_count_statuses_and_read_the_lag(
     assert set(after["byStatus"]) >= {status.value for status in MessageStatus}
     for status, added in [("pending", 1), ("sent", 2), ("failed", 1), ("read", 0)]:
         assert after["byStatus"][status] == by_status_before[status] + added
-    topics = after["topics"]
-    assert topics[MESSAGE_SEND_PRIMARY]["group"] == PRIMARY_SENDER_GROUP
-    assert topics[MESSAGE_SEND_FALLBACK]["group"] == FALLBACK_SENDER_GROUP
-    assert topics[CAMPAIGN_EVENTS]["group"] == "herald-dispatcher"
-    assert topics[MESSAGE_DLT]["group"] == DEAD_LETTER_GROUP
+    consumers = {(c["topic"], c["group"]): c for c in after["consumers"]}
     retry_topics = AttemptPlan.parse(service.settings.attempt_plan).retry_topics()
     assert retry_topics == ["message.retry.60s"]
-    for retry_topic in retry_topics:
-        assert topics[retry_topic]["group"] == RETRY_RELAY_GROUP
-    for lag in topics.values():
-        assert set(lag) == {"group", "lag", "endOffset", "committed"}
+    assert set(consumers) == {
+        (MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP),
+        (MESSAGE_SEND_FALLBACK, FALLBACK_SENDER_GROUP),
+        (CAMPAIGN_EVENTS, DISPATCHER_GROUP),
+        (CAMPAIGN_COMMANDS, CAMPAIGN_GROUP),
+        (CAMPAIGN_EVENTS, NOTIFICATIONS_GROUP),
+        *((topic, RETRY_RELAY_GROUP) for topic in retry_topics),
+        (MESSAGE_DLT, DEAD_LETTER_GROUP),
+    }
+    for lag in consumers.values():
+        assert set(lag) == {"topic", "group", "lag", "endOffset", "committed"}
         assert lag["lag"] >= 0 and lag["endOffset"] >= lag["committed"] >= 0
     # Earlier tests of this module published send events that no sender here consumed.
-    assert topics[MESSAGE_SEND_PRIMARY]["lag"] > 0
+    assert consumers[(MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP)]["lag"] > 0
 
 
 def circuit(tenant_id: str, account_id: str, engine: str, state: str, **extra: Any) -> Any:

@@ -64,9 +64,6 @@ RUN_STARTABLE_FROM: frozenset[CampaignStatus] = frozenset({C.SCHEDULED, C.RUNNIN
 """Statuses in which a schedule's firing starts a run (a paused or cancelled campaign's firing
 is skipped)."""
 
-SENDING_STATUSES: frozenset[CampaignStatus] = frozenset({C.RUNNING})
-"""The only status in which a campaign's messages may reach a gateway."""
-
 FINISHED_STATUSES: frozenset[CampaignStatus] = frozenset({C.COMPLETED, C.CANCELLED})
 
 

@@ -89,3 +89,10 @@ SESSION_STATUS = Gauge(
     "it: 1 for its status (STOPPED, STARTING, SCAN_QR_CODE, WORKING, FAILED), 0 for the others.",
     ["account", "engine", "status"],
 )
+CAMPAIGN_GATE_STOPS = Counter(
+    "herald_sender_campaign_stops_total",
+    "Claimed messages a sender did not send because of their campaign or validity window, by "
+    "engine and outcome (held: campaign paused, handed back; cancelled: campaign cancelled; "
+    "expired: validity window over).",
+    ["engine", "outcome"],
+)

@@ -73,6 +73,8 @@ SCHEDULER_LEASES = "scheduler_leases"
 NOTIFICATION_ENDPOINTS = "notification_endpoints"
 NOTIFICATION_DELIVERIES = "notification_deliveries"
 
+FIRING_RECORD_SECONDS = 30 * 24 * 3600
+
 INDEXES: dict[str, list[IndexModel]] = {
     CAMPAIGNS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],
     CONTACTS: [IndexModel([("campaignId", ASCENDING), ("_id", ASCENDING)])],
@@ -93,7 +95,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("active", ASCENDING), ("nextRunAt", ASCENDING)]),
         IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)]),
     ],
-    SCHEDULE_FIRINGS: [IndexModel([("scheduleId", ASCENDING), ("scheduledFor", ASCENDING)])],
+    SCHEDULE_FIRINGS: [
+        IndexModel([("scheduleId", ASCENDING), ("scheduledFor", ASCENDING)]),
+        # A new leader's look for firings a dead one left started.
+        IndexModel([("state", ASCENDING)]),
+        # A firing's record only has to outlive the chance of firing it again: a recurring
+        # schedule has moved past it, a one-shot one is inactive.
+        IndexModel([("doneAt", ASCENDING)], expireAfterSeconds=FIRING_RECORD_SECONDS),
+    ],
     NOTIFICATION_ENDPOINTS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],
     NOTIFICATION_DELIVERIES: [
         IndexModel([("status", ASCENDING), ("nextAttemptAt", ASCENDING)]),

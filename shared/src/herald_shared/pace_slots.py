@@ -118,3 +118,13 @@ class AccountPace:
             {"$set": {"nextSlotMs": now + round(slot.gap_seconds * 1000)}},
         )
         return bool(released.modified_count)
+
+    async def release_unused(self, slot: SlotTaken) -> bool:
+        """The slot's send did not happen (its campaign was paused, cancelled, or out of time):
+        the account is free again from the moment it was free for this slot, as if the slot had
+        never been taken. False if the hold had run out and another send took the account."""
+        released = await self._slots.update_one(
+            {"_id": slot.account_id, "holder": slot.holder},
+            {"$set": {"nextSlotMs": min(slot.due_ms, slot.at_ms)}},
+        )
+        return bool(released.modified_count)

@@ -2,7 +2,7 @@
 
 A schedule is one-shot (``sendAt``) or recurring (a cron expression in a time zone). Cron
 expressions have five fields (minute hour day month weekday), or six with seconds last
-(``*/5 * * * * *``: every five seconds), as croniter reads them; times are computed in the
+(``* * * * * */5``: every five seconds), as croniter reads them; times are computed in the
 schedule's zone, so ``0 9 * * MON`` in ``Europe/Berlin`` is 09:00 Berlin time across DST.
 
 Documents of ``schedules`` (see :mod:`herald_shared.mongo`): ``_id``, ``kind``

@@ -25,6 +25,7 @@ PRIMARY_SENDER_GROUP = "herald-primary-sender"
 FALLBACK_SENDER_GROUP = "herald-fallback-sender"
 RETRY_RELAY_GROUP = "herald-retry-relay"
 DEAD_LETTER_GROUP = "herald-dead-letters"
+NOTIFICATIONS_GROUP = "herald-campaign-notifications"
 
 
 def retry_topic(delay_seconds: float) -> str:

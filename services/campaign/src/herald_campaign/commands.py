@@ -17,14 +17,22 @@ from structlog.contextvars import bound_contextvars
 
 from herald_campaign.domain.campaigns import CampaignDraft, campaign_id_for_command
 from herald_campaign.domain.contacts import SubmittedContact
+from herald_campaign.domain.schedules import SendSchedule
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.errors import OperationRefused
+from herald_campaign.service_layer.lifecycle import CampaignLifecycle
+from herald_campaign.service_layer.scheduled_runs import RunSkipped, ScheduledRuns
+from herald_campaign.service_layer.schedules import ScheduleService
 from herald_shared.contracts.commands import (
     AddContacts,
     AnyCampaignCommand,
     CampaignCommand,
+    CancelCampaign,
     CreateCampaign,
+    PauseCampaign,
+    ResumeCampaign,
     SendCampaign,
+    StartCampaignRun,
 )
 from herald_shared.contracts.common import utc_now
 from herald_shared.kafka import InvalidRecord
@@ -43,9 +51,20 @@ Command = AnyCampaignCommand
 class CommandHandler:
     """Runs each command through the same operation as its REST route, once per event id."""
 
-    def __init__(self, db: Database, campaigns: CampaignService) -> None:
+    def __init__(
+        self,
+        db: Database,
+        campaigns: CampaignService,
+        *,
+        lifecycle: CampaignLifecycle,
+        schedules: ScheduleService,
+        runs: ScheduledRuns,
+    ) -> None:
         self._processed = db[PROCESSED_COMMANDS]
         self._campaigns = campaigns
+        self._lifecycle = lifecycle
+        self._schedules = schedules
+        self._runs = runs
 
     async def handle(self, command: Command) -> None:
         if isinstance(command, CreateCampaign):
@@ -59,12 +78,17 @@ class CommandHandler:
                 COMMANDS.labels(type=command.type, outcome="duplicate").inc()
                 log.info("command already processed; skipped")
                 return
+            outcome = "applied"
             try:
                 await self._apply(command, campaign_id)
             except OperationRefused as refused:
                 COMMANDS.labels(type=command.type, outcome="rejected").inc()
                 log.warning("command rejected", reason=refused.reason, error=refused.message)
                 raise InvalidRecord(refused.reason, refused.message) from refused
+            except RunSkipped as skipped:
+                # A schedule fired for a campaign that no longer sends: done, not a dead letter.
+                outcome = "skipped"
+                log.info("scheduled run skipped", reason=skipped.reason, detail=skipped.message)
             await self._processed.update_one(
                 {"_id": command.event_id},
                 {
@@ -77,8 +101,8 @@ class CommandHandler:
                 },
                 upsert=True,
             )
-            COMMANDS.labels(type=command.type, outcome="applied").inc()
-            log.info("command applied")
+            COMMANDS.labels(type=command.type, outcome=outcome).inc()
+            log.info(f"command {outcome}")
 
     async def _apply(self, command: Command, campaign_id: str) -> None:
         if isinstance(command, CreateCampaign):
@@ -99,12 +123,40 @@ class CommandHandler:
             await self._campaigns.add_contacts(
                 command.tenant_id,
                 campaign_id,
-                [SubmittedContact(phone=c.phone, name=c.name) for c in command.contacts],
+                [
+                    SubmittedContact(phone=c.phone, name=c.name, fields=c.fields)
+                    for c in command.contacts
+                ],
+                command_id=command.event_id,
+            )
+        elif isinstance(command, SendCampaign) and (command.send_at or command.cron):
+            await self._schedules.schedule_campaign(
+                command.tenant_id,
+                campaign_id,
+                SendSchedule(command.send_at, command.cron, command.timezone),
                 command_id=command.event_id,
             )
         elif isinstance(command, SendCampaign):
             await self._campaigns.send_campaign(
                 command.tenant_id, campaign_id, command_id=command.event_id
+            )
+        elif isinstance(command, StartCampaignRun):
+            await self._runs.start_run(command)
+        elif isinstance(command, PauseCampaign):
+            await self._lifecycle.pause(
+                command.tenant_id,
+                campaign_id,
+                by=command.by,
+                reason=command.reason,
+                command_id=command.event_id,
+            )
+        elif isinstance(command, ResumeCampaign):
+            await self._lifecycle.resume(
+                command.tenant_id, campaign_id, command_id=command.event_id
+            )
+        elif isinstance(command, CancelCampaign):
+            await self._lifecycle.cancel(
+                command.tenant_id, campaign_id, reason=command.reason, command_id=command.event_id
             )
         else:
             raise OperationRefused(f"{command.type} is not handled yet", "unsupported-command")

@@ -10,8 +10,12 @@ from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
 from herald_campaign.adapters.status_events import KafkaStatusEvents
 from herald_campaign.api import accounts as accounts_api
 from herald_campaign.api import campaigns as campaigns_api
+from herald_campaign.api import contacts as contacts_api
 from herald_campaign.api import dead_letters as dead_letters_api
+from herald_campaign.api import lifecycle as lifecycle_api
 from herald_campaign.api import messages as messages_api
+from herald_campaign.api import notification_endpoints as notification_endpoints_api
+from herald_campaign.api import schedules as schedules_api
 from herald_campaign.api import webhooks as webhooks_api
 from herald_campaign.api.auth import ApiKeys, register_api_key
 from herald_campaign.api.dependencies import ApiServices, install_services, require_token_first
@@ -20,11 +24,15 @@ from herald_campaign.api.webhook_signatures import WebhookKeys
 from herald_campaign.commands import CommandHandler, subscribe_to_commands
 from herald_campaign.domain.accounts import AccountDefaults
 from herald_campaign.domain.receipts import ReceiptSource
+from herald_campaign.notifications.component import wire_notifications
 from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.dead_letters import DeadLetterService, poison_redrive_topics
+from herald_campaign.service_layer.lifecycle import CampaignLifecycle
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.service_layer.receipts import ReceiptService
+from herald_campaign.service_layer.scheduled_runs import ScheduledRuns
+from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
 from herald_campaign.settings import CampaignSettings
 from herald_shared.attempt_plan import AttemptPlan
@@ -74,7 +82,25 @@ def create_app(settings: CampaignSettings) -> FastAPI:
         evolution_token=settings.evolution_webhook_token,
     )
     receipts = ReceiptService(runtime.db, KafkaStatusEvents(runtime.broker))
-    subscribe_to_commands(runtime.broker, CommandHandler(runtime.db, campaigns))
+    lifecycle = CampaignLifecycle(
+        runtime.db,
+        KafkaCampaignEvents(runtime.broker),
+        runtime.broker,
+        plan=plan,
+        batch_size=settings.dispatch_batch_size,
+    )
+    schedules = ScheduleService(runtime.db, campaigns, KafkaCampaignEvents(runtime.broker))
+    subscribe_to_commands(
+        runtime.broker,
+        CommandHandler(
+            runtime.db,
+            campaigns,
+            lifecycle=lifecycle,
+            schedules=schedules,
+            runs=ScheduledRuns(runtime.db, campaigns),
+        ),
+    )
+    notifications = wire_notifications(runtime, settings)
 
     async def register_default_api_key() -> None:
         if settings.api_token:
@@ -95,9 +121,21 @@ def create_app(settings: CampaignSettings) -> FastAPI:
 
     app = create_http_app(
         runtime,
-        [campaigns_api.router, messages_api.router, dead_letters_api.router, webhooks_api.router],
+        [
+            campaigns_api.router,
+            contacts_api.router,
+            messages_api.router,
+            dead_letters_api.router,
+            webhooks_api.router,
+        ],
     )
     app.include_router(accounts_api.router)
+    app.include_router(schedules_api.router)
+    schedules_api.install_schedules(app, schedules)
+    app.include_router(lifecycle_api.router)
+    lifecycle_api.install_lifecycle(app, lifecycle)
+    app.include_router(notification_endpoints_api.router)
+    notification_endpoints_api.install_notification_service(app, notifications)
     app.title = "Herald campaign API"
     install_services(
         app,

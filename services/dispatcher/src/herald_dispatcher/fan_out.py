@@ -7,12 +7,19 @@ published later by the release of deferred messages.
 Safe to run twice for the same campaign: message ids are deterministic, inserts skip the ones
 that exist (their stored account stays), counters move only by what was really inserted, and
 only messages still ``pending`` with an account are published.
+
+The campaign's status is read once per batch, after its messages were inserted and before they
+are published: a launch of a cancelled campaign creates nothing; once the campaign is cancelled
+the fan-out stops (and cancels what it had just created); while it is paused, messages are
+created ``pending`` and not published: its resume publishes them. Reading *after* the insert
+means a resume that comes meanwhile either finds the new messages waiting or is seen here.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from faststream.kafka import KafkaBroker
@@ -27,6 +34,7 @@ from herald_dispatcher.metrics import (
 )
 from herald_shared.account_assignment import assign_sender_accounts, settle_assignment
 from herald_shared.account_choice import Recipient
+from herald_shared.campaign_states import CampaignStatus
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignLaunched
 from herald_shared.kafka import InvalidRecord
@@ -34,6 +42,7 @@ from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus, counter_field
 from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_shared.queueing import queue_messages
+from herald_shared.unsent_messages import cancel_unsent_messages
 
 log = get_logger(__name__)
 DUPLICATE_KEY = 11000
@@ -70,6 +79,19 @@ async def still_pending(db: Database, ids: Sequence[str]) -> list[Document]:
     return [d async for d in cursor]
 
 
+async def campaign_status(db: Database, campaign_id: str) -> str | None:
+    found = await db[CAMPAIGNS].find_one({"_id": campaign_id}, {"status": 1})
+    return None if found is None else found.get("status")
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    queued: int = 0
+    deferred: int = 0
+    cancelled: bool = False
+    """The campaign was found cancelled: create nothing more."""
+
+
 async def fan_out_campaign(
     db: Database,
     broker: KafkaBroker,
@@ -89,6 +111,9 @@ async def fan_out_campaign(
     )
     if campaign is None:
         raise InvalidRecord("unknown-campaign", f"campaign {launched.campaign_id} does not exist")
+    if campaign.get("status") == CampaignStatus.CANCELLED:
+        log.info("launch of a cancelled campaign: nothing to create", run=launched.run)
+        return 0
 
     started = time.perf_counter()
     queued = deferred = 0
@@ -96,18 +121,25 @@ async def fan_out_campaign(
         db[CONTACTS].find({"campaignId": campaign["_id"]}).sort("_id", 1).batch_size(batch_size)
     )
     batch: list[Document] = []
+    done = BatchOutcome()
     async for contact in contacts:
         batch.append(contact)
         if len(batch) >= batch_size:
             done = await _dispatch_batch(
                 db, broker, campaign, launched, batch, default_account_id, send_topic, clock()
             )
-            queued, deferred = queued + done[0], deferred + done[1]
+            queued, deferred = queued + done.queued, deferred + done.deferred
             batch = []
-    done = await _dispatch_batch(
-        db, broker, campaign, launched, batch, default_account_id, send_topic, clock()
-    )
-    queued, deferred = queued + done[0], deferred + done[1]
+            if done.cancelled:
+                break
+    if not done.cancelled:
+        done = await _dispatch_batch(
+            db, broker, campaign, launched, batch, default_account_id, send_topic, clock()
+        )
+        queued, deferred = queued + done.queued, deferred + done.deferred
+    if done.cancelled:
+        log.info("campaign cancelled during its fan-out; stopped", queued=queued)
+        return queued
     await db[CAMPAIGNS].update_one(
         {"_id": campaign["_id"]},
         {"$set": {"dispatchedAt": clock()}, "$max": {"dispatchedRun": launched.run}},
@@ -134,10 +166,11 @@ async def _dispatch_batch(
     default_account_id: str,
     send_topic: str,
     now: datetime,
-) -> tuple[int, int]:
-    """Create and queue the messages of ``contacts``; returns (queued, deferred) of this run."""
+) -> BatchOutcome:
+    """Create the messages of ``contacts`` and, unless the campaign is paused or cancelled,
+    queue them."""
     if not contacts:
-        return 0, 0
+        return BatchOutcome()
     by_id = {message_id(campaign["_id"], c["phone"], launched.run): c for c in contacts}
     stored = await existing_ids(db, list(by_id))
     fresh = {mid: contact for mid, contact in by_id.items() if mid not in stored}
@@ -174,7 +207,14 @@ async def _dispatch_batch(
         )
     deferred = len(set(assignment.deferred) & set(inserted))
     MESSAGES_DEFERRED.inc(deferred)
+    status = await campaign_status(db, campaign["_id"])
+    if status == CampaignStatus.CANCELLED:
+        # Cancelled while this batch was being made: its cancel may not have seen these.
+        await cancel_unsent_messages(db, campaign["_id"])
+        return BatchOutcome(0, deferred, cancelled=True)
+    if status == CampaignStatus.PAUSED:
+        return BatchOutcome(0, deferred)
     pending = await still_pending(db, list(by_id))
     queued = await queue_messages(db, broker, campaign["_id"], pending, topic=send_topic)
     MESSAGES_DISPATCHED.inc(queued)
-    return queued, deferred
+    return BatchOutcome(queued, deferred)

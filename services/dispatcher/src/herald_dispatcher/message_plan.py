@@ -7,7 +7,7 @@ from datetime import datetime
 
 from herald_shared.message_states import MessageStatus
 from herald_shared.mongo import Document
-from herald_shared.templates import render
+from herald_shared.templates import render, template_fields
 
 
 def message_id(campaign_id: str, phone: str, run: int = 1) -> str:
@@ -17,8 +17,8 @@ def message_id(campaign_id: str, phone: str, run: int = 1) -> str:
 
 
 def contact_fields(contact: Document) -> dict[str, object]:
-    """The names a template may use: the contact's custom fields, its name and its phone."""
-    return {**contact.get("fields", {}), "name": contact.get("name"), "phone": contact["phone"]}
+    """The names a template may use for a stored contact (the same the import checked)."""
+    return template_fields(contact["phone"], contact.get("name"), contact.get("fields", {}))
 
 
 def build_message(

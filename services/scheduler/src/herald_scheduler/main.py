@@ -1,24 +1,69 @@
-"""Composition root of the scheduler service.
+"""Composition root of the scheduler service: scheduled and recurring campaign sends, the hourly
+redrive of retryable failures and the sweep, fired by whichever replica holds the lease.
 
-Its jobs (scheduled and recurring sends, the hourly redrive, the 5-minute sweep) arrive with the
-scheduler issue; until then it runs with its Kafka and MongoDB connections, health and metrics.
+Several replicas may run (``HERALD_SCHEDULER_LEASE_SECONDS`` says how soon another takes over
+from a dead one); each serves ``/healthz``, ``/readyz`` and ``/metrics``.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+from uuid import uuid4
+
 from fastapi import FastAPI
 
+from herald_scheduler.actions import ScheduleActions
+from herald_scheduler.firing_loop import FiringLoop
+from herald_scheduler.lease import LeaderLease
+from herald_scheduler.redrive import ScheduledRedrive
+from herald_scheduler.replica import SchedulerReplica
+from herald_scheduler.settings import SchedulerSettings
+from herald_scheduler.sweep import Sweep
+from herald_scheduler.system_jobs import configured_system_jobs
+from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
-from herald_shared.settings import HeraldSettings
 
 SERVICE = "scheduler"
 DEFAULT_PORT = 9105
 
 
-def create_app(settings: HeraldSettings) -> FastAPI:
-    return create_http_app(ServiceRuntime.create(SERVICE, settings))
+def replica_id() -> str:
+    """Who holds the lease and fired a firing: host, process and a random tail."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
+
+
+def build_replica(runtime: ServiceRuntime, settings: SchedulerSettings) -> SchedulerReplica:
+    db, broker = runtime.db, runtime.broker
+    lease = LeaderLease(db, replica_id(), lease_seconds=settings.scheduler_lease_seconds)
+    actions = ScheduleActions(
+        broker,
+        sweep=Sweep(db, broker, settings),
+        redrive=ScheduledRedrive(
+            db,
+            broker,
+            first_topic=AttemptPlan.parse(settings.attempt_plan).first_topic,
+            batch_size=settings.dispatch_batch_size,
+        ),
+    )
+    loop = FiringLoop(
+        db,
+        lease,
+        actions,
+        tick_seconds=settings.scheduler_tick_seconds,
+        abandon_after_seconds=settings.scheduler_lease_seconds,
+    )
+    return SchedulerReplica(db, lease, loop, configured_system_jobs(settings))
+
+
+def create_app(settings: SchedulerSettings) -> FastAPI:
+    runtime = ServiceRuntime.create(SERVICE, settings)
+    replica = build_replica(runtime, settings)
+    runtime.on_start.append(replica.start)
+    runtime.on_stop.append(replica.stop)
+    return create_http_app(runtime)
 
 
 def main() -> None:
-    settings = HeraldSettings()
+    settings = SchedulerSettings()
     serve(create_app(settings), settings, SERVICE, DEFAULT_PORT)

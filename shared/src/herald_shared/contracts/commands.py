@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, m
 
 from herald_shared.contracts.common import Contract, CustomDelay, DelayType, Identifier
 from herald_shared.schedules import InvalidSchedule, check_cron, zone
+from herald_shared.templates import MAX_TEMPLATE_LENGTH
 
 ValidFor = Annotated[int, Field(ge=60, le=30 * 24 * 3600)]
 """How long after its launch (of each run) a campaign's messages may still be sent, in seconds."""
@@ -26,7 +27,8 @@ class CreateCampaign(Contract):
     campaign_id: Identifier | None = None
     """Optional id chosen by the caller; otherwise derived from ``event_id``."""
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    message_body: Annotated[str, Field(min_length=1, max_length=4096)]
+    message_body: Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_LENGTH)]
+    """A template (``{{name|there}}``); what it renders for each contact must fit 4,096."""
     delay_type: DelayType = DelayType.BALANCED
     custom_delay: CustomDelay | None = None
     """An own anti-ban gap range, instead of the delay type's profile."""

@@ -29,16 +29,40 @@ from herald_shared.contracts.events import MessageStatusChanged, SendMessage
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import CLAIMABLE_STATUSES, MessageStatus
 from herald_shared.message_transitions import transition, transition_from_any
-from herald_shared.metrics import DUPLICATE_DELIVERIES, SEND_ATTEMPTS, SEND_LATENCY
+from herald_shared.metrics import (
+    CAMPAIGN_GATE_STOPS,
+    DUPLICATE_DELIVERIES,
+    SEND_ATTEMPTS,
+    SEND_LATENCY,
+)
 from herald_shared.mongo import MESSAGES, Database
+from herald_shared.sender.campaign_gate import CampaignGate, GateDecision
 from herald_shared.sender.circuits import AccountCircuits
 from herald_shared.sender.gateway import GatewayError, SendReceipt
 from herald_shared.sender.gateway_directory import GatewayDirectory, SendRoute
 from herald_shared.sender.pacer import SendPacer
 from herald_shared.sender.send_errors import CIRCUIT_OPEN, circuit_open
 from herald_shared.topics import MESSAGE_STATUS
+from herald_shared.unsent_messages import HELD_AT, publish_held_message
 
 log = get_logger(__name__)
+
+CAMPAIGN_PAUSED = "campaign-paused"
+CAMPAIGN_CANCELLED = "campaign-cancelled"
+VALIDITY_OVER = "validity-window-over"
+
+_STOPPED_AS: dict[GateDecision, tuple[MessageStatus, str, str]] = {
+    # decision: the status the message ends in, the reason it carries, the metric's outcome
+    GateDecision.HOLD: (MessageStatus.QUEUED, CAMPAIGN_PAUSED, "held"),
+    GateDecision.CANCEL: (MessageStatus.CANCELLED, CAMPAIGN_CANCELLED, "cancelled"),
+    GateDecision.EXPIRE: (MessageStatus.EXPIRED, VALIDITY_OVER, "expired"),
+}
+_STOPPED_AT_FIELD = {
+    # Handed back at the same attempt and plan step: the resume publishes exactly that again.
+    MessageStatus.QUEUED: HELD_AT,
+    MessageStatus.CANCELLED: "cancelledAt",
+    MessageStatus.EXPIRED: "expiredAt",
+}
 
 
 @dataclass(frozen=True)
@@ -65,7 +89,10 @@ class SenderEngine:
         pacer: SendPacer,
         lease_seconds: float,
         owner: str,
+        gate: CampaignGate | None = None,
     ) -> None:
+        """``gate``: the check of each claimed message against its campaign's status and its
+        validity window; by default one reading ``campaigns`` with a 1-second cache."""
         self._db = db
         self._broker = broker
         self._gateways = gateways
@@ -75,6 +102,7 @@ class SenderEngine:
         self._pacer = pacer
         self._lease = timedelta(seconds=lease_seconds)
         self._owner = owner
+        self._gate = gate or CampaignGate.reading(db, cache_seconds=1.0)
 
     async def deliver(self, event: SendMessage, origin: RecordOrigin) -> MessageStatus | None:
         """Deliver one send event; returns the message's new status, or None if skipped."""
@@ -89,25 +117,89 @@ class SenderEngine:
                 log.debug("send skipped: already claimed or done", attempt=event.attempt)
             return None
         await self._publish_status(event, MessageStatus.SENDING, source)
+        if (stopped := await self._stop_if_not_sendable(event)) is not None:
+            return stopped
 
         try:
             await self._check_sendable(event, route)
             # The account's anti-ban turn, right before the gateway call: a message that is not
             # sent (disabled account, session down, circuit open) takes no slot.
             slot = await self._pacer.wait_turn(event)
+            called = False
             try:
+                # The wait may have been long: the campaign may have been paused or cancelled,
+                # or the message's time run out, meanwhile.
+                if (stopped := await self._stop_if_not_sendable(event)) is not None:
+                    return stopped
                 if not await self._renew_claim(event):
                     # The wait outlasted the claim's lease and the sweep resolved the message:
                     # it is not ours to send any more.
                     log.warning("claim resolved by the sweep while waiting for the account")
                     return None
+                called = True
                 receipt = await self._send(event, route)
             finally:
-                await self._pacer.gateway_answered(slot)
+                if called:
+                    await self._pacer.gateway_answered(slot)
+                else:  # a message not sent costs its account no pace
+                    await self._pacer.slot_unused(slot)
         except GatewayError as error:
             return await self._route_failure(event, error, origin)
         await self._circuits.record_success(event.tenant_id, event.account_id)
         return await self._record_sent(event, receipt.gateway_message_id)
+
+    async def _stop_if_not_sendable(self, event: SendMessage) -> MessageStatus | None:
+        """None if the claimed message may go to the gateway; otherwise end or hand back the
+        claim as its campaign or validity window says, and return the message's status (None
+        if the claim no longer held)."""
+        decision = await self._gate.decide(event.campaign_id, event.expires_at, utc_now())
+        if decision is GateDecision.SEND:
+            return None
+        target, reason, outcome = _STOPPED_AS[decision]
+        moved = await transition(
+            self._db,
+            message_id=event.message_id,
+            campaign_id=event.campaign_id,
+            source=MessageStatus.SENDING,
+            target=target,
+            attempt=event.attempt,
+            fields={_STOPPED_AT_FIELD[target]: utc_now()},
+        )
+        if not moved:
+            log.warning("claim resolved by someone else before it was stopped", reason=reason)
+            return None
+        CAMPAIGN_GATE_STOPS.labels(engine=self._profile.delivery_method, outcome=outcome).inc()
+        await self._publish_status(event, target, MessageStatus.SENDING, reason=reason)
+        log.info("message not sent", reason=reason, status=target.value)
+        if decision is GateDecision.HOLD:
+            return await self._after_hand_back(event)
+        return target
+
+    async def _after_hand_back(self, event: SendMessage) -> MessageStatus:
+        """Look at the campaign again, uncached, now that the message is back in ``queued``: a
+        resume that ran while it was being handed back did not see it waiting (it was
+        ``sending``), so publish it again ourselves; a cancel likewise did not cancel it."""
+        decision = await self._gate.decide_fresh(event.campaign_id, event.expires_at, utc_now())
+        if decision is GateDecision.SEND:
+            await publish_held_message(self._broker, self._plan, event)
+            log.info("campaign resumed while the message was handed back; published again")
+            return MessageStatus.QUEUED
+        if decision is GateDecision.HOLD:
+            return MessageStatus.QUEUED
+        target, reason, _ = _STOPPED_AS[decision]
+        moved = await transition(
+            self._db,
+            message_id=event.message_id,
+            campaign_id=event.campaign_id,
+            source=MessageStatus.QUEUED,
+            target=target,
+            attempt=event.attempt,
+            fields={_STOPPED_AT_FIELD[target]: utc_now()},
+        )
+        if moved:
+            await self._publish_status(event, target, MessageStatus.QUEUED, reason=reason)
+            return target
+        return MessageStatus.QUEUED
 
     async def _renew_claim(self, event: SendMessage) -> bool:
         """Renew the lease of this process's claim, right before the gateway call; False if the

@@ -34,3 +34,12 @@ class SendPacer:
             await self._pace.release(slot)
         except Exception as error:
             log.warning("account not released after the send", error=repr(error))
+
+    async def slot_unused(self, slot: SlotTaken) -> None:
+        """The slot's message was not sent: give the account back without a gap (see
+        :meth:`AccountPace.release_unused`), so a message that is not sent costs no pace.
+        Best effort, as :meth:`gateway_answered`."""
+        try:
+            await self._pace.release_unused(slot)
+        except Exception as error:
+            log.warning("unused slot not given back", error=repr(error))

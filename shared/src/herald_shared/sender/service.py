@@ -11,11 +11,12 @@ from fastapi import FastAPI
 
 from herald_shared.attempt_plan import AttemptPlan, Engine
 from herald_shared.pace_slots import AccountPace
+from herald_shared.sender.campaign_gate import CampaignGate
 from herald_shared.sender.circuits import AccountCircuits
 from herald_shared.sender.engine import EngineProfile, SenderEngine
 from herald_shared.sender.gateway_directory import GatewayDirectory
+from herald_shared.sender.graceful_stop import HandBackOnStop, SenderStopping, StopAwarePacer
 from herald_shared.sender.lane_consumer import LaneConsumer, LaneLimits
-from herald_shared.sender.pacer import SendPacer
 from herald_shared.sender.send_records import SendRecordHandler
 from herald_shared.sender.session_polling import SessionHealthPoller
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
@@ -23,6 +24,8 @@ from herald_shared.settings import HeraldSettings
 
 HOLD_MARGIN = 5.0
 """Seconds an account stays held past the gateway timeout, should its sender die mid-send."""
+STOP_MARGIN = 15.0
+"""Seconds a stopping sender allows past the gateway timeout to record the last answers."""
 
 
 def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProfile) -> FastAPI:
@@ -33,6 +36,7 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
     sessions = SessionHealthPoller(
         runtime.db, gateways, interval_seconds=settings.session_poll_seconds
     )
+    stopping = SenderStopping()
     engine = SenderEngine(
         db=runtime.db,
         broker=runtime.broker,
@@ -48,12 +52,14 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
             cooldown_seconds=settings.circuit_cooldown_seconds,
             owner=owner,
         ),
-        pacer=SendPacer(
+        pacer=StopAwarePacer(
             AccountPace(runtime.db, hold_seconds=settings.gateway_timeout_seconds + HOLD_MARGIN),
             scale=settings.pace_scale,
+            stopping=stopping,
         ),
         lease_seconds=settings.claim_lease_seconds,
         owner=owner,
+        gate=CampaignGate.reading(runtime.db, cache_seconds=settings.campaign_state_cache_seconds),
     )
 
     lanes = LaneConsumer(
@@ -65,20 +71,29 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
             auto_offset_reset="earliest",
         ),
         profile.topic,
-        SendRecordHandler(engine, runtime.broker),
+        HandBackOnStop(
+            SendRecordHandler(engine, runtime.broker),
+            runtime.db,
+            runtime.broker,
+            profile.delivery_method,
+        ),
         LaneLimits(
             max_in_flight_per_partition=settings.sender_max_in_flight_per_partition,
             resume_below=settings.sender_max_in_flight_per_partition // 2,
+            # On SIGTERM a lane hands back a send still waiting for its account's turn, so
+            # the longest it holds on is one gateway call (see graceful_stop).
+            drain_seconds=settings.gateway_timeout_seconds + STOP_MARGIN,
         ),
     )
 
     runtime.on_start.append(sessions.start)
     runtime.on_start.append(lanes.start)
-    # Stop hooks run in reverse: the lanes finish what they hold, then the poller stops, then
-    # the gateways close.
+    # Stop hooks run in reverse: sends waiting for their turn are handed back, the lanes
+    # finish what they hold, then the poller stops, then the gateways close.
     runtime.on_stop.append(gateways.close)
     runtime.on_stop.append(sessions.stop)
     runtime.on_stop.append(lanes.stop)
+    runtime.on_stop.append(stopping.begin)
     return create_http_app(runtime)
 
 

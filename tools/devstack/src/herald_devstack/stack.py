@@ -11,6 +11,20 @@ from pathlib import Path
 from herald_devstack.processes import ManagedProcess, free_port, wait_ready
 
 SERVICES = ("campaign", "dispatcher", "primary-sender", "fallback-sender", "scheduler")
+SCHEDULER = "scheduler"
+
+
+def replica_names(service: str, replicas: int) -> list[str]:
+    """The process names of a service's replicas: ``scheduler``, ``scheduler-2``, …"""
+    return [service, *(f"{service}-{n}" for n in range(2, replicas + 1))]
+
+
+def process_names(scheduler_replicas: int = 1) -> list[str]:
+    """Every service process of a stack (the scheduler may run several replicas)."""
+    names: list[str] = []
+    for service in SERVICES:
+        names += replica_names(service, scheduler_replicas if service == SCHEDULER else 1)
+    return names
 
 
 def venv_program(name: str) -> str:
@@ -51,6 +65,9 @@ class StackConfig:
     fallback_gateway_port: int = 3101
     service_env: Mapping[str, str] = field(default_factory=dict)
     """Extra HERALD_* settings for every service (tests tune partitions, leases …)."""
+    scheduler_replicas: int = 1
+    """Scheduler processes (one fires at a time; the others stand by): ``scheduler``,
+    ``scheduler-2`` …, each on its port in ``service_ports``."""
     simulator_args: tuple[str, ...] = ()
 
     def url(self, port: int) -> str:
@@ -121,20 +138,22 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
         "fallback-sender": cfg.url(cfg.fallback_gateway_port),
     }
     result = []
-    for name in SERVICES:
-        port = cfg.service_ports[name]
-        env = {**common, "HERALD_HTTP_PORT": str(port)}
-        if name in gateways:
-            env["HERALD_GATEWAY_URL"] = gateways[name]
-        result.append(
-            ManagedProcess(
-                name,
-                [venv_program(f"herald-{name}")],
-                env,
-                cfg.run_dir,
-                ready_url=f"{cfg.url(port)}/readyz",
+    for service in SERVICES:
+        replicas = cfg.scheduler_replicas if service == SCHEDULER else 1
+        for name in replica_names(service, replicas):
+            port = cfg.service_ports[name]
+            env = {**common, "HERALD_HTTP_PORT": str(port)}
+            if service in gateways:
+                env["HERALD_GATEWAY_URL"] = gateways[service]
+            result.append(
+                ManagedProcess(
+                    name,
+                    [venv_program(f"herald-{service}")],
+                    env,
+                    cfg.run_dir,
+                    ready_url=f"{cfg.url(port)}/readyz",
+                )
             )
-        )
     return result
 
 

@@ -6,7 +6,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
 from herald_campaign.service_layer.errors import EventBusUnavailable
-from herald_shared.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
+from herald_shared.contracts.events import AnyCampaignEvent
 from herald_shared.topics import CAMPAIGN_EVENTS
 
 
@@ -17,7 +17,7 @@ class KafkaCampaignEvents:
         self._broker = broker
         self._topic = topic
 
-    async def publish(self, event: CampaignCreated | ContactsAdded | CampaignLaunched) -> None:
+    async def publish(self, event: AnyCampaignEvent) -> None:
         """Raises :class:`EventBusUnavailable` when Kafka did not acknowledge the event."""
         try:
             await self._broker.publish(event, topic=self._topic, key=event.campaign_id.encode())

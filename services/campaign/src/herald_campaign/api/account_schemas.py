@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, TypeVar
-from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, Field, SecretStr, StringConstraints, field_validator
 
 from herald_campaign.api.schemas import RequestModel, ResponseModel
+from herald_campaign.api.urls import checked_http_url
 from herald_campaign.domain.accounts import (
     AccountChanges,
     AccountDraft,
@@ -81,15 +81,7 @@ AccountName = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 def gateway_url(value: str) -> str:
     """An http(s) URL with a host and nothing after the path, without a trailing slash."""
     text = value.strip()
-    url = urlsplit(text)
-    try:
-        url.port  # noqa: B018 (reading it checks it)
-    except ValueError:
-        raise ValueError("has an invalid port") from None
-    if url.scheme not in {"http", "https"} or not url.hostname:
-        raise ValueError("must be an http or https URL with a host, like http://waha:3000")
-    if url.username is not None or url.password is not None:
-        raise ValueError("must not hold credentials; set apiKey instead")
+    url = checked_http_url(text, example="http://waha:3000", credentials_hint="set apiKey instead")
     if url.query or url.fragment:
         raise ValueError("must not have a query or a fragment")
     return text.rstrip("/")

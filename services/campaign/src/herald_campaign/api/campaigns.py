@@ -1,16 +1,16 @@
-"""``/api/campaigns``: create, list and read campaigns, add their contacts, send them."""
+"""``/api/campaigns``: create, list and read campaigns, send them (their contacts: contacts.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, Request, status
 
 from herald_campaign.api.dependencies import CampaignId, Services, Tenant
 from herald_campaign.api.errors import AUTH, CONFLICT, INVALID, NOT_FOUND, UNAVAILABLE
+from herald_campaign.api.schedule_schemas import SendCampaignRequest
+from herald_campaign.api.schedules import schedule_service
 from herald_campaign.api.schemas import (
-    AddContactsRequest,
-    AddContactsResponse,
     CampaignListResponse,
     CampaignResponse,
     CreateCampaignRequest,
@@ -63,34 +63,34 @@ async def get_campaign(
 
 
 @router.post(
-    "/{campaign_id}/contacts",
-    response_model=AddContactsResponse,
-    responses={**INVALID, **NOT_FOUND, **CONFLICT, **UNAVAILABLE},
-    summary="Add contacts to a draft campaign",
-    description=(
-        "Numbers are normalised to E.164; invalid ones are listed in `rejected` with the reason; "
-        "numbers repeated in the request or already in the campaign count as `duplicates`."
-    ),
-)
-async def add_contacts(
-    campaign_id: CampaignId, body: AddContactsRequest, tenant: Tenant, services: Services
-) -> AddContactsResponse:
-    outcome = await services.campaigns.add_contacts(
-        tenant, campaign_id, [c.submitted() for c in body.contacts]
-    )
-    return AddContactsResponse.of(outcome)
-
-
-@router.post(
     "/{campaign_id}/send",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SendCampaignResponse,
+    response_model_exclude_none=True,
     responses={**INVALID, **NOT_FOUND, **CONFLICT, **UNAVAILABLE},
-    summary="Send a draft campaign",
-    description="Marks the campaign running; the dispatcher then creates and queues its messages.",
+    summary="Send a draft campaign, now or on a schedule",
+    description=(
+        "Without a body: marks the campaign running; the dispatcher then creates and queues its "
+        "messages. With `sendAt` (ISO 8601 with offset) or `cron` (+ `timezone`): marks it "
+        "`scheduled`; the scheduler starts a run at that time, or at every firing of the cron "
+        "expression (each run messages every recipient once). See /api/schedules."
+    ),
 )
 async def send_campaign(
-    campaign_id: CampaignId, tenant: Tenant, services: Services
+    campaign_id: CampaignId,
+    tenant: Tenant,
+    services: Services,
+    request: Request,
+    body: Annotated[SendCampaignRequest | None, Body()] = None,
 ) -> SendCampaignResponse:
+    schedule = body.schedule() if body is not None else None
+    if schedule is not None:
+        scheduled = await schedule_service(request).schedule_campaign(tenant, campaign_id, schedule)
+        return SendCampaignResponse(
+            campaign_id=campaign_id,
+            status="scheduled",
+            schedule_id=scheduled.schedule["_id"],
+            next_run_at=scheduled.schedule.get("nextRunAt"),
+        )
     campaign = await services.campaigns.send_campaign(tenant, campaign_id)
     return SendCampaignResponse(campaign_id=campaign["_id"])

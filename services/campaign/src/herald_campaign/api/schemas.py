@@ -25,7 +25,7 @@ from herald_campaign.service_layer.messages import QueueStats
 from herald_shared.contracts.common import CustomDelay, DelayType
 from herald_shared.dead_letters import DeadLetterStatus
 from herald_shared.mongo import Document
-from herald_shared.templates import WHATSAPP_MAX_BODY
+from herald_shared.templates import MAX_TEMPLATE_LENGTH, check_message_body
 
 MAX_CONTACTS_PER_REQUEST = 10_000
 
@@ -72,7 +72,17 @@ class CustomDelayRequest(RequestModel):
 
 class CreateCampaignRequest(RequestModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    message_body: Annotated[str, Field(min_length=1, max_length=WHATSAPP_MAX_BODY)]
+    message_body: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_TEMPLATE_LENGTH,
+            description="A template: {{name}}, {{phone}} or any custom field of the contact, "
+            "with a default for a missing value ({{name|there}}); plain substitution, nothing "
+            "is evaluated. Rendered with every placeholder at its default it must fit "
+            "WhatsApp's 4096 characters.",
+        ),
+    ]
     delay_type: DelayType = DelayType.BALANCED
     custom_delay: CustomDelayRequest | None = Field(
         default=None,
@@ -115,6 +125,12 @@ class CreateCampaignRequest(RequestModel):
             raise ValueError("must not be blank")
         return value
 
+    @field_validator("message_body")
+    @classmethod
+    def _a_template_that_fits_whatsapp(cls, value: str) -> str:
+        check_message_body(value)  # its TemplateError is a ValueError: a 422 on messageBody
+        return value
+
 
 class ContactRequest(RequestModel):
     phone: Annotated[str, Field(min_length=1, max_length=40)]
@@ -135,6 +151,14 @@ class AddContactsRequest(RequestModel):
     contacts: Annotated[
         list[ContactRequest], Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST)
     ]
+
+
+class LifecycleRequest(RequestModel):
+    """The optional body of a pause or cancel."""
+
+    reason: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None, description="Why; kept with the campaign and in its event."
+    )
 
 
 # Responses
@@ -163,6 +187,15 @@ class CampaignResponse(ResponseModel):
     run: int = Field(default=0, description="Runs started: 1 once sent; n for a recurring one.")
     expires_at: datetime | None = None
     valid_for_seconds: int | None = None
+    paused_at: datetime | None = Field(default=None, description="When it was last paused.")
+    paused_by: Literal["user", "system"] | None = None
+    pause_reason: str | None = None
+    resumed_at: datetime | None = Field(default=None, description="When it was last resumed.")
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    cancelled_messages: int | None = Field(
+        default=None, description="Messages not sent yet that its cancel made `cancelled`."
+    )
 
     @classmethod
     def of(cls, campaign: Document) -> CampaignResponse:
@@ -182,6 +215,13 @@ class CampaignResponse(ResponseModel):
             run=campaign.get("run", 0),
             expires_at=campaign.get("expiresAt"),
             valid_for_seconds=campaign.get("validForSeconds"),
+            paused_at=campaign.get("pausedAt"),
+            paused_by=campaign.get("pausedBy"),
+            pause_reason=campaign.get("pauseReason"),
+            resumed_at=campaign.get("resumedAt"),
+            cancelled_at=campaign.get("cancelledAt"),
+            cancel_reason=campaign.get("cancelReason"),
+            cancelled_messages=campaign.get("cancelledMessages"),
         )
 
 
@@ -230,7 +270,13 @@ class AddContactsResponse(ResponseModel):
 
 class SendCampaignResponse(ResponseModel):
     campaign_id: str
-    status: Literal["running"] = "running"
+    status: Literal["running", "scheduled"] = "running"
+    schedule_id: str | None = Field(
+        default=None, description="Sent with a schedule: the schedule (see /api/schedules)."
+    )
+    next_run_at: datetime | None = Field(
+        default=None, description="Sent with a schedule: when it sends (first)."
+    )
 
 
 class CampaignStatsResponse(ResponseModel):
@@ -261,7 +307,8 @@ class RetryFailedResponse(ResponseModel):
     requeued: int
 
 
-class TopicLagResponse(ResponseModel):
+class ConsumerLagResponse(ResponseModel):
+    topic: str
     group: str
     lag: int
     end_offset: int
@@ -295,8 +342,9 @@ class CircuitResponse(ResponseModel):
 
 class QueueStatsResponse(ResponseModel):
     by_status: dict[str, int]
-    topics: dict[str, TopicLagResponse] = Field(
-        description="Lag of each Herald consumer group by topic (cluster-wide, not per tenant)."
+    consumers: list[ConsumerLagResponse] = Field(
+        description="Lag of each Herald consumer group on each topic it reads (cluster-wide, "
+        "not per tenant); a topic read by two groups (campaign.events) appears twice."
     )
     circuits: list[CircuitResponse] = Field(
         description="The tenant's circuit breakers, one per sender account and engine."
@@ -306,12 +354,16 @@ class QueueStatsResponse(ResponseModel):
     def of(cls, stats: QueueStats) -> QueueStatsResponse:
         return cls(
             by_status=stats.by_status,
-            topics={
-                t.topic: TopicLagResponse(
-                    group=t.group, lag=t.lag, end_offset=t.end_offset, committed=t.committed
+            consumers=[
+                ConsumerLagResponse(
+                    topic=t.topic,
+                    group=t.group,
+                    lag=t.lag,
+                    end_offset=t.end_offset,
+                    committed=t.committed,
                 )
                 for t in stats.topics
-            },
+            ],
             circuits=[CircuitResponse.of(c) for c in stats.circuits],
         )
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from herald_campaign.domain.phones import InvalidPhoneNumber, normalise_phone
+from herald_shared.templates import BODY_TOO_LONG, fits_whatsapp, template_fields
 
 ContactFieldValue = str | int | float | bool | None
 
@@ -50,9 +51,16 @@ class ContactScreening:
 
 
 def screen_contacts(
-    contacts: Iterable[SubmittedContact], default_region: str | None
+    contacts: Iterable[SubmittedContact],
+    default_region: str | None,
+    *,
+    message_body: str | None = None,
 ) -> ContactScreening:
-    """Normalise each number, reject the invalid ones and drop repeats within the request."""
+    """Normalise each number, reject the invalid ones and drop repeats within the request.
+
+    With the campaign's ``message_body``, a contact whose own fields would render it longer
+    than WhatsApp delivers is rejected too (``body-too-long``), rendered as the dispatcher will.
+    """
     accepted: list[AcceptedContact] = []
     rejected: list[RejectedContact] = []
     seen: set[str] = set()
@@ -62,6 +70,11 @@ def screen_contacts(
             e164 = normalise_phone(contact.phone, default_region)
         except InvalidPhoneNumber as invalid:
             rejected.append(RejectedContact(index, contact.phone, invalid.reason))
+            continue
+        if message_body is not None and not fits_whatsapp(
+            message_body, template_fields(e164, contact.name, contact.fields)
+        ):
+            rejected.append(RejectedContact(index, contact.phone, BODY_TOO_LONG))
             continue
         if e164 in seen:
             repeated += 1

@@ -6,7 +6,7 @@ Every read and write is scoped by tenant: a campaign of another tenant is not fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -23,6 +23,7 @@ from herald_campaign.domain.campaigns import (
 )
 from herald_campaign.domain.contacts import (
     AcceptedContact,
+    ContactScreening,
     RejectedContact,
     SubmittedContact,
     screen_contacts,
@@ -32,6 +33,7 @@ from herald_campaign.service_layer.errors import (
     CampaignConflict,
     CampaignNotFound,
     EventBusUnavailable,
+    InvalidMessageBody,
     NoValidContacts,
 )
 from herald_shared.contracts.common import new_event_id, utc_now
@@ -39,6 +41,7 @@ from herald_shared.contracts.events import CampaignCreated, CampaignLaunched, Co
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus
 from herald_shared.mongo import CAMPAIGNS, CONTACTS, Database, Document
+from herald_shared.templates import TemplateError, check_message_body
 
 log = get_logger(__name__)
 
@@ -100,10 +103,15 @@ class CampaignService:
         Under a command (``command_id``) a second delivery of the same command finds the campaign
         it created and publishes the event again; any other existing campaign with the id is a
         conflict. Through the API, a campaign whose event Kafka did not take is removed again, so
-        the client can simply retry.
+        the client can simply retry. A body with a malformed placeholder, or one rendering longer
+        than WhatsApp delivers, is refused (:class:`InvalidMessageBody`).
         """
         campaign_id = campaign_id or new_campaign_id()
         bind_context(campaign_id=campaign_id)
+        try:
+            check_message_body(draft.message_body)
+        except TemplateError as invalid:
+            raise InvalidMessageBody(f"message body: {invalid.message}", invalid.reason) from None
         now = stored_now()
         campaign: Document = {
             "_id": campaign_id,
@@ -194,35 +202,67 @@ class CampaignService:
         invalid is refused (:class:`NoValidContacts`) and nothing is written.
         """
         bind_context(campaign_id=campaign_id)
+        campaign = await self.campaign_taking_contacts(tenant_id, campaign_id)
+        screening = self.screen_contacts(campaign, contacts)
+        if command_id is not None and not screening.accepted:
+            reasons = sorted({r.reason for r in screening.rejected})
+            raise NoValidContacts(
+                f"all {len(screening.rejected)} contacts were rejected: {', '.join(reasons)}"
+            )
+        inserted = await self.insert_contacts(tenant_id, campaign_id, screening.accepted)
+        duplicates = screening.repeated + len(screening.accepted) - inserted
+        total = await self.contacts_added(
+            tenant_id,
+            campaign_id,
+            accepted=inserted,
+            rejected=len(screening.rejected),
+            duplicates=duplicates,
+            command_id=command_id,
+        )
+        return ContactsOutcome(
+            accepted=inserted, rejected=screening.rejected, duplicates=duplicates, total=total
+        )
+
+    async def campaign_taking_contacts(self, tenant_id: str, campaign_id: str) -> Document:
+        """The tenant's campaign, if contacts may be added to it (a draft); raises
+        :class:`CampaignNotFound` or :class:`CampaignConflict` otherwise."""
         campaign = await self.get_campaign(tenant_id, campaign_id)
         if campaign["status"] != CampaignStatus.DRAFT:
             raise CampaignConflict(
                 f"contacts can only be added to a draft campaign; this one is {campaign['status']}",
                 "campaign-not-draft",
             )
-        screening = screen_contacts(contacts, self._default_region)
-        if command_id is not None and not screening.accepted:
-            reasons = sorted({r.reason for r in screening.rejected})
-            raise NoValidContacts(
-                f"all {len(screening.rejected)} contacts were rejected: {', '.join(reasons)}"
-            )
-        inserted = await self._insert_contacts(tenant_id, campaign_id, screening.accepted)
+        return campaign
+
+    def screen_contacts(
+        self, campaign: Document, contacts: Iterable[SubmittedContact]
+    ) -> ContactScreening:
+        """Which of ``contacts`` the campaign may take: valid numbers (in E.164), each once,
+        whose message fits WhatsApp's limit."""
+        return screen_contacts(contacts, self._default_region, message_body=campaign["messageBody"])
+
+    async def contacts_added(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        *,
+        accepted: int,
+        rejected: int,
+        duplicates: int,
+        command_id: str | None = None,
+    ) -> int:
+        """Record that contacts were added: recount the campaign's contacts and publish
+        ``ContactsAdded``; returns how many contacts the campaign has now."""
         total = await self._contacts.count_documents({"campaignId": campaign_id})
         await self._campaigns.update_one(
             {"_id": campaign_id},
             {"$max": {"contactCount": total}, "$set": {"updatedAt": stored_now()}},
         )
-        outcome = ContactsOutcome(
-            accepted=inserted,
-            rejected=screening.rejected,
-            duplicates=screening.repeated + len(screening.accepted) - inserted,
-            total=total,
-        )
         log.info(
             "contacts added",
-            accepted=outcome.accepted,
-            rejected=len(outcome.rejected),
-            duplicates=outcome.duplicates,
+            accepted=accepted,
+            rejected=rejected,
+            duplicates=duplicates,
             total=total,
         )
         await self._events.publish(
@@ -234,13 +274,13 @@ class CampaignService:
                 ),
                 tenant_id=tenant_id,
                 campaign_id=campaign_id,
-                accepted=outcome.accepted,
-                rejected=len(outcome.rejected),
+                accepted=accepted,
+                rejected=rejected,
             )
         )
-        return outcome
+        return int(total)
 
-    async def _insert_contacts(
+    async def insert_contacts(
         self, tenant_id: str, campaign_id: str, contacts: Sequence[AcceptedContact]
     ) -> int:
         """Insert the contacts the campaign does not have yet; returns how many were new."""
@@ -329,6 +369,11 @@ class CampaignService:
             raise
         log.info("campaign launched", tenant_id=tenant_id)
         return campaign
+
+    async def publish_launch(self, campaign: Document) -> None:
+        """Publish ``CampaignLaunched`` for the campaign's current run as stored on it
+        (``run``, ``runExpiresAt``, ``launchEventId``); a scheduled run's start calls this."""
+        await self._publish_launch(campaign)
 
     async def _publish_launch(self, campaign: Document) -> None:
         await self._events.publish(

@@ -35,6 +35,13 @@ class NoValidContacts(OperationRefused):
     reason = "no-valid-contacts"
 
 
+class InvalidMessageBody(OperationRefused):
+    """A campaign body with a malformed placeholder (``invalid-template``) or one that renders
+    longer than WhatsApp delivers (``body-too-long``)."""
+
+    reason = "invalid-template"
+
+
 class DeadLetterNotFound(OperationRefused):
     """No dead letter with this id is visible to the tenant."""
 

@@ -20,13 +20,16 @@ from herald_shared.mongo import CAMPAIGNS, CIRCUIT_BREAKERS, Database, Document
 from herald_shared.queueing import queue_pending_messages
 from herald_shared.redrive import redrive_failed_messages
 from herald_shared.topics import (
+    CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
+    CAMPAIGN_GROUP,
     DEAD_LETTER_GROUP,
     DISPATCHER_GROUP,
     FALLBACK_SENDER_GROUP,
     MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
     MESSAGE_SEND_PRIMARY,
+    NOTIFICATIONS_GROUP,
     PRIMARY_SENDER_GROUP,
     RETRY_RELAY_GROUP,
 )
@@ -36,11 +39,14 @@ log = get_logger(__name__)
 
 def watched_consumers(plan: AttemptPlan) -> list[WatchedConsumer]:
     """Every Herald consumer group and the topic it reads: the senders, the dispatcher, the
-    retry relay on each delay topic of the plan, and the dead-letter recorder."""
+    retry relay on each delay topic of the plan, the dead-letter recorder, the campaign
+    service's commands and its notifications."""
     return [
         WatchedConsumer(MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP),
         WatchedConsumer(MESSAGE_SEND_FALLBACK, FALLBACK_SENDER_GROUP),
         WatchedConsumer(CAMPAIGN_EVENTS, DISPATCHER_GROUP),
+        WatchedConsumer(CAMPAIGN_COMMANDS, CAMPAIGN_GROUP),
+        WatchedConsumer(CAMPAIGN_EVENTS, NOTIFICATIONS_GROUP),
         *(WatchedConsumer(topic, RETRY_RELAY_GROUP) for topic in plan.retry_topics()),
         WatchedConsumer(MESSAGE_DLT, DEAD_LETTER_GROUP),
     ]

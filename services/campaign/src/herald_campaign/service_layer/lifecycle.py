@@ -1,0 +1,251 @@
+"""Pause, resume and cancel a campaign. The REST API and the command consumer both call these.
+
+- **pause** (running → paused): the senders stop calling the gateway for the campaign within
+  ``campaign_state_cache_seconds`` and hand its messages back (``queued``); nothing is lost.
+- **resume** (paused → running): records ``countsAtResume`` and publishes the messages that
+  wait (handed back by the senders, or created ``pending`` while paused), so sending goes on
+  where it stopped.
+- **cancel** (draft, scheduled, running or paused → cancelled): every message not sent yet
+  becomes ``cancelled``; the campaign's schedule, if it has one, stops.
+
+Each change is a compare-and-set on the campaign's status, then its follow-up (publishing,
+cancelling messages), then its event on ``campaign.events``. A change whose follow-up or event
+did not make it (Kafka away, a crash) is finished by the next request for the same action, or by
+its command delivered again (see :mod:`herald_campaign.domain.lifecycle`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+
+from herald_campaign.domain.campaigns import derived_event_id
+from herald_campaign.domain.lifecycle import (
+    LIFECYCLE_CHANGE,
+    PausedBy,
+    cancel_fields,
+    change_record,
+    is_repeat,
+    pause_fields,
+    resume_fields,
+)
+from herald_campaign.service_layer.campaigns import stored_now
+from herald_campaign.service_layer.errors import (
+    CampaignConflict,
+    CampaignNotFound,
+    EventBusUnavailable,
+)
+from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.campaign_states import TARGET, CampaignAction, CampaignStatus, refusal
+from herald_shared.contracts.common import new_event_id
+from herald_shared.contracts.events import CampaignCancelled, CampaignPaused, CampaignResumed
+from herald_shared.logging import bind_context, get_logger
+from herald_shared.mongo import CAMPAIGNS, SCHEDULES, Database, Document
+from herald_shared.schedules import campaign_schedule_id
+from herald_shared.unsent_messages import cancel_unsent_messages, republish_waiting_messages
+
+log = get_logger(__name__)
+
+LifecycleEvent = CampaignPaused | CampaignResumed | CampaignCancelled
+
+EVENT_TYPES: dict[CampaignAction, str] = {
+    CampaignAction.PAUSE: "campaign.paused",
+    CampaignAction.RESUME: "campaign.resumed",
+    CampaignAction.CANCEL: "campaign.cancelled",
+}
+
+ATTEMPTS_ON_RACE = 3
+"""Compare-and-sets tried when the campaign's status moves under us (a concurrent request)."""
+
+
+class LifecycleEventPublisher(Protocol):
+    async def publish(self, event: LifecycleEvent) -> None:
+        """Return once the event is durable; raise :class:`EventBusUnavailable` otherwise."""
+
+
+FollowUp = Callable[[Document], Awaitable[None]]
+
+
+class CampaignLifecycle:
+    def __init__(
+        self,
+        db: Database,
+        events: LifecycleEventPublisher,
+        broker: KafkaBroker,
+        *,
+        plan: AttemptPlan,
+        batch_size: int = 500,
+    ) -> None:
+        self._db = db
+        self._campaigns = db[CAMPAIGNS]
+        self._events = events
+        self._broker = broker
+        self._plan = plan
+        self._batch_size = batch_size
+
+    async def pause(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        *,
+        by: PausedBy = "user",
+        reason: str | None = None,
+        command_id: str | None = None,
+    ) -> Document:
+        """running → paused; publishes ``CampaignPaused``. Returns the campaign."""
+        campaign = await self._change(
+            tenant_id,
+            campaign_id,
+            CampaignAction.PAUSE,
+            lambda _: pause_fields(by, reason, stored_now()),
+            command_id,
+        )
+        await self._announce(
+            campaign,
+            CampaignPaused(
+                event_id=campaign[LIFECYCLE_CHANGE]["eventId"],
+                tenant_id=tenant_id,
+                campaign_id=campaign_id,
+                by=campaign.get("pausedBy", by),
+                reason=campaign.get("pauseReason"),
+            ),
+        )
+        log.info("campaign paused", by=campaign.get("pausedBy"), reason=campaign.get("pauseReason"))
+        return await self._reread(campaign)
+
+    async def resume(
+        self, tenant_id: str, campaign_id: str, *, command_id: str | None = None
+    ) -> Document:
+        """paused → running; publishes the messages that wait, then ``CampaignResumed``."""
+        campaign = await self._change(
+            tenant_id,
+            campaign_id,
+            CampaignAction.RESUME,
+            lambda current: resume_fields(current.get("counts"), stored_now()),
+            command_id,
+        )
+        try:
+            published = await republish_waiting_messages(
+                self._db, self._broker, self._plan, campaign_id, batch_size=self._batch_size
+            )
+        except (KafkaError, TimeoutError) as error:
+            raise EventBusUnavailable(f"cannot publish the waiting messages: {error!r}") from error
+        await self._announce(
+            campaign,
+            CampaignResumed(
+                event_id=campaign[LIFECYCLE_CHANGE]["eventId"],
+                tenant_id=tenant_id,
+                campaign_id=campaign_id,
+            ),
+        )
+        log.info("campaign resumed", republished=published)
+        return await self._reread(campaign)
+
+    async def cancel(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        *,
+        reason: str | None = None,
+        command_id: str | None = None,
+    ) -> Document:
+        """draft, scheduled, running or paused → cancelled: its unsent messages end
+        ``cancelled``, its schedule stops; publishes ``CampaignCancelled``."""
+        campaign = await self._change(
+            tenant_id,
+            campaign_id,
+            CampaignAction.CANCEL,
+            lambda _: cancel_fields(reason, stored_now()),
+            command_id,
+        )
+        cancelled = await cancel_unsent_messages(self._db, campaign_id)
+        await self._campaigns.update_one(
+            {"_id": campaign_id}, {"$inc": {"cancelledMessages": cancelled}}
+        )
+        await self._stop_schedule(campaign_id)
+        campaign = await self._reread(campaign)
+        await self._announce(
+            campaign,
+            CampaignCancelled(
+                event_id=campaign[LIFECYCLE_CHANGE]["eventId"],
+                tenant_id=tenant_id,
+                campaign_id=campaign_id,
+                cancelled_messages=int(campaign.get("cancelledMessages", 0)),
+                reason=campaign.get("cancelReason"),
+            ),
+        )
+        log.info("campaign cancelled", cancelled_messages=cancelled)
+        return await self._reread(campaign)
+
+    async def _change(
+        self,
+        tenant_id: str,
+        campaign_id: str,
+        action: CampaignAction,
+        fields: Callable[[Document], dict[str, Any]],
+        command_id: str | None,
+    ) -> Document:
+        """Move the campaign by ``action`` (compare-and-set on its status) and record the
+        change; returns the campaign as changed. A repeat of an unfinished change returns the
+        campaign as it is; a status that does not allow ``action`` is a conflict."""
+        bind_context(campaign_id=campaign_id)
+        for _ in range(ATTEMPTS_ON_RACE):
+            campaign = await self._get(tenant_id, campaign_id)
+            if is_repeat(campaign, action, command_id):
+                log.info("finishing a change that applied earlier", action=action.value)
+                return campaign
+            status = CampaignStatus(campaign["status"])
+            refused = refusal(action, status)
+            if refused is not None:
+                raise CampaignConflict(refused.message, refused.reason)
+            now = stored_now()
+            event_id = (
+                derived_event_id(EVENT_TYPES[action], command_id) if command_id else new_event_id()
+            )
+            change = {
+                "status": TARGET[action].value,
+                "updatedAt": now,
+                LIFECYCLE_CHANGE: change_record(
+                    action, event_id=event_id, command_id=command_id, at=now
+                ),
+                **fields(campaign),
+            }
+            moved = await self._campaigns.update_one(
+                {"_id": campaign_id, "tenantId": tenant_id, "status": status.value},
+                {"$set": change},
+            )
+            if moved.modified_count == 1:
+                return {**campaign, **change}
+        raise CampaignConflict(
+            f"the campaign's status kept changing; try to {action.value} it again",
+            "campaign-busy",
+        )
+
+    async def _announce(self, campaign: Document, event: LifecycleEvent) -> None:
+        """Publish the change's event, then mark the change finished."""
+        await self._events.publish(event)
+        await self._campaigns.update_one(
+            {"_id": campaign["_id"], f"{LIFECYCLE_CHANGE}.eventId": event.event_id},
+            {"$set": {f"{LIFECYCLE_CHANGE}.publishedAt": stored_now()}},
+        )
+
+    async def _stop_schedule(self, campaign_id: str) -> None:
+        now = stored_now()
+        stopped = await self._db[SCHEDULES].update_one(
+            {"_id": campaign_schedule_id(campaign_id), "active": True},
+            {"$set": {"active": False, "stoppedAt": now, "updatedAt": now}},
+        )
+        if stopped.modified_count:
+            log.info("schedule stopped with its campaign")
+
+    async def _get(self, tenant_id: str, campaign_id: str) -> Document:
+        campaign = await self._campaigns.find_one({"_id": campaign_id, "tenantId": tenant_id})
+        if campaign is None:
+            raise CampaignNotFound(campaign_id)
+        return campaign
+
+    async def _reread(self, campaign: Document) -> Document:
+        return await self._get(campaign["tenantId"], campaign["_id"])

@@ -1,0 +1,401 @@
+"""The sweep (the seed's queue processor, every five minutes by default): what keeps messages
+and campaigns moving when a process died at the wrong moment.
+
+Steps, in order, each its own function and each safe to run twice or from two places at once
+(every change is a compare-and-set):
+
+1. resolve expired claims (``sending`` past their lease) by the configured policy;
+2. expire overdue unsent messages; cancel the unsent messages cancelled campaigns still have;
+3. publish again the ``pending`` messages with a sender account whose publish was lost;
+4. reconcile the counters of active and recently finished campaigns with a recount;
+5. complete the campaigns whose run is over (``running`` → ``completed``, or ``scheduled``
+   while a recurring schedule goes on) and publish ``CampaignCompleted`` / ``CampaignFailed``;
+6. pause by the system a running campaign whose messages fail (``PauseCampaign`` by system).
+
+A step that fails is logged and the others still run; the sweep then reports the failure, so
+its firing is tried again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from herald_scheduler.campaign_rules import (
+    UNFINISHED_STATUSES,
+    RunEnd,
+    auto_pause_event_id,
+    auto_pause_verdict,
+    run_event_id,
+    run_is_over,
+    run_verdict,
+)
+from herald_scheduler.metrics import SWEEP_ACTIONS, SWEEP_DURATION
+from herald_scheduler.settings import SchedulerSettings
+from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.campaign_states import CampaignStatus, status_after_run
+from herald_shared.contracts.commands import PauseCampaign
+from herald_shared.contracts.common import utc_now
+from herald_shared.contracts.events import CampaignCompleted, CampaignFailed
+from herald_shared.counters import count_by_status, reconcile_counters
+from herald_shared.expired_claims import ExpiredClaimPolicy, resolve_expired_claims
+from herald_shared.logging import get_logger
+from herald_shared.message_states import MessageStatus
+from herald_shared.mongo import CAMPAIGNS, MESSAGES, SCHEDULES, Database, Document
+from herald_shared.queueing import queue_messages
+from herald_shared.schedules import campaign_schedule_id
+from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
+from herald_shared.unsent_messages import (
+    UNSENT_STATUSES,
+    cancel_unsent_messages,
+    expire_overdue_messages,
+)
+
+log = get_logger(__name__)
+
+C = CampaignStatus
+RECONCILED_STATUSES = (C.RUNNING, C.PAUSED, C.SCHEDULED)
+FINISHED = (C.COMPLETED, C.CANCELLED)
+UNFINISHED = [s.value for s in UNFINISHED_STATUSES]
+RUN_COMPLETION = "runCompletion"
+"""On a campaign: the end of its latest run (``run``, ``outcome``, ``reason``, ``at``,
+``publishedAt`` once its event is on Kafka)."""
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    claims_failed: int = 0
+    claims_resent: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    republished: int = 0
+    counters_reconciled: int = 0
+    completed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    auto_paused: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"claims failed {self.claims_failed}, resent {self.claims_resent}; expired "
+            f"{self.expired}; cancelled {self.cancelled}; republished {self.republished}; "
+            f"counters reconciled {self.counters_reconciled}; completed {len(self.completed)}, "
+            f"failed {len(self.failed)}; auto-paused {len(self.auto_paused)}"
+        )
+
+
+class SweepIncomplete(RuntimeError):
+    """One or more steps failed; the others ran."""
+
+
+async def resolve_claims(
+    db: Database,
+    broker: KafkaBroker,
+    report: SweepReport,
+    *,
+    plan: AttemptPlan,
+    policy: ExpiredClaimPolicy,
+    now: datetime,
+    limit: int,
+) -> None:
+    """Step 1: claims whose lease ran out, by policy (see :mod:`herald_shared.expired_claims`)."""
+    swept = await resolve_expired_claims(db, broker, plan=plan, policy=policy, now=now, limit=limit)
+    report.claims_failed += swept.failed
+    report.claims_resent += swept.resent
+    SWEEP_ACTIONS.labels(action="claims-failed").inc(swept.failed)
+    SWEEP_ACTIONS.labels(action="claims-resent").inc(swept.resent)
+
+
+async def end_unsent_messages(
+    db: Database, report: SweepReport, *, now: datetime, recent_since: datetime
+) -> None:
+    """Step 2: unsent messages past their validity become ``expired``; the unsent messages a
+    cancelled campaign still has (a cancel that stopped half-way, a message a sender handed
+    back after it) become ``cancelled``."""
+    expired = await expire_overdue_messages(db, now)
+    report.expired += expired
+    SWEEP_ACTIONS.labels(action="expired").inc(expired)
+    cancelled = 0
+    async for campaign in db[CAMPAIGNS].find(
+        {"status": C.CANCELLED.value}, {"counts": 1, "updatedAt": 1}
+    ):
+        counts = campaign.get("counts") or {}
+        unsent = sum(int(counts.get(s.value, 0)) for s in UNSENT_STATUSES)
+        updated_at = campaign.get("updatedAt")
+        recent = isinstance(updated_at, datetime) and updated_at >= recent_since
+        if unsent or recent:
+            cancelled += await cancel_unsent_messages(db, campaign["_id"])
+    report.cancelled += cancelled
+    SWEEP_ACTIONS.labels(action="cancelled").inc(cancelled)
+
+
+async def republish_lost_publishes(
+    db: Database,
+    broker: KafkaBroker,
+    report: SweepReport,
+    *,
+    topic: str,
+    published_before: datetime,
+    limit: int,
+) -> None:
+    """Step 3: ``pending`` messages that have a sender account and have waited since before
+    ``published_before`` were never published (the dispatcher publishes at once and marks them
+    ``queued``): publish them on the plan's first send topic and mark them ``queued``, up to
+    ``limit`` per campaign. Only running campaigns' (a resume publishes a paused campaign's; a
+    cancel ends a cancelled one's). A record published twice is harmless: a sender claims each
+    attempt once."""
+    running = [c["_id"] async for c in db[CAMPAIGNS].find({"status": C.RUNNING.value}, {"_id": 1})]
+    republished = 0
+    for campaign_id in running:
+        stale = [
+            doc
+            async for doc in db[MESSAGES]
+            .find(
+                {
+                    "campaignId": campaign_id,
+                    "status": MessageStatus.PENDING.value,
+                    "accountId": {"$ne": None},
+                    "updatedAt": {"$lte": published_before},
+                }
+            )
+            .limit(limit)
+        ]
+        if stale:
+            republished += await queue_messages(db, broker, campaign_id, stale, topic=topic)
+    if republished:
+        log.warning("pending messages published again", messages=republished)
+    report.republished += republished
+    SWEEP_ACTIONS.labels(action="republished").inc(republished)
+
+
+async def reconcile_campaign_counters(
+    db: Database, report: SweepReport, *, recent_since: datetime
+) -> None:
+    """Step 4: set the counters of running, paused and scheduled campaigns, and of those that
+    finished since ``recent_since``, to a recount of their messages."""
+    ids = [
+        c["_id"]
+        async for c in db[CAMPAIGNS].find(
+            {"status": {"$in": [s.value for s in RECONCILED_STATUSES]}}, {"_id": 1}
+        )
+    ]
+    ids += [
+        c["_id"]
+        async for c in db[CAMPAIGNS].find(
+            {"status": {"$in": [s.value for s in FINISHED]}, "updatedAt": {"$gte": recent_since}},
+            {"_id": 1},
+        )
+    ]
+    reconciled = 0
+    for campaign_id in ids:
+        corrections = await reconcile_counters(db, campaign_id)
+        if corrections:
+            reconciled += 1
+            log.warning("campaign counters reconciled", campaign_id=campaign_id, **corrections)
+    report.counters_reconciled += reconciled
+    SWEEP_ACTIONS.labels(action="counters-reconciled").inc(reconciled)
+
+
+async def complete_finished_runs(
+    db: Database, broker: KafkaBroker, report: SweepReport, *, now: datetime
+) -> None:
+    """Step 5: a running campaign whose run is over moves (compare-and-set on status and run)
+    to ``completed``, or back to ``scheduled`` while its recurring schedule is active, and its
+    ``CampaignCompleted`` (``CampaignFailed`` when the run sent nothing) is published; an end
+    recorded whose event did not make it is published again."""
+    async for campaign in db[CAMPAIGNS].find({"status": C.RUNNING.value}):
+        if int(campaign.get("dispatchedRun") or 0) != int(campaign.get("run") or 0):
+            continue  # the dispatcher is still making this run's messages
+        unfinished = await db[MESSAGES].find_one(
+            {"campaignId": campaign["_id"], "status": {"$in": UNFINISHED}}, {"_id": 1}
+        )
+        if not run_is_over(campaign, unfinished_messages=unfinished is not None):
+            continue
+        await _end_run(db, campaign, now)
+    async for campaign in db[CAMPAIGNS].find(
+        {f"{RUN_COMPLETION}.publishedAt": None, f"{RUN_COMPLETION}.run": {"$gte": 1}}
+    ):
+        end = await _publish_run_end(db, broker, campaign)
+        (report.failed if end is RunEnd.FAILED else report.completed).append(campaign["_id"])
+        SWEEP_ACTIONS.labels(action=end.value).inc()
+
+
+async def _end_run(db: Database, campaign: Document, now: datetime) -> None:
+    campaign_id, run = campaign["_id"], int(campaign["run"])
+    schedule = await db[SCHEDULES].find_one(
+        {"_id": campaign_schedule_id(campaign_id)}, {"active": 1}
+    )
+    target = status_after_run(schedule_active=bool(schedule and schedule.get("active")))
+    # Messages made before runs were numbered belong to the first run.
+    runs = {"$in": [run, None]} if run == 1 else run
+    verdict = run_verdict(await count_by_status(db, {"campaignId": campaign_id, "run": runs}))
+    fields: Document = {
+        "status": target.value,
+        "updatedAt": now,
+        RUN_COMPLETION: {
+            "run": run,
+            "outcome": verdict.end.value,
+            "reason": verdict.reason,
+            "at": now,
+            "publishedAt": None,
+        },
+    }
+    if target is C.COMPLETED:
+        fields["completedAt"] = now
+    moved = await db[CAMPAIGNS].update_one(
+        {"_id": campaign_id, "status": C.RUNNING.value, "run": run}, {"$set": fields}
+    )
+    if moved.modified_count:
+        log.info(
+            "campaign run over",
+            campaign_id=campaign_id,
+            run=run,
+            outcome=verdict.end.value,
+            status=target.value,
+        )
+
+
+async def _publish_run_end(db: Database, broker: KafkaBroker, campaign: Document) -> RunEnd:
+    completion = campaign[RUN_COMPLETION]
+    run, end = int(completion["run"]), RunEnd(completion["outcome"])
+    counts = {name: int(value) for name, value in (campaign.get("counts") or {}).items()}
+    common: dict[str, Any] = {
+        "tenant_id": campaign["tenantId"],
+        "campaign_id": campaign["_id"],
+        "run": run,
+        "counts": counts,
+    }
+    event: CampaignCompleted | CampaignFailed
+    if end is RunEnd.FAILED:
+        event = CampaignFailed(
+            event_id=run_event_id("campaign.failed", campaign["_id"], run),
+            reason=completion.get("reason") or "no message was sent",
+            **common,
+        )
+    else:
+        event = CampaignCompleted(
+            event_id=run_event_id("campaign.completed", campaign["_id"], run), **common
+        )
+    await broker.publish(event, topic=CAMPAIGN_EVENTS, key=campaign["_id"].encode())
+    await db[CAMPAIGNS].update_one(
+        {"_id": campaign["_id"], f"{RUN_COMPLETION}.run": run},
+        {"$set": {f"{RUN_COMPLETION}.publishedAt": utc_now()}},
+    )
+    return end
+
+
+async def auto_pause_failing_campaigns(
+    db: Database,
+    broker: KafkaBroker,
+    report: SweepReport,
+    *,
+    min_attempts: int,
+    failure_ratio: float,
+) -> None:
+    """Step 6: ask the campaign service to pause (by the system, with the reason) each running
+    campaign whose messages fail (see :func:`auto_pause_verdict`). The command's id derives from
+    the campaign's launch or resume, so it applies once however many sweeps publish it."""
+    async for campaign in db[CAMPAIGNS].find({"status": C.RUNNING.value}):
+        verdict = auto_pause_verdict(
+            campaign, min_attempts=min_attempts, failure_ratio=failure_ratio
+        )
+        if verdict is None:
+            continue
+        command = PauseCampaign(
+            type="campaign.pause",
+            event_id=auto_pause_event_id(campaign),
+            tenant_id=campaign["tenantId"],
+            campaign_id=campaign["_id"],
+            by="system",
+            reason=verdict.reason,
+        )
+        await broker.publish(command, topic=CAMPAIGN_COMMANDS, key=campaign["_id"].encode())
+        log.warning(
+            "campaign paused by the system", campaign_id=campaign["_id"], reason=verdict.reason
+        )
+        report.auto_paused.append(campaign["_id"])
+        SWEEP_ACTIONS.labels(action="auto-paused").inc()
+
+
+class Sweep:
+    """Runs the steps in order; see the module's description."""
+
+    def __init__(
+        self,
+        db: Database,
+        broker: KafkaBroker,
+        settings: SchedulerSettings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._db = db
+        self._broker = broker
+        self._settings = settings
+        self._plan = AttemptPlan.parse(settings.attempt_plan)
+        self._clock = clock
+
+    async def run(self) -> SweepReport:
+        """One sweep; raises :class:`SweepIncomplete` (after every step ran) if a step failed."""
+        started = time.perf_counter()
+        now = self._clock()
+        s = self._settings
+        db, broker, report = self._db, self._broker, SweepReport()
+        recent_since = now - timedelta(seconds=s.sweep_recent_seconds)
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            (
+                "expired-claims",
+                lambda: resolve_claims(
+                    db,
+                    broker,
+                    report,
+                    plan=self._plan,
+                    policy=ExpiredClaimPolicy(s.expired_claim_policy),
+                    now=now,
+                    limit=s.sweep_batch_size,
+                ),
+            ),
+            ("unsent", lambda: end_unsent_messages(db, report, now=now, recent_since=recent_since)),
+            (
+                "republish",
+                lambda: republish_lost_publishes(
+                    db,
+                    broker,
+                    report,
+                    topic=self._plan.first_topic,
+                    published_before=now - timedelta(seconds=s.republish_grace_seconds),
+                    limit=s.sweep_batch_size,
+                ),
+            ),
+            (
+                "counters",
+                lambda: reconcile_campaign_counters(db, report, recent_since=recent_since),
+            ),
+            ("completion", lambda: complete_finished_runs(db, broker, report, now=now)),
+            (
+                "auto-pause",
+                lambda: auto_pause_failing_campaigns(
+                    db,
+                    broker,
+                    report,
+                    min_attempts=s.auto_pause_min_attempts,
+                    failure_ratio=s.auto_pause_failure_ratio,
+                ),
+            ),
+        ]
+        for name, step in steps:
+            try:
+                await step()
+            except Exception as error:
+                log.error("sweep step failed", step=name, error=repr(error))
+                report.errors[name] = repr(error)
+        SWEEP_DURATION.observe(time.perf_counter() - started)
+        if report.errors:
+            raise SweepIncomplete(f"sweep steps failed: {report.errors}; {report.summary()}")
+        return report
