@@ -11,12 +11,15 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from tests.notification_receiver import receiver
 from tests.system import (
     RunningStack,
     api_client,
     gateway_client,
     set_gateway_session,
 )
+
+__all__ = ["receiver"]  # a fixture for every package: a webhook receiver
 
 
 @pytest.fixture
