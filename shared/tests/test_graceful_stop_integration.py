@@ -96,7 +96,8 @@ async def test_a_send_waiting_for_its_turn_is_given_up_once_the_sender_stops(db:
 
 async def test_a_send_whose_turn_came_goes_on_while_the_sender_is_not_stopping(db: Any) -> None:
     account = f"acc-{uuid.uuid4().hex[:6]}"
-    pacer = StopAwarePacer(AccountPace(db, hold_seconds=5), scale=0.0, stopping=SenderStopping())
+    # Paced (scale 1): the account is free, so its turn comes at once and holds the account.
+    pacer = StopAwarePacer(AccountPace(db, hold_seconds=5), scale=1.0, stopping=SenderStopping())
     slot = await asyncio.wait_for(pacer.wait_turn(send_event(account)), timeout=5)
     assert slot.account_id == account
     held = await pace_document(db, account)

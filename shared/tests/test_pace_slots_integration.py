@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from herald_shared.contracts.events import SendMessage
 from herald_shared.pace_slots import AccountPace, SlotTaken
 from herald_shared.pacing import PaceRange
+from herald_shared.sender.pacer import SendPacer
 from herald_shared.settings import HeraldSettings
 
 pytestmark = pytest.mark.integration
@@ -94,3 +96,24 @@ async def test_an_account_held_by_a_dead_sender_is_free_once_the_hold_runs_out(d
 
     assert taken.at_ms - abandoned.at_ms >= 500  # the hold plus the gap
     assert not await dead.release(abandoned)  # too late: it no longer holds the account
+
+
+async def test_with_pacing_off_a_send_takes_its_turn_at_once_and_holds_nothing(db: Any) -> None:
+    sending = account()
+    pacer = SendPacer(AccountPace(db, hold_seconds=5), scale=0)
+    event = SendMessage(
+        tenant_id="t-pace",
+        campaign_id="c-pace",
+        message_id=f"m-{uuid.uuid4().hex}",
+        account_id=sending,
+        phone="+14155550100",
+        body="hello",
+    )
+
+    first = await asyncio.wait_for(pacer.wait_turn(event), timeout=1)
+    second = await asyncio.wait_for(pacer.wait_turn(event), timeout=1)  # not held by the first
+
+    assert (first.gap_seconds, first.waited_seconds, second.gap_seconds) == (0, 0, 0)
+    await pacer.gateway_answered(first)
+    await pacer.slot_unused(second)
+    assert await db["account_pace"].find_one({"_id": sending}) is None

@@ -31,7 +31,7 @@ from herald_shared.account_repository import (
     last_accounts,
     read_usage,
     remember_accounts,
-    take_slots,
+    take_slots_of,
     tenant_accounts,
 )
 from herald_shared.accounts import SenderAccount
@@ -123,10 +123,18 @@ async def assign_sender_accounts(
         }
         choice = choose_accounts(waiting, assignment.previous, room)
         missed: list[Recipient] = []
+        taken = await take_slots_of(
+            db,
+            {
+                account_id: (enabled[account_id], len(chosen))
+                for account_id, chosen in choice.chosen.items()
+            },
+            now,
+        )
         for account_id, chosen in choice.chosen.items():
-            taken = await take_slots(db, enabled[account_id], len(chosen), now)
-            assignment.accounts.update((r.message_id, account_id) for r in chosen[:taken])
-            missed.extend(chosen[taken:])
+            got = taken[account_id]
+            assignment.accounts.update((r.message_id, account_id) for r in chosen[:got])
+            missed.extend(chosen[got:])
         waiting = missed + choice.left_over
         if not missed:
             break  # what is left over found no room at all: trying again changes nothing

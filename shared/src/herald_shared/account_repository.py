@@ -8,11 +8,12 @@ give an account more than its caps allow.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime
 
-from pymongo import UpdateOne
+from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from herald_shared.accounts import SenderAccount, account_of
@@ -29,6 +30,8 @@ from herald_shared.sending_limits import (
 USAGE_KEPT_FOR = 2 * DAY
 """How long a day's usage document stays after the day began (TTL): long enough to read."""
 MAX_TAKE_TRIES = 5
+TAKE_TOKEN = "lastTake"
+"""Set by each take of a batched :func:`take_slots_of`, to tell which of its takes applied."""
 DUPLICATE_KEY = 11000
 
 
@@ -103,32 +106,74 @@ async def _ensure_usage_document(db: Database, account: SenderAccount, now: date
     return key
 
 
+def _take(account: SenderAccount, take: int, now: datetime) -> tuple[Document, Document]:
+    """The selector and update that count ``take`` messages against the account's current
+    hour and day if its caps leave room for them."""
+    hour = hour_field(now)
+    allowance = daily_allowance(account.limits, now)
+    return (
+        {
+            "_id": usage_id(account.id, now),
+            "assigned": {"$lte": allowance - take},
+            hour: {"$lte": account.hourly_cap - take},
+        },
+        {"$inc": {"assigned": take, hour: take}},
+    )
+
+
 async def take_slots(db: Database, account: SenderAccount, wanted: int, now: datetime) -> int:
     """Count up to ``wanted`` messages against the account's current hour and day, as far as
     its caps allow; returns how many were counted (0 when it is full)."""
     if wanted <= 0:
         return 0
-    key = await _ensure_usage_document(db, account, now)
-    hour = hour_field(now)
-    allowance = daily_allowance(account.limits, now)
+    key = usage_id(account.id, now)
     take = wanted
     for _ in range(MAX_TAKE_TRIES):
-        result = await db[ACCOUNT_USAGE].update_one(
-            {
-                "_id": key,
-                "assigned": {"$lte": allowance - take},
-                hour: {"$lte": account.hourly_cap - take},
-            },
-            {"$inc": {"assigned": take, hour: take}},
-        )
+        result = await db[ACCOUNT_USAGE].update_one(*_take(account, take, now))
         if result.modified_count == 1:
             return take
-        # Someone else took slots meanwhile: take what is left, if anything.
         document = await db[ACCOUNT_USAGE].find_one({"_id": key})
+        if document is None:  # the account's first message of the day
+            await _ensure_usage_document(db, account, now)
+            continue
+        # Someone else took slots meanwhile: take what is left, if anything.
         take = min(wanted, room_left(account.limits, usage_of(document, now), now))
         if take <= 0:
             return 0
     return 0
+
+
+async def take_slots_of(
+    db: Database, wanted: Mapping[str, tuple[SenderAccount, int]], now: datetime
+) -> dict[str, int]:
+    """:func:`take_slots` for several accounts (account id → (account, messages wanted)) in one
+    round trip when every one has room, the usual case; returns how many each got."""
+    asked = {account_id: w for account_id, w in wanted.items() if w[1] > 0}
+    taken = dict.fromkeys(wanted, 0)
+    if not asked:
+        return taken
+    tokens = {account_id: uuid.uuid4().hex for account_id in asked}
+    writes = []
+    for account_id, (account, count) in asked.items():
+        selector, update = _take(account, count, now)
+        writes.append(UpdateOne(selector, {**update, "$set": {TAKE_TOKEN: tokens[account_id]}}))
+    result = await db[ACCOUNT_USAGE].bulk_write(writes, ordered=False)
+    if result.modified_count == len(writes):
+        return {**taken, **{account_id: count for account_id, (_, count) in asked.items()}}
+    # Some had no room, or no usage document yet: find out which, and take those one by one.
+    found = {
+        document["accountId"]: document.get(TAKE_TOKEN)
+        async for document in db[ACCOUNT_USAGE].find(
+            {"_id": {"$in": [usage_id(account_id, now) for account_id in asked]}},
+            {"accountId": 1, TAKE_TOKEN: 1},
+        )
+    }
+    for account_id, (account, count) in asked.items():
+        if found.get(account_id) == tokens[account_id]:
+            taken[account_id] = count
+        else:
+            taken[account_id] = await take_slots(db, account, count, now)
+    return taken
 
 
 async def give_back_slots(db: Database, account_id: str, count: int, taken_at: datetime) -> None:
@@ -169,8 +214,20 @@ async def remember_accounts(
     """Record the account each phone was given (``phone → account``); phones whose ``known``
     account is the same are not written again."""
     known = known or {}
-    writes = [
-        UpdateOne(
+    # Recipients seen for the first time (most of a new campaign's) are inserted: on a
+    # MongoDB-wire server that is several times cheaper than an upsert.
+    writes: list[InsertOne[Document] | UpdateOne] = [
+        InsertOne(
+            {
+                "_id": recipient_id(tenant_id, phone),
+                "tenantId": tenant_id,
+                "phone": phone,
+                "accountId": account_id,
+                "assignedAt": now,
+            }
+        )
+        if phone not in known
+        else UpdateOne(
             {"_id": recipient_id(tenant_id, phone)},
             {
                 "$set": {"accountId": account_id, "assignedAt": now},
@@ -186,6 +243,7 @@ async def remember_accounts(
     try:
         await db[RECIPIENTS].bulk_write(writes, ordered=False)
     except BulkWriteError as error:
-        # A concurrent upsert of the same recipient won; its account is as good a memory.
+        # A concurrent insert or upsert of the same recipient won; its account is as good a
+        # memory.
         if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
             raise

@@ -6,7 +6,8 @@ still in the expected status (and attempt); a transition that did not apply chan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,11 +22,17 @@ from herald_shared.metrics import MESSAGE_TRANSITIONS
 from herald_shared.mongo import CAMPAIGNS, MESSAGES, Database, Document
 
 
+def record_transitions(applied: Counter[tuple[MessageStatus, MessageStatus]]) -> None:
+    """Count transitions that applied (by source and target) in the metrics."""
+    for (source, target), count in applied.items():
+        MESSAGE_TRANSITIONS.labels(source=source.value, target=target.value).inc(count)
+
+
 async def move_counters(
     db: Database, campaign_id: str, source: MessageStatus, target: MessageStatus, count: int
 ) -> None:
     if count:
-        MESSAGE_TRANSITIONS.labels(source=source.value, target=target.value).inc(count)
+        record_transitions(Counter({(source, target): count}))
         await db[CAMPAIGNS].update_one(
             {"_id": campaign_id},
             {"$inc": {counter_field(source): -count, counter_field(target): count}},
@@ -34,6 +41,26 @@ async def move_counters(
 
 def _status_update(target: MessageStatus, at: datetime, fields: dict[str, Any] | None) -> Document:
     return {"$set": {"status": target.value, "updatedAt": at, **(fields or {})}}
+
+
+def compare_and_set(
+    message_id: str,
+    source: MessageStatus,
+    target: MessageStatus,
+    at: datetime,
+    *,
+    attempt: int | None = None,
+    fields: dict[str, Any] | None = None,
+    push: dict[str, Any] | None = None,
+) -> tuple[Document, Document]:
+    """The selector and update of one message's move from ``source`` to ``target``."""
+    selector: Document = {"_id": message_id, "status": source.value}
+    if attempt is not None:
+        selector["attempt"] = attempt
+    update = _status_update(target, at, fields)
+    if push:
+        update["$push"] = push
+    return selector, update
 
 
 async def transition(
@@ -49,13 +76,9 @@ async def transition(
 ) -> bool:
     """Move one message from ``source`` to ``target`` if it is still there; True if it moved."""
     check_transition(source, target)
-    at = utc_now()
-    selector: Document = {"_id": message_id, "status": source.value}
-    if attempt is not None:
-        selector["attempt"] = attempt
-    update = _status_update(target, at, fields)
-    if push:
-        update["$push"] = push
+    selector, update = compare_and_set(
+        message_id, source, target, utc_now(), attempt=attempt, fields=fields, push=push
+    )
     result = await db[MESSAGES].update_one(selector, update)
     if result.modified_count != 1:
         return False
@@ -79,9 +102,9 @@ async def transition_from_any(
     Tries ``sources[0]`` (the likely one) first, then follows the status it reads, so a
     concurrent move between two sources (``pending`` to ``queued``, say) cannot make it miss.
     """
-    source = sources[0]
-    for _ in range(len(ALLOWED_TRANSITIONS)):
-        if await transition(
+
+    async def move(source: MessageStatus) -> bool:
+        return await transition(
             db,
             message_id=message_id,
             campaign_id=campaign_id,
@@ -89,7 +112,23 @@ async def transition_from_any(
             target=target,
             attempt=attempt,
             fields=fields,
-        ):
+        )
+
+    return await follow_status(db, message_id, attempt, sources, move)
+
+
+async def follow_status(
+    db: Database,
+    message_id: str,
+    attempt: int,
+    sources: Sequence[MessageStatus],
+    move: Callable[[MessageStatus], Awaitable[bool]],
+) -> MessageStatus | None:
+    """``move`` the message from ``sources[0]``, else from the status it is found in while that
+    is one of ``sources`` at ``attempt``; returns the status it moved from, or None."""
+    source = sources[0]
+    for _ in range(len(ALLOWED_TRANSITIONS)):
+        if await move(source):
             return source
         current = await db[MESSAGES].find_one({"_id": message_id}, {"status": 1, "attempt": 1})
         if current is None or current.get("attempt") != attempt:

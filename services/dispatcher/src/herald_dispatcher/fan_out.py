@@ -18,7 +18,7 @@ means a resume that comes meanwhile either finds the new messages waiting or is 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,6 +84,19 @@ async def campaign_status(db: Database, campaign_id: str) -> str | None:
     return None if found is None else found.get("status")
 
 
+FIRST_BATCH = 50
+"""The first batch of a fan-out is this small, so that its first messages reach the senders
+within moments of the launch; each next one doubles, up to the configured batch size."""
+
+
+def batch_sizes(batch_size: int) -> Iterator[int]:
+    """The size of each batch of a fan-out: 50, 100, 200 … up to ``batch_size``, then that."""
+    size = min(FIRST_BATCH, batch_size)
+    while True:
+        yield size
+        size = min(size * 2, batch_size)
+
+
 @dataclass(frozen=True)
 class BatchOutcome:
     queued: int = 0
@@ -122,9 +135,12 @@ async def fan_out_campaign(
     )
     batch: list[Document] = []
     done = BatchOutcome()
+    sizes = batch_sizes(batch_size)
+    size = next(sizes)
     async for contact in contacts:
         batch.append(contact)
-        if len(batch) >= batch_size:
+        if len(batch) >= size:
+            size = next(sizes)
             done = await _dispatch_batch(
                 db, broker, campaign, launched, batch, default_account_id, send_topic, clock()
             )
@@ -214,7 +230,12 @@ async def _dispatch_batch(
         return BatchOutcome(0, deferred, cancelled=True)
     if status == CampaignStatus.PAUSED:
         return BatchOutcome(0, deferred)
-    pending = await still_pending(db, list(by_id))
+    # The messages inserted just now are pending as built; only the others (there before, or
+    # inserted meanwhile by another run of this fan-out) are read to see which still wait.
+    created = set(inserted)
+    pending = [d for d in documents if d["_id"] in created and d["accountId"] is not None]
+    if others := [mid for mid in by_id if mid not in created]:
+        pending += await still_pending(db, others)
     queued = await queue_messages(db, broker, campaign["_id"], pending, topic=send_topic)
     MESSAGES_DISPATCHED.inc(queued)
     return BatchOutcome(queued, deferred)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -24,11 +24,12 @@ from herald_shared.attempt_outcomes import (
     schedule_next_attempt,
 )
 from herald_shared.attempt_plan import AttemptPlan, Engine
+from herald_shared.batched_transitions import TransitionBatcher
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import MessageStatusChanged, SendMessage
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import CLAIMABLE_STATUSES, MessageStatus
-from herald_shared.message_transitions import transition, transition_from_any
+from herald_shared.message_transitions import transition
 from herald_shared.metrics import (
     CAMPAIGN_GATE_STOPS,
     DUPLICATE_DELIVERIES,
@@ -50,6 +51,9 @@ log = get_logger(__name__)
 CAMPAIGN_PAUSED = "campaign-paused"
 CAMPAIGN_CANCELLED = "campaign-cancelled"
 VALIDITY_OVER = "validity-window-over"
+RENEWAL_MARGIN_SECONDS = 15.0
+"""A claim is renewed before its gateway call unless its lease outlasts the call's timeout by
+this much (time to record the outcome, and clocks of other hosts a little off)."""
 
 _STOPPED_AS: dict[GateDecision, tuple[MessageStatus, str, str]] = {
     # decision: the status the message ends in, the reason it carries, the metric's outcome
@@ -63,6 +67,14 @@ _STOPPED_AT_FIELD = {
     MessageStatus.CANCELLED: "cancelledAt",
     MessageStatus.EXPIRED: "expiredAt",
 }
+
+
+def lease_may_run_out(lease_until: datetime, gateway_timeout_seconds: float, now: datetime) -> bool:
+    """Whether a claim's lease could end before the gateway answered and the outcome was
+    recorded (after a long wait for the account's turn), so that it must be renewed before the
+    call. A younger claim is sent without that round trip: nobody else can have resolved it,
+    since the sweep takes only claims whose lease ran out. Pure."""
+    return lease_until - now < timedelta(seconds=gateway_timeout_seconds + RENEWAL_MARGIN_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -90,9 +102,11 @@ class SenderEngine:
         lease_seconds: float,
         owner: str,
         gate: CampaignGate | None = None,
+        transitions: TransitionBatcher | None = None,
     ) -> None:
         """``gate``: the check of each claimed message against its campaign's status and its
-        validity window; by default one reading ``campaigns`` with a 1-second cache."""
+        validity window; by default one reading ``campaigns`` with a 1-second cache.
+        ``transitions``: applies the claims and the sends recorded, batched across lanes."""
         self._db = db
         self._broker = broker
         self._gateways = gateways
@@ -103,6 +117,7 @@ class SenderEngine:
         self._lease = timedelta(seconds=lease_seconds)
         self._owner = owner
         self._gate = gate or CampaignGate.reading(db, cache_seconds=1.0)
+        self._transitions = transitions or TransitionBatcher(db)
 
     async def deliver(self, event: SendMessage, origin: RecordOrigin) -> MessageStatus | None:
         """Deliver one send event; returns the message's new status, or None if skipped."""
@@ -110,7 +125,8 @@ class SenderEngine:
         method = self._profile.delivery_method
         # Before the claim: a lookup that fails leaves the message unclaimed for the retry.
         route = await self._gateways.route(event.tenant_id, event.account_id)
-        source = await self._claim(event)
+        claimed_at = utc_now()
+        source = await self._claim(event, claimed_at)
         if source is None:
             if not await republish_unfinished(self._db, self._broker, self._plan, event, method):
                 DUPLICATE_DELIVERIES.labels(engine=method).inc()
@@ -131,7 +147,7 @@ class SenderEngine:
                 # or the message's time run out, meanwhile.
                 if (stopped := await self._stop_if_not_sendable(event)) is not None:
                     return stopped
-                if not await self._renew_claim(event):
+                if self._lease_may_run_out(claimed_at) and not await self._renew_claim(event):
                     # The wait outlasted the claim's lease and the sweep resolved the message:
                     # it is not ours to send any more.
                     log.warning("claim resolved by the sweep while waiting for the account")
@@ -201,6 +217,11 @@ class SenderEngine:
             return target
         return MessageStatus.QUEUED
 
+    def _lease_may_run_out(self, claimed_at: datetime) -> bool:
+        return lease_may_run_out(
+            claimed_at + self._lease, self._gateways.timeout_seconds, utc_now()
+        )
+
     async def _renew_claim(self, event: SendMessage) -> bool:
         """Renew the lease of this process's claim, right before the gateway call; False if the
         claim no longer holds."""
@@ -215,10 +236,8 @@ class SenderEngine:
         )
         return bool(renewed.modified_count)
 
-    async def _claim(self, event: SendMessage) -> MessageStatus | None:
-        claimed_at = utc_now()
-        return await transition_from_any(
-            self._db,
+    async def _claim(self, event: SendMessage, claimed_at: datetime) -> MessageStatus | None:
+        return await self._transitions.transition_from_any(
             message_id=event.message_id,
             campaign_id=event.campaign_id,
             sources=CLAIMABLE_STATUSES,
@@ -300,8 +319,7 @@ class SenderEngine:
 
     async def _record_sent(self, event: SendMessage, gateway_id: str | None) -> MessageStatus:
         now = utc_now()
-        moved = await transition(
-            self._db,
+        moved = await self._transitions.transition(
             message_id=event.message_id,
             campaign_id=event.campaign_id,
             source=MessageStatus.SENDING,
