@@ -34,6 +34,7 @@ COPY services/fallback-sender/pyproject.toml services/fallback-sender/
 COPY services/scheduler/pyproject.toml services/scheduler/
 COPY tools/gateway-simulator/pyproject.toml tools/gateway-simulator/
 COPY tools/devstack/pyproject.toml tools/devstack/
+COPY tools/cli/pyproject.toml tools/cli/
 RUN uv sync --frozen --no-dev --no-install-workspace
 
 # Then Herald itself, installed as packages (not editable: the source tree stays behind).

@@ -8,7 +8,7 @@ VENV := .venv/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install deps kafka-install mongo-install tools-install kubeconform-install up down clean logs status test test-unit bench bench-pacing lint format compose-check
+.PHONY: help install deps kafka-install mongo-install tools-install kubeconform-install up down clean logs status test test-unit bench bench-pipeline bench-pacing lint format compose-check docs demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,10 +26,11 @@ kafka-install: ## Apache Kafka's jars from Maven Central (pinned in deploy/kafka
 mongo-install: deps ## SecantusDB, the MongoDB-wire server (a locked dev dependency)
 	@bash deploy/local/mongo.sh install
 
-tools-install: ## Validators the tests use: docker-compose (Debian) for the compose file; kubectl must exist
+tools-install: ## Validators the tests use: docker-compose (Debian) for the compose file, promtool (from Debian's prometheus, into .local/bin); kubectl must exist
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { \
 		echo "installing docker-compose (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+	@bash deploy/local/promtool.sh install
 	@command -v kubectl >/dev/null || echo "warning: kubectl not found; the k8s manifest test will fail"
 
 kubeconform-install: deps ## kubeconform and the Kubernetes/KEDA/Prometheus Operator schemas, offline (Go module proxy; pinned in deploy/local/k8s-validate.sh)
@@ -56,14 +57,23 @@ test: install ## The whole suite: unit, integration (real Kafka + MongoDB), end 
 test-unit: deps ## Only the tests that need no server
 	@$(VENV)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-bench: bench-pacing ## Every benchmark (each starts its own Kafka and MongoDB unless given)
+docs: deps ## Regenerate docs/: AsyncAPI (every Kafka topic), JSON Schemas of commands and events, OpenAPI
+	@$(VENV)/python -m contract_docs
+
+demo: up ## The walk-through with the herald CLI: create, import contacts, send, watch the progress bar until completed
+	@bash tools/cli/demo.sh
+
+bench: bench-pipeline bench-pacing ## Every benchmark (each starts its own Kafka and MongoDB unless given)
+
+bench-pipeline: install ## Herald end to end vs its raw ceiling (N = BENCH_N, 20,000), fan-out of 20,000 and 100,000 (BENCH_ARGS=--help)
+	@$(VENV)/python -m bench.pipeline $(BENCH_ARGS)
 
 bench-pacing: install ## One sender, N = 100 / 1,000 / 10,000 accounts paced at 100 ms: sends/s, lateness, memory (BENCH_ARGS=--help)
 	@$(VENV)/python -m bench.pacing $(BENCH_ARGS)
 
 lint: deps ## ruff and mypy --strict (sources, then each test folder and bench/ on its own)
 	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/mypy
-	@for tests in shared/tests services/*/tests tools/*/tests "tests conftest.py" bench; do \
+	@for tests in shared/tests services/*/tests tools/*/tests "tests conftest.py" bench contract_docs; do \
 		$(VENV)/mypy $$tests || exit 1; done
 
 format: deps

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.herald_services import DEFAULT_PORTS, SENDERS, command
+from tests.promtool import promtool
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -194,11 +195,8 @@ def test_prometheus_scrapes_every_service_on_its_port(services: dict[str, Any]) 
 
 
 def test_the_prometheus_configuration_passes_promtool() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian package prometheus)")
     result = subprocess.run(
-        [promtool, "check", "config", "--syntax-only", str(PROMETHEUS)],
+        [promtool(), "check", "config", "--syntax-only", str(PROMETHEUS)],
         capture_output=True,
         text=True,
         check=False,

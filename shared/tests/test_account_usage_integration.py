@@ -16,7 +16,9 @@ from herald_shared.account_repository import (
     find_account,
     last_accounts,
     read_usage,
+    remember_accounts,
     take_slots,
+    take_slots_of,
 )
 from herald_shared.accounts import (
     GatewayAdapter,
@@ -119,3 +121,43 @@ async def test_a_sender_finds_the_session_of_a_messages_account(db: Any) -> None
     assert session.api_key is not None
     assert session.api_key.get_secret_value() == "key-whatsapp-web.js"
     assert await find_account(db, "another-tenant", account.id) is None
+
+
+async def test_slots_of_several_accounts_are_taken_together_as_far_as_each_has_room(
+    db: Any,
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    roomy = await add_account(db, tenant, hourly_cap=100, daily_cap=100)
+    nearly_full = await add_account(db, tenant, hourly_cap=5, daily_cap=100)
+    fresh = await add_account(db, tenant, hourly_cap=100, daily_cap=100)  # no usage yet today
+    assert await take_slots(db, roomy, 1, NOON) == 1
+    assert await take_slots(db, nearly_full, 3, NOON) == 3
+
+    wanted = {a.id: (a, 4) for a in (roomy, nearly_full, fresh)}
+    taken = await take_slots_of(db, wanted, NOON)
+
+    # The nearly full one gets what is left of its hour; the fresh one its first slots.
+    assert taken == {roomy.id: 4, nearly_full.id: 2, fresh.id: 4}
+    usage = await read_usage(db, [roomy.id, nearly_full.id, fresh.id], NOON)
+    assert [usage[a].this_hour for a in (roomy.id, nearly_full.id, fresh.id)] == [5, 5, 4]
+    # All of them have room now: one round trip takes for all.
+    assert await take_slots_of(db, {roomy.id: (roomy, 1), fresh.id: (fresh, 1)}, NOON) == {
+        roomy.id: 1,
+        fresh.id: 1,
+    }
+    assert await take_slots_of(db, {nearly_full.id: (nearly_full, 1)}, NOON) == {nearly_full.id: 0}
+
+
+async def test_recipients_are_remembered_whether_new_or_seen_before(db: Any) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    seen, new = "+919800000101", "+919800000102"
+    await remember_accounts(db, tenant, {seen: "acc_a"}, NOON)
+
+    known = await last_accounts(db, tenant, [seen, new])
+    await remember_accounts(db, tenant, {seen: "acc_b", new: "acc_c"}, NOON, known=known)
+
+    assert await last_accounts(db, tenant, [seen, new]) == {seen: "acc_b", new: "acc_c"}
+    # A new recipient remembered meanwhile by another dispatcher keeps that memory.
+    await remember_accounts(db, tenant, {"+919800000103": "acc_d"}, NOON)
+    await remember_accounts(db, tenant, {"+919800000103": "acc_e"}, NOON, known={})
+    assert await last_accounts(db, tenant, ["+919800000103"]) == {"+919800000103": "acc_d"}

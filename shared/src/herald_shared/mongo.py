@@ -15,7 +15,8 @@ Documents (field names follow the seed schema, camelCase):
   ``lastError``, ``firstFailureAt``, ``failedReason``, ``failedDetail``, ``failedAt``,
   ``retryable``, ``deadLetter``, ``redrivenAt``, ``createdAt``, ``updatedAt``, ``sentAt``,
   ``deliveredAt`` and ``readAt`` (set by the delivery receipt that moved it, found by its
-  ``gatewayMessageId``), ``expiresAt`` (not sent by then: ``expired``).
+  ``gatewayMessageId``), ``expiresAt`` (not sent by then: ``expired``), ``casToken`` (written
+  by each batched transition: see :mod:`herald_shared.batched_transitions`).
 - ``api_keys``: ``_id`` (SHA-256 of the token), ``tenantId``, ``name``, ``createdAt``.
 - ``processed_commands``: ``_id`` (a command's ``event_id``), ``type``, ``at``.
 - ``dead_letters``: see :mod:`herald_shared.dead_letters`.
@@ -25,7 +26,8 @@ Documents (field names follow the seed schema, camelCase):
 - ``accounts``: sender accounts, see :mod:`herald_shared.accounts`.
 - ``account_usage``: ``_id`` (account id and UTC day, ``acc_…|2026-05-20``), ``accountId``,
   ``tenantId``, ``day``, ``assigned`` (messages given to the account that day), ``hours``
-  (``"00"``…``"23"``: the same per UTC hour), ``expiresAt`` (removed two days after the day).
+  (``"00"``…``"23"``: the same per UTC hour), ``expiresAt`` (removed two days after the day),
+  ``lastTake`` (the token of the last batched take of slots).
 - ``account_pace``: ``_id`` (account id), ``nextSlotMs`` (epoch milliseconds from which the
   account may send again), ``lastSendMs``; see :mod:`herald_shared.pace_slots`.
 - ``recipients``: ``_id`` (tenant and E.164 phone, ``tenant|+9198…``), ``tenantId``,

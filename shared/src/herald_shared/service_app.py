@@ -3,6 +3,10 @@
 Each service builds a :class:`ServiceRuntime` in its composition root and serves
 :func:`create_http_app` with uvicorn: ``/healthz`` (alive), ``/readyz`` (Kafka and MongoDB
 reachable) and ``/metrics`` (Prometheus), plus any routers the service adds.
+
+``/metrics`` answers with the process-wide registry, then the runtime's own
+``scrape_registry`` (collectors of one app, so several apps in one test process never clash),
+after the runtime's ``before_scrape`` hooks refreshed what they read elsewhere.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from types import FrameType
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pymongo import AsyncMongoClient
 
 from herald_shared.kafka import build_broker
@@ -44,6 +48,11 @@ class ServiceRuntime:
     db: Database
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
+    before_scrape: list[Hook] = field(default_factory=list)
+    """Run before each ``/metrics`` answer, e.g. to refresh gauges read from MongoDB or Kafka;
+    each bounds its own time. One that fails is logged and the scrape goes on."""
+    scrape_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    """This runtime's own collectors, exported on ``/metrics`` after the process-wide ones."""
 
     @classmethod
     def create(cls, name: str, settings: HeraldSettings) -> ServiceRuntime:
@@ -97,6 +106,8 @@ def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) 
             await runtime.stop()
 
     app = FastAPI(title=f"Herald {runtime.name}", lifespan=lifespan)
+    # Read by tools that document the service's Kafka surface (contract_docs: AsyncAPI).
+    app.state.runtime = runtime
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -111,7 +122,13 @@ def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) 
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        for hook in runtime.before_scrape:
+            try:
+                await hook()
+            except Exception as error:
+                log.warning("metrics refresh failed", error=repr(error))
+        exposition = generate_latest() + generate_latest(runtime.scrape_registry)
+        return Response(exposition, media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)

@@ -66,7 +66,8 @@ class HeraldSettings(BaseSettings):
     """How long an open circuit routes that account's messages to the other engine."""
     pace_scale: float = Field(default=1.0, ge=0)
     """Multiplies every anti-ban gap (fast 2-5 s, balanced 5-10 s, safe 10-30 s): 1 in
-    production; tests and demos shorten the gaps proportionally (0.001), 0 removes them."""
+    production; tests and demos shorten the gaps proportionally (0.001); 0 turns pacing off
+    (no gaps, and no hold of the account in MongoDB: an account's sends may then overlap)."""
     sender_max_in_flight_per_partition: int = Field(default=1000, ge=1)
     """A sender pauses a partition while its account lanes hold this many unfinished records
     of it, and resumes once they hold half as many: memory stays bounded whatever the lag."""

@@ -178,8 +178,9 @@ def subscribe_to_commands(broker: KafkaBroker, handler: CommandHandler) -> None:
         decoder=decode_json,
         title=f"campaign:{CAMPAIGN_COMMANDS}",
         description=(
-            "Creates campaigns, adds their contacts and sends them, as the REST API does; "
-            "acts once per event_id and dead-letters what it refuses."
+            "Creates campaigns, adds their contacts, sends or schedules, pauses, resumes and "
+            "cancels them, as the REST API does; acts once per event_id and dead-letters what "
+            "it refuses, with the reason."
         ),
     )
     async def on_campaign_command(command: CampaignCommand) -> None:

@@ -21,10 +21,12 @@ from herald_campaign.api.auth import ApiKeys, register_api_key
 from herald_campaign.api.dependencies import ApiServices, install_services, require_token_first
 from herald_campaign.api.errors import install_error_handlers
 from herald_campaign.api.webhook_signatures import WebhookKeys
+from herald_campaign.asyncapi import campaign_publications
 from herald_campaign.commands import CommandHandler, subscribe_to_commands
 from herald_campaign.domain.accounts import AccountDefaults
 from herald_campaign.domain.receipts import ReceiptSource
 from herald_campaign.notifications.component import wire_notifications
+from herald_campaign.scrape_gauges import wire_scrape_gauges
 from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.dead_letters import DeadLetterService, poison_redrive_topics
@@ -35,6 +37,7 @@ from herald_campaign.service_layer.scheduled_runs import ScheduledRuns
 from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
 from herald_campaign.settings import CampaignSettings
+from herald_shared.asyncapi import declare_publications
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.logging import get_logger
 from herald_shared.sending_limits import parse_warmup_schedule
@@ -54,6 +57,7 @@ def create_app(settings: CampaignSettings) -> FastAPI:
         runtime.db, KafkaCampaignEvents(runtime.broker), default_region=settings.default_region
     )
     plan = AttemptPlan.parse(settings.attempt_plan)
+    declare_publications(runtime.broker, SERVICE, campaign_publications(plan))
     lag = KafkaConsumerLag(settings.kafka_bootstrap_servers)
     messages = MessageQueueService(
         runtime.db, runtime.broker, lag, plan=plan, batch_size=settings.dispatch_batch_size
@@ -101,6 +105,7 @@ def create_app(settings: CampaignSettings) -> FastAPI:
         ),
     )
     notifications = wire_notifications(runtime, settings)
+    wire_scrape_gauges(runtime, settings, lag, plan)
 
     async def register_default_api_key() -> None:
         if settings.api_token:

@@ -24,6 +24,17 @@ class CampaignSettings(HeraldSettings):
     the instance webhook's ``headers``): receipts arrive on ``POST /api/webhooks/evolution``.
     Unset: every Evolution webhook is refused."""
 
+    metrics_refresh_seconds: float = 5.0
+    """``/metrics`` reads campaign counters (MongoDB) and consumer lag (Kafka) at most once per
+    this many seconds, however often it is scraped."""
+
+    campaign_metrics_finished_seconds: float = 3600.0
+    """How long a completed or cancelled campaign stays on ``herald_campaign_messages``."""
+
+    campaign_metrics_limit: int = 500
+    """At most this many campaigns (the most recently updated) on ``herald_campaign_messages``:
+    a bound on the series one scrape adds."""
+
     @field_validator("default_region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:

@@ -8,10 +8,12 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
+from herald_dispatcher.asyncapi import dispatcher_publications
 from herald_dispatcher.dead_letter_recorder import subscribe_dead_letter_recorder
 from herald_dispatcher.deferred_release import DeferredRelease
 from herald_dispatcher.fan_out import fan_out_campaign
 from herald_dispatcher.retry_relay import subscribe_retry_relay
+from herald_shared.asyncapi import declare_publications
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignEvent, CampaignLaunched
@@ -29,6 +31,7 @@ def create_app(settings: HeraldSettings, *, clock: Callable[[], datetime] = utc_
     it)."""
     runtime = ServiceRuntime.create(SERVICE, settings)
     plan = AttemptPlan.parse(settings.attempt_plan)
+    declare_publications(runtime.broker, SERVICE, dispatcher_publications(plan))
 
     @runtime.broker.subscriber(
         CAMPAIGN_EVENTS,

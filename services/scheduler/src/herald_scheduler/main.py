@@ -14,6 +14,7 @@ from uuid import uuid4
 from fastapi import FastAPI
 
 from herald_scheduler.actions import ScheduleActions
+from herald_scheduler.asyncapi import scheduler_publications
 from herald_scheduler.firing_loop import FiringLoop
 from herald_scheduler.lease import LeaderLease
 from herald_scheduler.redrive import ScheduledRedrive
@@ -21,6 +22,7 @@ from herald_scheduler.replica import SchedulerReplica
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.sweep import Sweep
 from herald_scheduler.system_jobs import configured_system_jobs
+from herald_shared.asyncapi import declare_publications
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 
@@ -58,6 +60,8 @@ def build_replica(runtime: ServiceRuntime, settings: SchedulerSettings) -> Sched
 
 def create_app(settings: SchedulerSettings) -> FastAPI:
     runtime = ServiceRuntime.create(SERVICE, settings)
+    plan = AttemptPlan.parse(settings.attempt_plan)
+    declare_publications(runtime.broker, SERVICE, scheduler_publications(plan))
     replica = build_replica(runtime, settings)
     runtime.on_start.append(replica.start)
     runtime.on_stop.append(replica.stop)

@@ -45,7 +45,7 @@ class CreateCampaign(Contract):
 
 
 class ContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     phone: Annotated[str, Field(min_length=1, max_length=40)]
     name: Annotated[str | None, Field(max_length=200)] = None

@@ -32,7 +32,7 @@ class CustomDelay(BaseModel):
     """A campaign's own anti-ban gap range, in seconds, instead of its delay type's profile.
     A range, never one value: a fixed interval is what anti-spam systems look for."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     min_seconds: Annotated[float, Field(ge=1, le=3600)]
     max_seconds: Annotated[float, Field(ge=1, le=3600)]
@@ -50,7 +50,11 @@ class CustomDelay(BaseModel):
 class Contract(BaseModel):
     """Base of every command and event: strict about unknown fields, immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Field docstrings become the descriptions of the JSON Schemas and the AsyncAPI document.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     event_id: Identifier = Field(default_factory=new_event_id)
+    """The id of this command or event: a command whose id was processed already is skipped,
+    and a consumer of events can drop duplicates by it."""
     occurred_at: datetime = Field(default_factory=utc_now)
+    """When it was issued (ISO 8601); now, when not given."""

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
+from herald_shared.asyncapi import declare_publications
 from herald_shared.attempt_plan import AttemptPlan, Engine
 from herald_shared.pace_slots import AccountPace
+from herald_shared.sender.asyncapi import sender_publications
 from herald_shared.sender.campaign_gate import CampaignGate
 from herald_shared.sender.circuits import AccountCircuits
 from herald_shared.sender.engine import EngineProfile, SenderEngine
@@ -31,6 +33,8 @@ STOP_MARGIN = 15.0
 def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProfile) -> FastAPI:
     """The HTTP app of a sender process; its lifespan runs the lane consumer of its topic."""
     runtime = ServiceRuntime.create(service, settings)
+    plan = AttemptPlan.parse(settings.attempt_plan)
+    declare_publications(runtime.broker, service, sender_publications(plan, profile.engine))
     owner = f"{service}@{socket.gethostname()}:{os.getpid()}"
     gateways = GatewayDirectory.for_engine(runtime.db, settings, profile.engine)
     sessions = SessionHealthPoller(
@@ -42,7 +46,7 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
         broker=runtime.broker,
         gateways=gateways,
         profile=profile,
-        plan=AttemptPlan.parse(settings.attempt_plan),
+        plan=plan,
         circuits=AccountCircuits(
             runtime.db,
             # "primary" / "fallback", as queue-stats documents it: the circuit belongs to the

@@ -1,0 +1,65 @@
+"""What the campaign service publishes, for the AsyncAPI document (see herald_shared.asyncapi)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from herald_shared.asyncapi import (
+    Publication,
+    poison_dead_letters,
+    send_attempts,
+    status_changes,
+)
+from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.contracts.events import (
+    CampaignCancelled,
+    CampaignCreated,
+    CampaignLaunched,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignScheduled,
+    ContactsAdded,
+)
+from herald_shared.topics import CAMPAIGN_EVENTS
+
+CampaignServiceEvent = Annotated[
+    CampaignCreated
+    | ContactsAdded
+    | CampaignLaunched
+    | CampaignScheduled
+    | CampaignPaused
+    | CampaignResumed
+    | CampaignCancelled,
+    Field(discriminator="type"),
+]
+
+
+def campaign_publications(plan: AttemptPlan) -> list[Publication]:
+    """The campaign service's topics: its events, receipts, messages sent again, dead letters."""
+    send_topics = dict.fromkeys(step.engine.send_topic for step in plan.steps)
+    return [
+        Publication(
+            CAMPAIGN_EVENTS,
+            CampaignServiceEvent,
+            "What the REST API and the commands did to a campaign (created, contacts added, "
+            "launched, scheduled, paused, resumed, cancelled); keyed by campaign id. The "
+            "scheduler adds campaign.completed and campaign.failed.",
+        ),
+        status_changes("Delivery receipts from the gateways' webhooks (delivered, read)"),
+        *(
+            send_attempts(
+                topic,
+                "Messages published again: by process-queue, retry-failed and dead-letter "
+                "redrives (on the plan's first topic), and by a resume (each on the topic of "
+                "the attempt it waits at).",
+            )
+            for topic in send_topics
+        ),
+        poison_dead_letters(
+            "Records of campaign.commands and campaign.events it cannot decode, validate or "
+            "accept (the reason says why: undecodable, schema-invalid, a command the "
+            "campaign's status rules out …)"
+        ),
+    ]

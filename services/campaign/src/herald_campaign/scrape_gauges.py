@@ -1,0 +1,156 @@
+"""The campaign service's gauges of shared state, read when Prometheus scrapes it: campaigns per
+status and each campaign's messages per status (MongoDB counters), and every Herald consumer
+group's lag (Kafka offsets). See :mod:`herald_campaign.domain.gauge_families` for what they are.
+
+Every replica of the campaign service exports the same values; dashboards take ``max`` over
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from prometheus_client import Counter
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+from herald_campaign.adapters.consumer_lag import WatchedConsumer
+from herald_campaign.domain.gauge_families import (
+    CampaignProgress,
+    GaugeSnapshot,
+    LagReading,
+    campaign_progress,
+    campaigns_by_status,
+    campaigns_in_view,
+    gauge_families,
+)
+from herald_campaign.service_layer.messages import LagReader, watched_consumers
+from herald_campaign.settings import CampaignSettings
+from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.contracts.common import utc_now
+from herald_shared.logging import get_logger
+from herald_shared.mongo import CAMPAIGNS, Database
+from herald_shared.service_app import ServiceRuntime
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+REFRESH_TIMEOUT_SECONDS = 5.0
+"""How long one source may take to read, well within a Prometheus scrape timeout (10 s)."""
+
+REFRESH_FAILURES = Counter(
+    "herald_gauge_refresh_failures_total",
+    "Scrape-time reads that failed, by source (campaigns: MongoDB counters; consumer-lag: "
+    "Kafka offsets); that source's gauges are missing from the scrape.",
+    ["source"],
+)
+
+
+class ScrapeGauges(Collector):
+    """Reads the gauges' sources at most once every ``min_interval_seconds`` (however many
+    Prometheus servers or dashboards scrape), each source within ``timeout_seconds``; a
+    source that fails or times out is left out of the scrape and counted in
+    ``herald_gauge_refresh_failures_total``."""
+
+    def __init__(
+        self,
+        db: Database,
+        lag: LagReader,
+        watched: Sequence[WatchedConsumer],
+        *,
+        min_interval_seconds: float,
+        finished_window: timedelta,
+        campaign_limit: int,
+        timeout_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._db = db
+        self._lag = lag
+        self._watched = list(watched)
+        self._min_interval = min_interval_seconds
+        self._finished_window = finished_window
+        self._campaign_limit = campaign_limit
+        self._timeout = timeout_seconds
+        self._monotonic = monotonic
+        self._now = now
+        self._lock = asyncio.Lock()
+        self._refreshed_at: float | None = None
+        self._snapshot = GaugeSnapshot()
+
+    async def refresh(self) -> None:
+        """Read the sources again unless they were read less than the minimum interval ago;
+        concurrent scrapes wait for one read."""
+        async with self._lock:
+            started = self._monotonic()
+            if self._refreshed_at is not None and started - self._refreshed_at < self._min_interval:
+                return
+            campaigns, lag = await asyncio.gather(
+                self._guarded("campaigns", self._campaigns()),
+                self._guarded("consumer-lag", self._lag_readings()),
+            )
+            by_status, progress = campaigns if campaigns is not None else (None, None)
+            self._snapshot = GaugeSnapshot(by_status, progress, lag)
+            self._refreshed_at = started
+
+    def collect(self) -> Iterable[Metric]:
+        """The families of the last refresh (the Collector protocol)."""
+        return gauge_families(self._snapshot)
+
+    async def _guarded(self, source: str, read: Awaitable[T]) -> T | None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await read
+        except Exception as error:
+            REFRESH_FAILURES.labels(source=source).inc()
+            log.warning("gauge source not read", source=source, error=repr(error))
+            return None
+
+    async def _campaigns(self) -> tuple[dict[str, int], list[CampaignProgress]]:
+        return await self._campaigns_by_status(), await self._progress()
+
+    async def _campaigns_by_status(self) -> dict[str, int]:
+        rows = await self._db[CAMPAIGNS].aggregate(
+            [{"$group": {"_id": "$status", "count": {"$sum": 1}}}]
+        )
+        return campaigns_by_status([(row["_id"], row["count"]) async for row in rows])
+
+    async def _progress(self) -> list[CampaignProgress]:
+        selector = campaigns_in_view(self._now(), self._finished_window)
+        projection = {"tenantId": 1, "name": 1, "status": 1, "counts": 1}
+        cursor = (
+            self._db[CAMPAIGNS]
+            .find(selector, projection)
+            .sort([("updatedAt", -1)])
+            .limit(self._campaign_limit)
+        )
+        return [campaign_progress(document) async for document in cursor]
+
+    async def _lag_readings(self) -> list[LagReading]:
+        return [
+            LagReading(group=each.group, topic=each.topic, lag=each.lag)
+            for each in await self._lag.read(self._watched)
+        ]
+
+
+def wire_scrape_gauges(
+    runtime: ServiceRuntime, settings: CampaignSettings, lag: LagReader, plan: AttemptPlan
+) -> ScrapeGauges:
+    """Export the gauges on the runtime's ``/metrics``, refreshed before each answer."""
+    gauges = ScrapeGauges(
+        runtime.db,
+        lag,
+        watched_consumers(plan),
+        min_interval_seconds=settings.metrics_refresh_seconds,
+        finished_window=timedelta(seconds=settings.campaign_metrics_finished_seconds),
+        campaign_limit=settings.campaign_metrics_limit,
+        timeout_seconds=REFRESH_TIMEOUT_SECONDS,
+    )
+    runtime.scrape_registry.register(gauges)
+    runtime.before_scrape.append(gauges.refresh)
+    return gauges

@@ -1,0 +1,50 @@
+"""What the scheduler publishes, for the AsyncAPI document (see herald_shared.asyncapi)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from herald_shared.asyncapi import Publication, message_dead_letters, send_attempts
+from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.contracts.commands import PauseCampaign, StartCampaignRun
+from herald_shared.contracts.events import CampaignCompleted, CampaignFailed
+from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
+
+SchedulerCommand = Annotated[StartCampaignRun | PauseCampaign, Field(discriminator="type")]
+RunEnded = Annotated[CampaignCompleted | CampaignFailed, Field(discriminator="type")]
+
+
+def scheduler_publications(plan: AttemptPlan) -> list[Publication]:
+    """Runs of schedules that fired, the sweep's verdicts, and the messages it moves on."""
+    send_topics = dict.fromkeys(step.engine.send_topic for step in plan.steps)
+    return [
+        Publication(
+            CAMPAIGN_COMMANDS,
+            SchedulerCommand,
+            "campaign.run when a campaign's schedule fires (its event_id derives from the "
+            "schedule and due time, so a firing repeated after a hand-over acts once), and "
+            "campaign.pause by the system when the sweep finds a campaign's messages failing; "
+            "keyed by campaign id.",
+        ),
+        Publication(
+            CAMPAIGN_EVENTS,
+            RunEnded,
+            "The sweep's verdict on a run whose every message ended: campaign.completed, or "
+            "campaign.failed when it sent nothing; keyed by campaign id.",
+        ),
+        *(
+            send_attempts(
+                topic,
+                "Messages the sweep publishes again (a publish that was lost, a claim that "
+                "expired under the resend policy) and the hourly redrive of retryable failures "
+                "(on the plan's first topic).",
+            )
+            for topic in send_topics
+        ),
+        message_dead_letters(
+            "Messages whose sender's claim expired without an outcome, under the fail policy "
+            "(reason outcome-unknown)"
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""herald: the command line for Herald's REST API."""

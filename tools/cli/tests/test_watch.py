@@ -1,0 +1,205 @@
+"""The watch loop against a scripted API: it follows the counts, asks for the sweep once every
+message ended, and ends on the campaign's status or its timeout."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from herald_cli.api import HeraldApi
+from herald_cli.connection import Connection
+from herald_cli.output import Output
+from herald_cli.progress import Verdict
+from herald_cli.watch import JsonDisplay, LogDisplay, TerminalDisplay, WatchOptions, watch_campaign
+
+SWEEP = "sch_system_sweep"
+
+
+@dataclass
+class ScriptedHerald:
+    """Serves a campaign whose counts move one step per poll; the sweep completes it."""
+
+    steps: list[tuple[int, int, int]]
+    """(total, pending, sent) per poll; the last one repeats."""
+    sweep_listed: bool = True
+    polls: int = 0
+    sweep_runs: int = 0
+    completed: bool = False
+    requests: list[str] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.requests.append(f"{request.method} {path}")
+        if path == "/api/campaigns/cmp_1":
+            status = "completed" if self.completed else "running"
+            return httpx.Response(
+                200,
+                json={"id": "cmp_1", "name": "Sale", "status": status, "contactCount": 3, "run": 1},
+            )
+        if path == "/api/messages/campaign/cmp_1/stats":
+            total, pending, sent = self.steps[min(self.polls, len(self.steps) - 1)]
+            self.polls += 1
+            return httpx.Response(
+                200,
+                json={
+                    "total": total,
+                    "pending": pending,
+                    "sent": sent,
+                    "delivered": 0,
+                    "failed": 0,
+                    "successRate": "0.00",
+                },
+            )
+        if path == "/api/schedules":
+            jobs = [{"id": SWEEP, "kind": "sweep", "system": True}] if self.sweep_listed else []
+            return httpx.Response(200, json={"schedules": jobs, "total": 0})
+        if path == f"/api/schedules/{SWEEP}/run":
+            self.sweep_runs += 1
+            self.completed = True
+            return httpx.Response(202, json={"id": SWEEP, "nextRunAt": "2026-11-29T12:05:00Z"})
+        return httpx.Response(404, json={"error": "not found"})
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Run:
+    herald: ScriptedHerald
+    api: HeraldApi
+    clock: FakeClock
+    out: io.StringIO
+
+
+@contextmanager
+def scripted(herald: ScriptedHerald, *, tty: bool = False) -> Iterator[Run]:
+    api = HeraldApi(
+        Connection("http://h.test", "t", "--token"), transport=httpx.MockTransport(herald.handle)
+    )
+    out = TerminalStream() if tty else io.StringIO()
+    try:
+        yield Run(herald, api, FakeClock(), out)
+    finally:
+        api.close()
+
+
+class TerminalStream(io.StringIO):
+    encoding = "utf-8"
+
+    def isatty(self) -> bool:
+        return True
+
+
+SENDING_THEN_ENDED = [(0, 0, 0), (3, 2, 1), (3, 0, 3)]
+
+
+def test_once_every_message_ended_the_sweep_is_asked_for_once_and_completes_it() -> None:
+    with scripted(ScriptedHerald(SENDING_THEN_ENDED)) as r:
+        result = watch_campaign(
+            r.api,
+            "cmp_1",
+            WatchOptions(),
+            LogDisplay(Output(out=r.out)),
+            clock=r.clock,
+            sleep=r.clock.sleep,
+        )
+        assert result.verdict is Verdict.COMPLETED and not result.timed_out
+        assert r.herald.sweep_runs == 1
+        lines = r.out.getvalue().splitlines()
+        assert [line.split("  ")[1] for line in lines[:3]] == [
+            "running",
+            "running",
+            "completing",
+        ]
+        assert lines[3].startswith("every message ended: asked the scheduler to sweep now")
+        assert lines[-1] == (
+            "Campaign cmp_1 completed: 3 sent, 0 delivered, 0 failed, 0 pending of 3; "
+            "success 0.00%."
+        )
+
+
+def test_without_sweep_requests_the_watch_waits_and_times_out() -> None:
+    with scripted(ScriptedHerald(SENDING_THEN_ENDED)) as r:
+        result = watch_campaign(
+            r.api,
+            "cmp_1",
+            WatchOptions(interval=1, timeout=5, request_sweep=False),
+            LogDisplay(Output(out=r.out)),
+            clock=r.clock,
+            sleep=r.clock.sleep,
+        )
+        assert result.timed_out and result.verdict is Verdict.ALL_ENDED
+        assert r.herald.sweep_runs == 0
+        assert not any("schedules" in request for request in r.herald.requests)
+        assert r.clock.now == 5
+
+
+def test_a_sweep_that_cannot_be_asked_for_is_said_once_and_the_watch_goes_on() -> None:
+    with scripted(ScriptedHerald(SENDING_THEN_ENDED, sweep_listed=False)) as r:
+        result = watch_campaign(
+            r.api,
+            "cmp_1",
+            WatchOptions(interval=1, timeout=30),
+            LogDisplay(Output(out=r.out)),
+            clock=r.clock,
+            sleep=r.clock.sleep,
+        )
+        assert result.timed_out
+        notes = [line for line in r.out.getvalue().splitlines() if "sweep" in line]
+        assert notes == [
+            "cannot ask for the sweep (the scheduler lists no sweep job); the campaign is "
+            "marked completed at the scheduler's next sweep"
+        ]
+        assert r.herald.requests.count("GET /api/schedules") == 1
+
+
+def test_json_lines_one_per_change_and_the_last_says_the_outcome() -> None:
+    with scripted(ScriptedHerald(SENDING_THEN_ENDED)) as r:
+        watch_campaign(
+            r.api,
+            "cmp_1",
+            WatchOptions(),
+            JsonDisplay(Output(json=True, out=r.out)),
+            clock=r.clock,
+            sleep=r.clock.sleep,
+        )
+        lines = [json.loads(line) for line in r.out.getvalue().splitlines()]
+        assert [line["state"] for line in lines] == [
+            "sending",
+            "sending",
+            "all-ended",
+            "completed",
+            "completed",
+        ]
+        assert lines[-1]["outcome"] == "completed"
+        assert lines[-1]["sent"] == 3 and lines[-1]["expected"] == 3
+
+
+def test_a_terminal_gets_one_line_redrawn_in_place_then_the_outcome() -> None:
+    with scripted(ScriptedHerald(SENDING_THEN_ENDED), tty=True) as r:
+        watch_campaign(
+            r.api,
+            "cmp_1",
+            WatchOptions(),
+            TerminalDisplay(Output(out=r.out)),
+            clock=r.clock,
+            sleep=r.clock.sleep,
+        )
+        text = r.out.getvalue()
+        assert text.startswith("\rSale  running  [")
+        assert text.count("\r") == 4  # one redraw per poll
+        assert "\x1b[K" in text and "█" in text
+        assert text.endswith("success 0.00%.\n")
