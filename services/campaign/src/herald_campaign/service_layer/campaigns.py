@@ -330,7 +330,7 @@ class CampaignService:
             return campaign
         if status != CampaignStatus.DRAFT:
             raise _cannot_send(status)
-        if await self._contacts.find_one({"campaignId": campaign_id}, {"_id": 1}) is None:
+        if not await self._has_contacts(campaign):
             raise CampaignConflict("campaign has no contacts", "no-contacts")
 
         now = stored_now()
@@ -369,6 +369,15 @@ class CampaignService:
             raise
         log.info("campaign launched", tenant_id=tenant_id)
         return campaign
+
+    async def _has_contacts(self, campaign: Document) -> bool:
+        # Contacts are never removed, so a count above 0 settles it without a query (on a
+        # MongoDB-wire server, finding one contact of a big campaign reads all of them first:
+        # 0.3 s for 20,000). The count may lag an import cut short; then the query decides.
+        if campaign.get("contactCount", 0) > 0:
+            return True
+        found = await self._contacts.find_one({"campaignId": campaign["_id"]}, {"_id": 1})
+        return found is not None
 
     async def publish_launch(self, campaign: Document) -> None:
         """Publish ``CampaignLaunched`` for the campaign's current run as stored on it
