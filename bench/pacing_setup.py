@@ -80,8 +80,12 @@ def _session(engine: SessionEngine, index: int, gateway_url: str, api_key: str) 
     )
 
 
-def account_documents(count: int, gateway_url: str, api_key: str, now: datetime) -> list[Document]:
-    """``count`` enabled accounts, each with its own session on the simulator."""
+def account_documents(
+    count: int, gateway_url: str, api_key: str, now: datetime, *, fallback_url: str | None = None
+) -> list[Document]:
+    """``count`` enabled accounts of the bench tenant, each with its own session on the
+    simulator at ``gateway_url`` (the fallback session on ``fallback_url`` when given), with
+    caps no benchmark reaches."""
     return [
         account_document(
             SenderAccount(
@@ -91,9 +95,11 @@ def account_documents(count: int, gateway_url: str, api_key: str, now: datetime)
                 name=f"bench account {index}",
                 status=AccountStatus.ENABLED,
                 primary=_session(SessionEngine.BAILEYS, index, gateway_url, api_key),
-                fallback=_session(SessionEngine.WHATSAPP_WEB_JS, index, gateway_url, api_key),
-                hourly_cap=1_000_000,
-                daily_cap=1_000_000,
+                fallback=_session(
+                    SessionEngine.WHATSAPP_WEB_JS, index, fallback_url or gateway_url, api_key
+                ),
+                hourly_cap=10_000_000,
+                daily_cap=10_000_000,
                 activated_at=now,
                 created_at=now,
                 updated_at=now,

@@ -51,6 +51,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 
 from bench.pacing import code_state, redacted, server_pids
+from bench.pacing_setup import TENANT_ID, account_documents
 from bench.pipeline_ceiling import ensure_topic
 from bench.pipeline_figures import (
     FanOutFigures,
@@ -70,8 +71,6 @@ from bench.pipeline_setup import (
     ACCOUNT_PREFIX,
     BODY,
     SESSION_PREFIX,
-    TENANT_ID,
-    account_documents,
     add_accounts,
     add_ceiling_contacts,
     create_campaign,
@@ -209,9 +208,9 @@ async def running_bench(cfg: StackConfig, options: Options) -> Any:
             account_documents(
                 options.accounts,
                 cfg.url(cfg.primary_gateway_port),
-                cfg.url(cfg.fallback_gateway_port),
                 SIMULATOR_KEY,
                 now,
+                fallback_url=cfg.url(cfg.fallback_gateway_port),
             ),
         )
         async with (

@@ -12,20 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import httpx
-from pydantic import SecretStr
 
-from bench.pacing_setup import account_id, session_name
-from herald_shared.accounts import (
-    AccountStatus,
-    GatewayAdapter,
-    GatewaySession,
-    SenderAccount,
-    SessionEngine,
-    account_document,
-)
+from bench.pacing_setup import TENANT_ID, account_id, session_name
 from herald_shared.mongo import ACCOUNTS, CONTACTS, Database, Document
 
-TENANT_ID = "bench"
 BODY = "Hello {{name|there}}, this is Herald's pipeline benchmark."
 CONTACTS_PER_REQUEST = 10_000
 """The API's limit per JSON request."""
@@ -43,42 +33,6 @@ def phone(index: int) -> str:
 def simulator_sessions(accounts: int) -> str:
     """The ``--sessions`` of each simulator: the configured gateway's and one per account."""
     return ",".join(["default", *(session_name(index) for index in range(accounts))])
-
-
-def _session(engine: SessionEngine, index: int, url: str, api_key: str) -> GatewaySession:
-    return GatewaySession(
-        engine=engine,
-        gateway=GatewayAdapter.WAHA,
-        base_url=url,
-        session=session_name(index),
-        api_key=SecretStr(api_key),
-    )
-
-
-def account_documents(
-    count: int, primary_url: str, fallback_url: str, api_key: str, now: datetime
-) -> list[Document]:
-    """``count`` enabled accounts of the bench tenant: primary session on the primary (Baileys)
-    simulator, fallback session on the fallback (whatsapp-web.js) one."""
-    return [
-        account_document(
-            SenderAccount(
-                id=account_id(index),
-                tenant_id=TENANT_ID,
-                phone=f"+1444{index:07d}",
-                name=f"bench account {index}",
-                status=AccountStatus.ENABLED,
-                primary=_session(SessionEngine.BAILEYS, index, primary_url, api_key),
-                fallback=_session(SessionEngine.WHATSAPP_WEB_JS, index, fallback_url, api_key),
-                hourly_cap=10_000_000,
-                daily_cap=10_000_000,
-                activated_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        for index in range(count)
-    ]
 
 
 async def add_accounts(db: Database, documents: Sequence[Document]) -> None:
