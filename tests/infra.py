@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -42,6 +41,8 @@ from collections.abc import Iterator, Mapping
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from herald_devstack.processes import free_port, free_ports
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -131,20 +132,6 @@ def servers_from_docker() -> bool:
     return _use_docker()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _free_ports(count: int) -> list[int]:
-    ports: set[int] = set()
-    while len(ports) < count:
-        ports.add(free_port())
-    return sorted(ports)
-
-
 # ---------------------------------------------------------------------------------------------
 # Public entry points
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +211,7 @@ def _start_local(
     """
     attempts = 3
     for attempt in range(1, attempts + 1):
-        env.update(zip(port_vars, map(str, _free_ports(len(port_vars))), strict=True))
+        env.update(zip(port_vars, map(str, free_ports(len(port_vars))), strict=True))
         begin = time.monotonic()
         proc = _run_script(script, "start", env, LOCAL_START_TIMEOUT_S)
         value = _output_value(proc.stdout, result_key)

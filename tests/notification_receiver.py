@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -79,10 +80,27 @@ def signature_valid(received: Received, secret: str) -> bool:
     return hmac.compare_digest(expected, received.headers.get("x-herald-signature", ""))
 
 
-async def requests_received(receiver: Receiver, count: int) -> list[Received]:
-    async def probe() -> list[Received]:
-        return list(receiver.received)
+async def requests_received(
+    receiver: Receiver, count: int, *, campaign_id: str | None = None
+) -> list[Received]:
+    """The requests received once there are at least ``count``; only those about
+    ``campaign_id`` when given (a stack shared by several tests completes their campaigns too)."""
 
+    async def probe() -> list[Received]:
+        return [r for r in receiver.received if campaign_id in (None, _campaign_of(r))]
+
+    about = f" about {campaign_id}" if campaign_id else ""
     return await eventually(
-        probe, lambda got: len(got) >= count, timeout=TIMEOUT, what=f"{count} notifications"
+        probe,
+        lambda got: len(got) >= count,
+        timeout=TIMEOUT,
+        what=f"{count} notifications{about}",
     )
+
+
+def _campaign_of(received: Received) -> str | None:
+    try:
+        body = json.loads(received.body)
+    except ValueError:
+        return None
+    return body.get("campaignId") if isinstance(body, dict) else None

@@ -98,9 +98,3 @@ def test_infra_mode_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
         infra._mode()
     monkeypatch.setenv("HERALD_TEST_INFRA", "LOCAL")
     assert infra._mode() == "local"
-
-
-def test_free_ports_are_distinct() -> None:
-    ports = infra._free_ports(3)
-    assert len(set(ports)) == 3
-    assert all(1024 <= port <= 65535 for port in ports)

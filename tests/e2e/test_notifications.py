@@ -104,7 +104,7 @@ async def test_a_completed_campaign_notifies_the_tenants_endpoint_signed(
 
     event_id = await publish_completed(stack, tenant_id, campaign_id)
 
-    [received] = await requests_received(receiver, 1)
+    [received] = await requests_received(receiver, 1, campaign_id=campaign_id)
     assert signature_valid(received, endpoint["secret"])
     assert not signature_valid(received, "some-other-secret")
     assert received.headers["content-type"] == "application/json"
@@ -140,7 +140,7 @@ async def test_a_failing_receiver_gets_the_notification_again_after_the_backoff(
 
     await publish_completed(stack, tenant_id, campaign_id)
 
-    failed, retried = await requests_received(receiver, 2)
+    failed, retried = await requests_received(receiver, 2, campaign_id=campaign_id)
     assert failed.body == retried.body, "the same delivery, byte for byte"
     assert signature_valid(retried, endpoint["secret"])
     assert retried.at - failed.at >= DEFAULT_BACKOFF_SECONDS

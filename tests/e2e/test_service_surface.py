@@ -23,7 +23,11 @@ async def test_service_is_alive_ready_and_exports_metrics(
     assert alive.status_code == 200
     assert alive.json() == {"status": "ok", "service": service}
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"mongodb": "ok", "kafka": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "service": service,
+        "checks": {"mongodb": "ok", "kafka": "ok"},
+    }
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "herald_message_transitions_total" in metrics.text

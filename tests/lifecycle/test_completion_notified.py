@@ -28,7 +28,7 @@ async def test_a_campaign_the_sweep_completes_is_notified_to_the_tenants_endpoin
     numbers = phones(3, prefix="+1818")
     campaign_id = await launch_campaign(api, numbers, delay_type="fast")
 
-    [delivery] = await requests_received(receiver, 1)
+    [delivery] = await requests_received(receiver, 1, campaign_id=campaign_id)
     assert signature_valid(delivery, secret)
     assert delivery.headers["x-herald-event"] == "campaign.completed"
     body = json.loads(delivery.body)

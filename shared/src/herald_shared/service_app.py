@@ -118,7 +118,8 @@ def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) 
         checks = await runtime.readiness()
         ready = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ready else 503
-        return {"status": "ready" if ready else "not ready", "checks": checks}
+        status = "ready" if ready else "not ready"
+        return {"status": status, "service": runtime.name, "checks": checks}
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

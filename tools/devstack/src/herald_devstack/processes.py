@@ -24,6 +24,9 @@ class ManagedProcess:
     env: Mapping[str, str]
     run_dir: Path
     ready_url: str | None = None
+    ready_service: str | None = None
+    """When set, the ready answer must name this service (JSON ``service``): a port taken by
+    another program, or a sibling given the same port, is not this process being ready."""
 
     @property
     def pid_path(self) -> Path:
@@ -112,9 +115,12 @@ class ManagedProcess:
         if self.ready_url is None:
             return self.pid() is not None
         try:
-            return httpx.get(self.ready_url, timeout=5).status_code == 200
+            answer = httpx.get(self.ready_url, timeout=5)
         except httpx.HTTPError:
             return False
+        if answer.status_code != 200:
+            return False
+        return self.ready_service is None or _service_named(answer) == self.ready_service
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -125,9 +131,27 @@ class ManagedProcess:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that nothing listens on right now. Each is
+    held until all are chosen, so the kernel cannot hand out one of them twice."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
+def _service_named(answer: httpx.Response) -> object:
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    return body.get("service") if isinstance(body, dict) else None
 
 
 def _reap(pid: int) -> None:

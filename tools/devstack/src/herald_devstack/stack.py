@@ -152,6 +152,7 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
                     env,
                     cfg.run_dir,
                     ready_url=f"{cfg.url(port)}/readyz",
+                    ready_service=service,
                 )
             )
     return result
