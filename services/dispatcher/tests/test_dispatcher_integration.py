@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +18,12 @@ from herald_devstack.waiting import eventually
 from herald_dispatcher.main import create_app
 from herald_shared.contracts.events import CampaignLaunched
 from herald_shared.settings import HeraldSettings
-from herald_shared.topics import CAMPAIGN_EVENTS, DISPATCHER_GROUP, MESSAGE_DLT
+from herald_shared.topics import (
+    CAMPAIGN_EVENTS,
+    DISPATCHER_GROUP,
+    MESSAGE_DLT,
+    MESSAGE_SEND_PRIMARY,
+)
 
 pytestmark = pytest.mark.integration
 CONTACTS = 1_200  # more than two dispatch batches
@@ -50,9 +57,8 @@ async def publish(settings: HeraldSettings, *payloads: bytes, key: bytes) -> Any
     return last
 
 
-async def test_a_launch_delivered_twice_creates_and_queues_each_message_once(
-    dispatcher: None, settings: HeraldSettings, db: Any
-) -> None:
+async def add_campaign(db: Any, contacts: int) -> str:
+    """A running campaign with ``contacts`` contacts; returns its id."""
     campaign_id = f"c-{uuid.uuid4().hex[:8]}"
     await db["campaigns"].insert_one(
         {"_id": campaign_id, "tenantId": "t", "messageBody": "Hi {{name}}", "status": "running"}
@@ -60,48 +66,108 @@ async def test_a_launch_delivered_twice_creates_and_queues_each_message_once(
     await db["contacts"].insert_many(
         [
             {
-                "_id": f"{campaign_id}:+9198000{i:05d}",
+                "_id": contact_id(campaign_id, i),
                 "campaignId": campaign_id,
                 "tenantId": "t",
                 "phone": f"+9198000{i:05d}",
                 "name": f"N{i}",
                 "fields": {},
             }
-            for i in range(CONTACTS)
+            for i in range(contacts)
         ]
     )
+    return campaign_id
+
+
+def contact_id(campaign_id: str, index: int) -> str:
+    return f"{campaign_id}:+9198000{index:05d}"
+
+
+async def launch_and_wait(settings: HeraldSettings, campaign_id: str, times: int = 1) -> None:
+    """Publish the campaign's launch ``times`` times; return once the dispatcher handled the
+    last one."""
     launched = CampaignLaunched(tenant_id="t", campaign_id=campaign_id).model_dump_json().encode()
-
-    second = await publish(settings, launched, launched, key=campaign_id.encode())
-
-    async def counts() -> dict[str, int]:
-        campaign = await db["campaigns"].find_one({"_id": campaign_id})
-        result: dict[str, int] = campaign.get("counts", {})
-        return result
-
-    await eventually(
-        counts, lambda c: c.get("queued") == CONTACTS, timeout=60, what="all messages queued"
-    )
+    last = await publish(settings, *[launched] * times, key=campaign_id.encode())
     await eventually(
         lambda: handled(
             settings.kafka_bootstrap_servers,
             DISPATCHER_GROUP,
             CAMPAIGN_EVENTS,
-            second.partition,
-            second.offset,
+            last.partition,
+            last.offset,
         ),
         bool,
         timeout=60,
-        what="second delivery handled",
+        what="the launch handled",
     )
+
+
+async def published_message_ids(sends: TopicReader, campaign_id: str) -> Counter[str]:
+    """How many times each message of the campaign was published on the send topic."""
+    records = await sends.read_to_end()
+    events = [json.loads(r.value) for r in records]
+    return Counter(e["message_id"] for e in events if e["campaign_id"] == campaign_id)
+
+
+async def test_a_launch_delivered_twice_creates_and_queues_each_message_once(
+    dispatcher: None, settings: HeraldSettings, db: Any
+) -> None:
+    campaign_id = await add_campaign(db, CONTACTS)
+
+    async with TopicReader(settings.kafka_bootstrap_servers, MESSAGE_SEND_PRIMARY) as sends:
+        await launch_and_wait(settings, campaign_id, times=2)
+        published = await published_message_ids(sends, campaign_id)
+
     assert await db["messages"].count_documents({"campaignId": campaign_id}) == CONTACTS
-    final = await counts()
-    assert final["total"] == CONTACTS
-    assert final["queued"] == CONTACTS
-    assert final["pending"] == 0
+    assert len(published) == CONTACTS
+    assert set(published.values()) == {1}, "the second launch published nothing again"
+    campaign = await db["campaigns"].find_one({"_id": campaign_id})
+    assert campaign["counts"]["total"] == CONTACTS
+    assert campaign["counts"]["queued"] == CONTACTS
+    assert campaign["counts"].get("pending", 0) == 0
     sample = await db["messages"].find_one({"campaignId": campaign_id, "phone": "+919800000007"})
     assert sample["body"] == "Hi N7"
     assert sample["status"] == "queued"
+
+
+async def test_a_fan_out_run_again_publishes_what_its_watermark_does_not_cover(
+    dispatcher: None, settings: HeraldSettings, db: Any
+) -> None:
+    """A dispatcher died after inserting messages (created queued) of contacts 0-799 and
+    publishing up to contact 399: its launch, delivered again, publishes 400-799 again and
+    creates and publishes the rest; 0-399 are not published twice."""
+    campaign_id = await add_campaign(db, CONTACTS)
+    async with TopicReader(settings.kafka_bootstrap_servers, MESSAGE_SEND_PRIMARY) as sends:
+        await launch_and_wait(settings, campaign_id)
+        first = await published_message_ids(sends, campaign_id)
+    by_contact = {
+        d["contactId"]: d["_id"]
+        async for d in db["messages"].find({"campaignId": campaign_id}, {"contactId": 1})
+    }
+    # Back to the state of the crash: messages past contact 799 not created, the watermark at 399.
+    late = [by_contact[contact_id(campaign_id, i)] for i in range(800, CONTACTS)]
+    await db["messages"].delete_many({"_id": {"$in": late}})
+    await db["campaigns"].update_one(
+        {"_id": campaign_id},
+        {
+            "$set": {"fanOut.through": contact_id(campaign_id, 399)},
+            "$inc": {"counts.total": -len(late), "counts.queued": -len(late)},
+            "$unset": {"dispatchedRun": ""},
+        },
+    )
+
+    async with TopicReader(settings.kafka_bootstrap_servers, MESSAGE_SEND_PRIMARY) as sends:
+        await launch_and_wait(settings, campaign_id)
+        again = await published_message_ids(sends, campaign_id)
+
+    assert len(first) == CONTACTS
+    expected = {by_contact[contact_id(campaign_id, i)] for i in range(400, CONTACTS)}
+    assert set(again) == expected
+    assert set(again.values()) == {1}
+    campaign = await db["campaigns"].find_one({"_id": campaign_id})
+    assert campaign["counts"]["queued"] == CONTACTS
+    assert campaign["fanOut"]["through"] == contact_id(campaign_id, CONTACTS - 1)
+    assert campaign["dispatchedRun"] == 1
 
 
 async def test_a_launch_for_an_unknown_campaign_is_dead_lettered(

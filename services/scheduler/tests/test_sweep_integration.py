@@ -110,6 +110,50 @@ async def test_a_pending_message_whose_publish_was_lost_is_published_again(
     assert (counts["pending"], counts["queued"]) == (2, 1)
 
 
+async def test_the_queued_messages_past_a_stalled_fan_outs_watermark_are_published_again(
+    db: Database, sweep: Sweep, settings: SchedulerSettings
+) -> None:
+    """A fan-out created messages 0-4 queued and published up to message 1, then stopped for
+    good: the sweep publishes 2 and 4 (3 was handed back: its resume publishes it) and moves
+    the watermark. A fan-out still moving, or one that finished, is left alone."""
+    queued = [(S.QUEUED, {}), (S.QUEUED, {}), (S.QUEUED, {}), (S.QUEUED, {"heldAt": LONG_AGO})]
+    stalled_id = await seed(db, [*queued, (S.QUEUED, {})], run=1)
+    await db["campaigns"].update_one(
+        {"_id": stalled_id},
+        {"$set": {"fanOut": {"run": 1, "through": contact(stalled_id, 1), "at": LONG_AGO}}},
+    )
+    moving_id = await seed(db, queued, run=1)
+    await db["campaigns"].update_one(
+        {"_id": moving_id},
+        {"$set": {"fanOut": {"run": 1, "through": contact(moving_id, 1), "at": datetime.now(UTC)}}},
+    )
+    finished_id = await seed(db, queued, run=1, dispatchedRun=1)
+    await db["campaigns"].update_one(
+        {"_id": finished_id},
+        {"$set": {"fanOut": {"run": 1, "through": contact(finished_id, 1), "at": LONG_AGO}}},
+    )
+
+    async with TopicReader(settings.kafka_bootstrap_servers, MESSAGE_SEND_PRIMARY) as topic:
+        report = await sweep.run()
+        records = await topic.read_until(
+            lambda rs: any(e["campaign_id"] == stalled_id for e in map(_body, rs)), timeout=30
+        )
+        records += await topic.read_to_end()
+
+    sends = [SendMessage.model_validate_json(r.value) for r in records]
+    ours = [e for e in sends if e.campaign_id in {stalled_id, moving_id, finished_id}]
+    assert sorted(e.message_id for e in ours) == [f"msg_{stalled_id}_1_2", f"msg_{stalled_id}_1_4"]
+    assert report.republished >= 2
+    watermark = (await campaign(db, stalled_id))["fanOut"]
+    assert watermark["through"] == contact(stalled_id, 4)
+    assert await statuses(db, stalled_id) == ["queued"] * 5
+
+
+def contact(campaign_id: str, n: int) -> str:
+    """The contact id of the campaign's message ``n`` (as ``message_document`` makes it)."""
+    return f"{campaign_id}:+14155550{n:03d}"
+
+
 def _body(record: Any) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(record.value)
     return body

@@ -4,20 +4,30 @@ Each new message gets a sender account of the campaign's tenant (sticky, within 
 :mod:`herald_shared.account_assignment`); one no account has room for is stored deferred and
 published later by the release of deferred messages.
 
+While the campaign runs, a batch's messages are created ``queued`` and published right after;
+then the campaign's fan-out watermark (:mod:`herald_shared.fan_out_watermark`) moves past the
+batch's last contact. One write per message: marking each ``queued`` after its publish would
+cost four times the insert.
+
 Safe to run twice for the same campaign: message ids are deterministic, inserts skip the ones
 that exist (their stored account stays), counters move only by what was really inserted, and
-only messages still ``pending`` with an account are published.
+of the messages that existed, those still ``pending`` with an account are published, and those
+``queued`` past the watermark are published again (a record published twice is harmless: a
+sender claims each attempt once).
 
 The campaign's status is read once per batch, after its messages were inserted and before they
 are published: a launch of a cancelled campaign creates nothing; once the campaign is cancelled
 the fan-out stops (and cancels what it had just created); while it is paused, messages are
-created ``pending`` and not published: its resume publishes them. Reading *after* the insert
-means a resume that comes meanwhile either finds the new messages waiting or is seen here.
+created ``pending`` and not published: its resume publishes them (those of the batch during
+which it was paused were created ``queued``: they are held, ``heldAt``, as a sender holds
+one). Reading *after* the insert means a resume that comes meanwhile either finds the new
+messages waiting or is seen here.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,12 +47,14 @@ from herald_shared.account_choice import Recipient
 from herald_shared.campaign_states import CampaignStatus
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignLaunched
+from herald_shared.fan_out_watermark import FAN_OUT, Watermark, watermark_of
 from herald_shared.kafka import InvalidRecord
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus, counter_field
+from herald_shared.message_transitions import record_transitions
 from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
-from herald_shared.queueing import queue_messages
-from herald_shared.unsent_messages import cancel_unsent_messages
+from herald_shared.queueing import publish_send_events, queue_messages, send_event_from_document
+from herald_shared.unsent_messages import HELD_AT, cancel_unsent_messages
 
 log = get_logger(__name__)
 DUPLICATE_KEY = 11000
@@ -67,16 +79,19 @@ async def existing_ids(db: Database, ids: Sequence[str]) -> set[str]:
     return {d["_id"] async for d in db[MESSAGES].find({"_id": {"$in": list(ids)}}, {"_id": 1})}
 
 
-async def still_pending(db: Database, ids: Sequence[str]) -> list[Document]:
-    """The stored messages among ``ids`` that are ``pending`` on an account (not deferred)."""
-    cursor = db[MESSAGES].find(
-        {
-            "_id": {"$in": list(ids)},
-            "status": MessageStatus.PENDING.value,
-            "accountId": {"$ne": None},
-        }
-    )
-    return [d async for d in cursor]
+async def unpublished_candidates(db: Database, ids: Sequence[str]) -> list[Document]:
+    """The stored messages among ``ids`` that may wait for a publish: ``pending`` on an
+    account (not deferred), or ``queued`` and not handed back."""
+    # Filtered here, not in the query: a top-level $or makes a MongoDB-wire server scan.
+    statuses = [MessageStatus.PENDING.value, MessageStatus.QUEUED.value]
+    cursor = db[MESSAGES].find({"_id": {"$in": list(ids)}, "status": {"$in": statuses}})
+    return [d async for d in cursor if _may_wait_for_publish(d)]
+
+
+def _may_wait_for_publish(message: Document) -> bool:
+    if message["status"] == MessageStatus.PENDING.value:
+        return message.get("accountId") is not None
+    return HELD_AT not in message
 
 
 async def campaign_status(db: Database, campaign_id: str) -> str | None:
@@ -103,6 +118,8 @@ class BatchOutcome:
     deferred: int = 0
     cancelled: bool = False
     """The campaign was found cancelled: create nothing more."""
+    paused: bool = False
+    """The campaign was found paused: the next batch's messages wait ``pending``."""
 
 
 async def fan_out_campaign(
@@ -129,6 +146,17 @@ async def fan_out_campaign(
         return 0
 
     started = time.perf_counter()
+    fan_out = FanOut(
+        db,
+        broker,
+        campaign,
+        launched,
+        default_account_id=default_account_id,
+        send_topic=send_topic,
+        clock=clock,
+        watermark=watermark_of(campaign, launched.run),
+        paused=campaign.get("status") == CampaignStatus.PAUSED,
+    )
     queued = deferred = 0
     contacts = (
         db[CONTACTS].find({"campaignId": campaign["_id"]}).sort("_id", 1).batch_size(batch_size)
@@ -141,17 +169,13 @@ async def fan_out_campaign(
         batch.append(contact)
         if len(batch) >= size:
             size = next(sizes)
-            done = await _dispatch_batch(
-                db, broker, campaign, launched, batch, default_account_id, send_topic, clock()
-            )
+            done = await fan_out.dispatch(batch)
             queued, deferred = queued + done.queued, deferred + done.deferred
             batch = []
             if done.cancelled:
                 break
     if not done.cancelled:
-        done = await _dispatch_batch(
-            db, broker, campaign, launched, batch, default_account_id, send_topic, clock()
-        )
+        done = await fan_out.dispatch(batch)
         queued, deferred = queued + done.queued, deferred + done.deferred
     if done.cancelled:
         log.info("campaign cancelled during its fan-out; stopped", queued=queued)
@@ -173,69 +197,121 @@ async def fan_out_campaign(
     return queued
 
 
-async def _dispatch_batch(
-    db: Database,
-    broker: KafkaBroker,
-    campaign: Document,
-    launched: CampaignLaunched,
-    contacts: Sequence[Document],
-    default_account_id: str,
-    send_topic: str,
-    now: datetime,
-) -> BatchOutcome:
-    """Create the messages of ``contacts`` and, unless the campaign is paused or cancelled,
-    queue them."""
-    if not contacts:
-        return BatchOutcome()
-    by_id = {message_id(campaign["_id"], c["phone"], launched.run): c for c in contacts}
-    stored = await existing_ids(db, list(by_id))
-    fresh = {mid: contact for mid, contact in by_id.items() if mid not in stored}
-    assignment = await assign_sender_accounts(
-        db,
-        campaign["tenantId"],
-        [Recipient(mid, contact["phone"]) for mid, contact in fresh.items()],
-        default_account_id=default_account_id,
-        now=now,
-    )
-    documents = [
-        build_message(
-            campaign,
-            contact,
-            account_id=assignment.account_of(mid),
-            not_before=assignment.not_before,
+@dataclass
+class FanOut:
+    """One run of one campaign's fan-out, batch after batch of its contacts (in ``_id``
+    order). While the campaign runs, a batch's messages are created ``queued`` and published
+    at once, then the watermark moves past the batch; while it is paused they are created
+    ``pending``, for its resume to publish."""
+
+    db: Database
+    broker: KafkaBroker
+    campaign: Document
+    launched: CampaignLaunched
+    default_account_id: str
+    send_topic: str
+    clock: Callable[[], datetime]
+    watermark: Watermark
+    paused: bool
+    """As last read: decides whether the next batch is created ``queued``."""
+
+    async def dispatch(self, contacts: Sequence[Document]) -> BatchOutcome:
+        """Create the messages of ``contacts`` and, unless the campaign is paused or
+        cancelled, publish them."""
+        if not contacts:
+            return BatchOutcome()
+        campaign_id = self.campaign["_id"]
+        run = self.launched.run
+        by_id = {message_id(campaign_id, c["phone"], run): c for c in contacts}
+        stored = await existing_ids(self.db, list(by_id))
+        fresh = {mid: contact for mid, contact in by_id.items() if mid not in stored}
+        now = self.clock()
+        assignment = await assign_sender_accounts(
+            self.db,
+            self.campaign["tenantId"],
+            [Recipient(mid, contact["phone"]) for mid, contact in fresh.items()],
+            default_account_id=self.default_account_id,
             now=now,
-            run=launched.run,
-            expires_at=launched.expires_at,
         )
-        for mid, contact in fresh.items()
-    ]
-    inserted = await insert_new_messages(db, documents)
-    await settle_assignment(db, assignment, set(inserted))
-    if inserted:
-        await db[CAMPAIGNS].update_one(
-            {"_id": campaign["_id"]},
-            {
-                "$inc": {
-                    "counts.total": len(inserted),
-                    counter_field(MessageStatus.PENDING): len(inserted),
-                }
-            },
+        documents = [
+            build_message(
+                self.campaign,
+                contact,
+                account_id=assignment.account_of(mid),
+                not_before=assignment.not_before,
+                now=now,
+                run=run,
+                expires_at=self.launched.expires_at,
+                queued=not self.paused,
+            )
+            for mid, contact in fresh.items()
+        ]
+        inserted = set(await insert_new_messages(self.db, documents))
+        await settle_assignment(self.db, assignment, inserted)
+        created = [d for d in documents if d["_id"] in inserted]
+        await count_created(self.db, campaign_id, created)
+        deferred = len(set(assignment.deferred) & inserted)
+        MESSAGES_DEFERRED.inc(deferred)
+
+        born_queued = [d for d in created if d["status"] == MessageStatus.QUEUED.value]
+        status = await campaign_status(self.db, campaign_id)
+        self.paused = status == CampaignStatus.PAUSED
+        if status == CampaignStatus.CANCELLED:
+            # Cancelled while this batch was being made: its cancel may not have seen these.
+            await cancel_unsent_messages(self.db, campaign_id)
+            return BatchOutcome(0, deferred, cancelled=True)
+        if self.paused:
+            # Paused meanwhile: those created queued wait for the resume, as handed back.
+            await hold_messages(self.db, [d["_id"] for d in born_queued], now)
+            return BatchOutcome(0, deferred, paused=True)
+
+        waiting = [
+            d for d in created if d["status"] == MessageStatus.PENDING.value and d["accountId"]
+        ]
+        republish: list[Document] = []
+        if others := [mid for mid in by_id if mid not in inserted]:
+            # There before (an earlier run of this fan-out, or a resume meanwhile).
+            for doc in await unpublished_candidates(self.db, others):
+                if doc["status"] == MessageStatus.PENDING.value:
+                    waiting.append(doc)
+                elif not self.watermark.covers(doc["contactId"]):
+                    republish.append(doc)
+        to_publish = born_queued + republish
+        await publish_send_events(
+            self.broker, [send_event_from_document(d) for d in to_publish], self.send_topic
         )
-    deferred = len(set(assignment.deferred) & set(inserted))
-    MESSAGES_DEFERRED.inc(deferred)
-    status = await campaign_status(db, campaign["_id"])
-    if status == CampaignStatus.CANCELLED:
-        # Cancelled while this batch was being made: its cancel may not have seen these.
-        await cancel_unsent_messages(db, campaign["_id"])
-        return BatchOutcome(0, deferred, cancelled=True)
-    if status == CampaignStatus.PAUSED:
-        return BatchOutcome(0, deferred)
-    # The messages inserted just now are pending as built; only the others (there before, or
-    # inserted meanwhile by another run of this fan-out) are read to see which still wait.
-    created = set(inserted)
-    pending = [d for d in documents if d["_id"] in created and d["accountId"] is not None]
-    if others := [mid for mid in by_id if mid not in created]:
-        pending += await still_pending(db, others)
-    queued = await queue_messages(db, broker, campaign["_id"], pending, topic=send_topic)
-    MESSAGES_DISPATCHED.inc(queued)
-    return BatchOutcome(queued, deferred)
+        queued = len(born_queued) + await queue_messages(
+            self.db, self.broker, campaign_id, waiting, topic=self.send_topic
+        )
+        await self._advance_watermark(contacts[-1]["_id"], now)
+        MESSAGES_DISPATCHED.inc(queued + len(republish))
+        return BatchOutcome(queued, deferred)
+
+    async def _advance_watermark(self, through: str, at: datetime) -> None:
+        self.watermark = self.watermark.advanced(through, at)
+        await self.db[CAMPAIGNS].update_one(
+            {"_id": self.campaign["_id"]}, {"$set": {FAN_OUT: self.watermark.to_document()}}
+        )
+
+
+async def count_created(db: Database, campaign_id: str, created: Sequence[Document]) -> None:
+    """Add the messages just created to the campaign's counters (total and by status)."""
+    if not created:
+        return
+    by_status = Counter(MessageStatus(d["status"]) for d in created)
+    increments = {"counts.total": len(created)}
+    increments.update({counter_field(status): n for status, n in by_status.items()})
+    await db[CAMPAIGNS].update_one({"_id": campaign_id}, {"$inc": increments})
+    # A message created queued took the pending-to-queued step at once; counted as that.
+    record_transitions(
+        Counter({(MessageStatus.PENDING, MessageStatus.QUEUED): by_status[MessageStatus.QUEUED]})
+    )
+
+
+async def hold_messages(db: Database, message_ids: Sequence[str], at: datetime) -> None:
+    """Mark ``queued`` messages as waiting for their campaign's resume (``heldAt``)."""
+    if message_ids:
+        await db[MESSAGES].update_many(
+            {"_id": {"$in": list(message_ids)}, "status": MessageStatus.QUEUED.value},
+            {"$set": {HELD_AT: at}},
+        )

@@ -30,9 +30,12 @@ def build_message(
     not_before: datetime | None = None,
     run: int = 1,
     expires_at: datetime | None = None,
+    queued: bool = False,
 ) -> Document:
-    """The ``pending`` message document for one contact of a campaign's ``run``, on its sender
-    account; without one (no account has room), deferred until ``not_before``."""
+    """The message document for one contact of a campaign's ``run``, on its sender account;
+    without one (no account has room), deferred until ``not_before``. It is ``pending``, or
+    ``queued`` when ``queued`` and it has an account (the fan-out publishes it right after)."""
+    status = MessageStatus.QUEUED if queued and account_id is not None else MessageStatus.PENDING
     document: Document = {
         "_id": message_id(campaign["_id"], contact["phone"], run),
         "run": run,
@@ -43,7 +46,7 @@ def build_message(
         "body": render(campaign["messageBody"], contact_fields(contact)),
         "accountId": account_id,
         "delayType": campaign.get("delayType", "balanced"),
-        "status": MessageStatus.PENDING.value,
+        "status": status.value,
         "attempt": 1,
         "retryCount": 0,
         "attempts": [],

@@ -6,7 +6,8 @@ Steps, in order, each its own function and each safe to run twice or from two pl
 
 1. resolve expired claims (``sending`` past their lease) by the configured policy;
 2. expire overdue unsent messages; cancel the unsent messages cancelled campaigns still have;
-3. publish again the ``pending`` messages with a sender account whose publish was lost;
+3. publish again the messages whose publish was lost: ``pending`` ones with a sender account,
+   and ``queued`` ones past the watermark of a fan-out that stalled;
 4. reconcile the counters of active and recently finished campaigns with a recount;
 5. complete the campaigns whose run is over (``running`` → ``completed``, or ``scheduled``
    while a recurring schedule goes on) and publish ``CampaignCompleted`` / ``CampaignFailed``;
@@ -44,13 +45,15 @@ from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignCompleted, CampaignFailed
 from herald_shared.counters import count_by_status, reconcile_counters
 from herald_shared.expired_claims import ExpiredClaimPolicy, resolve_expired_claims
+from herald_shared.fan_out_watermark import FAN_OUT, Watermark, stalled_fan_out
 from herald_shared.logging import get_logger
 from herald_shared.message_states import MessageStatus
 from herald_shared.mongo import CAMPAIGNS, MESSAGES, SCHEDULES, Database, Document
-from herald_shared.queueing import queue_messages
+from herald_shared.queueing import publish_send_events, queue_messages, send_event_from_document
 from herald_shared.schedules import campaign_schedule_id
 from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
 from herald_shared.unsent_messages import (
+    HELD_AT,
     UNSENT_STATUSES,
     cancel_unsent_messages,
     expire_overdue_messages,
@@ -145,15 +148,26 @@ async def republish_lost_publishes(
     published_before: datetime,
     limit: int,
 ) -> None:
-    """Step 3: ``pending`` messages that have a sender account and have waited since before
-    ``published_before`` were never published (the dispatcher publishes at once and marks them
-    ``queued``): publish them on the plan's first send topic and mark them ``queued``, up to
-    ``limit`` per campaign. Only running campaigns' (a resume publishes a paused campaign's; a
-    cancel ends a cancelled one's). A record published twice is harmless: a sender claims each
-    attempt once."""
-    running = [c["_id"] async for c in db[CAMPAIGNS].find({"status": C.RUNNING.value}, {"_id": 1})]
+    """Step 3: messages whose publish was lost, up to ``limit`` per campaign, on the plan's
+    first send topic. Only running campaigns' (a resume publishes a paused campaign's; a cancel
+    ends a cancelled one's). A record published twice is harmless: a sender claims each
+    attempt once.
+
+    - ``pending`` messages that have a sender account and have waited since before
+      ``published_before`` (whoever creates or releases one publishes it at once and marks it
+      ``queued``): published and marked ``queued``;
+    - the ``queued`` messages past the watermark of a fan-out that stalled since before
+      ``published_before`` (see :mod:`herald_shared.fan_out_watermark`): published, and the
+      watermark moved past them."""
+    running = [
+        c
+        async for c in db[CAMPAIGNS].find(
+            {"status": C.RUNNING.value}, {"_id": 1, FAN_OUT: 1, "dispatchedRun": 1}
+        )
+    ]
     republished = 0
-    for campaign_id in running:
+    for campaign in running:
+        campaign_id = campaign["_id"]
         stale = [
             doc
             async for doc in db[MESSAGES]
@@ -169,10 +183,54 @@ async def republish_lost_publishes(
         ]
         if stale:
             republished += await queue_messages(db, broker, campaign_id, stale, topic=topic)
+        if stalled := stalled_fan_out(campaign, published_before):
+            republished += await publish_past_watermark(
+                db, broker, campaign_id, stalled, topic=topic, limit=limit
+            )
     if republished:
-        log.warning("pending messages published again", messages=republished)
+        log.warning("messages whose publish was lost published again", messages=republished)
     report.republished += republished
     SWEEP_ACTIONS.labels(action="republished").inc(republished)
+
+
+async def publish_past_watermark(
+    db: Database,
+    broker: KafkaBroker,
+    campaign_id: str,
+    watermark: Watermark,
+    *,
+    topic: str,
+    limit: int,
+) -> int:
+    """Publish the first ``limit`` ``queued`` messages (not handed back) of the watermark's run
+    past it, in contact order, then move it past them unless the fan-out moved it meanwhile."""
+    found = [
+        doc
+        async for doc in db[MESSAGES]
+        .find(
+            {
+                "campaignId": campaign_id,
+                "status": MessageStatus.QUEUED.value,
+                "run": watermark.run,
+                "contactId": {"$gt": watermark.through or ""},
+            }
+        )
+        .sort("contactId", 1)
+        .limit(limit)
+    ]
+    past = [doc for doc in found if HELD_AT not in doc]
+    if not found:
+        return 0
+    await publish_send_events(broker, [send_event_from_document(d) for d in past], topic)
+    await db[CAMPAIGNS].update_one(
+        {
+            "_id": campaign_id,
+            f"{FAN_OUT}.run": watermark.run,
+            f"{FAN_OUT}.through": watermark.through,
+        },
+        {"$set": {f"{FAN_OUT}.through": found[-1]["contactId"], f"{FAN_OUT}.at": utc_now()}},
+    )
+    return len(past)
 
 
 async def reconcile_campaign_counters(
