@@ -43,13 +43,14 @@ from pymongo import AsyncMongoClient
 
 from bench.proc_stats import memory_mb
 from herald_shared.sender.partition_progress import PartitionProgress
+from herald_shared.settings import HeraldSettings
 
 Document = dict[str, Any]
 
 MESSAGES = "messages"
 CONTACTS = "contacts"
 GROUP = "herald-bench-ceiling"
-BATCH = 500
+BATCH: int = HeraldSettings.model_fields["dispatch_batch_size"].default
 """Contacts read and messages inserted per batch: Herald's ``HERALD_DISPATCH_BATCH_SIZE``."""
 MAX_CONNECTIONS = 200
 """HTTP connections to the gateway: Herald's gateway client has the same limit."""

@@ -124,15 +124,22 @@ async def test_a_partition_is_paused_while_its_lanes_hold_too_much(
         peak = max(peak, consumer_ref[0].in_flight)
         await gate.wait()
 
+    # Two partitions assigned: each may hold half the budget.
     limits = LaneLimits(
-        max_in_flight_per_partition=20,
-        resume_below=10,
+        max_in_flight=40,
+        min_partition_share=1,
         commit_interval_seconds=0.1,
         fetch_max_records=5,
     )
     await produce(kafka_bootstrap, topic, [(f"k{i}", f"v{i}") for i in range(200)], partition=1)
     async with lanes(kafka_bootstrap, topic, group, handle, limits) as consumer:
         consumer_ref.append(consumer)
+        await eventually(
+            lambda: asyncio.sleep(0, consumer.partition_share),
+            lambda share: share == 20,
+            timeout=30,
+            what="both partitions assigned",
+        )
         await eventually(
             lambda: asyncio.sleep(0, consumer.in_flight),
             lambda n: n >= 20,

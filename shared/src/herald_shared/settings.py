@@ -68,11 +68,16 @@ class HeraldSettings(BaseSettings):
     """Multiplies every anti-ban gap (fast 2-5 s, balanced 5-10 s, safe 10-30 s): 1 in
     production; tests and demos shorten the gaps proportionally (0.001); 0 turns pacing off
     (no gaps, and no hold of the account in MongoDB: an account's sends may then overlap)."""
-    sender_max_in_flight_per_partition: int = Field(default=1000, ge=1)
-    """A sender pauses a partition while its account lanes hold this many unfinished records
-    of it, and resumes once they hold half as many: memory stays bounded whatever the lag."""
+    sender_max_in_flight: int = Field(default=4000, ge=1)
+    """The records a sender's account lanes may hold unfinished, all its partitions together
+    (each gets an even share; a partition is paused at its share and resumed at half of it):
+    the sender's memory stays bounded whatever the lag, the partition count or N."""
 
-    dispatch_batch_size: int = Field(default=500, ge=1)
+    dispatch_batch_size: int = Field(default=2000, ge=1)
+    """Contacts a fan-out turns into messages per batch (after a first batch of 50 that
+    doubles up to this), and messages per batch of a resume, release or redrive. Each batch
+    costs a round of MongoDB round trips (caps of every sender account, the insert, the
+    watermark): 20,000 contacts fan out in 8.8 s at 2,000, in 11 s at 500."""
 
     account_hourly_cap: int = Field(default=150, ge=1)
     """Messages a new sender account may be given per clock hour (UTC); each account keeps its

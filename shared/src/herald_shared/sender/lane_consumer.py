@@ -50,10 +50,12 @@ class RecordHandedBack(Exception):
 
 @dataclass(frozen=True)
 class LaneLimits:
-    max_in_flight_per_partition: int = 1000
-    """Pause a partition when its lanes hold this many unfinished records…"""
-    resume_below: int = 500
-    """…and resume it once they hold no more than this."""
+    max_in_flight: int = 4000
+    """The records the lanes may hold unfinished, all partitions together: each assigned
+    partition gets an even share (at least ``min_partition_share``); a partition is paused
+    when its lanes hold its share, and resumed once they hold half of it. Memory stays
+    bounded by this whatever the lag and whatever the partition count."""
+    min_partition_share: int = 20
     commit_interval_seconds: float = 1.0
     retry_backoff_seconds: float = 1.0
     fetch_max_records: int = 500
@@ -181,15 +183,19 @@ class LaneConsumer:
                 self._lane_tasks[key] = asyncio.create_task(self._run_lane(key))
         self._update_gauges()
 
-    def _pause_or_resume(self) -> None:
+    @property
+    def partition_share(self) -> int:
+        """How many unfinished records each assigned partition may hold."""
         limits = self._limits
+        return max(limits.min_partition_share, limits.max_in_flight // max(1, len(self._progress)))
+
+    def _pause_or_resume(self) -> None:
+        share = self.partition_share
         for partition, progress in self._progress.items():
-            if partition not in self._paused and progress.in_flight >= (
-                limits.max_in_flight_per_partition
-            ):
+            if partition not in self._paused and progress.in_flight >= share:
                 self._consumer.pause(partition)
                 self._paused.add(partition)
-            elif partition in self._paused and progress.in_flight <= limits.resume_below:
+            elif partition in self._paused and progress.in_flight <= share // 2:
                 self._consumer.resume(partition)
                 self._paused.discard(partition)
         SENDER_PAUSED_PARTITIONS.set(len(self._paused))

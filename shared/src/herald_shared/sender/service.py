@@ -82,8 +82,7 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
             profile.delivery_method,
         ),
         LaneLimits(
-            max_in_flight_per_partition=settings.sender_max_in_flight_per_partition,
-            resume_below=settings.sender_max_in_flight_per_partition // 2,
+            max_in_flight=settings.sender_max_in_flight,
             # On SIGTERM a lane hands back a send still waiting for its account's turn, so
             # the longest it holds on is one gateway call (see graceful_stop).
             drain_seconds=settings.gateway_timeout_seconds + STOP_MARGIN,
