@@ -30,6 +30,11 @@ STOP_MARGIN = 15.0
 """Seconds a stopping sender allows past the gateway timeout to record the last answers."""
 
 
+PREFETCH_BYTES_PER_PARTITION = 64 * 1024
+"""About 130 send records."""
+PREFETCH_BYTES = 4 * 1024 * 1024
+
+
 def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProfile) -> FastAPI:
     """The HTTP app of a sender process; its lifespan runs the lane consumer of its topic."""
     runtime = ServiceRuntime.create(service, settings)
@@ -73,6 +78,11 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
             group_id=profile.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # What aiokafka fetches ahead and keeps until the lanes take it, paused partitions
+            # included: at its defaults (1 MiB a partition, 50 MiB in all) a sender kept most
+            # of a 20,000-message campaign in memory (+23 MB against +7 MB at 5,000).
+            max_partition_fetch_bytes=PREFETCH_BYTES_PER_PARTITION,
+            fetch_max_bytes=PREFETCH_BYTES,
         ),
         profile.topic,
         HandBackOnStop(
