@@ -77,8 +77,8 @@ from bench.pacing_setup import (
     skip_sender_to_end,
 )
 from bench.proc_stats import CpuSnapshot, listening_pid, memory_mb
-from herald_devstack.processes import ManagedProcess, free_port, wait_ready
-from herald_devstack.stack import SERVICES, StackConfig, services, simulators
+from herald_devstack.processes import ManagedProcess, wait_ready
+from herald_devstack.stack import SERVICES, StackConfig, StackPorts, services, simulators
 from herald_shared.mongo import MESSAGES, Database, Document, ensure_indexes
 from herald_shared.settings import HeraldSettings
 from herald_shared.topics import ensure_topics
@@ -136,15 +136,16 @@ def say(text: str) -> None:
 def bench_stack(kafka: str, mongo: str, run_dir: Path, sessions: int) -> StackConfig:
     """Where the bench's processes listen (free ports), and the simulator's sessions."""
     names = ["default", *(session_name(index) for index in range(sessions))]
+    ports = StackPorts.free(SERVICES)
     return StackConfig(
         kafka_bootstrap=kafka,
         mongodb_url=mongo,
         run_dir=run_dir,
         api_token="herald-bench",
         gateway_api_key=SIMULATOR_KEY,
-        service_ports={name: free_port() for name in SERVICES},
-        primary_gateway_port=free_port(),
-        fallback_gateway_port=free_port(),
+        service_ports=ports.services,
+        primary_gateway_port=ports.primary_gateway,
+        fallback_gateway_port=ports.fallback_gateway,
         simulator_args=("--sessions", ",".join(names)),
     )
 

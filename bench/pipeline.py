@@ -79,8 +79,8 @@ from bench.pipeline_setup import (
 )
 from bench.proc_stats import CpuSnapshot, memory_mb
 from herald_campaign.api.auth import register_api_key
-from herald_devstack.processes import ManagedProcess, free_port, wait_ready
-from herald_devstack.stack import SERVICES, StackConfig, services, simulators
+from herald_devstack.processes import ManagedProcess, wait_ready
+from herald_devstack.stack import SERVICES, StackConfig, StackPorts, services, simulators
 from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_shared.settings import HeraldSettings
 from tests.infra import kafka_bootstrap, mongodb_url
@@ -142,6 +142,7 @@ class Report:
 
 
 def bench_stack(kafka: str, mongo: str, run_dir: Path, options: Options) -> StackConfig:
+    ports = StackPorts.free(SERVICES)
     return StackConfig(
         kafka_bootstrap=kafka,
         mongodb_url=mongo,
@@ -149,9 +150,9 @@ def bench_stack(kafka: str, mongo: str, run_dir: Path, options: Options) -> Stac
         api_token=API_TOKEN,
         database=HERALD_DATABASE,
         gateway_api_key=SIMULATOR_KEY,
-        service_ports={name: free_port() for name in SERVICES},
-        primary_gateway_port=free_port(),
-        fallback_gateway_port=free_port(),
+        service_ports=ports.services,
+        primary_gateway_port=ports.primary_gateway,
+        fallback_gateway_port=ports.fallback_gateway,
         service_env={
             "HERALD_PACE_SCALE": "0",
             "HERALD_SWEEP_CRON": QUIET_CRON,
@@ -174,6 +175,13 @@ class Bench:
     mongo: AsyncMongoClient[Document]
     api: httpx.AsyncClient
     gateway: httpx.AsyncClient
+    """The primary simulator: Herald's first attempts, and every send of the ceiling."""
+    fallback_gateway: httpx.AsyncClient
+    """The fallback simulator: Herald's next attempts, when a first one failed."""
+
+    @property
+    def herald_gateways(self) -> list[httpx.AsyncClient]:
+        return [self.gateway, self.fallback_gateway]
 
     @property
     def db(self) -> Database:
@@ -188,6 +196,12 @@ class Bench:
         found.update({p.name: p.pid() for p in extra})
         found["bench"] = os.getpid()
         return {**found, **server_pids(self.cfg)}
+
+
+def simulator_client(cfg: StackConfig, port: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=cfg.url(port), headers={"X-Api-Key": SIMULATOR_KEY}, timeout=60
+    )
 
 
 @contextlib.asynccontextmanager
@@ -217,13 +231,11 @@ async def running_bench(cfg: StackConfig, options: Options) -> Any:
             httpx.AsyncClient(
                 base_url=cfg.api_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=300
             ) as api,
-            httpx.AsyncClient(
-                base_url=cfg.url(cfg.primary_gateway_port),
-                headers={"X-Api-Key": SIMULATOR_KEY},
-                timeout=60,
-            ) as gateway,
+            simulator_client(cfg, cfg.primary_gateway_port) as gateway,
+            simulator_client(cfg, cfg.fallback_gateway_port) as fallback,
         ):
-            yield Bench(cfg, options, {p.name: p for p in processes}, mongo, api, gateway)
+            named = {p.name: p for p in processes}
+            yield Bench(cfg, options, named, mongo, api, gateway, fallback)
     finally:
         for process in reversed(processes):
             await asyncio.to_thread(process.stop, 30)
@@ -271,20 +283,37 @@ class MemorySampler:
         ]
 
 
-async def ledger(gateway: httpx.AsyncClient) -> tuple[int, int]:
-    """What the simulator accepted since its ledger was reset, and how many messages twice."""
-    response = await gateway.get("/_sim/sends", params={"byMessage": "false"})
-    response.raise_for_status()
-    summary = response.json()
-    return int(summary["accepted"]), len(summary["duplicates"])
+async def ledger(gateways: Sequence[httpx.AsyncClient]) -> tuple[int, int]:
+    """What the simulators accepted since their ledgers were reset, all together, and how many
+    messages more than once (on one simulator, or on both: primary and fallback)."""
+    accepted = 0
+    times: Counter[str] = Counter()
+    for gateway in gateways:
+        response = await gateway.get("/_sim/sends", params={"byMessage": "true"})
+        response.raise_for_status()
+        summary = response.json()
+        accepted += int(summary["accepted"])
+        times.update({key: int(count) for key, count in summary["byMessage"].items()})
+    return accepted, sum(1 for count in times.values() if count > 1)
 
 
-async def wait_for_accepted(gateway: httpx.AsyncClient, expected: int, deadline: float) -> None:
-    """Until the simulator accepted ``expected`` sends, accepted nothing new for STALL_SECONDS,
-    or the deadline (monotonic) passed; says how far it got every 10 s."""
+async def accepted_count(gateways: Sequence[httpx.AsyncClient]) -> int:
+    total = 0
+    for gateway in gateways:
+        response = await gateway.get("/_sim/sends", params={"byMessage": "false"})
+        response.raise_for_status()
+        total += int(response.json()["accepted"])
+    return total
+
+
+async def wait_for_accepted(
+    gateways: Sequence[httpx.AsyncClient], expected: int, deadline: float
+) -> None:
+    """Until the simulators accepted ``expected`` sends together, accepted nothing new for
+    STALL_SECONDS, or the deadline (monotonic) passed; says how far it got every 10 s."""
     last_count, last_change, last_report = -1, time.monotonic(), time.monotonic()
     while True:
-        count, _ = await ledger(gateway)
+        count = await accepted_count(gateways)
         now = time.monotonic()
         if count != last_count:
             last_count, last_change = count, now
@@ -374,7 +403,8 @@ async def herald_run(
         for index in range(round_number * options.messages, (round_number + 1) * options.messages)
     ]
     campaign_id = await create_campaign(bench.api, f"pipeline round {round_number}", phones)
-    await bench.gateway.delete("/_sim/sends")
+    for gateway in bench.herald_gateways:
+        await gateway.delete("/_sim/sends")
     senders = [bench.processes["primary-sender"], bench.processes["fallback-sender"]]
     sampler = MemorySampler(senders)
     cpu_before = CpuSnapshot.take(bench.pids())
@@ -388,14 +418,14 @@ async def herald_run(
     queued = asyncio.create_task(
         wait_until_queued(bench.db, campaign_id, options.messages, deadline)
     )
-    await wait_for_accepted(bench.gateway, options.messages, deadline)
+    await wait_for_accepted(bench.herald_gateways, options.messages, deadline)
     window = time.time() - started_at
     traces = await sampler.stop()
     load = cores(cpu_before, CpuSnapshot.take(bench.pids()), window)
     queued_at = await queued if queued.done() else None
     if not queued.done():
         queued.cancel()
-    _, duplicates = await ledger(bench.gateway)
+    _, duplicates = await ledger(bench.herald_gateways)
     claims = await claims_by_source(bench)
     claims.subtract(claims_before)
     say(f"  Herald's claims, by the status they found: {dict(claims)}")
@@ -501,7 +531,7 @@ async def ceiling_run(bench: Bench, round_number: int) -> tuple[RunFigures, RunL
     try:
         fanned = await last_json(fan_out, options.max_run_seconds)
         await wait_for_accepted(
-            bench.gateway, options.messages, time.monotonic() + options.max_run_seconds
+            [bench.gateway], options.messages, time.monotonic() + options.max_run_seconds
         )
         window = time.time() - float(fanned["startedAt"])
         cpu_after = CpuSnapshot.take(pids)
@@ -516,7 +546,7 @@ async def ceiling_run(bench: Bench, round_number: int) -> tuple[RunFigures, RunL
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    _, duplicates = await ledger(bench.gateway)
+    _, duplicates = await ledger([bench.gateway])
     times = RunTimes(
         label="ceiling",
         messages=options.messages,

@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from herald_campaign.api.auth import register_api_key
-from herald_devstack.processes import ManagedProcess, free_ports, wait_ready
-from herald_devstack.stack import StackConfig, process_names, services, simulators
+from herald_devstack.processes import ManagedProcess, wait_ready
+from herald_devstack.stack import StackConfig, StackPorts, process_names, services, simulators
 from herald_devstack.waiting import eventually
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.counters import reconcile_counters
@@ -72,17 +72,16 @@ def stack_config(
     The scheduler's sweep and redrive run only when ``service_env`` gives them a cron: at
     their production times a test would meet them only if it straddled a 5-minute mark, and
     then act differently from one that didn't."""
-    names = process_names(scheduler_replicas)
-    *service_ports, primary_gateway_port, fallback_gateway_port = free_ports(len(names) + 2)
+    ports = StackPorts.free(process_names(scheduler_replicas))
     return StackConfig(
         kafka_bootstrap=kafka_bootstrap,
         mongodb_url=mongodb_url,
         run_dir=run_dir,
         api_token=f"e2e-{uuid.uuid4().hex}",
         database=f"herald_e2e_{uuid.uuid4().hex[:8]}",
-        service_ports=dict(zip(names, service_ports, strict=True)),
-        primary_gateway_port=primary_gateway_port,
-        fallback_gateway_port=fallback_gateway_port,
+        service_ports=ports.services,
+        primary_gateway_port=ports.primary_gateway,
+        fallback_gateway_port=ports.fallback_gateway,
         service_env={
             "HERALD_PACE_SCALE": "0",
             "HERALD_SWEEP_CRON": QUIET_CRON,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from herald_devstack.processes import ManagedProcess, free_port, wait_ready
+from herald_devstack.processes import ManagedProcess, free_port, free_ports, wait_ready
 
 SERVICES = ("campaign", "dispatcher", "primary-sender", "fallback-sender", "scheduler")
 SCHEDULER = "scheduler"
@@ -118,6 +118,20 @@ def simulators(cfg: StackConfig) -> list[ManagedProcess]:
             ManagedProcess(name, argv, {}, cfg.run_dir, ready_url=f"{cfg.url(port)}/healthz")
         )
     return result
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """Distinct free ports for a stack's processes and its two gateway simulators."""
+
+    services: dict[str, int]
+    primary_gateway: int
+    fallback_gateway: int
+
+    @classmethod
+    def free(cls, names: Sequence[str]) -> StackPorts:
+        *ports, primary, fallback = free_ports(len(names) + 2)
+        return cls(dict(zip(names, ports, strict=True)), primary, fallback)
 
 
 def services(cfg: StackConfig) -> list[ManagedProcess]:
