@@ -80,7 +80,14 @@ from bench.pipeline_setup import (
 from bench.proc_stats import CpuSnapshot, memory_mb
 from herald_campaign.api.auth import register_api_key
 from herald_devstack.processes import ManagedProcess, wait_ready
-from herald_devstack.stack import SERVICES, StackConfig, StackPorts, services, simulators
+from herald_devstack.stack import (
+    SERVICES,
+    UNPACED_QUIET_ENV,
+    StackConfig,
+    StackPorts,
+    services,
+    simulators,
+)
 from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_shared.settings import HeraldSettings
 from tests.infra import kafka_bootstrap, mongodb_url
@@ -92,8 +99,6 @@ API_TOKEN = "herald-bench"
 HERALD_DATABASE = "herald_bench"
 CEILING_DATABASE = "herald_bench_ceiling"
 CEILING_TOPIC = "bench.ceiling.send"
-QUIET_CRON = "0 0 29 2 *"
-"""The sweep and the redrive fire on 29 February only: they would otherwise run mid-benchmark."""
 SAMPLE_SECONDS = 0.5
 """How often resident memory is sampled."""
 POLL_SECONDS = 0.05
@@ -154,9 +159,7 @@ def bench_stack(kafka: str, mongo: str, run_dir: Path, options: Options) -> Stac
         primary_gateway_port=ports.primary_gateway,
         fallback_gateway_port=ports.fallback_gateway,
         service_env={
-            "HERALD_PACE_SCALE": "0",
-            "HERALD_SWEEP_CRON": QUIET_CRON,
-            "HERALD_REDRIVE_CRON": QUIET_CRON,
+            **UNPACED_QUIET_ENV,
             "HERALD_SEND_TOPIC_PARTITIONS": str(options.partitions),
             # Environment wins: HERALD_* set by the caller reach every service.
             **{k: v for k, v in os.environ.items() if k.startswith("HERALD_")},
@@ -283,27 +286,32 @@ class MemorySampler:
         ]
 
 
-async def ledger(gateways: Sequence[httpx.AsyncClient]) -> tuple[int, int]:
-    """What the simulators accepted since their ledgers were reset, all together, and how many
-    messages more than once (on one simulator, or on both: primary and fallback)."""
-    accepted = 0
-    times: Counter[str] = Counter()
+async def ledger_summaries(
+    gateways: Sequence[httpx.AsyncClient], *, by_message: bool
+) -> list[dict[str, Any]]:
+    """Each simulator's ledger since it was reset; with each message's count if ``by_message``."""
+    summaries = []
     for gateway in gateways:
-        response = await gateway.get("/_sim/sends", params={"byMessage": "true"})
+        response = await gateway.get("/_sim/sends", params={"byMessage": str(by_message).lower()})
         response.raise_for_status()
-        summary = response.json()
-        accepted += int(summary["accepted"])
-        times.update({key: int(count) for key, count in summary["byMessage"].items()})
-    return accepted, sum(1 for count in times.values() if count > 1)
+        summaries.append(response.json())
+    return summaries
 
 
 async def accepted_count(gateways: Sequence[httpx.AsyncClient]) -> int:
-    total = 0
-    for gateway in gateways:
-        response = await gateway.get("/_sim/sends", params={"byMessage": "false"})
-        response.raise_for_status()
-        total += int(response.json()["accepted"])
-    return total
+    """What the simulators accepted, all together."""
+    return sum(int(s["accepted"]) for s in await ledger_summaries(gateways, by_message=False))
+
+
+async def ledger(gateways: Sequence[httpx.AsyncClient]) -> tuple[int, int]:
+    """What the simulators accepted, all together, and how many messages more than once (on
+    one simulator, or on both: primary and fallback)."""
+    summaries = await ledger_summaries(gateways, by_message=True)
+    times: Counter[str] = Counter()
+    for summary in summaries:
+        times.update({key: int(count) for key, count in summary["byMessage"].items()})
+    accepted = sum(int(s["accepted"]) for s in summaries)
+    return accepted, sum(1 for count in times.values() if count > 1)
 
 
 async def wait_for_accepted(

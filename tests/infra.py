@@ -42,7 +42,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from herald_devstack.processes import free_port, free_ports
+from herald_devstack.processes import free_ports
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -51,7 +51,6 @@ __all__ = [
     "InfraError",
     "LocalServer",
     "docker_available",
-    "free_port",
     "kafka_bootstrap",
     "local_kafka",
     "local_mongodb",

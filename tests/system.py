@@ -15,7 +15,14 @@ from pymongo import AsyncMongoClient
 
 from herald_campaign.api.auth import register_api_key
 from herald_devstack.processes import ManagedProcess, wait_ready
-from herald_devstack.stack import StackConfig, StackPorts, process_names, services, simulators
+from herald_devstack.stack import (
+    UNPACED_QUIET_ENV,
+    StackConfig,
+    StackPorts,
+    process_names,
+    services,
+    simulators,
+)
 from herald_devstack.waiting import eventually
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.counters import reconcile_counters
@@ -52,11 +59,6 @@ class RunningStack:
         return self.config.url(self.config.service_ports[service])
 
 
-QUIET_CRON = "0 0 29 2 *"
-"""A cron that fires on 29 February only: the system jobs of a test stack that doesn't ask for
-them."""
-
-
 def stack_config(
     kafka_bootstrap: str,
     mongodb_url: str,
@@ -83,9 +85,7 @@ def stack_config(
         primary_gateway_port=ports.primary_gateway,
         fallback_gateway_port=ports.fallback_gateway,
         service_env={
-            "HERALD_PACE_SCALE": "0",
-            "HERALD_SWEEP_CRON": QUIET_CRON,
-            "HERALD_REDRIVE_CRON": QUIET_CRON,
+            **UNPACED_QUIET_ENV,
             **service_env,
         },
         scheduler_replicas=scheduler_replicas,

@@ -95,6 +95,10 @@ class AttemptPlan:
     def step(self, index: int) -> AttemptStep:
         return self.steps[min(max(index, 0), len(self.steps) - 1)]
 
+    def send_topics(self) -> list[str]:
+        """The send topics this plan uses, in the order its steps first use them."""
+        return list(dict.fromkeys(step.engine.send_topic for step in self.steps))
+
     def retry_topics(self) -> list[str]:
         """The delay topics this plan uses, one per distinct delay."""
         topics = {s.delay_topic for s in self.steps if s.delay_topic}

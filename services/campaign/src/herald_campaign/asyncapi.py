@@ -38,7 +38,6 @@ CampaignServiceEvent = Annotated[
 
 def campaign_publications(plan: AttemptPlan) -> list[Publication]:
     """The campaign service's topics: its events, receipts, messages sent again, dead letters."""
-    send_topics = dict.fromkeys(step.engine.send_topic for step in plan.steps)
     return [
         Publication(
             CAMPAIGN_EVENTS,
@@ -55,7 +54,7 @@ def campaign_publications(plan: AttemptPlan) -> list[Publication]:
                 "redrives (on the plan's first topic), and by a resume (each on the topic of "
                 "the attempt it waits at).",
             )
-            for topic in send_topics
+            for topic in plan.send_topics()
         ),
         poison_dead_letters(
             "Records of campaign.commands and campaign.events it cannot decode, validate or "

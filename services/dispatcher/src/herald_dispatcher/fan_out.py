@@ -118,8 +118,6 @@ class BatchOutcome:
     deferred: int = 0
     cancelled: bool = False
     """The campaign was found cancelled: create nothing more."""
-    paused: bool = False
-    """The campaign was found paused: the next batch's messages wait ``pending``."""
 
 
 async def fan_out_campaign(
@@ -263,7 +261,7 @@ class FanOut:
         if self.paused:
             # Paused meanwhile: those created queued wait for the resume, as handed back.
             await hold_messages(self.db, [d["_id"] for d in born_queued], now)
-            return BatchOutcome(0, deferred, paused=True)
+            return BatchOutcome(0, deferred)
 
         waiting = [
             d for d in created if d["status"] == MessageStatus.PENDING.value and d["accountId"]

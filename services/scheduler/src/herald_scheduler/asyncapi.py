@@ -18,7 +18,6 @@ RunEnded = Annotated[CampaignCompleted | CampaignFailed, Field(discriminator="ty
 
 def scheduler_publications(plan: AttemptPlan) -> list[Publication]:
     """Runs of schedules that fired, the sweep's verdicts, and the messages it moves on."""
-    send_topics = dict.fromkeys(step.engine.send_topic for step in plan.steps)
     return [
         Publication(
             CAMPAIGN_COMMANDS,
@@ -41,7 +40,7 @@ def scheduler_publications(plan: AttemptPlan) -> list[Publication]:
                 "expired under the resend policy) and the hourly redrive of retryable failures "
                 "(on the plan's first topic).",
             )
-            for topic in send_topics
+            for topic in plan.send_topics()
         ),
         message_dead_letters(
             "Messages whose sender's claim expired without an outcome, under the fail policy "

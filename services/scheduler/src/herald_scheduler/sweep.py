@@ -218,9 +218,9 @@ async def publish_past_watermark(
         .sort("contactId", 1)
         .limit(limit)
     ]
-    past = [doc for doc in found if HELD_AT not in doc]
     if not found:
         return 0
+    past = [doc for doc in found if HELD_AT not in doc]
     await publish_send_events(broker, [send_event_from_document(d) for d in past], topic)
     await db[CAMPAIGNS].update_one(
         {

@@ -120,6 +120,18 @@ def simulators(cfg: StackConfig) -> list[ManagedProcess]:
     return result
 
 
+QUIET_CRON = "0 0 29 2 *"
+"""Midnight on 29 February: a system job that practically never fires."""
+
+UNPACED_QUIET_ENV: Mapping[str, str] = {
+    "HERALD_PACE_SCALE": "0",
+    "HERALD_SWEEP_CRON": QUIET_CRON,
+    "HERALD_REDRIVE_CRON": QUIET_CRON,
+}
+"""Services for tests and benchmarks: no anti-ban gaps, and the scheduler's sweep and redrive
+quiet (at their production times a run would meet them only if it straddled a 5-minute mark)."""
+
+
 @dataclass(frozen=True)
 class StackPorts:
     """Distinct free ports for a stack's processes and its two gateway simulators."""
