@@ -28,6 +28,10 @@ async def test_the_retired_message_indexes_are_dropped_and_the_declared_ones_kep
         [
             IndexModel([("status", ASCENDING), ("claim.leaseUntil", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("notBefore", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("campaignId", ASCENDING)]),
+            IndexModel([("campaignId", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("tenantId", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("expiresAt", ASCENDING)]),
         ]
     )
 

@@ -54,8 +54,11 @@ async def broker(settings: HeraldSettings) -> AsyncIterator[KafkaBroker]:
     await broker.stop()
 
 
-async def seed(db: Any, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
-    """A campaign whose counters match its messages (``status`` plus any field given)."""
+async def seed(
+    db: Any, messages: list[dict[str, Any]], **campaign: Any
+) -> tuple[str, list[str]]:
+    """A campaign (with the fields ``campaign`` gives) whose counters match its messages
+    (``status`` plus any field given)."""
     await ensure_indexes(db)
     campaign_id = f"c-{uuid.uuid4().hex[:8]}"
     documents = [
@@ -75,7 +78,9 @@ async def seed(db: Any, messages: list[dict[str, Any]]) -> tuple[str, list[str]]
     counts: dict[str, int] = {"total": len(documents)}
     for doc in documents:
         counts[doc["status"]] = counts.get(doc["status"], 0) + 1
-    await db["campaigns"].insert_one({"_id": campaign_id, "tenantId": "t-unsent", "counts": counts})
+    await db["campaigns"].insert_one(
+        {"_id": campaign_id, "tenantId": "t-unsent", "counts": counts, **campaign}
+    )
     return campaign_id, [d["_id"] for d in documents]
 
 
@@ -158,6 +163,8 @@ async def test_overdue_messages_of_every_campaign_expire_and_each_campaign_count
             {"status": "sending", "expiresAt": PAST},  # its sender's check expires it
             {"status": "sent", "expiresAt": PAST},
         ],
+        status="running",
+        runExpiresAt=PAST,
     )
     second, second_ids = await seed(
         db,
@@ -166,13 +173,19 @@ async def test_overdue_messages_of_every_campaign_expire_and_each_campaign_count
             {"status": "pending", "accountId": None, "notBefore": FUTURE, "expiresAt": PAST},
             {"status": "failed", "expiresAt": PAST},
         ],
+        status="paused",
+        runExpiresAt=PAST,
+    )
+    # Ended: a message of it that was redriven is expired by its sender's check, if late.
+    _, ended_ids = await seed(
+        db, [{"status": "queued", "expiresAt": PAST}], status="completed", runExpiresAt=PAST
     )
 
-    # Batches of two: several rounds per status, several campaigns per batch.
+    # Batches of two: several rounds per status.
     expired = await expire_overdue_messages(db, NOW, batch_size=2)
 
-    # Other tests' campaigns share the database: count only ours.
-    assert expired >= 7
+    # The other tests' campaigns in this database have no validity window.
+    assert expired == 7
     assert await statuses(db, first_ids) == [
         *["expired"] * 5,
         "queued",
@@ -189,6 +202,7 @@ async def test_overdue_messages_of_every_campaign_expire_and_each_campaign_count
         "sent": 1,
     }
     assert await counters(db, second) == {"total": 3, "expired": 2, "failed": 1}
+    assert await statuses(db, ended_ids) == ["queued"]
     for campaign_id in (first, second):
         assert await counters(db, campaign_id) == await recounted(db, campaign_id)
     assert await expire_overdue_messages(db, NOW) == 0

@@ -270,8 +270,11 @@ async def test_a_failing_campaign_is_paused_by_the_system_with_one_command(
 async def test_overdue_messages_expire_and_a_cancelled_campaigns_unsent_are_cancelled(
     db: Database, sweep: Sweep
 ) -> None:
-    overdue = {"expiresAt": datetime.now(UTC) - timedelta(seconds=1)}
-    running_id = await seed(db, [(S.QUEUED, overdue), (S.QUEUED, {}), (S.SENT, overdue)])
+    window_over = datetime.now(UTC) - timedelta(seconds=1)
+    overdue = {"expiresAt": window_over}
+    running_id = await seed(
+        db, [(S.QUEUED, overdue), (S.QUEUED, {}), (S.SENT, overdue)], runExpiresAt=window_over
+    )
     cancelled_id = await seed(
         db, [(S.QUEUED, {}), (S.RETRYING, {}), (S.SENT, {})], status="cancelled"
     )

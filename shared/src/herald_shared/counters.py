@@ -7,24 +7,35 @@ right with :func:`reconcile_counters`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from herald_shared.message_states import MessageStatus, counter_field
 from herald_shared.mongo import CAMPAIGNS, MESSAGES, Database, Document
 
 
-async def count_by_status(db: Database, selector: Document) -> dict[str, int]:
-    """The messages matching ``selector`` per status, every status listed (zeros included)."""
-    counts = {status.value: 0 for status in MessageStatus}
-    rows = await db[MESSAGES].aggregate(
-        [{"$match": selector}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
-    )
-    async for row in rows:
-        counts[str(row["_id"])] = int(row["count"])
-    return counts
+async def count_by_status(
+    db: Database, campaign_ids: Sequence[str], selector: Document | None = None
+) -> dict[str, int]:
+    """The messages of the campaigns ``campaign_ids`` (and matching ``selector``, if given) per
+    status, every status listed (zeros included).
+
+    One count per status: each rides the ``(status, campaignId, …)`` index, where a single
+    query over every status would read the campaigns' messages one by one.
+    """
+    if not campaign_ids:
+        return {status.value: 0 for status in MessageStatus}
+    campaigns = campaign_ids[0] if len(campaign_ids) == 1 else {"$in": list(campaign_ids)}
+    return {
+        status.value: await db[MESSAGES].count_documents(
+            {"status": status.value, "campaignId": campaigns, **(selector or {})}
+        )
+        for status in MessageStatus
+    }
 
 
 async def recount(db: Database, campaign_id: str) -> dict[str, int]:
     """The campaign's messages per status (every status listed), and ``total``."""
-    counts = await count_by_status(db, {"campaignId": campaign_id})
+    counts = await count_by_status(db, [campaign_id])
     counts["total"] = sum(counts.values())
     return counts
 

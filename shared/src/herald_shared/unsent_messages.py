@@ -18,11 +18,12 @@ from faststream.kafka import KafkaBroker
 from pymongo import UpdateOne
 
 from herald_shared.attempt_plan import AttemptPlan
+from herald_shared.campaign_states import CampaignStatus
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import SendMessage
 from herald_shared.message_states import MessageStatus, check_transition
 from herald_shared.message_transitions import move_counters, transition_many
-from herald_shared.mongo import MESSAGES, Database, Document
+from herald_shared.mongo import CAMPAIGNS, MESSAGES, Database, Document
 from herald_shared.queueing import (
     publish_send_events,
     queue_pending_messages,
@@ -76,41 +77,66 @@ async def cancel_unsent_messages(db: Database, campaign_id: str) -> int:
     return cancelled
 
 
-async def expire_overdue_messages(db: Database, now: datetime, *, batch_size: int = 1000) -> int:
-    """Every message, of any campaign, still ``pending``, ``queued`` or ``retrying`` whose
-    ``expiresAt`` is at or before ``now`` becomes ``expired``; returns how many did.
+WINDOWED_CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = (
+    CampaignStatus.RUNNING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.SCHEDULED,
+)
+"""Statuses of a campaign whose messages the sweep's expiry looks at: one whose run may still
+have unsent messages. (A failed message of a completed campaign that was redriven is expired by
+its sender's check, if it is out of time when claimed.)"""
 
-    Reads batches by the ``(status, expiresAt)`` index and moves each campaign's share with one
-    compare-and-set, so each campaign's counters move by what moved.
+
+async def expire_overdue_messages(db: Database, now: datetime, *, batch_size: int = 1000) -> int:
+    """Every message still ``pending``, ``queued`` or ``retrying`` whose ``expiresAt`` is at or
+    before ``now`` becomes ``expired``, in every campaign whose run has a validity window
+    (``runExpiresAt``) and may still have unsent messages; returns how many did.
+
+    Reads each campaign's overdue messages per status by the ``(status, campaignId,
+    expiresAt)`` index, in batches, and moves each batch with one compare-and-set, so the
+    campaign's counters move by what moved.
     """
+    windowed = db[CAMPAIGNS].find(
+        {
+            "status": {"$in": [s.value for s in WINDOWED_CAMPAIGN_STATUSES]},
+            "runExpiresAt": {"$ne": None},
+        },
+        {"_id": 1},
+    )
     expired = 0
-    for source in UNSENT_STATUSES:
-        while True:
-            overdue = [
-                doc
-                async for doc in db[MESSAGES]
-                .find({"status": source.value, "expiresAt": {"$lte": now}}, {"campaignId": 1})
-                .limit(batch_size)
-            ]
-            by_campaign: dict[str, list[str]] = defaultdict(list)
-            for doc in overdue:
-                by_campaign[doc["campaignId"]].append(doc["_id"])
-            moved = 0
-            for campaign_id, ids in by_campaign.items():
-                moved += await transition_many(
-                    db,
-                    campaign_id=campaign_id,
-                    message_ids=ids,
-                    source=source,
-                    target=MessageStatus.EXPIRED,
-                    fields={"expiredAt": utc_now()},
-                )
-            expired += moved
-            # A short batch was the last; a batch of which nothing moved (all taken by senders
-            # meanwhile) would only be read again.
-            if len(overdue) < batch_size or moved == 0:
-                break
+    for campaign_id in [c["_id"] async for c in windowed]:
+        for source in UNSENT_STATUSES:
+            expired += await _expire_campaign_messages(db, campaign_id, source, now, batch_size)
     return expired
+
+
+async def _expire_campaign_messages(
+    db: Database, campaign_id: str, source: MessageStatus, now: datetime, batch_size: int
+) -> int:
+    expired = 0
+    while True:
+        overdue = [
+            doc["_id"]
+            async for doc in db[MESSAGES]
+            .find(
+                {"status": source.value, "campaignId": campaign_id, "expiresAt": {"$lte": now}},
+                {"_id": 1},
+            )
+            .limit(batch_size)
+        ]
+        moved = await transition_many(
+            db,
+            campaign_id=campaign_id,
+            message_ids=overdue,
+            source=source,
+            target=MessageStatus.EXPIRED,
+            fields={"expiredAt": utc_now()},
+        )
+        expired += moved
+        # A short batch was the last; a batch of which nothing moved (all taken by senders
+        # meanwhile) would only be read again.
+        if len(overdue) < batch_size or moved == 0:
+            return expired
 
 
 def held_send_event(doc: Document) -> SendMessage:

@@ -20,7 +20,7 @@ its firing is tried again.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -271,10 +271,8 @@ async def complete_finished_runs(
     async for campaign in db[CAMPAIGNS].find({"status": C.RUNNING.value}):
         if int(campaign.get("dispatchedRun") or 0) != int(campaign.get("run") or 0):
             continue  # the dispatcher is still making this run's messages
-        unfinished = await db[MESSAGES].find_one(
-            {"campaignId": campaign["_id"], "status": {"$in": UNFINISHED}}, {"_id": 1}
-        )
-        if not run_is_over(campaign, unfinished_messages=unfinished is not None):
+        unfinished = await has_messages_in(db, campaign["_id"], UNFINISHED)
+        if not run_is_over(campaign, unfinished_messages=unfinished):
             continue
         await _end_run(db, campaign, now)
     async for campaign in db[CAMPAIGNS].find(
@@ -285,6 +283,15 @@ async def complete_finished_runs(
         SWEEP_ACTIONS.labels(action=end.value).inc()
 
 
+async def has_messages_in(db: Database, campaign_id: str, statuses: Sequence[str]) -> bool:
+    """Whether the campaign has a message in one of ``statuses``: a lookup per status, each by
+    the ``(status, campaignId, …)`` index."""
+    for status in statuses:
+        if await db[MESSAGES].find_one({"status": status, "campaignId": campaign_id}, {"_id": 1}):
+            return True
+    return False
+
+
 async def _end_run(db: Database, campaign: Document, now: datetime) -> None:
     campaign_id, run = campaign["_id"], int(campaign["run"])
     schedule = await db[SCHEDULES].find_one(
@@ -293,7 +300,7 @@ async def _end_run(db: Database, campaign: Document, now: datetime) -> None:
     target = status_after_run(schedule_active=bool(schedule and schedule.get("active")))
     # Messages made before runs were numbered belong to the first run.
     runs = {"$in": [run, None]} if run == 1 else run
-    verdict = run_verdict(await count_by_status(db, {"campaignId": campaign_id, "run": runs}))
+    verdict = run_verdict(await count_by_status(db, [campaign_id], {"run": runs}))
     fields: Document = {
         "status": target.value,
         "updatedAt": now,

@@ -135,7 +135,8 @@ class MessageQueueService:
         return requeued
 
     async def queue_stats(self, tenant_id: str) -> QueueStats:
-        by_status = await count_by_status(self._db, {"tenantId": tenant_id})
+        campaigns = self._db[CAMPAIGNS].find({"tenantId": tenant_id}, {"_id": 1})
+        by_status = await count_by_status(self._db, [c["_id"] async for c in campaigns])
         circuits = [
             c
             async for c in self._db[CIRCUIT_BREAKERS]
