@@ -54,9 +54,7 @@ async def broker(settings: HeraldSettings) -> AsyncIterator[KafkaBroker]:
     await broker.stop()
 
 
-async def seed(
-    db: Any, messages: list[dict[str, Any]], **campaign: Any
-) -> tuple[str, list[str]]:
+async def seed(db: Any, messages: list[dict[str, Any]], **campaign: Any) -> tuple[str, list[str]]:
     """A campaign (with the fields ``campaign`` gives) whose counters match its messages
     (``status`` plus any field given)."""
     await ensure_indexes(db)
