@@ -88,6 +88,7 @@ from herald_devstack.stack import (
     services,
     simulators,
 )
+from herald_shared.fan_out_watermark import FAN_OUT, watermark_of
 from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_shared.settings import HeraldSettings
 from tests.infra import kafka_bootstrap, mongodb_url
@@ -336,17 +337,26 @@ async def wait_for_accepted(
         await asyncio.sleep(0.25)
 
 
-async def wait_until_queued(db: Database, campaign_id: str, total: int, deadline: float) -> float:
-    """When the campaign first showed every message created, none ``pending`` and its
-    fan-out done (``dispatchedRun``: every batch's records acknowledged by Kafka), in epoch
+async def last_contact_id(db: Database, campaign_id: str) -> str:
+    """The campaign's last contact in fan-out order (read before the send: a sort of every
+    contact would compete with the fan-out's first batch)."""
+    last = await db[CONTACTS].find_one({"campaignId": campaign_id}, {"_id": 1}, sort=[("_id", -1)])
+    if last is None:
+        raise ValueError(f"campaign {campaign_id} has no contacts")
+    return str(last["_id"])
+
+
+async def wait_until_queued(
+    db: Database, campaign_id: str, last_contact: str, total: int, deadline: float
+) -> float:
+    """When the campaign first showed every message created, none ``pending`` and every send
+    record acknowledged by Kafka (its fan-out's watermark past ``last_contact``), in epoch
     seconds; polls every POLL_SECONDS."""
     while time.monotonic() < deadline:
-        found = await db[CAMPAIGNS].find_one(
-            {"_id": campaign_id}, {"counts": 1, "dispatchedRun": 1}
-        )
+        found = await db[CAMPAIGNS].find_one({"_id": campaign_id}, {"counts": 1, FAN_OUT: 1})
         counts: Mapping[str, int] = (found or {}).get("counts") or {}
-        dispatched = (found or {}).get("dispatchedRun", 0) >= 1
-        if dispatched and counts.get("total", 0) >= total and counts.get("pending", 0) <= 0:
+        published = watermark_of(found or {}, run=1).covers(last_contact)
+        if published and counts.get("total", 0) >= total and counts.get("pending", 0) <= 0:
             return time.time()
         await asyncio.sleep(POLL_SECONDS)
     raise TimeoutError(f"campaign {campaign_id} not queued in time")
@@ -418,13 +428,14 @@ async def herald_run(
     cpu_before = CpuSnapshot.take(bench.pids())
     deadline = time.monotonic() + options.max_run_seconds
     claims_before = await claims_by_source(bench)
+    last_contact = await last_contact_id(bench.db, campaign_id)
     sampler.start()
     started_at = time.time()
     sent = await bench.api.post(f"/api/campaigns/{campaign_id}/send")
     if sent.status_code != 202:
         raise RuntimeError(f"send refused: {sent.status_code} {sent.text}")
     queued = asyncio.create_task(
-        wait_until_queued(bench.db, campaign_id, options.messages, deadline)
+        wait_until_queued(bench.db, campaign_id, last_contact, options.messages, deadline)
     )
     await wait_for_accepted(bench.herald_gateways, options.messages, deadline)
     window = time.time() - started_at
@@ -581,6 +592,7 @@ async def fan_out_run(bench: Bench, contacts: int, index: int) -> FanOutFigures:
     await asyncio.to_thread(dispatcher.stop, 30)
     dispatcher.start()
     await asyncio.to_thread(wait_ready, [dispatcher], 120)
+    last_contact = await last_contact_id(bench.db, campaign_id)
     await asyncio.sleep(SETTLE_SECONDS)
     sampler = MemorySampler([dispatcher])
     sampler.start()
@@ -590,7 +602,11 @@ async def fan_out_run(bench: Bench, contacts: int, index: int) -> FanOutFigures:
         raise RuntimeError(f"send refused: {sent.status_code} {sent.text}")
     try:
         queued_at: float | None = await wait_until_queued(
-            bench.db, campaign_id, contacts, time.monotonic() + bench.options.max_run_seconds
+            bench.db,
+            campaign_id,
+            last_contact,
+            contacts,
+            time.monotonic() + bench.options.max_run_seconds,
         )
     except TimeoutError:
         queued_at = None
@@ -665,8 +681,9 @@ def report_text(
             "",
             "msgs/s: N / (last sentAt - start). start: Herald, the send request; ceiling, its"
             " fan-out's start. 1st call: the simulator's ledger. all queued: Herald, when the"
-            " campaign showed every message created, none pending and its fan-out done (all"
-            " records acknowledged); ceiling, when its fan-out had every record acknowledged."
+            " campaign showed every message created, none pending and its fan-out's watermark"
+            " past the last contact (every record acknowledged); ceiling, when its fan-out had"
+            " every record acknowledged."
             " send→sent: each message's sentAt - start.",
             "cores busy: the whole machine's CPU over each run; other work: the part no process"
             " of this benchmark (stack, servers, ceiling, this script) used.",
