@@ -476,6 +476,34 @@ async def test_retry_failed_gives_retryable_failures_a_fresh_plan_once(
     assert (campaign["counts"]["failed"], campaign["counts"]["queued"]) == (1, 2)
 
 
+async def test_retry_failed_of_a_tenant_takes_every_campaign_of_its_own_and_no_other(
+    api: httpx.AsyncClient, service: RunningService
+) -> None:
+    s = MessageStatus
+    campaigns = [
+        await running_campaign_with_messages(api, service, [(s.FAILED, True), (s.SENT, False)])
+        for _ in range(2)
+    ]
+    failed = [f"msg-{campaign_id}-0" for campaign_id in campaigns]
+
+    async with service.client_for(OTHER_TOKEN) as other:
+        assert (await other.post("/api/messages/retry-failed")).json() == {"requeued": 0}
+    assert await statuses_of(service, failed) == ["failed", "failed"]
+
+    response = await api.post("/api/messages/retry-failed")
+    assert response.status_code == 200, response.text
+    assert response.json()["requeued"] >= 2  # other tests' campaigns are the tenant's too
+    assert await statuses_of(service, failed) == ["queued", "queued"]
+
+
+async def statuses_of(service: RunningService, message_ids: list[str]) -> list[str]:
+    found = {
+        d["_id"]: d["status"]
+        async for d in service.db["messages"].find({"_id": {"$in": message_ids}})
+    }
+    return [found.get(message_id, "missing") for message_id in message_ids]
+
+
 async def test_queue_stats_count_statuses_and_read_the_lag(
     api: httpx.AsyncClient, service: RunningService
 ) -> None:

@@ -112,6 +112,8 @@ class MessageQueueService:
         attempt plan: failed -> queued at plan step 0, ``attempt`` and ``retryCount`` one higher,
         its send event on the plan's first topic. Returns how many were requeued.
         """
+        # Scoped by campaign, so that the failed messages are found by the (status,
+        # campaignId, …) index rather than among every tenant's.
         selector: Document = {"tenantId": tenant_id, "retryable": True}
         if campaign_id is not None:
             campaign = await self._db[CAMPAIGNS].find_one(
@@ -120,6 +122,9 @@ class MessageQueueService:
             if campaign is None:
                 raise CampaignNotFound(campaign_id)
             selector["campaignId"] = campaign_id
+        else:
+            campaigns = self._db[CAMPAIGNS].find({"tenantId": tenant_id}, {"_id": 1})
+            selector["campaignId"] = {"$in": [c["_id"] async for c in campaigns]}
         try:
             requeued = await redrive_failed_messages(
                 self._db,
