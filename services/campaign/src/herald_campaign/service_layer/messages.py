@@ -123,8 +123,7 @@ class MessageQueueService:
                 raise CampaignNotFound(campaign_id)
             selector["campaignId"] = campaign_id
         else:
-            campaigns = self._db[CAMPAIGNS].find({"tenantId": tenant_id}, {"_id": 1})
-            selector["campaignId"] = {"$in": [c["_id"] async for c in campaigns]}
+            selector["campaignId"] = {"$in": await self._campaign_ids(tenant_id)}
         try:
             requeued = await redrive_failed_messages(
                 self._db,
@@ -139,9 +138,14 @@ class MessageQueueService:
             log.info("failed messages requeued", requeued=requeued, campaign_id=campaign_id)
         return requeued
 
-    async def queue_stats(self, tenant_id: str) -> QueueStats:
+    async def _campaign_ids(self, tenant_id: str) -> list[str]:
+        """The tenant's campaigns: its messages are found through them, by the (status,
+        campaignId, …) index."""
         campaigns = self._db[CAMPAIGNS].find({"tenantId": tenant_id}, {"_id": 1})
-        by_status = await count_by_status(self._db, [c["_id"] async for c in campaigns])
+        return [c["_id"] async for c in campaigns]
+
+    async def queue_stats(self, tenant_id: str) -> QueueStats:
+        by_status = await count_by_status(self._db, await self._campaign_ids(tenant_id))
         circuits = [
             c
             async for c in self._db[CIRCUIT_BREAKERS]
