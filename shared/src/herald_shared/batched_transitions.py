@@ -28,6 +28,7 @@ from typing import Any
 from pymongo import UpdateOne
 
 from herald_shared.contracts.common import utc_now
+from herald_shared.id_batches import find_by_ids
 from herald_shared.message_states import MessageStatus, check_transition, counter_field
 from herald_shared.message_transitions import (
     compare_and_set,
@@ -166,12 +167,10 @@ class TransitionBatcher:
                 asked.answer.set_result(moved)
 
     async def _applied(self, batch: list[_Asked]) -> list[bool]:
-        tokens: dict[str, Any] = {
-            document["_id"]: document.get(CAS_TOKEN)
-            async for document in self._db[MESSAGES].find(
-                {"_id": {"$in": [a.message_id for a in batch]}}, {CAS_TOKEN: 1}
-            )
-        }
+        found = await find_by_ids(
+            self._db[MESSAGES], [a.message_id for a in batch], projection={CAS_TOKEN: 1}
+        )
+        tokens: dict[str, Any] = {document["_id"]: document.get(CAS_TOKEN) for document in found}
         return [tokens.get(a.message_id) == a.token for a in batch]
 
     async def _move_counters(self, applied: list[_Asked]) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from herald_shared.contracts.common import utc_now
+from herald_shared.id_batches import update_by_ids
 from herald_shared.message_states import (
     ALLOWED_TRANSITIONS,
     MessageStatus,
@@ -152,9 +153,11 @@ async def transition_many(
     check_transition(source, target)
     if not message_ids:
         return 0
-    result = await db[MESSAGES].update_many(
-        {"_id": {"$in": list(message_ids)}, "status": source.value},
+    moved = await update_by_ids(
+        db[MESSAGES],
+        message_ids,
+        {"status": source.value},
         _status_update(target, utc_now(), fields),
     )
-    await move_counters(db, campaign_id, source, target, result.modified_count)
-    return result.modified_count
+    await move_counters(db, campaign_id, source, target, moved)
+    return moved

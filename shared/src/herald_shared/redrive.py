@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import SendMessage
 from herald_shared.dead_letters import DeadLetterStatus
+from herald_shared.id_batches import find_by_ids
 from herald_shared.message_states import MessageStatus
 from herald_shared.message_transitions import transition
 from herald_shared.mongo import DEAD_LETTERS, MESSAGES, Database, Document
@@ -54,7 +55,7 @@ async def _in_batches(
     ids = [d["_id"] async for d in db[MESSAGES].find(selector, {"_id": 1})]
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
-        yield [d async for d in db[MESSAGES].find({**selector, "_id": {"$in": chunk}})]
+        yield await find_by_ids(db[MESSAGES], chunk, selector)
 
 
 async def redrive_failed_messages(

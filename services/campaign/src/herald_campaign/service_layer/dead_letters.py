@@ -28,6 +28,7 @@ from herald_campaign.service_layer.errors import (
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.contracts.events import SendMessage
 from herald_shared.dead_letters import DeadLetterStatus
+from herald_shared.id_batches import find_by_ids, id_chunks
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus
 from herald_shared.mongo import DEAD_LETTERS, MESSAGES, Database, Document
@@ -185,8 +186,8 @@ class DeadLetterService:
         return topic
 
     async def _mark_redriven(self, dead_letter_ids: list[Any]) -> None:
-        if dead_letter_ids:
-            await mark_redriven(self._db, {"_id": {"$in": dead_letter_ids}})
+        for chunk in id_chunks(dead_letter_ids):
+            await mark_redriven(self._db, {"_id": {"$in": chunk}})
 
     async def redrive_campaign(self, tenant_id: str, campaign_id: str) -> CampaignRedrive:
         """Redrive every open dead letter of a campaign, oldest first; a dead letter whose
@@ -223,7 +224,7 @@ class DeadLetterService:
         ]
         for start in range(0, len(ids), self._batch_size):
             chunk = ids[start : start + self._batch_size]
-            yield [d async for d in self._dead_letters.find({**selector, "_id": {"$in": chunk}})]
+            yield await find_by_ids(self._dead_letters, chunk, selector)
 
     async def _requeue_batch(self, letters: list[Document]) -> tuple[list[Any], list[SendMessage]]:
         """Requeue the failed messages of ``letters`` and publish their poison records again;
@@ -231,8 +232,8 @@ class DeadLetterService:
         message_ids = {str(m) for letter in letters if (m := letter.get("messageId"))}
         messages = {
             m["_id"]: m
-            async for m in self._messages.find(
-                {"_id": {"$in": sorted(message_ids)}, "status": MessageStatus.FAILED.value}
+            for m in await find_by_ids(
+                self._messages, sorted(message_ids), {"status": MessageStatus.FAILED.value}
             )
         }
         done: list[Any] = []

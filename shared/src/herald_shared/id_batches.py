@@ -1,0 +1,53 @@
+"""Reading and updating many documents by ``_id``, a few dozen ids per query.
+
+One ``{_id: {$in: [...]}}`` query for thousands of ids costs the MongoDB-wire server of local
+runs (SecantusDB) time that grows with the number of ids times the number of documents found.
+Measured there on 2,000 existing documents: a find 1.97 s in one query and 0.11 s in queries of
+50 ids; an ``update_many`` 4.1 s against 0.34 s. Ids that match nothing cost next to nothing.
+On MongoDB the extra round trips cost little. Every lookup of a batch of messages, recipients,
+usage or dead letters by id goes through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from herald_shared.mongo import Collection, Document
+
+IDS_PER_QUERY = 50
+
+
+def id_chunks(ids: Sequence[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        yield list(ids[start : start + IDS_PER_QUERY])
+
+
+async def find_by_ids(
+    collection: Collection,
+    ids: Sequence[Any],
+    selector: Mapping[str, Any] | None = None,
+    projection: Mapping[str, Any] | None = None,
+) -> list[Document]:
+    """The documents whose ``_id`` is among ``ids`` and that match ``selector``, in no
+    particular order."""
+    found: list[Document] = []
+    for chunk in id_chunks(ids):
+        query = {**(selector or {}), "_id": {"$in": chunk}}
+        found.extend([d async for d in collection.find(query, projection)])
+    return found
+
+
+async def update_by_ids(
+    collection: Collection,
+    ids: Sequence[Any],
+    selector: Mapping[str, Any],
+    update: Mapping[str, Any],
+) -> int:
+    """``update_many`` of the documents whose ``_id`` is among ``ids`` and that match
+    ``selector``; returns how many were modified."""
+    modified = 0
+    for chunk in id_chunks(ids):
+        result = await collection.update_many({**selector, "_id": {"$in": chunk}}, update)
+        modified += result.modified_count
+    return modified
