@@ -99,6 +99,7 @@ async def add_running_campaign(db: Any, tenant_id: str, recipients: Sequence[str
             "messageBody": "Hi {{name}}",
             "status": "running",
             "counts": {"total": 0},
+            "contactCount": len(recipients),
         }
     )
     await db["contacts"].insert_many(

@@ -6,6 +6,7 @@ at, so an hour (or a day) passes without anyone waiting for it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -196,3 +197,71 @@ async def test_a_tenant_without_accounts_sends_on_the_default_account_without_ca
     assert {(m["status"], m["accountId"]) for m in messages} == {("queued", "default")}
     assert await db["recipients"].count_documents({"tenantId": tenant}) == 0
     assert await db["account_usage"].count_documents({}) == 0
+
+
+async def test_once_a_fan_out_ended_each_account_counts_exactly_the_messages_it_was_given(
+    broker: KafkaBroker, db: Any
+) -> None:
+    # The fan-out takes slots ahead of its batches; what it did not use goes back at its end.
+    tenant = new_tenant()
+    accounts = [await add_account(db, tenant) for _ in range(3)]
+    campaign_id = await add_running_campaign(db, tenant, phones(95))
+
+    assert await fan_out(db, broker, tenant, campaign_id, MORNING) == 95
+    given = Counter(m["accountId"] for m in await messages_of(db, campaign_id))
+    usage = await read_usage(db, [a.id for a in accounts], MORNING)
+    assert {a.id: (usage[a.id].today, usage[a.id].this_hour) for a in accounts} == {
+        a.id: (given[a.id], given[a.id]) for a in accounts
+    }
+    assert sum(given.values()) == 95
+
+
+async def test_a_fan_out_that_crosses_the_hour_counts_each_message_in_its_own_hour(
+    broker: KafkaBroker, db: Any
+) -> None:
+    tenant = new_tenant()
+    accounts = [await add_account(db, tenant) for _ in range(2)]
+    campaign_id = await add_running_campaign(db, tenant, phones(60))
+    # Batches of 10, 10, 10 …: the first two are made at 10:59:59, the rest at 11:00.
+    moments = iter([ELEVEN - timedelta(seconds=1)] * 2)
+
+    def clock() -> datetime:
+        return next(moments, ELEVEN)
+
+    await fan_out_campaign(
+        db,
+        broker,
+        CampaignLaunched(tenant_id=tenant, campaign_id=campaign_id),
+        default_account_id="default",
+        batch_size=10,
+        send_topic=MESSAGE_SEND_PRIMARY,
+        clock=clock,
+    )
+    messages = await messages_of(db, campaign_id)
+    for hour, moment in ((10, ELEVEN - timedelta(minutes=30)), (11, ELEVEN)):
+        made = Counter(m["accountId"] for m in messages if m["createdAt"].hour == hour)
+        usage = await read_usage(db, [a.id for a in accounts], moment)
+        assert {a.id: usage[a.id].this_hour for a in accounts} == {
+            a.id: made[a.id] for a in accounts
+        }
+    assert sum(usage[a.id].today for a in accounts) == 60
+
+
+async def test_fan_outs_of_one_tenant_at_once_never_give_an_account_more_than_its_cap(
+    broker: KafkaBroker, db: Any
+) -> None:
+    tenant = new_tenant()
+    account = await add_account(db, tenant, hourly_cap=30)
+    first, second = [
+        await add_running_campaign(db, tenant, phones(25, start)) for start in (0, 100)
+    ]
+
+    queued = await asyncio.gather(
+        *(fan_out(db, broker, tenant, c, MORNING) for c in (first, second))
+    )
+
+    assert sum(queued) == 30
+    created = await messages_of(db, first) + await messages_of(db, second)
+    assert Counter(m["accountId"] for m in created) == {account.id: 30, None: 20}
+    usage = (await read_usage(db, [account.id], MORNING))[account.id]
+    assert (usage.today, usage.this_hour) == (30, 30)

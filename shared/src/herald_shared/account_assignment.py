@@ -19,7 +19,7 @@ and the senders' configured gateway: no caps, no memory of recipients.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,11 +35,13 @@ from herald_shared.account_repository import (
     tenant_accounts,
 )
 from herald_shared.accounts import SenderAccount
+from herald_shared.id_batches import find_by_ids, update_by_ids
 from herald_shared.logging import get_logger
 from herald_shared.message_states import MessageStatus
 from herald_shared.mongo import MESSAGES, Database, Document
 from herald_shared.queueing import queue_messages
 from herald_shared.sending_limits import next_opening, room_left
+from herald_shared.slot_reserve import SlotReserve
 from herald_shared.topics import MESSAGE_SEND_PRIMARY
 
 log = get_logger(__name__)
@@ -92,8 +94,13 @@ async def assign_sender_accounts(
     default_account_id: str,
     now: datetime,
     accounts: Sequence[SenderAccount] | None = None,
+    reserve: SlotReserve | None = None,
 ) -> SenderAssignment:
     """Choose an account for each recipient and count it against that account's caps.
+
+    With a ``reserve`` (a fan-out's), slots come from it first, and an account that runs short
+    takes some ahead into it (:mod:`herald_shared.slot_reserve`); give it back with
+    :func:`give_back_reserve` when the fan-out ends.
 
     Call :func:`settle_assignment` once the choice is stored (or not), so slots of messages
     that were not stored are given back and the recipients' accounts are remembered.
@@ -111,30 +118,38 @@ async def assign_sender_accounts(
         return assignment
 
     enabled = {account.id: account for account in accounts if account.enabled}
+    if reserve is not None and reserve.is_stale(now):
+        # The clock left the window the reserve was counted in: give it back to that window.
+        await give_back_reserve(db, reserve)
     assignment.previous = await last_accounts(db, tenant_id, [r.phone for r in recipients])
     waiting = list(recipients)
     for _ in range(MAX_ROUNDS):
         if not waiting:
             break
         usage = await read_usage(db, enabled.keys(), now)
-        room = {
+        free = {
             account_id: room_left(account.limits, usage[account_id], now)
             for account_id, account in enabled.items()
         }
+        room = {
+            account_id: free[account_id] + (reserve.holds(account_id) if reserve else 0)
+            for account_id in enabled
+        }
         choice = choose_accounts(waiting, assignment.previous, room)
         missed: list[Recipient] = []
-        taken = await take_slots_of(
+        got = await _slots_for(
             db,
-            {
-                account_id: (enabled[account_id], len(chosen))
-                for account_id, chosen in choice.chosen.items()
-            },
+            {account_id: len(chosen) for account_id, chosen in choice.chosen.items()},
+            enabled,
+            free,
+            reserve,
             now,
         )
         for account_id, chosen in choice.chosen.items():
-            got = taken[account_id]
-            assignment.accounts.update((r.message_id, account_id) for r in chosen[:got])
-            missed.extend(chosen[got:])
+            assignment.accounts.update(
+                (r.message_id, account_id) for r in chosen[: got[account_id]]
+            )
+            missed.extend(chosen[got[account_id] :])
         waiting = missed + choice.left_over
         if not missed:
             break  # what is left over found no room at all: trying again changes nothing
@@ -142,6 +157,47 @@ async def assign_sender_accounts(
     if waiting:
         assignment.not_before = await _earliest_opening(db, list(enabled.values()), now)
     return assignment
+
+
+async def _slots_for(
+    db: Database,
+    wanted: Mapping[str, int],
+    enabled: Mapping[str, SenderAccount],
+    free: Mapping[str, int],
+    reserve: SlotReserve | None,
+    now: datetime,
+) -> dict[str, int]:
+    """Slots for ``wanted`` messages of each account (``free``: the room each had as read):
+    held ones first, then taken, with some taken ahead into the reserve; returns how many
+    each account got (fewer where others took its room meanwhile)."""
+    if reserve is None:
+        return await take_slots_of(
+            db, {account_id: (enabled[account_id], n) for account_id, n in wanted.items()}, now
+        )
+    drawn = {account_id: reserve.draw(account_id, n) for account_id, n in wanted.items()}
+    short = {account_id: n - drawn[account_id] for account_id, n in wanted.items()}
+    asked = {
+        account_id: n + reserve.ahead(free[account_id] - n, len(enabled))
+        for account_id, n in short.items()
+        if n > 0
+    }
+    taken = await take_slots_of(
+        db, {account_id: (enabled[account_id], n) for account_id, n in asked.items()}, now
+    )
+    for account_id, n in taken.items():
+        reserve.keep(account_id, n - short[account_id], now)
+    return {
+        account_id: drawn[account_id] + min(short[account_id], taken.get(account_id, 0))
+        for account_id in wanted
+    }
+
+
+async def give_back_reserve(db: Database, reserve: SlotReserve) -> None:
+    """Return the slots a reserve still holds to the window they were taken in."""
+    taken_at = reserve.taken_at
+    held = reserve.release()
+    if taken_at is not None:
+        await give_back_slots(db, held, taken_at)
 
 
 async def _earliest_opening(
@@ -169,8 +225,7 @@ async def settle_assignment(
             remembered[assignment.phones[message_id]] = account_id
         else:
             unused[account_id] += 1
-    for account_id, count in unused.items():
-        await give_back_slots(db, account_id, count, assignment.taken_at)
+    await give_back_slots(db, unused, assignment.taken_at)
     await remember_accounts(
         db, assignment.tenant_id, remembered, assignment.taken_at, known=assignment.previous
     )
@@ -262,16 +317,16 @@ async def _store_assignment(
     """Set the chosen account on each message still deferred; returns the messages that now
     hold the account chosen for them (a concurrent release may have assigned some first)."""
     for account_id, message_ids in assignment.by_account().items():
-        await db[MESSAGES].update_many(
-            {"_id": {"$in": message_ids}, **DEFERRED},
+        await update_by_ids(
+            db[MESSAGES],
+            message_ids,
+            DEFERRED,
             {"$set": {"accountId": account_id, "updatedAt": now}, "$unset": {"notBefore": ""}},
         )
-    if not assignment.accounts:
-        return []
-    cursor = db[MESSAGES].find(
-        {"_id": {"$in": list(assignment.accounts)}, "status": MessageStatus.PENDING.value}
+    found = await find_by_ids(
+        db[MESSAGES], list(assignment.accounts), {"status": MessageStatus.PENDING.value}
     )
-    return [d async for d in cursor if d.get("accountId") == assignment.accounts[d["_id"]]]
+    return [d for d in found if d.get("accountId") == assignment.accounts[d["_id"]]]
 
 
 async def _queue_by_campaign(

@@ -17,6 +17,7 @@ from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from herald_shared.accounts import SenderAccount, account_of
+from herald_shared.id_batches import find_by_ids
 from herald_shared.mongo import ACCOUNT_USAGE, ACCOUNTS, RECIPIENTS, Database, Document
 from herald_shared.sending_limits import (
     DAY,
@@ -77,10 +78,7 @@ async def read_usage(
 ) -> dict[str, WindowUsage]:
     """What each account was given so far in the current day and hour."""
     ids = {usage_id(account_id, now): account_id for account_id in account_ids}
-    found = {
-        document["_id"]: document
-        async for document in db[ACCOUNT_USAGE].find({"_id": {"$in": list(ids)}})
-    }
+    found = {d["_id"]: d for d in await find_by_ids(db[ACCOUNT_USAGE], list(ids))}
     return {account_id: usage_of(found.get(key), now) for key, account_id in ids.items()}
 
 
@@ -163,9 +161,10 @@ async def take_slots_of(
     # Some had no room, or no usage document yet: find out which, and take those one by one.
     found = {
         document["accountId"]: document.get(TAKE_TOKEN)
-        async for document in db[ACCOUNT_USAGE].find(
-            {"_id": {"$in": [usage_id(account_id, now) for account_id in asked]}},
-            {"accountId": 1, TAKE_TOKEN: 1},
+        for document in await find_by_ids(
+            db[ACCOUNT_USAGE],
+            [usage_id(account_id, now) for account_id in asked],
+            projection={"accountId": 1, TAKE_TOKEN: 1},
         )
     }
     for account_id, (account, count) in asked.items():
@@ -176,13 +175,19 @@ async def take_slots_of(
     return taken
 
 
-async def give_back_slots(db: Database, account_id: str, count: int, taken_at: datetime) -> None:
-    """Return slots taken at ``taken_at`` that were not used (the message existed already)."""
-    if count > 0:
-        await db[ACCOUNT_USAGE].update_one(
+async def give_back_slots(db: Database, counts: Mapping[str, int], taken_at: datetime) -> None:
+    """Return slots taken at ``taken_at`` that were not used (account id → how many), in one
+    round trip."""
+    writes = [
+        UpdateOne(
             {"_id": usage_id(account_id, taken_at)},
             {"$inc": {"assigned": -count, hour_field(taken_at): -count}},
         )
+        for account_id, count in counts.items()
+        if count > 0
+    ]
+    if writes:
+        await db[ACCOUNT_USAGE].bulk_write(writes, ordered=False)
 
 
 # Sticky recipients
@@ -196,11 +201,12 @@ async def last_accounts(db: Database, tenant_id: str, phones: Sequence[str]) -> 
     """Phone → the account the recipient was given last (only recipients that had one)."""
     if not phones:
         return {}
-    cursor = db[RECIPIENTS].find(
-        {"_id": {"$in": [recipient_id(tenant_id, phone) for phone in phones]}},
-        {"phone": 1, "accountId": 1},
+    found = await find_by_ids(
+        db[RECIPIENTS],
+        [recipient_id(tenant_id, phone) for phone in phones],
+        projection={"phone": 1, "accountId": 1},
     )
-    return {document["phone"]: document["accountId"] async for document in cursor}
+    return {document["phone"]: document["accountId"] for document in found}
 
 
 async def remember_accounts(

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from faststream.kafka import KafkaBroker
@@ -42,18 +42,24 @@ from herald_dispatcher.metrics import (
     MESSAGES_DEFERRED,
     MESSAGES_DISPATCHED,
 )
-from herald_shared.account_assignment import assign_sender_accounts, settle_assignment
+from herald_shared.account_assignment import (
+    assign_sender_accounts,
+    give_back_reserve,
+    settle_assignment,
+)
 from herald_shared.account_choice import Recipient
 from herald_shared.campaign_states import CampaignStatus
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignLaunched
 from herald_shared.fan_out_watermark import FAN_OUT, Watermark, watermark_of
+from herald_shared.id_batches import find_by_ids, update_by_ids
 from herald_shared.kafka import InvalidRecord
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus, counter_field
 from herald_shared.message_transitions import record_transitions
 from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_shared.queueing import publish_send_events, queue_messages, send_event_from_document
+from herald_shared.slot_reserve import SlotReserve
 from herald_shared.unsent_messages import HELD_AT, cancel_unsent_messages
 
 log = get_logger(__name__)
@@ -76,7 +82,7 @@ async def insert_new_messages(db: Database, documents: Sequence[Document]) -> li
 
 
 async def existing_ids(db: Database, ids: Sequence[str]) -> set[str]:
-    return {d["_id"] async for d in db[MESSAGES].find({"_id": {"$in": list(ids)}}, {"_id": 1})}
+    return {d["_id"] for d in await find_by_ids(db[MESSAGES], ids, projection={"_id": 1})}
 
 
 async def unpublished_candidates(db: Database, ids: Sequence[str]) -> list[Document]:
@@ -84,8 +90,8 @@ async def unpublished_candidates(db: Database, ids: Sequence[str]) -> list[Docum
     account (not deferred), or ``queued`` and not handed back."""
     # Filtered here, not in the query: a top-level $or makes a MongoDB-wire server scan.
     statuses = [MessageStatus.PENDING.value, MessageStatus.QUEUED.value]
-    cursor = db[MESSAGES].find({"_id": {"$in": list(ids)}, "status": {"$in": statuses}})
-    return [d async for d in cursor if _may_wait_for_publish(d)]
+    found = await find_by_ids(db[MESSAGES], ids, {"status": {"$in": statuses}})
+    return [d for d in found if _may_wait_for_publish(d)]
 
 
 def _may_wait_for_publish(message: Document) -> bool:
@@ -163,18 +169,21 @@ async def fan_out_campaign(
     done = BatchOutcome()
     sizes = batch_sizes(batch_size)
     size = next(sizes)
-    async for contact in contacts:
-        batch.append(contact)
-        if len(batch) >= size:
-            size = next(sizes)
+    try:
+        async for contact in contacts:
+            batch.append(contact)
+            if len(batch) >= size:
+                size = next(sizes)
+                done = await fan_out.dispatch(batch)
+                queued, deferred = queued + done.queued, deferred + done.deferred
+                batch = []
+                if done.cancelled:
+                    break
+        if not done.cancelled:
             done = await fan_out.dispatch(batch)
             queued, deferred = queued + done.queued, deferred + done.deferred
-            batch = []
-            if done.cancelled:
-                break
-    if not done.cancelled:
-        done = await fan_out.dispatch(batch)
-        queued, deferred = queued + done.queued, deferred + done.deferred
+    finally:
+        await give_back_reserve(db, fan_out.reserve)
     if done.cancelled:
         log.info("campaign cancelled during its fan-out; stopped", queued=queued)
         return queued
@@ -212,12 +221,18 @@ class FanOut:
     watermark: Watermark
     paused: bool
     """As last read: decides whether the next batch is created ``queued``."""
+    reserve: SlotReserve = field(default_factory=SlotReserve)
+    """Account slots taken ahead of the next batches; given back when the fan-out ends."""
+    seen: int = 0
+    """Contacts handed to :meth:`dispatch` so far."""
 
     async def dispatch(self, contacts: Sequence[Document]) -> BatchOutcome:
         """Create the messages of ``contacts`` and, unless the campaign is paused or
         cancelled, publish them."""
         if not contacts:
             return BatchOutcome()
+        self.seen += len(contacts)
+        self.reserve.expected = max(0, self.campaign.get("contactCount", 0) - self.seen)
         campaign_id = self.campaign["_id"]
         run = self.launched.run
         by_id = {message_id(campaign_id, c["phone"], run): c for c in contacts}
@@ -230,6 +245,7 @@ class FanOut:
             [Recipient(mid, contact["phone"]) for mid, contact in fresh.items()],
             default_account_id=self.default_account_id,
             now=now,
+            reserve=self.reserve,
         )
         documents = [
             build_message(
@@ -309,7 +325,9 @@ async def count_created(db: Database, campaign_id: str, created: Sequence[Docume
 async def hold_messages(db: Database, message_ids: Sequence[str], at: datetime) -> None:
     """Mark ``queued`` messages as waiting for their campaign's resume (``heldAt``)."""
     if message_ids:
-        await db[MESSAGES].update_many(
-            {"_id": {"$in": list(message_ids)}, "status": MessageStatus.QUEUED.value},
+        await update_by_ids(
+            db[MESSAGES],
+            message_ids,
+            {"status": MessageStatus.QUEUED.value},
             {"$set": {HELD_AT: at}},
         )
