@@ -19,7 +19,8 @@ each, caps far above the run). Then, in one run:
    call), the same concurrency (one send in flight per account), no framework.
 3. **Fan-out**: with the senders stopped, a fresh dispatcher process fans each ``--fan-out``
    campaign out (20,000 and 100,000 contacts by default): the time until all are queued and
-   the dispatcher's peak memory (VmHWM).
+   the dispatcher's peak memory (VmHWM); then a second campaign to the first one's recipients,
+   whose sender accounts are then remembered (a recurring campaign's case).
 
 ``--rounds`` repeats 1 and 2 (alternating which goes first), as a loaded machine makes single
 figures noisy; the last line is ``pipeline/ceiling: <ratio>`` with both rates (means of the
@@ -583,10 +584,17 @@ async def ceiling_run(bench: Bench, round_number: int) -> tuple[RunFigures, RunL
 # Fan-out
 
 
-async def fan_out_run(bench: Bench, contacts: int, index: int) -> FanOutFigures:
-    """A fresh dispatcher fans a campaign of ``contacts`` out while no sender runs."""
+def fan_out_audience(bench: Bench, contacts: int, index: int) -> list[str]:
+    """The phones of the ``index``-th fan-out campaign, none of them used before."""
     first = (bench.options.rounds + 1) * bench.options.messages + index * 1_000_000
-    phones = [phone(i) for i in range(first, first + contacts)]
+    return [phone(i) for i in range(first, first + contacts)]
+
+
+async def fan_out_run(
+    bench: Bench, phones: Sequence[str], *, seen_before: bool = False
+) -> FanOutFigures:
+    """A fresh dispatcher fans a campaign to ``phones`` out while no sender runs."""
+    contacts = len(phones)
     campaign_id = await create_campaign(bench.api, f"fan-out {contacts}", phones)
     dispatcher = bench.processes["dispatcher"]
     await asyncio.to_thread(dispatcher.stop, 30)
@@ -615,6 +623,7 @@ async def fan_out_run(bench: Bench, contacts: int, index: int) -> FanOutFigures:
         contacts=contacts,
         queued_seconds=None if queued_at is None else queued_at - started_at,
         dispatcher=trace,
+        audience_seen_before=seen_before,
     )
 
 
@@ -644,10 +653,17 @@ async def run_fan_outs(bench: Bench) -> list[FanOutFigures]:
         return []
     for name in ("primary-sender", "fallback-sender"):
         await asyncio.to_thread(bench.processes[name].stop, 30)
+    runs = [
+        (fan_out_audience(bench, contacts, index), False)
+        for index, contacts in enumerate(bench.options.fan_outs)
+    ]
+    # Last, a second campaign to the first one's recipients: a recurring campaign's case.
+    runs.append((runs[0][0], True))
     results = []
-    for index, contacts in enumerate(bench.options.fan_outs):
-        say(f"fan-out of {contacts:,} contacts:")
-        result = await fan_out_run(bench, contacts, index)
+    for phones, seen_before in runs:
+        audience = "recipients seen before" if seen_before else "new recipients"
+        say(f"fan-out of {len(phones):,} contacts, {audience}:")
+        result = await fan_out_run(bench, phones, seen_before=seen_before)
         seconds = result.queued_seconds or float("nan")
         say(f"  queued in {seconds:.1f} s, dispatcher peak {result.dispatcher.peak_mb:.0f} MB")
         results.append(result)

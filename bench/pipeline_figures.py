@@ -100,6 +100,9 @@ class FanOutFigures:
     queued_seconds: float | None
     """From the ``send`` request until every message was queued."""
     dispatcher: MemoryTrace
+    audience_seen_before: bool = False
+    """The recipients had a campaign of this tenant before: their sender accounts are
+    remembered, so each is read back (sticky) instead of written."""
 
     @property
     def rate(self) -> float:
@@ -202,12 +205,14 @@ def memory_table(rounds: Sequence[Round]) -> str:
 
 def fan_out_table(fan_outs: Sequence[FanOutFigures]) -> str:
     lines = [
-        "| contacts | all queued | messages/s | dispatcher RSS at send | dispatcher peak |",
-        "|---|---|---|---|---|",
+        "| contacts | recipients | all queued | messages/s | dispatcher RSS at send"
+        " | dispatcher peak |",
+        "|---|---|---|---|---|---|",
     ]
     for run in fan_outs:
+        audience = "seen before" if run.audience_seen_before else "new"
         lines.append(
-            f"| {run.contacts:,} | {_s(run.queued_seconds, 1)} | {run.rate:,.0f} "
+            f"| {run.contacts:,} | {audience} | {_s(run.queued_seconds, 1)} | {run.rate:,.0f} "
             f"| {_mb(run.dispatcher.start_mb)} | {_mb(run.dispatcher.peak_mb)} |"
         )
     return "\n".join(lines)

@@ -72,7 +72,10 @@ def test_a_memory_trace_reads_start_middle_and_end() -> None:
     assert MemoryTrace("dispatcher", [], 0.0).middle_mb() is None
     fan_out = FanOutFigures(contacts=1000, queued_seconds=4.0, dispatcher=trace)
     assert fan_out.rate == 250
-    assert "| 1,000 | 4.0 s | 250 | 70 MB | 95 MB |" in fan_out_table([fan_out])
+    again = FanOutFigures(1000, 5.0, trace, audience_seen_before=True)
+    table = fan_out_table([fan_out, again])
+    assert "| 1,000 | new | 4.0 s | 250 | 70 MB | 95 MB |" in table
+    assert "| 1,000 | seen before | 5.0 s | 200 | 70 MB | 95 MB |" in table
 
 
 def test_benchmark_phones_are_distinct() -> None:
