@@ -5,11 +5,13 @@ runs (SecantusDB) time that grows with the number of ids times the number of doc
 Measured there on 2,000 existing documents: a find 1.97 s in one query and 0.11 s in queries of
 50 ids; an ``update_many`` 4.1 s against 0.34 s. Ids that match nothing cost next to nothing.
 On MongoDB the extra round trips cost little. Every lookup of a batch of messages, recipients,
-usage or dead letters by id goes through here.
+usage or dead letters by id goes through here; the queries of one call go out together, so a
+busy server answers them in one wait rather than one wait each.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,11 +33,12 @@ async def find_by_ids(
 ) -> list[Document]:
     """The documents whose ``_id`` is among ``ids`` and that match ``selector``, in no
     particular order."""
-    found: list[Document] = []
-    for chunk in id_chunks(ids):
+
+    async def find(chunk: list[Any]) -> list[Document]:
         query = {**(selector or {}), "_id": {"$in": chunk}}
-        found.extend([d async for d in collection.find(query, projection)])
-    return found
+        return [d async for d in collection.find(query, projection)]
+
+    return [d for found in await asyncio.gather(*map(find, id_chunks(ids))) for d in found]
 
 
 async def update_by_ids(
@@ -46,8 +49,9 @@ async def update_by_ids(
 ) -> int:
     """``update_many`` of the documents whose ``_id`` is among ``ids`` and that match
     ``selector``; returns how many were modified."""
-    modified = 0
-    for chunk in id_chunks(ids):
+
+    async def update_chunk(chunk: list[Any]) -> int:
         result = await collection.update_many({**selector, "_id": {"$in": chunk}}, update)
-        modified += result.modified_count
-    return modified
+        return int(result.modified_count)
+
+    return sum(await asyncio.gather(*map(update_chunk, id_chunks(ids))))

@@ -26,6 +26,7 @@ messages waiting or is seen here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -261,24 +262,45 @@ class FanOut:
             for mid, contact in fresh.items()
         ]
         inserted = set(await insert_new_messages(self.db, documents))
-        await settle_assignment(self.db, assignment, inserted)
         created = [d for d in documents if d["_id"] in inserted]
-        await count_created(self.db, campaign_id, created)
         deferred = len(set(assignment.deferred) & inserted)
         MESSAGES_DEFERRED.inc(deferred)
+        # The recipients' accounts are remembered while the batch is counted and published:
+        # nothing of the publish depends on them.
+        settling = asyncio.create_task(settle_assignment(self.db, assignment, inserted))
+        try:
+            queued = await self._queue(contacts, by_id, created, now)
+        finally:
+            await settling
+        if queued is None:
+            return BatchOutcome(0, deferred, cancelled=True)
+        return BatchOutcome(queued, deferred)
 
+    async def _queue(
+        self,
+        contacts: Sequence[Document],
+        by_id: dict[str, Document],
+        created: list[Document],
+        now: datetime,
+    ) -> int | None:
+        """Count the batch's new messages and, unless the campaign is paused or cancelled,
+        publish them (and those of the batch an earlier run left unpublished); returns how many
+        were queued, None once the campaign is found cancelled."""
+        campaign_id = self.campaign["_id"]
+        await count_created(self.db, campaign_id, created)
         born_queued = [d for d in created if d["status"] == MessageStatus.QUEUED.value]
         status = await campaign_status(self.db, campaign_id)
         self.paused = status == CampaignStatus.PAUSED
         if status == CampaignStatus.CANCELLED:
             # Cancelled while this batch was being made: its cancel may not have seen these.
             await cancel_unsent_messages(self.db, campaign_id)
-            return BatchOutcome(0, deferred, cancelled=True)
+            return None
         if self.paused:
             # Paused meanwhile: those created queued wait for the resume, as handed back.
             await hold_messages(self.db, [d["_id"] for d in born_queued], now)
-            return BatchOutcome(0, deferred)
+            return 0
 
+        inserted = {d["_id"] for d in created}
         waiting = [
             d for d in created if d["status"] == MessageStatus.PENDING.value and d["accountId"]
         ]
@@ -299,7 +321,7 @@ class FanOut:
         )
         await self._advance_watermark(contacts[-1]["_id"], now)
         MESSAGES_DISPATCHED.inc(queued + len(republish))
-        return BatchOutcome(queued, deferred)
+        return queued
 
     async def _advance_watermark(self, through: str, at: datetime) -> None:
         self.watermark = self.watermark.advanced(through, at)
