@@ -18,6 +18,7 @@ and the senders' configured gateway: no caps, no memory of recipients.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,12 +122,16 @@ async def assign_sender_accounts(
     if reserve is not None and reserve.is_stale(now):
         # The clock left the window the reserve was counted in: give it back to that window.
         await give_back_reserve(db, reserve)
-    assignment.previous = await last_accounts(db, tenant_id, [r.phone for r in recipients])
+    assignment.previous, usage = await asyncio.gather(
+        last_accounts(db, tenant_id, [r.phone for r in recipients]),
+        read_usage(db, enabled.keys(), now),
+    )
     waiting = list(recipients)
-    for _ in range(MAX_ROUNDS):
+    for round_ in range(MAX_ROUNDS):
         if not waiting:
             break
-        usage = await read_usage(db, enabled.keys(), now)
+        if round_ > 0:  # others took slots this round counted on: see what is left
+            usage = await read_usage(db, enabled.keys(), now)
         free = {
             account_id: room_left(account.limits, usage[account_id], now)
             for account_id, account in enabled.items()

@@ -49,6 +49,7 @@ from herald_shared.account_assignment import (
     settle_assignment,
 )
 from herald_shared.account_choice import Recipient
+from herald_shared.account_repository import tenant_accounts
 from herald_shared.campaign_states import CampaignStatus
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignLaunched
@@ -237,15 +238,19 @@ class FanOut:
         campaign_id = self.campaign["_id"]
         run = self.launched.run
         by_id = {message_id(campaign_id, c["phone"], run): c for c in contacts}
-        stored = await existing_ids(self.db, list(by_id))
+        tenant_id = self.campaign["tenantId"]
+        stored, accounts = await asyncio.gather(
+            existing_ids(self.db, list(by_id)), tenant_accounts(self.db, tenant_id)
+        )
         fresh = {mid: contact for mid, contact in by_id.items() if mid not in stored}
         now = self.clock()
         assignment = await assign_sender_accounts(
             self.db,
-            self.campaign["tenantId"],
+            tenant_id,
             [Recipient(mid, contact["phone"]) for mid, contact in fresh.items()],
             default_account_id=self.default_account_id,
             now=now,
+            accounts=accounts,
             reserve=self.reserve,
         )
         documents = [
@@ -287,9 +292,10 @@ class FanOut:
         publish them (and those of the batch an earlier run left unpublished); returns how many
         were queued, None once the campaign is found cancelled."""
         campaign_id = self.campaign["_id"]
-        await count_created(self.db, campaign_id, created)
+        _, status = await asyncio.gather(
+            count_created(self.db, campaign_id, created), campaign_status(self.db, campaign_id)
+        )
         born_queued = [d for d in created if d["status"] == MessageStatus.QUEUED.value]
-        status = await campaign_status(self.db, campaign_id)
         self.paused = status == CampaignStatus.PAUSED
         if status == CampaignStatus.CANCELLED:
             # Cancelled while this batch was being made: its cancel may not have seen these.
