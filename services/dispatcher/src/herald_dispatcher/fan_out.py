@@ -2,7 +2,10 @@
 
 Each new message gets a sender account of the campaign's tenant (sticky, within caps; see
 :mod:`herald_shared.account_assignment`); one no account has room for is stored deferred and
-published later by the release of deferred messages.
+published later by the release of deferred messages. Slots of the accounts' caps are taken a
+stretch of batches ahead (:mod:`herald_shared.slot_reserve`), and the recipients' accounts are
+remembered in the background (:mod:`herald_dispatcher.write_behind`); the fan-out ends once
+both are settled.
 
 While the campaign runs, a batch's messages are created ``queued`` and published right after;
 then the campaign's fan-out watermark (:mod:`herald_shared.fan_out_watermark`) moves past the
@@ -43,6 +46,7 @@ from herald_dispatcher.metrics import (
     MESSAGES_DEFERRED,
     MESSAGES_DISPATCHED,
 )
+from herald_dispatcher.write_behind import WriteBehind
 from herald_shared.account_assignment import (
     assign_sender_accounts,
     give_back_reserve,
@@ -184,6 +188,10 @@ async def fan_out_campaign(
         if not done.cancelled:
             done = await fan_out.dispatch(batch)
             queued, deferred = queued + done.queued, deferred + done.deferred
+        await fan_out.memory.drain()
+    except BaseException:
+        fan_out.memory.cancel()
+        raise
     finally:
         await give_back_reserve(db, fan_out.reserve)
     if done.cancelled:
@@ -227,6 +235,8 @@ class FanOut:
     """Account slots taken ahead of the next batches; given back when the fan-out ends."""
     seen: int = 0
     """Contacts handed to :meth:`dispatch` so far."""
+    memory: WriteBehind = field(default_factory=WriteBehind)
+    """The recipients' accounts being remembered, a few batches behind."""
 
     async def dispatch(self, contacts: Sequence[Document]) -> BatchOutcome:
         """Create the messages of ``contacts`` and, unless the campaign is paused or
@@ -270,13 +280,9 @@ class FanOut:
         created = [d for d in documents if d["_id"] in inserted]
         deferred = len(set(assignment.deferred) & inserted)
         MESSAGES_DEFERRED.inc(deferred)
-        # The recipients' accounts are remembered while the batch is counted and published:
-        # nothing of the publish depends on them.
-        settling = asyncio.create_task(settle_assignment(self.db, assignment, inserted))
-        try:
-            queued = await self._queue(contacts, by_id, created, now)
-        finally:
-            await settling
+        # The recipients' accounts are remembered in the background (see write_behind).
+        await self.memory.start(settle_assignment(self.db, assignment, inserted))
+        queued = await self._queue(contacts, by_id, created, now)
         if queued is None:
             return BatchOutcome(0, deferred, cancelled=True)
         return BatchOutcome(queued, deferred)
