@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,8 +66,14 @@ async def broker(settings: HeraldSettings, db: Any) -> AsyncIterator[KafkaBroker
 
 
 async def fan_out(
-    db: Any, broker: KafkaBroker, tenant_id: str, campaign_id: str, at: datetime
+    db: Any,
+    broker: KafkaBroker,
+    tenant_id: str,
+    campaign_id: str,
+    at: datetime | Callable[[], datetime],
 ) -> int:
+    """Fan the campaign out counting caps at ``at`` (a moment, or a clock it asks per batch)."""
+    clock = at if callable(at) else (lambda: at)
     return await fan_out_campaign(
         db,
         broker,
@@ -75,7 +81,7 @@ async def fan_out(
         default_account_id="default",
         batch_size=10,
         send_topic=MESSAGE_SEND_PRIMARY,
-        clock=lambda: at,
+        clock=clock,
     )
 
 
@@ -228,15 +234,7 @@ async def test_a_fan_out_that_crosses_the_hour_counts_each_message_in_its_own_ho
     def clock() -> datetime:
         return next(moments, ELEVEN)
 
-    await fan_out_campaign(
-        db,
-        broker,
-        CampaignLaunched(tenant_id=tenant, campaign_id=campaign_id),
-        default_account_id="default",
-        batch_size=10,
-        send_topic=MESSAGE_SEND_PRIMARY,
-        clock=clock,
-    )
+    await fan_out(db, broker, tenant, campaign_id, clock)
     messages = await messages_of(db, campaign_id)
     for hour, moment in ((10, ELEVEN - timedelta(minutes=30)), (11, ELEVEN)):
         made = Counter(m["accountId"] for m in messages if m["createdAt"].hour == hour)

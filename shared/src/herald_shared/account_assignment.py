@@ -87,6 +87,25 @@ class SenderAssignment:
         return dict(grouped)
 
 
+@dataclass(frozen=True)
+class AssignmentReads:
+    """What choosing accounts reads first and no choice changes: the tenant's accounts and
+    the recipients' last accounts. A fan-out reads them for its next batch while it stores the
+    current one. (Not the accounts' usage: the current batch's takes change it.)"""
+
+    accounts: list[SenderAccount]
+    previous: dict[str, str]
+
+
+async def read_for_assignment(
+    db: Database, tenant_id: str, phones: Sequence[str]
+) -> AssignmentReads:
+    accounts, previous = await asyncio.gather(
+        tenant_accounts(db, tenant_id), last_accounts(db, tenant_id, phones)
+    )
+    return AssignmentReads(accounts, previous)
+
+
 async def assign_sender_accounts(
     db: Database,
     tenant_id: str,
@@ -96,8 +115,12 @@ async def assign_sender_accounts(
     now: datetime,
     accounts: Sequence[SenderAccount] | None = None,
     reserve: SlotReserve | None = None,
+    reads: AssignmentReads | None = None,
 ) -> SenderAssignment:
     """Choose an account for each recipient and count it against that account's caps.
+
+    ``reads`` (of :func:`read_for_assignment`, for these recipients' phones) saves reading
+    them again.
 
     With a ``reserve`` (a fan-out's), slots come from it first, and an account that runs short
     takes some ahead into it (:mod:`herald_shared.slot_reserve`); give it back with
@@ -111,7 +134,9 @@ async def assign_sender_accounts(
     )
     if not recipients:
         return assignment
-    if accounts is None:
+    if reads is not None:
+        accounts = reads.accounts
+    elif accounts is None:
         accounts = await tenant_accounts(db, tenant_id)
     if not accounts:
         assignment.accounts = {r.message_id: default_account_id for r in recipients}
@@ -122,16 +147,15 @@ async def assign_sender_accounts(
     if reserve is not None and reserve.is_stale(now):
         # The clock left the window the reserve was counted in: give it back to that window.
         await give_back_reserve(db, reserve)
-    assignment.previous, usage = await asyncio.gather(
-        last_accounts(db, tenant_id, [r.phone for r in recipients]),
-        read_usage(db, enabled.keys(), now),
-    )
+    if reads is not None:
+        assignment.previous = reads.previous
+    else:
+        assignment.previous = await last_accounts(db, tenant_id, [r.phone for r in recipients])
     waiting = list(recipients)
-    for round_ in range(MAX_ROUNDS):
+    for _ in range(MAX_ROUNDS):
         if not waiting:
             break
-        if round_ > 0:  # others took slots this round counted on: see what is left
-            usage = await read_usage(db, enabled.keys(), now)
+        usage = await read_usage(db, enabled.keys(), now)
         free = {
             account_id: room_left(account.limits, usage[account_id], now)
             for account_id, account in enabled.items()

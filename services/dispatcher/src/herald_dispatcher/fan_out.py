@@ -32,7 +32,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,14 +47,16 @@ from herald_dispatcher.metrics import (
     MESSAGES_DEFERRED,
     MESSAGES_DISPATCHED,
 )
+from herald_dispatcher.read_ahead import read_ahead
 from herald_dispatcher.write_behind import WriteBehind
 from herald_shared.account_assignment import (
+    AssignmentReads,
     assign_sender_accounts,
     give_back_reserve,
+    read_for_assignment,
     settle_assignment,
 )
 from herald_shared.account_choice import Recipient
-from herald_shared.account_repository import tenant_accounts
 from herald_shared.campaign_states import CampaignStatus
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import CampaignLaunched
@@ -124,6 +127,22 @@ def batch_sizes(batch_size: int) -> Iterator[int]:
         size = min(size * 2, batch_size)
 
 
+async def contact_batches(
+    contacts: AsyncIterator[Document], batch_size: int
+) -> AsyncIterator[list[Document]]:
+    """The contacts in batches of :func:`batch_sizes`."""
+    sizes = batch_sizes(batch_size)
+    size = next(sizes)
+    batch: list[Document] = []
+    async for contact in contacts:
+        batch.append(contact)
+        if len(batch) >= size:
+            yield batch
+            batch, size = [], next(sizes)
+    if batch:
+        yield batch
+
+
 @dataclass(frozen=True)
 class BatchOutcome:
     queued: int = 0
@@ -171,23 +190,15 @@ async def fan_out_campaign(
     contacts = (
         db[CONTACTS].find({"campaignId": campaign["_id"]}).sort("_id", 1).batch_size(batch_size)
     )
-    batch: list[Document] = []
     done = BatchOutcome()
-    sizes = batch_sizes(batch_size)
-    size = next(sizes)
+    batches = read_ahead(contact_batches(contacts, batch_size), fan_out.prepare)
     try:
-        async for contact in contacts:
-            batch.append(contact)
-            if len(batch) >= size:
-                size = next(sizes)
+        async with aclosing(batches):
+            async for batch in batches:
                 done = await fan_out.dispatch(batch)
                 queued, deferred = queued + done.queued, deferred + done.deferred
-                batch = []
                 if done.cancelled:
                     break
-        if not done.cancelled:
-            done = await fan_out.dispatch(batch)
-            queued, deferred = queued + done.queued, deferred + done.deferred
         await fan_out.memory.drain()
     except BaseException:
         fan_out.memory.cancel()
@@ -214,6 +225,18 @@ async def fan_out_campaign(
     return queued
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch of contacts with what was read for it before its messages are made."""
+
+    contacts: list[Document]
+    by_id: dict[str, Document]
+    """Message id → its contact."""
+    stored: set[str]
+    """The ids of its messages that exist already."""
+    reads: AssignmentReads
+
+
 @dataclass
 class FanOut:
     """One run of one campaign's fan-out, batch after batch of its contacts (in ``_id``
@@ -238,30 +261,35 @@ class FanOut:
     memory: WriteBehind = field(default_factory=WriteBehind)
     """The recipients' accounts being remembered, a few batches behind."""
 
-    async def dispatch(self, contacts: Sequence[Document]) -> BatchOutcome:
-        """Create the messages of ``contacts`` and, unless the campaign is paused or
+    async def prepare(self, contacts: list[Document]) -> PreparedBatch:
+        """What a batch reads before it writes: which of its messages exist, and what choosing
+        their accounts needs. Depends on nothing an earlier batch writes (see read_ahead)."""
+        by_id = {
+            message_id(self.campaign["_id"], c["phone"], self.launched.run): c for c in contacts
+        }
+        stored, reads = await asyncio.gather(
+            existing_ids(self.db, list(by_id)),
+            read_for_assignment(self.db, self.campaign["tenantId"], [c["phone"] for c in contacts]),
+        )
+        return PreparedBatch(contacts, by_id, stored, reads)
+
+    async def dispatch(self, batch: PreparedBatch) -> BatchOutcome:
+        """Create the messages of the batch's contacts and, unless the campaign is paused or
         cancelled, publish them."""
-        if not contacts:
-            return BatchOutcome()
+        contacts, by_id = batch.contacts, batch.by_id
         self.seen += len(contacts)
         self.reserve.expected = max(0, self.campaign.get("contactCount", 0) - self.seen)
-        campaign_id = self.campaign["_id"]
         run = self.launched.run
-        by_id = {message_id(campaign_id, c["phone"], run): c for c in contacts}
-        tenant_id = self.campaign["tenantId"]
-        stored, accounts = await asyncio.gather(
-            existing_ids(self.db, list(by_id)), tenant_accounts(self.db, tenant_id)
-        )
-        fresh = {mid: contact for mid, contact in by_id.items() if mid not in stored}
+        fresh = {mid: contact for mid, contact in by_id.items() if mid not in batch.stored}
         now = self.clock()
         assignment = await assign_sender_accounts(
             self.db,
-            tenant_id,
+            self.campaign["tenantId"],
             [Recipient(mid, contact["phone"]) for mid, contact in fresh.items()],
             default_account_id=self.default_account_id,
             now=now,
-            accounts=accounts,
             reserve=self.reserve,
+            reads=batch.reads,
         )
         documents = [
             build_message(
