@@ -5,7 +5,8 @@ Each new message gets a sender account of the campaign's tenant (sticky, within 
 published later by the release of deferred messages. Slots of the accounts' caps are taken a
 stretch of batches ahead (:mod:`herald_shared.slot_reserve`), and the recipients' accounts are
 remembered in the background (:mod:`herald_dispatcher.write_behind`); the fan-out ends once
-both are settled.
+both are settled. What a batch reads before it writes is read while the batch before it is
+stored and published (:mod:`herald_dispatcher.read_ahead`).
 
 While the campaign runs, a batch's messages are created ``queued`` and published right after;
 then the campaign's fan-out watermark (:mod:`herald_shared.fan_out_watermark`) moves past the
