@@ -20,7 +20,7 @@ from herald_shared.mongo import Collection, Document
 IDS_PER_QUERY = 50
 
 
-def id_chunks(ids: Sequence[Any]) -> Iterator[list[Any]]:
+def _id_chunks(ids: Sequence[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(ids), IDS_PER_QUERY):
         yield list(ids[start : start + IDS_PER_QUERY])
 
@@ -38,7 +38,7 @@ async def find_by_ids(
         query = {**(selector or {}), "_id": {"$in": chunk}}
         return [d async for d in collection.find(query, projection)]
 
-    return [d for found in await asyncio.gather(*map(find, id_chunks(ids))) for d in found]
+    return [d for found in await asyncio.gather(*map(find, _id_chunks(ids))) for d in found]
 
 
 async def update_by_ids(
@@ -54,4 +54,4 @@ async def update_by_ids(
         result = await collection.update_many({**selector, "_id": {"$in": chunk}}, update)
         return int(result.modified_count)
 
-    return sum(await asyncio.gather(*map(update_chunk, id_chunks(ids))))
+    return sum(await asyncio.gather(*map(update_chunk, _id_chunks(ids))))

@@ -8,7 +8,7 @@ crash in between leaves the message ``queued`` but unpublished; the sweep publis
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 from herald_shared.contracts.common import utc_now
 from herald_shared.contracts.events import SendMessage
 from herald_shared.dead_letters import DeadLetterStatus
-from herald_shared.id_batches import find_by_ids
+from herald_shared.id_batches import find_by_ids, update_by_ids
 from herald_shared.message_states import MessageStatus
 from herald_shared.message_transitions import transition
 from herald_shared.mongo import DEAD_LETTERS, MESSAGES, Database, Document
@@ -83,13 +83,19 @@ async def close_dead_letters_of(db: Database, message_ids: list[str]) -> int:
     )
 
 
+def _redriven() -> Document:
+    return {
+        "$set": {"status": DeadLetterStatus.REDRIVEN.value, "redrivenAt": utc_now()},
+        "$inc": {"redriveCount": 1},
+    }
+
+
 async def mark_redriven(db: Database, selector: Document) -> int:
     """Mark the dead letters matching ``selector`` redriven (once more); returns how many."""
-    result = await db[DEAD_LETTERS].update_many(
-        selector,
-        {
-            "$set": {"status": DeadLetterStatus.REDRIVEN.value, "redrivenAt": utc_now()},
-            "$inc": {"redriveCount": 1},
-        },
-    )
+    result = await db[DEAD_LETTERS].update_many(selector, _redriven())
     return int(result.modified_count)
+
+
+async def mark_ids_redriven(db: Database, dead_letter_ids: Sequence[Any]) -> int:
+    """Mark the dead letters ``dead_letter_ids`` redriven (once more); returns how many."""
+    return await update_by_ids(db[DEAD_LETTERS], dead_letter_ids, {}, _redriven())

@@ -1,9 +1,10 @@
 """Preparing the next batch while the current one is worked on.
 
 A fan-out's batch first reads (its messages that exist, the tenant's accounts, the recipients'
-last accounts, the accounts' usage), then writes and publishes. The reads of batch k+1 depend
-on nothing batch k writes, so they go on while batch k is stored and published: on a busy
-server each batch's reads cost a wait of their own, and this hides it.
+last accounts), then writes and publishes. Those reads of batch k+1 depend on nothing batch k
+writes, so they go on while batch k is stored and published: on a busy server each batch's
+reads cost a wait of their own, and this hides it. (The accounts' usage is read when the batch
+is dispatched: batch k's takes change it.)
 """
 
 from __future__ import annotations

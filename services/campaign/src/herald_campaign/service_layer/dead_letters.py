@@ -28,12 +28,12 @@ from herald_campaign.service_layer.errors import (
 from herald_shared.attempt_plan import AttemptPlan
 from herald_shared.contracts.events import SendMessage
 from herald_shared.dead_letters import DeadLetterStatus
-from herald_shared.id_batches import find_by_ids, id_chunks
+from herald_shared.id_batches import find_by_ids
 from herald_shared.logging import bind_context, get_logger
 from herald_shared.message_states import MessageStatus
 from herald_shared.mongo import DEAD_LETTERS, MESSAGES, Database, Document
 from herald_shared.queueing import publish_send_events
-from herald_shared.redrive import mark_redriven, requeue_failed_message
+from herald_shared.redrive import mark_ids_redriven, requeue_failed_message
 from herald_shared.settings import HeraldSettings
 from herald_shared.topics import MESSAGE_DLT, herald_topics
 
@@ -186,8 +186,7 @@ class DeadLetterService:
         return topic
 
     async def _mark_redriven(self, dead_letter_ids: list[Any]) -> None:
-        for chunk in id_chunks(dead_letter_ids):
-            await mark_redriven(self._db, {"_id": {"$in": chunk}})
+        await mark_ids_redriven(self._db, dead_letter_ids)
 
     async def redrive_campaign(self, tenant_id: str, campaign_id: str) -> CampaignRedrive:
         """Redrive every open dead letter of a campaign, oldest first; a dead letter whose
