@@ -26,7 +26,10 @@ WORKDIR /src
 # The dependencies first, from the lockfile and the workspace's project files only, so this
 # layer is rebuilt only when they change.
 COPY pyproject.toml uv.lock ./
-COPY shared/pyproject.toml shared/
+COPY shared/core/pyproject.toml shared/core/
+COPY shared/gateways/pyproject.toml shared/gateways/
+COPY shared/infra/pyproject.toml shared/infra/
+COPY shared/sender/pyproject.toml shared/sender/
 COPY services/campaign/pyproject.toml services/campaign/
 COPY services/dispatcher/pyproject.toml services/dispatcher/
 COPY services/primary-sender/pyproject.toml services/primary-sender/

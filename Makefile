@@ -73,7 +73,7 @@ bench-pacing: install ## One sender, N = 100 / 1,000 / 10,000 accounts paced at 
 
 lint: deps ## ruff and mypy --strict (sources, then each test folder and bench/ on its own)
 	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/mypy
-	@for tests in shared/tests services/*/tests tools/*/tests "tests conftest.py" bench contract_docs; do \
+	@for tests in shared/*/tests services/*/tests tools/*/tests "tests conftest.py" bench contract_docs; do \
 		$(VENV)/mypy $$tests || exit 1; done
 
 format: deps

@@ -19,8 +19,8 @@ _ROOT = str(Path(__file__).resolve().parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from herald_shared.mongo import Database, connect, database  # noqa: E402
-from herald_shared.settings import HeraldSettings  # noqa: E402
+from herald_infra.mongo.client import Database, connect, database  # noqa: E402
+from herald_infra.runtime.settings import HeraldSettings  # noqa: E402
 from tests import infra  # noqa: E402
 
 

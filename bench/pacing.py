@@ -79,9 +79,9 @@ from bench.pacing_setup import (
 from bench.proc_stats import CpuSnapshot, listening_pid, memory_mb
 from herald_devstack.processes import ManagedProcess, wait_ready
 from herald_devstack.stack import SERVICES, StackConfig, StackPorts, services, simulators
-from herald_shared.mongo import MESSAGES, Database, Document, ensure_indexes
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import ensure_topics
+from herald_infra.kafka.topics import ensure_topics
+from herald_infra.mongo.client import MESSAGES, Database, Document, ensure_indexes
+from herald_infra.runtime.settings import HeraldSettings
 from tests.infra import kafka_bootstrap, mongodb_url
 
 DESCRIPTION = "Pacing benchmark: N sender accounts, each paced at ~100 ms, through one sender."
@@ -473,7 +473,7 @@ def code_state() -> str:
         return done.stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = git("diff", "--name-only", "HEAD", "--", "shared/src", "services", "tools")
+    changed = git("diff", "--name-only", "HEAD", "--", "shared", "services", "tools")
     files = ", ".join(changed.split()) if changed else "none"
     return f"code: {commit}; product files changed since: {files}"
 

@@ -1,9 +1,9 @@
 """The sender accounts, campaign, queued messages and send events of one pacing run.
 
 Everything is written the way Herald writes it: account documents from
-:func:`herald_shared.accounts.account_document`, message documents from the dispatcher's
+:func:`herald_core.accounts.model.account_document`, message documents from the dispatcher's
 :func:`herald_dispatcher.message_plan.build_message` (then ``queued``, as after their publish),
-send events from :func:`herald_shared.queueing.send_event_from_document`, keyed by account.
+send events from :func:`herald_infra.messages.queueing.send_event_from_document`, keyed by account.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
-from herald_dispatcher.message_plan import build_message
-from herald_shared.accounts import (
+from herald_core.accounts.model import (
     AccountStatus,
     GatewayAdapter,
     GatewaySession,
@@ -27,10 +26,11 @@ from herald_shared.accounts import (
     SessionEngine,
     account_document,
 )
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import ACCOUNTS, CAMPAIGNS, MESSAGES, Database, Document
-from herald_shared.queueing import send_event_from_document
-from herald_shared.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
+from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
+from herald_core.messages.states import MessageStatus
+from herald_dispatcher.message_plan import build_message
+from herald_infra.messages.queueing import send_event_from_document
+from herald_infra.mongo.client import ACCOUNTS, CAMPAIGNS, MESSAGES, Database, Document
 
 TENANT_ID = "bench"
 BODY = "Herald pacing benchmark"

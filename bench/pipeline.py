@@ -89,9 +89,9 @@ from herald_devstack.stack import (
     services,
     simulators,
 )
-from herald_shared.fan_out_watermark import FAN_OUT, watermark_of
-from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
-from herald_shared.settings import HeraldSettings
+from herald_infra.campaigns.fan_out_watermark import FAN_OUT, watermark_of
+from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
+from herald_infra.runtime.settings import HeraldSettings
 from tests.infra import kafka_bootstrap, mongodb_url
 
 DESCRIPTION = "Pipeline benchmark: Herald end to end against its raw ceiling, and the fan-out."

@@ -42,8 +42,8 @@ from aiokafka.errors import TopicAlreadyExistsError
 from pymongo import AsyncMongoClient
 
 from bench.proc_stats import memory_mb
-from herald_shared.sender.partition_progress import PartitionProgress
-from herald_shared.settings import HeraldSettings
+from herald_infra.runtime.settings import HeraldSettings
+from herald_sender.partition_progress import PartitionProgress
 
 Document = dict[str, Any]
 

@@ -14,7 +14,7 @@ from datetime import datetime
 import httpx
 
 from bench.pacing_setup import TENANT_ID, account_id, session_name
-from herald_shared.mongo import ACCOUNTS, CONTACTS, Database, Document
+from herald_infra.mongo.client import ACCOUNTS, CONTACTS, Database, Document
 
 BODY = "Hello {{name|there}}, this is Herald's pipeline benchmark."
 CONTACTS_PER_REQUEST = 10_000

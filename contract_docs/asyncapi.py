@@ -9,7 +9,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from herald_shared.dead_letters import DEAD_LETTER_ID, REASON
+from herald_core.messages.dead_letters import DEAD_LETTER_ID, REASON
 
 TITLE = "Herald"
 VERSION = "1.0.0"

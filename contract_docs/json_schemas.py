@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from herald_shared.contracts.commands import AnyCampaignCommand, CampaignCommand
-from herald_shared.contracts.events import (
+from herald_core.contracts.commands import AnyCampaignCommand, CampaignCommand
+from herald_core.contracts.events import (
     AnyCampaignEvent,
     CampaignEvent,
     MessageStatusChanged,

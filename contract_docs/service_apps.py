@@ -19,13 +19,13 @@ from herald_campaign.main import create_app as create_campaign_app
 from herald_campaign.settings import CampaignSettings
 from herald_dispatcher.main import create_app as create_dispatcher_app
 from herald_fallback_sender.main import DEPLOYMENT as FALLBACK_SENDER
+from herald_infra.runtime.service_app import ServiceRuntime
+from herald_infra.runtime.settings import HeraldSettings
 from herald_primary_sender.main import DEPLOYMENT as PRIMARY_SENDER
 from herald_scheduler.main import create_app as create_scheduler_app
 from herald_scheduler.settings import SchedulerSettings
-from herald_shared.sender.asyncapi import lane_consumer_specification
-from herald_shared.sender.service import SenderDeployment
-from herald_shared.service_app import ServiceRuntime
-from herald_shared.settings import HeraldSettings
+from herald_sender.asyncapi import lane_consumer_specification
+from herald_sender.deployment import SenderDeployment
 
 KAFKA = "localhost:9092"
 """The Kafka address the AsyncAPI document names (``make up``'s)."""

@@ -14,6 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from herald_campaign.api.auth import register_api_key
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.messages.states import TERMINAL_STATUSES
 from herald_devstack.processes import ManagedProcess, wait_ready
 from herald_devstack.stack import (
     UNPACED_QUIET_ENV,
@@ -24,13 +26,11 @@ from herald_devstack.stack import (
     simulators,
 )
 from herald_devstack.waiting import eventually
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.counters import reconcile_counters
-from herald_shared.expired_claims import resolve_expired_claims
-from herald_shared.kafka import build_broker
-from herald_shared.message_states import TERMINAL_STATUSES
-from herald_shared.mongo import MESSAGES, connect, database
-from herald_shared.settings import HeraldSettings
+from herald_infra.kafka.broker import build_broker
+from herald_infra.messages.counters import reconcile_counters
+from herald_infra.mongo.client import MESSAGES, connect, database
+from herald_infra.runtime.settings import HeraldSettings
+from herald_scheduler.expired_claims import resolve_expired_claims
 
 
 @dataclass

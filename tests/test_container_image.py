@@ -141,9 +141,9 @@ def test_the_build_context_holds_what_the_dockerfile_copies_and_nothing_private(
     ]
     for copied in (source for group in sources for source in group):
         assert in_context(copied), f"{copied} is copied but left out of the build context"
-    assert in_context("shared/src/herald_shared/settings.py")
+    assert in_context("shared/infra/src/herald_infra/runtime/settings.py")
     for private in (".git/config", ".venv/bin/python", ".local/api-token", ".env"):
         assert not in_context(private), private
-    assert not in_context("shared/tests/test_templates.py")
+    assert not in_context("shared/core/tests/test_templates.py")
     assert not in_context("services/campaign/src/herald_campaign/__pycache__/main.cpython-311.pyc")
     assert DOCKERFILE.exists()

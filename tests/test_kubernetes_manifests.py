@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from herald_shared.contracts.common import DelayType
-from herald_shared.pacing import PROFILES
-from herald_shared.sender.service import STOP_MARGIN
-from herald_shared.service_app import HTTP_DRAIN_SECONDS
-from herald_shared.settings import HeraldSettings
+from herald_core.contracts.common import DelayType
+from herald_core.pacing import PROFILES
+from herald_infra.runtime.service_app import HTTP_DRAIN_SECONDS
+from herald_infra.runtime.settings import HeraldSettings
+from herald_sender.deployment import STOP_MARGIN
 from tests.herald_services import DEFAULT_PORTS, SENDERS, command
 from tests.image_contents import image_commands
 

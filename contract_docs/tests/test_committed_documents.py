@@ -11,17 +11,17 @@ import pytest
 import yaml
 
 from contract_docs.documents import generate, staleness, write
-from herald_shared.contracts.commands import campaign_command_adapter
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import (
+from herald_core.contracts.commands import campaign_command_adapter
+from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
     MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
     MESSAGE_SEND_PRIMARY,
     MESSAGE_STATUS,
-    herald_topics,
 )
+from herald_infra.kafka.topics import herald_topics
+from herald_infra.runtime.settings import HeraldSettings
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from herald_campaign.asyncapi import campaign_publications
+from herald_core.attempt_plan import AttemptPlan, Engine
+from herald_core.contracts.events import SendMessage
 from herald_dispatcher.asyncapi import FAN_OUT, RELAY, dispatcher_publications
+from herald_infra.runtime.asyncapi import Publication, declare_publications, publisher_title
 from herald_scheduler.asyncapi import scheduler_publications
-from herald_shared.asyncapi import Publication, declare_publications, publisher_title
-from herald_shared.attempt_plan import AttemptPlan, Engine
-from herald_shared.contracts.events import SendMessage
-from herald_shared.sender.asyncapi import next_attempts, sender_publications
+from herald_sender.asyncapi import next_attempts, sender_publications
 
 DEFAULT = AttemptPlan.parse("primary, fallback, fallback@60s")
 

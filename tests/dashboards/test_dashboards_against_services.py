@@ -23,13 +23,13 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from herald_core.contracts.events import SendMessage
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, MESSAGE_SEND_PRIMARY
 from herald_devstack.processes import free_port
 from herald_devstack.stack import SERVICES
 from herald_devstack.waiting import eventually
-from herald_shared.contracts.events import SendMessage
-from herald_shared.kafka import build_broker
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import CAMPAIGN_COMMANDS, MESSAGE_SEND_PRIMARY
+from herald_infra.kafka.broker import build_broker
+from herald_infra.runtime.settings import HeraldSettings
 from tests.dashboards.exposition import Family, families, family_of
 from tests.dashboards.grafana import Query, dashboard_files, queries
 from tests.dashboards.promql import metric_names

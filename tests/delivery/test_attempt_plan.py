@@ -98,7 +98,7 @@ async def test_both_engines_failing_make_a_third_attempt_after_the_back_off_then
     assert headers["kafka_dlt-original-topic"] == "message.send.fallback"
     assert int(headers["kafka_dlt-original-partition"]) >= 0
     assert int(headers["kafka_dlt-original-offset"]) >= 0
-    assert headers["kafka_dlt-exception-fqcn"] == "herald_shared.sender.gateway.GatewayError"
+    assert headers["kafka_dlt-exception-fqcn"] == "herald_gateways.interface.GatewayError"
     assert "attempt plan exhausted" in headers["kafka_dlt-exception-message"]
     assert headers["herald-dlt-reason"] == "gateway-error"
     assert headers["herald-dlt-attempts"] == "3"

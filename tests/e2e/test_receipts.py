@@ -17,9 +17,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
+from herald_core.contracts.events import MessageStatusChanged
+from herald_core.contracts.topics import MESSAGE_STATUS
 from herald_devstack.topic_reader import TopicReader
-from herald_shared.contracts.events import MessageStatusChanged
-from herald_shared.topics import MESSAGE_STATUS
 from tests.system import (
     RunningStack,
     gateway_client,

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from herald_devstack.processes import free_port
-from herald_shared.sender.evolution import EvolutionGateway
-from herald_shared.sender.gateway import GatewayError, SessionStatus
+from herald_gateways.evolution import EvolutionGateway
+from herald_gateways.interface import GatewayError, SessionStatus
 from tests.gateways.conftest import API_KEY, Simulator
 
 INSTANCE = "evo"

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from herald_devstack.processes import free_port
-from herald_shared.sender.gateway import GatewayError, SessionStatus
-from herald_shared.sender.waha import WahaGateway
+from herald_gateways.interface import GatewayError, SessionStatus
+from herald_gateways.waha import WahaGateway
 from tests.gateways.conftest import API_KEY, Simulator
 
 PHONE = "+919876543210"

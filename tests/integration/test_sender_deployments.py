@@ -11,15 +11,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from herald_core.contracts.events import SendMessage
 from herald_devstack.asgi import running
 from herald_devstack.kafka_offsets import handled
 from herald_devstack.stack import lone_simulator
 from herald_devstack.waiting import eventually
 from herald_fallback_sender.main import DEPLOYMENT as FALLBACK
+from herald_infra.runtime.settings import HeraldSettings
 from herald_primary_sender.main import DEPLOYMENT as PRIMARY
-from herald_shared.contracts.events import SendMessage
-from herald_shared.sender.service import SenderDeployment
-from herald_shared.settings import HeraldSettings
+from herald_sender.deployment import SenderDeployment
 
 pytestmark = pytest.mark.integration
 API_KEY = "it-key"

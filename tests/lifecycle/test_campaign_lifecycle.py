@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from herald_devstack.waiting import eventually
-from herald_shared.counters import recount
+from herald_infra.messages.counters import recount
 from tests.system import (
     RunningStack,
     launch_campaign,

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from herald_core.messages.states import TERMINAL_STATUSES
 from herald_devstack.stack import SERVICES
 from herald_devstack.waiting import eventually
-from herald_shared.counters import recount
-from herald_shared.message_states import TERMINAL_STATUSES
+from herald_infra.messages.counters import recount
 from tests import infra
 from tests.system import (
     RunningStack,

@@ -25,10 +25,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
 from herald_devstack.processes import wait_ready
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
-from herald_shared.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
 from tests.system import (
     RunningStack,
     add_account,

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from herald_campaign.main import create_app
 from herald_campaign.settings import CampaignSettings
+from herald_core.contracts.events import SendMessage
+from herald_core.messages.states import MessageStatus
 from herald_devstack.asgi import running
-from herald_shared.contracts.events import SendMessage
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import Database, connect, database
+from herald_infra.mongo.client import Database, connect, database
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from herald_campaign.domain.accounts import (
     enabled_account,
     new_account,
 )
-from herald_shared.accounts import (
+from herald_core.accounts.model import (
     AccountStatus,
     GatewayAdapter,
     HealthStatus,

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from herald_campaign.api.auth import register_api_key
-from herald_shared.message_states import MessageStatus
+from herald_core.messages.states import MessageStatus
 
 from .conftest import (
     OTHER_TENANT,
@@ -371,7 +371,7 @@ async def test_api_keys_never_appear_in_responses_or_logs(
     api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    # As herald_shared.logging configures it: the driver at DEBUG logs every command with its
+    # As herald_infra.runtime.logging configures it: the driver at DEBUG logs every command with its
     # documents, keys included.
     caplog.set_level(logging.WARNING, logger="pymongo")
     with structlog.testing.capture_logs() as structured:

@@ -11,11 +11,9 @@ import httpx
 import pytest
 
 from herald_campaign.api.auth import register_api_key
-from herald_devstack.topic_reader import TopicReader
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.contracts.events import campaign_event_adapter
-from herald_shared.message_states import MessageStatus
-from herald_shared.topics import (
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.events import campaign_event_adapter
+from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
     CAMPAIGN_GROUP,
@@ -29,6 +27,8 @@ from herald_shared.topics import (
     PRIMARY_SENDER_GROUP,
     RETRY_RELAY_GROUP,
 )
+from herald_core.messages.states import MessageStatus
+from herald_devstack.topic_reader import TopicReader
 
 from .conftest import (
     OTHER_TENANT,

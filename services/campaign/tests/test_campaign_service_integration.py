@@ -11,8 +11,8 @@ from herald_campaign.domain.campaigns import CampaignDraft
 from herald_campaign.domain.contacts import SubmittedContact
 from herald_campaign.service_layer.campaigns import CampaignEvent, CampaignService
 from herald_campaign.service_layer.errors import EventBusUnavailable
-from herald_shared.mongo import Database, connect, database, ensure_indexes
-from herald_shared.settings import HeraldSettings
+from herald_infra.mongo.client import Database, connect, database, ensure_indexes
+from herald_infra.runtime.settings import HeraldSettings
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from herald_campaign.domain.campaigns import campaign_id_for_command, derived_event_id
+from herald_core.contracts.events import campaign_event_adapter
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS, MESSAGE_DLT
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
-from herald_shared.contracts.events import campaign_event_adapter
-from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS, MESSAGE_DLT
 
 from .conftest import (
     TENANT,

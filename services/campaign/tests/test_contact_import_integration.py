@@ -15,11 +15,11 @@ from aiokafka import AIOKafkaProducer
 from herald_campaign.api.auth import register_api_key
 from herald_campaign.domain.campaigns import CampaignDraft
 from herald_campaign.service_layer.errors import InvalidMessageBody
+from herald_core.contracts.events import ContactsAdded, campaign_event_adapter
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS, MESSAGE_DLT
+from herald_core.templates import WHATSAPP_MAX_BODY
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
-from herald_shared.contracts.events import ContactsAdded, campaign_event_adapter
-from herald_shared.templates import WHATSAPP_MAX_BODY
-from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS, MESSAGE_DLT
 
 from .conftest import (
     OTHER_TENANT,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from herald_campaign.domain.campaigns import contact_id
 from herald_campaign.domain.contacts import SubmittedContact, screen_contacts
+from herald_core.templates import WHATSAPP_MAX_BODY
 from herald_dispatcher.message_plan import build_message
-from herald_shared.templates import WHATSAPP_MAX_BODY
 
 BODY = "x" * (WHATSAPP_MAX_BODY - 30) + "{{name|there}} {{city}} {{phone}}"
 

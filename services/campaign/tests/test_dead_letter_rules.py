@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from herald_campaign.domain.dead_letters import message_refusal, poison_refusal, visible_tenants
-from herald_shared.topics import CAMPAIGN_COMMANDS, MESSAGE_DLT
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, MESSAGE_DLT
 
 
 def test_a_tenant_sees_its_own_dead_letters() -> None:

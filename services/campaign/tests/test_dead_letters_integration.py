@@ -16,17 +16,21 @@ import httpx
 import pytest
 
 from herald_campaign.api.auth import register_api_key
-from herald_devstack.topic_reader import TopicReader
-from herald_devstack.waiting import eventually
-from herald_shared.dead_letters import (
+from herald_core.contracts.topics import (
+    CAMPAIGN_COMMANDS,
+    MESSAGE_SEND_FALLBACK,
+    MESSAGE_SEND_PRIMARY,
+)
+from herald_core.messages.dead_letters import (
     dead_letter_document,
     dead_letter_headers,
     message_dead_letter_id,
 )
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import Document
-from herald_shared.queueing import send_event_from_document
-from herald_shared.topics import CAMPAIGN_COMMANDS, MESSAGE_SEND_FALLBACK, MESSAGE_SEND_PRIMARY
+from herald_core.messages.states import MessageStatus
+from herald_devstack.topic_reader import TopicReader
+from herald_devstack.waiting import eventually
+from herald_infra.messages.queueing import send_event_from_document
+from herald_infra.mongo.client import Document
 
 from .conftest import (
     OTHER_TENANT,
@@ -64,7 +68,7 @@ def message_dead_letter(
         topic=MESSAGE_SEND_FALLBACK,
         partition=3,
         offset=offset,
-        error="herald_shared.sender.send_errors.GatewayTimeout",
+        error="herald_gateways.failures.GatewayTimeout",
         error_message="gateway timed out after 30 s",
         reason=reason,
         attempts=3,
@@ -96,7 +100,7 @@ def poison_dead_letter(
         topic=topic,
         partition=1,
         offset=offset,
-        error="herald_shared.kafka.InvalidRecord",
+        error="herald_infra.kafka.broker.InvalidRecord",
         error_message="refused",
         reason=reason,
     )
@@ -216,7 +220,7 @@ async def test_a_dead_letter_reads_camel_case_without_its_raw_bytes(
     assert body["id"] == message_dead_letter_id(message["_id"], 1)
     assert (body["campaignId"], body["messageId"]) == (campaign_id, message["_id"])
     assert (body["reason"], body["attempts"]) == ("exhausted", 3)
-    assert body["exceptionType"] == "herald_shared.sender.send_errors.GatewayTimeout"
+    assert body["exceptionType"] == "herald_gateways.failures.GatewayTimeout"
     assert body["exceptionMessage"] == "gateway timed out after 30 s"
     assert (body["originalTopic"], body["originalPartition"], body["originalOffset"]) == (
         MESSAGE_SEND_FALLBACK,

@@ -20,7 +20,7 @@ from herald_campaign.domain.gauge_families import (
     campaigns_in_view,
     gauge_families,
 )
-from herald_shared.message_states import MessageStatus
+from herald_core.messages.states import MessageStatus
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

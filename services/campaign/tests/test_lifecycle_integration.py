@@ -17,18 +17,18 @@ from aiokafka import AIOKafkaProducer
 
 from herald_campaign.api.auth import register_api_key
 from herald_campaign.domain.campaigns import derived_event_id
-from herald_devstack.topic_reader import TopicReader
-from herald_devstack.waiting import eventually
-from herald_shared.contracts.events import campaign_event_adapter
-from herald_shared.counters import recount
-from herald_shared.message_states import MessageStatus
-from herald_shared.schedules import campaign_schedule_id
-from herald_shared.topics import (
+from herald_core.contracts.events import campaign_event_adapter
+from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
     MESSAGE_DLT,
     MESSAGE_SEND_PRIMARY,
 )
+from herald_core.messages.states import MessageStatus
+from herald_core.schedules import campaign_schedule_id
+from herald_devstack.topic_reader import TopicReader
+from herald_devstack.waiting import eventually
+from herald_infra.messages.counters import recount
 
 from .conftest import (
     OTHER_TENANT,

@@ -15,7 +15,7 @@ from herald_campaign.domain.lifecycle import (
     pause_fields,
     resume_fields,
 )
-from herald_shared.campaign_states import CampaignAction, CampaignStatus, refusal
+from herald_core.campaigns.lifecycle import CampaignAction, CampaignStatus, refusal
 
 AT = datetime(2026, 5, 20, 12, tzinfo=UTC)
 A = CampaignAction

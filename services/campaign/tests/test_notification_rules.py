@@ -31,7 +31,7 @@ from herald_campaign.notifications.signing import (
     signature,
     signature_matches,
 )
-from herald_shared.contracts.events import (
+from herald_core.contracts.events import (
     CampaignCancelled,
     CampaignCompleted,
     CampaignFailed,

@@ -26,15 +26,15 @@ from herald_campaign.notifications.delivery_worker import DeliveryWorker
 from herald_campaign.notifications.payloads import Notification, delivery_id, notification_body
 from herald_campaign.notifications.repository import DeliveryRepository, EndpointRepository
 from herald_campaign.notifications.service import MAX_ENDPOINTS_PER_TENANT, NotificationService
-from herald_devstack.waiting import eventually
-from herald_shared.contracts.events import (
+from herald_core.contracts.events import (
     AnyCampaignEvent,
     CampaignCompleted,
     CampaignFailed,
     CampaignPaused,
 )
-from herald_shared.mongo import NOTIFICATION_DELIVERIES
-from herald_shared.topics import CAMPAIGN_EVENTS
+from herald_core.contracts.topics import CAMPAIGN_EVENTS
+from herald_devstack.waiting import eventually
+from herald_infra.mongo.client import NOTIFICATION_DELIVERIES
 
 from .conftest import (
     OTHER_TENANT,

@@ -23,8 +23,8 @@ from herald_campaign.domain.receipts import (
     receipt_move,
     waha_acknowledgement,
 )
-from herald_shared.message_states import MessageStatus as S
-from herald_shared.message_states import can_transition
+from herald_core.messages.states import MessageStatus as S
+from herald_core.messages.states import can_transition
 
 # What an acknowledgement means
 

@@ -17,10 +17,10 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
+from herald_core.contracts.events import MessageStatusChanged
+from herald_core.contracts.topics import MESSAGE_STATUS
+from herald_core.messages.states import MessageStatus
 from herald_devstack.topic_reader import TopicReader
-from herald_shared.contracts.events import MessageStatusChanged
-from herald_shared.message_states import MessageStatus
-from herald_shared.topics import MESSAGE_STATUS
 
 from .conftest import (
     RunningService,

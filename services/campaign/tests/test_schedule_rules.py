@@ -14,7 +14,7 @@ from herald_campaign.domain.schedules import (
     status_when_stopped,
     window_closed_before,
 )
-from herald_shared.campaign_states import CampaignStatus
+from herald_core.campaigns.lifecycle import CampaignStatus
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

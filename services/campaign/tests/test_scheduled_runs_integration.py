@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaProducer
 
 from herald_campaign.api.auth import register_api_key
 from herald_campaign.domain.campaigns import derived_event_id
+from herald_core.contracts.topics import CAMPAIGN_EVENTS, MESSAGE_DLT
+from herald_core.schedules import Firing, campaign_schedule_id
 from herald_devstack.topic_reader import TopicReader
-from herald_shared.schedules import Firing, campaign_schedule_id
-from herald_shared.topics import CAMPAIGN_EVENTS, MESSAGE_DLT
 
 from .conftest import (
     OTHER_TENANT,

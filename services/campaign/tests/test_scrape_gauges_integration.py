@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from herald_campaign.adapters.consumer_lag import KafkaConsumerLag, WatchedConsumer
 from herald_campaign.scrape_gauges import ScrapeGauges
 from herald_campaign.service_layer.messages import watched_consumers
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
+from herald_core.messages.states import MessageStatus
 from herald_devstack.processes import free_port
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.message_states import MessageStatus
-from herald_shared.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
 
 from .conftest import (
     TENANT,

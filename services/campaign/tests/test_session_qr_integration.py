@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from herald_campaign.api.auth import register_api_key
+from herald_core.attempt_plan import Engine
 from herald_devstack.processes import free_port
 from herald_devstack.stack import lone_simulator
-from herald_shared.attempt_plan import Engine
-from herald_shared.sender.gateway_directory import GatewayDirectory, SessionAddress
-from herald_shared.sender.session_polling import SessionHealthPoller
+from herald_sender.gateway_directory import GatewayDirectory, SessionAddress
+from herald_sender.session_polling import SessionHealthPoller
 
 from .conftest import (
     OTHER_TENANT,

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from herald_shared.accounts import (
+from herald_core.accounts.model import (
     AccountStatus,
     GatewayAdapter,
     GatewaySession,
@@ -19,7 +19,7 @@ from herald_shared.accounts import (
     SessionEngine,
     account_document,
 )
-from herald_shared.sending_limits import day_start
+from herald_core.accounts.sending_limits import day_start
 
 
 def today_at(hours: float) -> datetime:

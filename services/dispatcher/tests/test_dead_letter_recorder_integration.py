@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
+from herald_core.contracts.events import SendMessage
+from herald_core.contracts.topics import DEAD_LETTER_GROUP, MESSAGE_DLT, MESSAGE_SEND_FALLBACK
+from herald_core.messages.dead_letters import (
+    dead_letter_headers,
+    message_dead_letter_id,
+    record_dead_letter_id,
+)
 from herald_devstack.asgi import running
 from herald_devstack.kafka_offsets import handled
 from herald_devstack.waiting import eventually
 from herald_dispatcher.dead_letter_recorder import record_dead_letter
 from herald_dispatcher.main import create_app
-from herald_shared.contracts.events import SendMessage
-from herald_shared.dead_letters import (
-    dead_letter_headers,
-    message_dead_letter_id,
-    record_dead_letter_id,
-)
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import DEAD_LETTER_GROUP, MESSAGE_DLT, MESSAGE_SEND_FALLBACK
+from herald_infra.runtime.settings import HeraldSettings
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ async def test_a_message_dead_letter_is_stored_once_under_its_tenant_campaign_an
         topic=MESSAGE_SEND_FALLBACK,
         partition=1,
         offset=77,
-        error="herald_shared.sender.send_errors.GatewayTimeout",
+        error="herald_gateways.failures.GatewayTimeout",
         reason="exhausted",
         attempts=3,
         dead_letter_id=message_dead_letter_id(message_id, 3),

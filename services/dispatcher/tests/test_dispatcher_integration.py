@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from herald_devstack.asgi import running
-from herald_devstack.kafka_offsets import handled
-from herald_devstack.topic_reader import TopicReader
-from herald_devstack.waiting import eventually
-from herald_dispatcher.main import create_app
-from herald_shared.contracts.events import CampaignLaunched
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import (
+from herald_core.contracts.events import CampaignLaunched
+from herald_core.contracts.topics import (
     CAMPAIGN_EVENTS,
     DISPATCHER_GROUP,
     MESSAGE_DLT,
     MESSAGE_SEND_PRIMARY,
 )
+from herald_devstack.asgi import running
+from herald_devstack.kafka_offsets import handled
+from herald_devstack.topic_reader import TopicReader
+from herald_devstack.waiting import eventually
+from herald_dispatcher.main import create_app
+from herald_infra.runtime.settings import HeraldSettings
 
 pytestmark = pytest.mark.integration
 CONTACTS = 1_200  # more than two dispatch batches

@@ -20,17 +20,17 @@ from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 from pymongo import MongoClient
 
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.events import CampaignLaunched, SendMessage
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
 from herald_dispatcher.fan_out import fan_out_campaign
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.contracts.events import CampaignLaunched, SendMessage
-from herald_shared.counters import recount
-from herald_shared.kafka import build_broker
-from herald_shared.mongo import ensure_indexes
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import ensure_topics
-from herald_shared.unsent_messages import republish_waiting_messages
+from herald_infra.kafka.broker import build_broker
+from herald_infra.kafka.topics import ensure_topics
+from herald_infra.messages.counters import recount
+from herald_infra.messages.unsent import republish_waiting_messages
+from herald_infra.mongo.client import ensure_indexes
+from herald_infra.runtime.settings import HeraldSettings
 
 from .conftest import add_running_campaign, counts_of, messages_of, new_tenant, phones
 

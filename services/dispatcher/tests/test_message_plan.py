@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from herald_dispatcher.message_plan import build_message, message_id
-from herald_shared.queueing import send_event_from_document
+from herald_infra.messages.queueing import send_event_from_document
 
 CAMPAIGN = {
     "_id": "c1",

@@ -11,11 +11,11 @@ from faststream.kafka.message import KafkaAckableMessage
 from faststream.message import AckStatus
 from pydantic import ValidationError
 
+from herald_core.contracts.events import SendMessage
+from herald_core.messages.delayed_attempts import DUE_TIMESTAMP, TARGET_TOPIC
 from herald_devstack.waiting import eventually
 from herald_dispatcher.retry_relay import RetryRelay, delayed_attempt_of
-from herald_shared.contracts.events import SendMessage
-from herald_shared.delayed_attempts import DUE_TIMESTAMP, TARGET_TOPIC
-from herald_shared.kafka import InvalidRecord
+from herald_infra.kafka.broker import InvalidRecord
 
 DELAY_TOPIC = "message.retry.2s"
 NOW_MS = 1_800_000_000_000

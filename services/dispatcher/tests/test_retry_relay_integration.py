@@ -16,15 +16,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
+from herald_core.contracts.events import SendMessage
+from herald_core.contracts.topics import MESSAGE_DLT, MESSAGE_SEND_FALLBACK, RETRY_RELAY_GROUP
+from herald_core.messages.delayed_attempts import ATTEMPTS, DUE_TIMESTAMP, TARGET_TOPIC
 from herald_devstack.asgi import running
 from herald_devstack.kafka_offsets import committed_offset, handled
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
 from herald_dispatcher.main import create_app
-from herald_shared.contracts.events import SendMessage
-from herald_shared.delayed_attempts import ATTEMPTS, DUE_TIMESTAMP, TARGET_TOPIC
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import MESSAGE_DLT, MESSAGE_SEND_FALLBACK, RETRY_RELAY_GROUP
+from herald_infra.runtime.settings import HeraldSettings
 
 pytestmark = pytest.mark.integration
 

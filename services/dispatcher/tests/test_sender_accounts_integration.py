@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from herald_core.contracts.events import CampaignLaunched, SendMessage
+from herald_core.contracts.topics import CAMPAIGN_EVENTS, MESSAGE_SEND_PRIMARY
 from herald_devstack.asgi import running
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
 from herald_dispatcher.main import create_app
-from herald_shared.contracts.events import CampaignLaunched, SendMessage
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import CAMPAIGN_EVENTS, MESSAGE_SEND_PRIMARY
+from herald_infra.runtime.settings import HeraldSettings
 
 from .conftest import (
     MovableClock,

@@ -16,16 +16,17 @@ from typing import Any
 import pytest
 from faststream.kafka import KafkaBroker
 
+from herald_core.accounts.model import AccountStatus
+from herald_core.contracts.events import CampaignLaunched, SendMessage
+from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_devstack.topic_reader import TopicReader
+from herald_dispatcher.account_assignment import release_deferred_messages
 from herald_dispatcher.fan_out import fan_out_campaign
-from herald_shared.account_assignment import release_deferred_messages
-from herald_shared.account_repository import read_usage
-from herald_shared.accounts import AccountStatus
-from herald_shared.contracts.events import CampaignLaunched, SendMessage
-from herald_shared.kafka import build_broker
-from herald_shared.mongo import ensure_indexes
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import MESSAGE_SEND_PRIMARY, ensure_topics
+from herald_infra.accounts.repository import read_usage
+from herald_infra.kafka.broker import build_broker
+from herald_infra.kafka.topics import ensure_topics
+from herald_infra.mongo.client import ensure_indexes
+from herald_infra.runtime.settings import HeraldSettings
 
 from .conftest import (
     add_account,

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from faststream.kafka import KafkaBroker
 
+from herald_core.messages.states import MessageStatus
+from herald_core.schedules import campaign_schedule_id
+from herald_infra.kafka.broker import build_broker
+from herald_infra.kafka.topics import ensure_topics
 from herald_scheduler.settings import SchedulerSettings
-from herald_shared.kafka import build_broker
-from herald_shared.message_states import MessageStatus
-from herald_shared.schedules import campaign_schedule_id
-from herald_shared.topics import ensure_topics
 
 TENANT = "tenant-s"
 

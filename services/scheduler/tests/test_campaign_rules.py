@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from herald_core.campaigns.lifecycle import CampaignStatus, status_after_run
+from herald_core.messages.states import MessageStatus
 from herald_scheduler.campaign_rules import (
     UNFINISHED_STATUSES,
     RunEnd,
@@ -16,8 +18,6 @@ from herald_scheduler.campaign_rules import (
     run_is_over,
     run_verdict,
 )
-from herald_shared.campaign_states import CampaignStatus, status_after_run
-from herald_shared.message_states import MessageStatus
 
 LAUNCHED = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from herald_core.schedules import Firing, ScheduleKind, next_fire_time
 from herald_scheduler.due_jobs import (
     DueFiring,
     FiringReason,
@@ -15,7 +16,6 @@ from herald_scheduler.due_jobs import (
     lateness_seconds,
     wait_seconds,
 )
-from herald_shared.schedules import Firing, ScheduleKind, next_fire_time
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

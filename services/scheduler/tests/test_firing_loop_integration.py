@@ -15,8 +15,12 @@ from typing import Any
 import pytest
 from faststream.kafka import KafkaBroker
 
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, MESSAGE_SEND_PRIMARY
+from herald_core.schedules import Firing, ScheduleKind, campaign_schedule_id, system_schedule_id
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
+from herald_infra.mongo.client import Database
 from herald_scheduler.actions import ScheduleActions
 from herald_scheduler.firing_loop import FiringLoop
 from herald_scheduler.lease import LeaderLease, LeaseStatus
@@ -25,10 +29,6 @@ from herald_scheduler.replica import SchedulerReplica
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.sweep import Sweep
 from herald_scheduler.system_jobs import configured_system_jobs, ensure_system_jobs
-from herald_shared.contracts.common import utc_now
-from herald_shared.mongo import Database
-from herald_shared.schedules import Firing, ScheduleKind, campaign_schedule_id, system_schedule_id
-from herald_shared.topics import CAMPAIGN_COMMANDS, MESSAGE_SEND_PRIMARY
 
 from .conftest import new_campaign_id, one_shot_schedule
 

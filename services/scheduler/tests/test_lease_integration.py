@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from herald_devstack.waiting import eventually
+from herald_infra.mongo.client import Database
 from herald_scheduler.lease import LEASE_ID, LeaderLease, LeaseStatus
-from herald_shared.mongo import Database
 
 pytestmark = pytest.mark.integration
 

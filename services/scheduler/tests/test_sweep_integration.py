@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from faststream.kafka import KafkaBroker
 
+from herald_core.contracts.events import SendMessage
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS, MESSAGE_SEND_PRIMARY
+from herald_core.messages.states import MessageStatus
+from herald_core.schedules import campaign_schedule_id
 from herald_devstack.topic_reader import TopicReader
+from herald_infra.messages.counters import recount
+from herald_infra.mongo.client import Database
 from herald_scheduler.campaign_rules import run_event_id
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.sweep import Sweep, SweepReport
-from herald_shared.contracts.events import SendMessage
-from herald_shared.counters import recount
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import Database
-from herald_shared.schedules import campaign_schedule_id
-from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS, MESSAGE_SEND_PRIMARY
 
 from .conftest import (
     TENANT,

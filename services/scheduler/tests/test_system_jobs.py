@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from herald_core.schedules import ScheduleKind
+from herald_infra.runtime.settings import HeraldSettings
 from herald_scheduler.system_jobs import (
     SystemJob,
     configured_system_jobs,
     system_job_changes,
 )
-from herald_shared.schedules import ScheduleKind
-from herald_shared.settings import HeraldSettings
 
 NOW = datetime(2026, 6, 1, 12, 2, 30, tzinfo=UTC)
 SWEEP = SystemJob(ScheduleKind.SWEEP, "*/5 * * * *", "UTC")

@@ -1,4 +1,4 @@
-"""What the campaign service publishes, for the AsyncAPI document (see herald_shared.asyncapi)."""
+"""What the campaign service publishes, for the AsyncAPI document (see herald_infra.runtime)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from herald_shared.asyncapi import (
-    Publication,
-    poison_dead_letters,
-    send_attempts,
-    status_changes,
-)
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.contracts.events import (
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.events import (
     CampaignCancelled,
     CampaignCreated,
     CampaignLaunched,
@@ -22,7 +16,13 @@ from herald_shared.contracts.events import (
     CampaignScheduled,
     ContactsAdded,
 )
-from herald_shared.topics import CAMPAIGN_EVENTS
+from herald_core.contracts.topics import CAMPAIGN_EVENTS
+from herald_infra.runtime.asyncapi import (
+    Publication,
+    poison_dead_letters,
+    send_attempts,
+    status_changes,
+)
 
 CampaignServiceEvent = Annotated[
     CampaignCreated

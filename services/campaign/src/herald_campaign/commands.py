@@ -23,7 +23,7 @@ from herald_campaign.service_layer.errors import OperationRefused
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
 from herald_campaign.service_layer.scheduled_runs import RunSkipped, ScheduledRuns
 from herald_campaign.service_layer.schedules import ScheduleService
-from herald_shared.contracts.commands import (
+from herald_core.contracts.commands import (
     AddContacts,
     AnyCampaignCommand,
     CampaignCommand,
@@ -34,12 +34,12 @@ from herald_shared.contracts.commands import (
     SendCampaign,
     StartCampaignRun,
 )
-from herald_shared.contracts.common import utc_now
-from herald_shared.kafka import InvalidRecord
-from herald_shared.logging import get_logger
-from herald_shared.metrics import COMMANDS
-from herald_shared.mongo import PROCESSED_COMMANDS, Database
-from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_GROUP
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_GROUP
+from herald_infra.kafka.broker import InvalidRecord
+from herald_infra.mongo.client import PROCESSED_COMMANDS, Database
+from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.metrics import COMMANDS
 
 COMMANDS_GROUP = CAMPAIGN_GROUP
 

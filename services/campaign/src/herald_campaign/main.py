@@ -37,11 +37,11 @@ from herald_campaign.service_layer.scheduled_runs import ScheduledRuns
 from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
 from herald_campaign.settings import CampaignSettings
-from herald_shared.asyncapi import declare_publications
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.logging import get_logger
-from herald_shared.sending_limits import parse_warmup_schedule
-from herald_shared.service_app import ServiceRuntime, create_http_app, serve
+from herald_core.accounts.sending_limits import parse_warmup_schedule
+from herald_core.attempt_plan import AttemptPlan
+from herald_infra.runtime.asyncapi import declare_publications
+from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
 
 SERVICE = "campaign"
 DEFAULT_PORT = 3000

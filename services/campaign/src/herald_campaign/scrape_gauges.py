@@ -30,11 +30,11 @@ from herald_campaign.domain.gauge_families import (
 )
 from herald_campaign.service_layer.messages import LagReader, watched_consumers
 from herald_campaign.settings import CampaignSettings
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.contracts.common import utc_now
-from herald_shared.logging import get_logger
-from herald_shared.mongo import CAMPAIGNS, Database
-from herald_shared.service_app import ServiceRuntime
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.common import utc_now
+from herald_infra.mongo.client import CAMPAIGNS, Database
+from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.service_app import ServiceRuntime
 
 log = get_logger(__name__)
 

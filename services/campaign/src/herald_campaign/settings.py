@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr, field_validator
 
-from herald_shared.settings import HeraldSettings
+from herald_infra.runtime.settings import HeraldSettings
 
 
 class CampaignSettings(HeraldSettings):

@@ -1,9 +1,9 @@
-"""What the dispatcher publishes, for the AsyncAPI document (see herald_shared.asyncapi)."""
+"""What the dispatcher publishes, for the AsyncAPI document (see herald_infra.runtime.asyncapi)."""
 
 from __future__ import annotations
 
-from herald_shared.asyncapi import Publication, poison_dead_letters, send_attempts
-from herald_shared.attempt_plan import AttemptPlan
+from herald_core.attempt_plan import AttemptPlan
+from herald_infra.runtime.asyncapi import Publication, poison_dead_letters, send_attempts
 
 FAN_OUT = (
     "The first attempt of every message of a launched campaign run (fan-out), and of the "

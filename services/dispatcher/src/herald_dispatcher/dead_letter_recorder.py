@@ -14,17 +14,17 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import DuplicateKeyError
 
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.topics import DEAD_LETTER_GROUP, MESSAGE_DLT
+from herald_core.messages.dead_letters import dead_letter_document
 from herald_dispatcher.metrics import DEAD_LETTERS_RECORDED
 from herald_dispatcher.raw_records import (
     header_texts,
     parse_tolerating_binary_headers,
     payload_bytes,
 )
-from herald_shared.contracts.common import utc_now
-from herald_shared.dead_letters import dead_letter_document
-from herald_shared.logging import get_logger
-from herald_shared.mongo import DEAD_LETTERS, Database
-from herald_shared.topics import DEAD_LETTER_GROUP, MESSAGE_DLT
+from herald_infra.mongo.client import DEAD_LETTERS, Database
+from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -15,11 +15,11 @@ from datetime import datetime
 
 from faststream.kafka import KafkaBroker
 
+from herald_core.contracts.common import utc_now
+from herald_dispatcher.account_assignment import release_deferred_messages
 from herald_dispatcher.metrics import MESSAGES_RELEASED
-from herald_shared.account_assignment import release_deferred_messages
-from herald_shared.contracts.common import utc_now
-from herald_shared.logging import get_logger
-from herald_shared.mongo import Database
+from herald_infra.mongo.client import Database
+from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

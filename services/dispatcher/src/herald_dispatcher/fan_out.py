@@ -1,17 +1,17 @@
 """Fan a launched campaign out into messages: stream contacts, create messages, queue them.
 
 Each new message gets a sender account of the campaign's tenant (sticky, within caps; see
-:mod:`herald_shared.account_assignment`); one no account has room for is stored deferred and
+:mod:`herald_dispatcher.account_assignment`); one no account has room for is stored deferred and
 published later by the release of deferred messages. Slots of the accounts' caps are taken a
-stretch of batches ahead (:mod:`herald_shared.slot_reserve`), and the recipients' accounts are
+stretch of batches ahead (:mod:`herald_dispatcher.slot_reserve`), and the recipients' accounts are
 remembered in the background (:mod:`herald_dispatcher.write_behind`); the fan-out ends once
 both are settled. What a batch reads before it writes is read while the batch before it is
 stored and published (:mod:`herald_dispatcher.read_ahead`).
 
 While the campaign runs, a batch's messages are created ``queued`` and published right after;
-then the campaign's fan-out watermark (:mod:`herald_shared.fan_out_watermark`) moves past the
-batch's last contact. One write per message: marking each ``queued`` after its publish would
-cost four times the insert.
+then the campaign's fan-out watermark (:mod:`herald_infra.campaigns.fan_out_watermark`) moves
+past the batch's last contact. One write per message: marking each ``queued`` after its publish
+would cost four times the insert.
 
 Safe to run twice for the same campaign: message ids are deterministic, inserts skip the ones
 that exist (their stored account stays), counters move only by what was really inserted, and
@@ -41,6 +41,18 @@ from datetime import datetime
 from faststream.kafka import KafkaBroker
 from pymongo.errors import BulkWriteError
 
+from herald_core.campaigns.lifecycle import CampaignStatus
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.events import CampaignLaunched
+from herald_core.messages.states import MessageStatus, counter_field
+from herald_dispatcher.account_assignment import (
+    AssignmentReads,
+    assign_sender_accounts,
+    give_back_reserve,
+    read_for_assignment,
+    settle_assignment,
+)
+from herald_dispatcher.account_choice import Recipient
 from herald_dispatcher.message_plan import build_message, message_id
 from herald_dispatcher.metrics import (
     FAN_OUT_DURATION,
@@ -49,28 +61,20 @@ from herald_dispatcher.metrics import (
     MESSAGES_DISPATCHED,
 )
 from herald_dispatcher.read_ahead import read_ahead
+from herald_dispatcher.slot_reserve import SlotReserve
 from herald_dispatcher.write_behind import WriteBehind
-from herald_shared.account_assignment import (
-    AssignmentReads,
-    assign_sender_accounts,
-    give_back_reserve,
-    read_for_assignment,
-    settle_assignment,
+from herald_infra.campaigns.fan_out_watermark import FAN_OUT, Watermark, watermark_of
+from herald_infra.kafka.broker import InvalidRecord
+from herald_infra.messages.queueing import (
+    publish_send_events,
+    queue_messages,
+    send_event_from_document,
 )
-from herald_shared.account_choice import Recipient
-from herald_shared.campaign_states import CampaignStatus
-from herald_shared.contracts.common import utc_now
-from herald_shared.contracts.events import CampaignLaunched
-from herald_shared.fan_out_watermark import FAN_OUT, Watermark, watermark_of
-from herald_shared.id_batches import find_by_ids, update_by_ids
-from herald_shared.kafka import InvalidRecord
-from herald_shared.logging import bind_context, get_logger
-from herald_shared.message_states import MessageStatus, counter_field
-from herald_shared.message_transitions import record_transitions
-from herald_shared.mongo import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
-from herald_shared.queueing import publish_send_events, queue_messages, send_event_from_document
-from herald_shared.slot_reserve import SlotReserve
-from herald_shared.unsent_messages import HELD_AT, cancel_unsent_messages
+from herald_infra.messages.transitions import record_transitions
+from herald_infra.messages.unsent import HELD_AT, cancel_unsent_messages
+from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
+from herald_infra.mongo.id_batches import find_by_ids, update_by_ids
+from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
 DUPLICATE_KEY = 11000

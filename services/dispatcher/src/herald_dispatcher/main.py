@@ -8,18 +8,18 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.events import CampaignEvent, CampaignLaunched
+from herald_core.contracts.topics import CAMPAIGN_EVENTS, DISPATCHER_GROUP
 from herald_dispatcher.asyncapi import dispatcher_publications
 from herald_dispatcher.dead_letter_recorder import subscribe_dead_letter_recorder
 from herald_dispatcher.deferred_release import DeferredRelease
 from herald_dispatcher.fan_out import fan_out_campaign
 from herald_dispatcher.retry_relay import subscribe_retry_relay
-from herald_shared.asyncapi import declare_publications
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.contracts.common import utc_now
-from herald_shared.contracts.events import CampaignEvent, CampaignLaunched
-from herald_shared.service_app import ServiceRuntime, create_http_app, serve
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import CAMPAIGN_EVENTS, DISPATCHER_GROUP
+from herald_infra.runtime.asyncapi import declare_publications
+from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
+from herald_infra.runtime.settings import HeraldSettings
 
 SERVICE = "dispatcher"
 DEFAULT_PORT = 9102

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import Document
-from herald_shared.templates import render, template_fields
+from herald_core.messages.states import MessageStatus
+from herald_core.templates import render, template_fields
+from herald_infra.mongo.client import Document
 
 
 def message_id(campaign_id: str, phone: str, run: int = 1) -> str:

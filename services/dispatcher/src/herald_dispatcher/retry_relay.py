@@ -31,6 +31,14 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from herald_core.attempt_plan import Engine
+from herald_core.contracts.events import SendMessage
+from herald_core.contracts.topics import RETRY_RELAY_GROUP
+from herald_core.messages.delayed_attempts import (
+    DelayedAttempt,
+    InvalidDelayHeaders,
+    read_delayed_attempt,
+)
 from herald_dispatcher.metrics import RETRY_WAITS
 from herald_dispatcher.raw_records import (
     header_texts,
@@ -38,13 +46,9 @@ from herald_dispatcher.raw_records import (
     payload_bytes,
 )
 from herald_dispatcher.waiting_partitions import WaitingPartitions, is_due, seconds_until
-from herald_shared.attempt_plan import Engine
-from herald_shared.contracts.events import SendMessage
-from herald_shared.delayed_attempts import DelayedAttempt, InvalidDelayHeaders, read_delayed_attempt
-from herald_shared.kafka import InvalidRecord
-from herald_shared.logging import get_logger
-from herald_shared.metrics import RETRIES_RELAYED
-from herald_shared.topics import RETRY_RELAY_GROUP
+from herald_infra.kafka.broker import InvalidRecord
+from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.metrics import RETRIES_RELAYED
 
 INVALID_RETRY_HEADERS = "invalid-retry-headers"
 SEND_TOPICS = frozenset(engine.send_topic for engine in Engine)

@@ -1,8 +1,8 @@
 """Entry point of fallback-sender: the sender engine on a whatsapp-web.js gateway (WAHA WEBJS)."""
 
-from herald_shared.attempt_plan import Engine
-from herald_shared.sender.service import SenderDeployment
-from herald_shared.topics import FALLBACK_SENDER_GROUP
+from herald_core.attempt_plan import Engine
+from herald_core.contracts.topics import FALLBACK_SENDER_GROUP
+from herald_sender.deployment import SenderDeployment
 
 DEPLOYMENT = SenderDeployment(
     service="fallback-sender",

@@ -1,8 +1,8 @@
 """Entry point of primary-sender: the sender engine on a Baileys gateway (WAHA NOWEB)."""
 
-from herald_shared.attempt_plan import Engine
-from herald_shared.sender.service import SenderDeployment
-from herald_shared.topics import PRIMARY_SENDER_GROUP
+from herald_core.attempt_plan import Engine
+from herald_core.contracts.topics import PRIMARY_SENDER_GROUP
+from herald_sender.deployment import SenderDeployment
 
 DEPLOYMENT = SenderDeployment(
     service="primary-sender",

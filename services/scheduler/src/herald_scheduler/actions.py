@@ -15,12 +15,12 @@ from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 
+from herald_core.contracts.commands import StartCampaignRun
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS
+from herald_core.schedules import Firing, ScheduleKind
 from herald_scheduler.due_jobs import Job
 from herald_scheduler.redrive import ScheduledRedrive
 from herald_scheduler.sweep import Sweep
-from herald_shared.contracts.commands import StartCampaignRun
-from herald_shared.schedules import Firing, ScheduleKind
-from herald_shared.topics import CAMPAIGN_COMMANDS
 
 
 class FiringActions(Protocol):

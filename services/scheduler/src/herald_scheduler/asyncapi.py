@@ -1,4 +1,4 @@
-"""What the scheduler publishes, for the AsyncAPI document (see herald_shared.asyncapi)."""
+"""What the scheduler publishes, for the AsyncAPI document (see herald_infra.runtime.asyncapi)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from typing import Annotated
 
 from pydantic import Field
 
-from herald_shared.asyncapi import Publication, message_dead_letters, send_attempts
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.contracts.commands import PauseCampaign, StartCampaignRun
-from herald_shared.contracts.events import CampaignCompleted, CampaignFailed
-from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.commands import PauseCampaign, StartCampaignRun
+from herald_core.contracts.events import CampaignCompleted, CampaignFailed
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
+from herald_infra.runtime.asyncapi import Publication, message_dead_letters, send_attempts
 
 SchedulerCommand = Annotated[StartCampaignRun | PauseCampaign, Field(discriminator="type")]
 RunEnded = Annotated[CampaignCompleted | CampaignFailed, Field(discriminator="type")]

@@ -10,8 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from herald_shared.campaign_states import CampaignStatus
-from herald_shared.message_states import TERMINAL_STATUSES, MessageStatus
+from herald_core.campaigns.lifecycle import CampaignStatus
+from herald_core.messages.states import TERMINAL_STATUSES, MessageStatus
 
 S = MessageStatus
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from herald_shared.schedules import Firing, ScheduleKind, next_after_firing
+from herald_core.schedules import Firing, ScheduleKind, next_after_firing
 
 
 class FiringReason(StrEnum):

@@ -29,6 +29,10 @@ from datetime import datetime, timedelta
 from pymongo.errors import DuplicateKeyError
 from structlog.contextvars import bound_contextvars
 
+from herald_core.contracts.common import utc_now
+from herald_core.schedules import SYSTEM_KINDS, Firing
+from herald_infra.mongo.client import SCHEDULE_FIRINGS, SCHEDULES, Database, Document
+from herald_infra.runtime.logging import get_logger
 from herald_scheduler.actions import FiringActions, InvalidJob
 from herald_scheduler.due_jobs import (
     DueFiring,
@@ -41,10 +45,6 @@ from herald_scheduler.due_jobs import (
 )
 from herald_scheduler.lease import LeaderLease
 from herald_scheduler.metrics import FIRING_LATENESS, FIRINGS
-from herald_shared.contracts.common import utc_now
-from herald_shared.logging import get_logger
-from herald_shared.mongo import SCHEDULE_FIRINGS, SCHEDULES, Database, Document
-from herald_shared.schedules import SYSTEM_KINDS, Firing
 
 log = get_logger(__name__)
 

@@ -16,9 +16,9 @@ from enum import StrEnum
 
 from pymongo.errors import DuplicateKeyError
 
-from herald_shared.contracts.common import utc_now
-from herald_shared.logging import get_logger
-from herald_shared.mongo import SCHEDULER_LEASES, Database, Document
+from herald_core.contracts.common import utc_now
+from herald_infra.mongo.client import SCHEDULER_LEASES, Database, Document
+from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

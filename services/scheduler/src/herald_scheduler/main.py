@@ -13,6 +13,9 @@ from uuid import uuid4
 
 from fastapi import FastAPI
 
+from herald_core.attempt_plan import AttemptPlan
+from herald_infra.runtime.asyncapi import declare_publications
+from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
 from herald_scheduler.actions import ScheduleActions
 from herald_scheduler.asyncapi import scheduler_publications
 from herald_scheduler.firing_loop import FiringLoop
@@ -22,9 +25,6 @@ from herald_scheduler.replica import SchedulerReplica
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.sweep import Sweep
 from herald_scheduler.system_jobs import configured_system_jobs
-from herald_shared.asyncapi import declare_publications
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.service_app import ServiceRuntime, create_http_app, serve
 
 SERVICE = "scheduler"
 DEFAULT_PORT = 9105

@@ -1,14 +1,14 @@
 """The scheduled redrive (hourly by default): every failed message whose last failure was
-retryable gets a fresh attempt plan, once (see :mod:`herald_shared.redrive`)."""
+retryable gets a fresh attempt plan, once (see :mod:`herald_infra.messages.redrive`)."""
 
 from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
+from herald_infra.messages.redrive import redrive_failed_messages
+from herald_infra.mongo.client import Database
+from herald_infra.runtime.logging import get_logger
 from herald_scheduler.metrics import REDRIVEN
-from herald_shared.logging import get_logger
-from herald_shared.mongo import Database
-from herald_shared.redrive import redrive_failed_messages
 
 log = get_logger(__name__)
 

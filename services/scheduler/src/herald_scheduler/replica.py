@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from herald_core.contracts.common import utc_now
+from herald_infra.mongo.client import Database
+from herald_infra.runtime.logging import get_logger
 from herald_scheduler.firing_loop import FiringLoop
 from herald_scheduler.lease import LeaderLease, LeaseStatus
 from herald_scheduler.metrics import LEADER
 from herald_scheduler.system_jobs import SystemJob, ensure_system_jobs
-from herald_shared.contracts.common import utc_now
-from herald_shared.logging import get_logger
-from herald_shared.mongo import Database
 
 log = get_logger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from herald_shared.settings import HeraldSettings
+from herald_infra.runtime.settings import HeraldSettings
 
 
 class SchedulerSettings(HeraldSettings):

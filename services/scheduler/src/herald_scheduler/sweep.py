@@ -27,6 +27,29 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.campaigns.lifecycle import CampaignStatus, status_after_run
+from herald_core.contracts.commands import PauseCampaign
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.events import CampaignCompleted, CampaignFailed
+from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
+from herald_core.messages.states import MessageStatus
+from herald_core.schedules import campaign_schedule_id
+from herald_infra.campaigns.fan_out_watermark import FAN_OUT, Watermark, stalled_fan_out
+from herald_infra.messages.counters import count_by_status, reconcile_counters
+from herald_infra.messages.queueing import (
+    publish_send_events,
+    queue_messages,
+    send_event_from_document,
+)
+from herald_infra.messages.unsent import (
+    HELD_AT,
+    UNSENT_STATUSES,
+    cancel_unsent_messages,
+    expire_overdue_messages,
+)
+from herald_infra.mongo.client import CAMPAIGNS, MESSAGES, SCHEDULES, Database, Document
+from herald_infra.runtime.logging import get_logger
 from herald_scheduler.campaign_rules import (
     UNFINISHED_STATUSES,
     RunEnd,
@@ -36,28 +59,9 @@ from herald_scheduler.campaign_rules import (
     run_is_over,
     run_verdict,
 )
+from herald_scheduler.expired_claims import ExpiredClaimPolicy, resolve_expired_claims
 from herald_scheduler.metrics import SWEEP_ACTIONS, SWEEP_DURATION
 from herald_scheduler.settings import SchedulerSettings
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.campaign_states import CampaignStatus, status_after_run
-from herald_shared.contracts.commands import PauseCampaign
-from herald_shared.contracts.common import utc_now
-from herald_shared.contracts.events import CampaignCompleted, CampaignFailed
-from herald_shared.counters import count_by_status, reconcile_counters
-from herald_shared.expired_claims import ExpiredClaimPolicy, resolve_expired_claims
-from herald_shared.fan_out_watermark import FAN_OUT, Watermark, stalled_fan_out
-from herald_shared.logging import get_logger
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import CAMPAIGNS, MESSAGES, SCHEDULES, Database, Document
-from herald_shared.queueing import publish_send_events, queue_messages, send_event_from_document
-from herald_shared.schedules import campaign_schedule_id
-from herald_shared.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
-from herald_shared.unsent_messages import (
-    HELD_AT,
-    UNSENT_STATUSES,
-    cancel_unsent_messages,
-    expire_overdue_messages,
-)
 
 log = get_logger(__name__)
 
@@ -108,7 +112,7 @@ async def resolve_claims(
     now: datetime,
     limit: int,
 ) -> None:
-    """Step 1: claims whose lease ran out, by policy (see :mod:`herald_shared.expired_claims`)."""
+    """Step 1: claims whose lease ran out, by policy (:mod:`.expired_claims`)."""
     swept = await resolve_expired_claims(db, broker, plan=plan, policy=policy, now=now, limit=limit)
     report.claims_failed += swept.failed
     report.claims_resent += swept.resent
@@ -157,7 +161,7 @@ async def republish_lost_publishes(
       ``published_before`` (whoever creates or releases one publishes it at once and marks it
       ``queued``): published and marked ``queued``;
     - the ``queued`` messages past the watermark of a fan-out that stalled since before
-      ``published_before`` (see :mod:`herald_shared.fan_out_watermark`): published, and the
+      ``published_before`` (see :mod:`herald_infra.campaigns.fan_out_watermark`): published, and the
       watermark moved past them."""
     running = [
         c

@@ -11,10 +11,10 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from herald_shared.logging import get_logger
-from herald_shared.mongo import SCHEDULES, Database
-from herald_shared.schedules import ScheduleKind, next_fire_time, system_schedule_id
-from herald_shared.settings import HeraldSettings
+from herald_core.schedules import ScheduleKind, next_fire_time, system_schedule_id
+from herald_infra.mongo.client import SCHEDULES, Database
+from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.settings import HeraldSettings
 
 log = get_logger(__name__)
 

@@ -6,8 +6,8 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
 from herald_campaign.service_layer.errors import EventBusUnavailable
-from herald_shared.contracts.events import AnyCampaignEvent
-from herald_shared.topics import CAMPAIGN_EVENTS
+from herald_core.contracts.events import AnyCampaignEvent
+from herald_core.contracts.topics import CAMPAIGN_EVENTS
 
 
 class KafkaCampaignEvents:

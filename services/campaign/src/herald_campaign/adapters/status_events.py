@@ -7,9 +7,9 @@ import asyncio
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
-from herald_shared.contracts.events import MessageStatusChanged
-from herald_shared.logging import get_logger
-from herald_shared.topics import MESSAGE_STATUS
+from herald_core.contracts.events import MessageStatusChanged
+from herald_core.contracts.topics import MESSAGE_STATUS
+from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -21,7 +21,7 @@ from herald_campaign.domain.accounts import (
 )
 from herald_campaign.service_layer.accounts import AccountPage
 from herald_campaign.service_layer.session_pairing import SessionQr
-from herald_shared.accounts import (
+from herald_core.accounts.model import (
     AccountStatus,
     GatewayAdapter,
     GatewaySession,
@@ -29,9 +29,9 @@ from herald_shared.accounts import (
     SenderAccount,
     SessionEngine,
 )
-from herald_shared.attempt_plan import Engine
-from herald_shared.contracts.common import utc_now
-from herald_shared.sending_limits import daily_allowance
+from herald_core.accounts.sending_limits import daily_allowance
+from herald_core.attempt_plan import Engine
+from herald_core.contracts.common import utc_now
 
 T = TypeVar("T")
 

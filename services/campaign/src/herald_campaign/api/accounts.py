@@ -23,8 +23,8 @@ from herald_campaign.api.errors import (
     INVALID,
     NOT_WAITING_FOR_SCAN,
 )
-from herald_shared.accounts import AccountStatus
-from herald_shared.attempt_plan import Engine
+from herald_core.accounts.model import AccountStatus
+from herald_core.attempt_plan import Engine
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"], responses=AUTH)
 

@@ -6,8 +6,8 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from herald_shared.contracts.common import utc_now
-from herald_shared.mongo import API_KEYS, Database
+from herald_core.contracts.common import utc_now
+from herald_infra.mongo.client import API_KEYS, Database
 
 UNAUTHORIZED = "missing or invalid bearer token"
 

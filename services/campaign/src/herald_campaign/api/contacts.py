@@ -29,7 +29,7 @@ from herald_campaign.service_layer.contact_import import (
     ContactImport,
     ImportStopped,
 )
-from herald_shared.templates import WHATSAPP_MAX_BODY
+from herald_core.templates import WHATSAPP_MAX_BODY
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=AUTH)
 

@@ -22,7 +22,7 @@ from herald_campaign.api.schemas import (
     RedriveResponse,
 )
 from herald_campaign.service_layer.dead_letters import DeadLetterFilter
-from herald_shared.dead_letters import DeadLetterStatus
+from herald_core.messages.dead_letters import DeadLetterStatus
 
 router = APIRouter(prefix="/api", tags=["dead letters"], responses=AUTH)
 

@@ -26,7 +26,7 @@ from herald_campaign.service_layer.session_pairing import (
     GatewayUnavailable,
     SessionNotWaitingForScan,
 )
-from herald_shared.logging import get_logger
+from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

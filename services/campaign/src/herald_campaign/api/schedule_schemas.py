@@ -10,8 +10,8 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_vali
 from herald_campaign.api.schemas import RequestModel, ResponseModel
 from herald_campaign.domain.schedules import SendSchedule
 from herald_campaign.service_layer.schedules import ScheduleList, is_system_job
-from herald_shared.mongo import Document
-from herald_shared.schedules import InvalidSchedule, check_cron, zone
+from herald_core.schedules import InvalidSchedule, check_cron, zone
+from herald_infra.mongo.client import Document
 
 
 class SendCampaignRequest(RequestModel):

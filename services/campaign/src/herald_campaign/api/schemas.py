@@ -22,10 +22,10 @@ from herald_campaign.domain.stats import CampaignStats
 from herald_campaign.service_layer.campaigns import CampaignPage, ContactsOutcome
 from herald_campaign.service_layer.dead_letters import CampaignRedrive, DeadLetterPage, Redriven
 from herald_campaign.service_layer.messages import QueueStats
-from herald_shared.contracts.common import CustomDelay, DelayType
-from herald_shared.dead_letters import DeadLetterStatus
-from herald_shared.mongo import Document
-from herald_shared.templates import MAX_TEMPLATE_LENGTH, check_message_body
+from herald_core.contracts.common import CustomDelay, DelayType
+from herald_core.messages.dead_letters import DeadLetterStatus
+from herald_core.templates import MAX_TEMPLATE_LENGTH, check_message_body
+from herald_infra.mongo.client import Document
 
 MAX_CONTACTS_PER_REQUEST = 10_000
 

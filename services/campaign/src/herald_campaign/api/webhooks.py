@@ -30,8 +30,8 @@ from herald_campaign.domain.receipts import (
     waha_acknowledgement,
 )
 from herald_campaign.service_layer.receipts import RecordedReceipt
-from herald_shared.logging import get_logger
-from herald_shared.metrics import RECEIPTS
+from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.metrics import RECEIPTS
 
 log = get_logger(__name__)
 

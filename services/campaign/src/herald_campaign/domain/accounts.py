@@ -1,7 +1,7 @@
 """Sender accounts as a tenant sets them up: a new account from what was submitted, changes to
 one, disabling and enabling. Pure; no I/O.
 
-The account model and its rules are shared (:mod:`herald_shared.accounts`): the dispatcher and
+The account model and its rules are shared (:mod:`herald_core.accounts.model`): the dispatcher and
 the senders read accounts too. Rules broken raise ``InvalidAccountSettings`` naming the field.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime
 from pydantic import SecretStr
 
 from herald_campaign.domain.phones import InvalidPhoneNumber, normalise_phone
-from herald_shared.accounts import (
+from herald_core.accounts.model import (
     SESSION_ENGINE,
     AccountStatus,
     GatewayAdapter,
@@ -22,7 +22,7 @@ from herald_shared.accounts import (
     SenderAccount,
     check_account,
 )
-from herald_shared.attempt_plan import Engine
+from herald_core.attempt_plan import Engine
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from herald_shared.campaign_states import CampaignStatus
-from herald_shared.contracts.common import CustomDelay, DelayType
+from herald_core.campaigns.lifecycle import CampaignStatus
+from herald_core.contracts.common import CustomDelay, DelayType
 
 __all__ = ["CampaignDraft", "CampaignStatus"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from herald_campaign.domain.contacts import SubmittedContact
-from herald_shared.templates import FIELD_NAME
+from herald_core.templates import FIELD_NAME
 
 MAX_CUSTOM_FIELDS = 50
 MAX_FIELD_NAME_LENGTH = 64

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from herald_campaign.domain.phones import InvalidPhoneNumber, normalise_phone
-from herald_shared.templates import BODY_TOO_LONG, fits_whatsapp, template_fields
+from herald_core.templates import BODY_TOO_LONG, fits_whatsapp, template_fields
 
 ContactFieldValue = str | int | float | bool | None
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from herald_shared.dead_letters import UNATTRIBUTED_TENANT
-from herald_shared.message_states import MessageStatus
+from herald_core.messages.dead_letters import UNATTRIBUTED_TENANT
+from herald_core.messages.states import MessageStatus
 
 
 def visible_tenants(tenant_id: str, operator_tenant: str) -> list[str]:

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from herald_shared.campaign_states import FINISHED_STATUSES, CampaignStatus
-from herald_shared.message_states import MessageStatus
+from herald_core.campaigns.lifecycle import FINISHED_STATUSES, CampaignStatus
+from herald_core.messages.states import MessageStatus
 
 CAMPAIGNS = "herald_campaigns"
 CAMPAIGN_INFO = "herald_campaign_info"

@@ -1,6 +1,6 @@
 """Pause, resume and cancel: what each records on the campaign, and when a request repeats one
 that already applied. Pure; no I/O. Which status allows which action is
-:mod:`herald_shared.campaign_states`.
+:mod:`herald_core.campaigns.lifecycle`.
 
 Each change records itself on the campaign as ``lifecycleChange`` (action, event id, command
 id, time, ``publishedAt`` once its event is on Kafka). A request for the same action that finds
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from herald_shared.campaign_states import TARGET, CampaignAction
+from herald_core.campaigns.lifecycle import TARGET, CampaignAction
 
 LIFECYCLE_CHANGE = "lifecycleChange"
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from herald_shared.message_states import MessageStatus, can_transition
+from herald_core.messages.states import MessageStatus, can_transition
 
 S = MessageStatus
 

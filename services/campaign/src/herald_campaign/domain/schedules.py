@@ -1,7 +1,7 @@
 """A campaign's schedule as a user asks for it: send at a time, or at every firing of a cron
 expression in a time zone. Pure; no I/O.
 
-The schedule document itself (``schedules``) is described in :mod:`herald_shared.schedules`;
+The schedule document itself (``schedules``) is described in :mod:`herald_core.schedules`;
 the scheduler service fires it.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from herald_shared.campaign_states import CampaignStatus
-from herald_shared.schedules import ScheduleKind, next_fire_time
+from herald_core.campaigns.lifecycle import CampaignStatus
+from herald_core.schedules import ScheduleKind, next_fire_time
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from herald_shared.message_states import MessageStatus as S
+from herald_core.messages.states import MessageStatus as S
 
 
 @dataclass(frozen=True)

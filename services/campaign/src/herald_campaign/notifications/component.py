@@ -7,8 +7,8 @@ from herald_campaign.notifications.consumer import subscribe_to_campaign_events
 from herald_campaign.notifications.delivery_worker import DeliveryWorker
 from herald_campaign.notifications.repository import DeliveryRepository, EndpointRepository
 from herald_campaign.notifications.service import NotificationService
-from herald_shared.service_app import ServiceRuntime
-from herald_shared.settings import HeraldSettings
+from herald_infra.runtime.service_app import ServiceRuntime
+from herald_infra.runtime.settings import HeraldSettings
 
 
 def wire_notifications(runtime: ServiceRuntime, settings: HeraldSettings) -> NotificationService:

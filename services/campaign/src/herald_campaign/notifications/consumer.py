@@ -5,8 +5,8 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from herald_campaign.notifications.service import NotificationService
-from herald_shared.contracts.events import CampaignEvent
-from herald_shared.topics import CAMPAIGN_EVENTS, NOTIFICATIONS_GROUP
+from herald_core.contracts.events import CampaignEvent
+from herald_core.contracts.topics import CAMPAIGN_EVENTS, NOTIFICATIONS_GROUP
 
 
 def subscribe_to_campaign_events(broker: KafkaBroker, notifications: NotificationService) -> None:

@@ -38,9 +38,9 @@ from herald_campaign.notifications.signing import (
     SIGNATURE_HEADER,
     signature,
 )
-from herald_shared.contracts.common import utc_now
-from herald_shared.logging import get_logger
-from herald_shared.mongo import Document
+from herald_core.contracts.common import utc_now
+from herald_infra.mongo.client import Document
+from herald_infra.runtime.logging import get_logger
 
 USER_AGENT = "Herald-Notifications/1"
 LEASE_MARGIN_SECONDS = 30.0

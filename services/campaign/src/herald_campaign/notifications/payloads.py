@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
-from herald_shared.contracts.events import (
+from herald_core.contracts.events import (
     AnyCampaignEvent,
     CampaignCompleted,
     CampaignFailed,

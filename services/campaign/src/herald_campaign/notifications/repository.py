@@ -23,7 +23,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from herald_campaign.notifications.attempts import DUE_STATUSES, AttemptOutcome, DeliveryStatus
 from herald_campaign.notifications.payloads import Notification, NotificationType
-from herald_shared.mongo import (
+from herald_infra.mongo.client import (
     NOTIFICATION_DELIVERIES,
     NOTIFICATION_ENDPOINTS,
     Database,

@@ -25,9 +25,9 @@ from herald_campaign.notifications.repository import (
 )
 from herald_campaign.notifications.signing import new_signing_secret
 from herald_campaign.service_layer.errors import OperationRefused
-from herald_shared.contracts.common import utc_now
-from herald_shared.contracts.events import AnyCampaignEvent
-from herald_shared.logging import get_logger
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.events import AnyCampaignEvent
+from herald_infra.runtime.logging import get_logger
 
 MAX_ENDPOINTS_PER_TENANT = 25
 

@@ -22,7 +22,7 @@ from herald_campaign.domain.accounts import (
 )
 from herald_campaign.service_layer.campaigns import stored_now
 from herald_campaign.service_layer.errors import AccountConflict, AccountNotFound, InvalidAccount
-from herald_shared.accounts import (
+from herald_core.accounts.model import (
     AccountStatus,
     InvalidAccountSettings,
     SenderAccount,
@@ -30,9 +30,9 @@ from herald_shared.accounts import (
     account_of,
     new_account_id,
 )
-from herald_shared.attempt_plan import Engine
-from herald_shared.logging import get_logger
-from herald_shared.mongo import ACCOUNTS, Database, Document
+from herald_core.attempt_plan import Engine
+from herald_infra.mongo.client import ACCOUNTS, Database, Document
+from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -36,12 +36,12 @@ from herald_campaign.service_layer.errors import (
     InvalidMessageBody,
     NoValidContacts,
 )
-from herald_shared.contracts.common import new_event_id, utc_now
-from herald_shared.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
-from herald_shared.logging import bind_context, get_logger
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import CAMPAIGNS, CONTACTS, Database, Document
-from herald_shared.templates import TemplateError, check_message_body
+from herald_core.contracts.common import new_event_id, utc_now
+from herald_core.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
+from herald_core.messages.states import MessageStatus
+from herald_core.templates import TemplateError, check_message_body
+from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, Database, Document
+from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
 

@@ -20,7 +20,7 @@ from herald_campaign.domain.contact_csv import (
 )
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.errors import CampaignConflict
-from herald_shared.logging import bind_context, get_logger
+from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
 

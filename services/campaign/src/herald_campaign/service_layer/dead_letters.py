@@ -1,7 +1,7 @@
 """Dead letters of a tenant: read them, and redrive them.
 
 Redriving a message's dead letter gives the message a fresh attempt plan (shared
-:func:`~herald_shared.redrive.requeue_failed_message`: same id, attempt history kept) and
+:func:`~herald_infra.messages.redrive.requeue_failed_message`: same id, attempt history kept) and
 publishes its send event on the plan's first topic; only a ``failed`` message can be redriven,
 so a dead letter never makes a message send twice. Redriving a poison record (no message) publishes
 its original bytes and key again on the Herald topic it came from, for when the consumer was
@@ -25,17 +25,18 @@ from herald_campaign.service_layer.errors import (
     EventBusUnavailable,
     RedriveRefused,
 )
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.contracts.events import SendMessage
-from herald_shared.dead_letters import DeadLetterStatus
-from herald_shared.id_batches import find_by_ids
-from herald_shared.logging import bind_context, get_logger
-from herald_shared.message_states import MessageStatus
-from herald_shared.mongo import DEAD_LETTERS, MESSAGES, Database, Document
-from herald_shared.queueing import publish_send_events
-from herald_shared.redrive import mark_ids_redriven, requeue_failed_message
-from herald_shared.settings import HeraldSettings
-from herald_shared.topics import MESSAGE_DLT, herald_topics
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.events import SendMessage
+from herald_core.contracts.topics import MESSAGE_DLT
+from herald_core.messages.dead_letters import DeadLetterStatus
+from herald_core.messages.states import MessageStatus
+from herald_infra.kafka.topics import herald_topics
+from herald_infra.messages.queueing import publish_send_events
+from herald_infra.messages.redrive import mark_ids_redriven, requeue_failed_message
+from herald_infra.mongo.client import DEAD_LETTERS, MESSAGES, Database, Document
+from herald_infra.mongo.id_batches import find_by_ids
+from herald_infra.runtime.logging import bind_context, get_logger
+from herald_infra.runtime.settings import HeraldSettings
 
 log = get_logger(__name__)
 

@@ -38,14 +38,14 @@ from herald_campaign.service_layer.errors import (
     CampaignNotFound,
     EventBusUnavailable,
 )
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.campaign_states import TARGET, CampaignAction, CampaignStatus, refusal
-from herald_shared.contracts.common import new_event_id
-from herald_shared.contracts.events import CampaignCancelled, CampaignPaused, CampaignResumed
-from herald_shared.logging import bind_context, get_logger
-from herald_shared.mongo import CAMPAIGNS, SCHEDULES, Database, Document
-from herald_shared.schedules import campaign_schedule_id
-from herald_shared.unsent_messages import cancel_unsent_messages, republish_waiting_messages
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.campaigns.lifecycle import TARGET, CampaignAction, CampaignStatus, refusal
+from herald_core.contracts.common import new_event_id
+from herald_core.contracts.events import CampaignCancelled, CampaignPaused, CampaignResumed
+from herald_core.schedules import campaign_schedule_id
+from herald_infra.messages.unsent import cancel_unsent_messages, republish_waiting_messages
+from herald_infra.mongo.client import CAMPAIGNS, SCHEDULES, Database, Document
+from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
 

@@ -13,13 +13,8 @@ from faststream.kafka import KafkaBroker
 from herald_campaign.adapters.consumer_lag import ConsumerLag, WatchedConsumer
 from herald_campaign.domain.campaigns import CampaignStatus
 from herald_campaign.service_layer.errors import CampaignNotFound, EventBusUnavailable
-from herald_shared.attempt_plan import AttemptPlan
-from herald_shared.counters import count_by_status
-from herald_shared.logging import get_logger
-from herald_shared.mongo import CAMPAIGNS, CIRCUIT_BREAKERS, Database, Document
-from herald_shared.queueing import queue_pending_messages
-from herald_shared.redrive import redrive_failed_messages
-from herald_shared.topics import (
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
     CAMPAIGN_GROUP,
@@ -33,6 +28,11 @@ from herald_shared.topics import (
     PRIMARY_SENDER_GROUP,
     RETRY_RELAY_GROUP,
 )
+from herald_infra.messages.counters import count_by_status
+from herald_infra.messages.queueing import queue_pending_messages
+from herald_infra.messages.redrive import redrive_failed_messages
+from herald_infra.mongo.client import CAMPAIGNS, CIRCUIT_BREAKERS, Database, Document
+from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

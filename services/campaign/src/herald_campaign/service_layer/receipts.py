@@ -18,12 +18,12 @@ from herald_campaign.domain.receipts import (
     gateway_id_candidates,
     receipt_move,
 )
-from herald_shared.contracts.common import utc_now
-from herald_shared.contracts.events import MessageStatusChanged
-from herald_shared.logging import bind_context, get_logger
-from herald_shared.message_states import ALLOWED_TRANSITIONS, MessageStatus
-from herald_shared.message_transitions import transition
-from herald_shared.mongo import MESSAGES, Database, Document
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.events import MessageStatusChanged
+from herald_core.messages.states import ALLOWED_TRANSITIONS, MessageStatus
+from herald_infra.messages.transitions import transition
+from herald_infra.mongo.client import MESSAGES, Database, Document
+from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
 

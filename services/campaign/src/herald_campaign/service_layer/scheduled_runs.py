@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from herald_campaign.domain.campaigns import derived_event_id, run_expiry
 from herald_campaign.service_layer.campaigns import CampaignService, stored_now
-from herald_shared.campaign_states import RUN_STARTABLE_FROM, CampaignStatus
-from herald_shared.contracts.commands import StartCampaignRun
-from herald_shared.logging import bind_context, get_logger
-from herald_shared.mongo import CAMPAIGNS, Database, Document
+from herald_core.campaigns.lifecycle import RUN_STARTABLE_FROM, CampaignStatus
+from herald_core.contracts.commands import StartCampaignRun
+from herald_infra.mongo.client import CAMPAIGNS, Database, Document
+from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
 

@@ -3,7 +3,7 @@ the operations on a tenant's schedules (list, stop one, stop all, run now). The 
 command consumer both call these.
 
 This service only writes what the scheduler service reads (``schedules``, see
-:mod:`herald_shared.schedules`) and the campaign status that goes with it; the scheduler fires
+:mod:`herald_core.schedules`) and the campaign status that goes with it; the scheduler fires
 the schedules, and its ``StartCampaignRun`` commands come back to
 :mod:`herald_campaign.service_layer.scheduled_runs`.
 """
@@ -28,12 +28,12 @@ from herald_campaign.service_layer.errors import (
     EventBusUnavailable,
     OperationRefused,
 )
-from herald_shared.campaign_states import CampaignAction, CampaignStatus, refusal
-from herald_shared.contracts.common import new_event_id
-from herald_shared.contracts.events import CampaignScheduled
-from herald_shared.logging import bind_context, get_logger
-from herald_shared.mongo import CAMPAIGNS, CONTACTS, SCHEDULES, Database, Document
-from herald_shared.schedules import SYSTEM_KINDS, campaign_schedule_id, system_schedule_id
+from herald_core.campaigns.lifecycle import CampaignAction, CampaignStatus, refusal
+from herald_core.contracts.common import new_event_id
+from herald_core.contracts.events import CampaignScheduled
+from herald_core.schedules import SYSTEM_KINDS, campaign_schedule_id, system_schedule_id
+from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, SCHEDULES, Database, Document
+from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.errors import OperationRefused
-from herald_shared.attempt_plan import Engine
-from herald_shared.logging import get_logger
-from herald_shared.sender.gateway import Gateway, GatewayError, LoginQr, SessionStatus
-from herald_shared.sender.gateways import build_gateway
-from herald_shared.sender.send_errors import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE
+from herald_core.attempt_plan import Engine
+from herald_gateways.failures import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE
+from herald_gateways.interface import Gateway, GatewayError, LoginQr, SessionStatus
+from herald_gateways.registry import build_gateway
+from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
 

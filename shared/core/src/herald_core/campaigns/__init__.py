@@ -1,0 +1,1 @@
+"""Campaigns: the lifecycle (draft, scheduled, running, paused, completed, cancelled)."""

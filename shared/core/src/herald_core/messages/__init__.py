@@ -1,0 +1,1 @@
+"""Messages: their state machine, and the records they become on delay and dead-letter topics."""

@@ -1,0 +1,171 @@
+"""Classifying a gateway's answer as retryable or permanent, in one place. Pure.
+
+Retryable: timeouts, connection errors, 5xx, session not connected, 429 (rate limited), and
+what an operator fixes without touching the message (wrong API key, unknown session).
+Permanent: invalid or non-WhatsApp recipient, body rejected, other 4xx that retrying cannot fix.
+
+WAHA (``classify_http_failure``): 400 names the field (``chatId``: the recipient, ``text``: the
+body), 401 wrong ``X-Api-Key``, 404 unknown session, 422 "Session status is not as expected",
+429, 5xx (NestJS's ``{"statusCode": 500, "exception": ...}``).
+Evolution API (``classify_evolution_failure``): ``{"status", "error", "response": {"message"}}``;
+400 with ``[{"jid", "exists": false, "number"}]`` is a number not on WhatsApp, 400 with a
+validation message (``instance requires property "text"``, ``Text is required``) a rejected
+body, 400 or 500 with Baileys' ``Connection Closed`` a session that is not connected, 400 with
+``Timed Out`` a timeout; 401 wrong ``apikey``, 404 unknown instance; other 400s wrap a failure
+after the send may have happened, so they are permanent (a retry could send twice).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from herald_gateways.interface import GatewayError
+
+SESSION_NOT_CONNECTED = "session-not-connected"
+RATE_LIMITED = "rate-limited"
+GATEWAY_ERROR = "gateway-error"
+GATEWAY_TIMEOUT = "gateway-timeout"
+GATEWAY_UNREACHABLE = "gateway-unreachable"
+GATEWAY_UNAUTHORIZED = "gateway-unauthorized"
+SESSION_NOT_FOUND = "session-not-found"
+INVALID_RECIPIENT = "invalid-recipient"
+BODY_TOO_LONG = "body-too-long"
+BODY_REJECTED = "body-rejected"
+REJECTED = "rejected"
+CIRCUIT_OPEN = "circuit-open"
+"""Not a gateway answer: the engine's circuit for the account is open, so it was not called."""
+OUTCOME_UNKNOWN = "outcome-unknown"
+"""Not a gateway answer: a claim's lease ran out without an outcome (the sender died)."""
+ACCOUNT_DISABLED = "account-disabled"
+"""Not a gateway answer: the message's sender account was disabled after it was queued."""
+ACCOUNT_NOT_FOUND = "account-not-found"
+"""Not a gateway answer: the message names a sender account that does not exist (any more)."""
+
+# Failures that say "this engine, not this message": the next attempt goes to the other engine
+# at once (seed: "Rate limited → Move to Web.js fallback").
+_ENGINE_TROUBLE = frozenset({RATE_LIMITED, SESSION_NOT_CONNECTED, CIRCUIT_OPEN})
+
+
+def switches_engine(error: GatewayError) -> bool:
+    """Whether the next attempt should skip to another engine rather than repeat this one."""
+    return error.reason in _ENGINE_TROUBLE
+
+
+def circuit_open(account_id: str, engine: str) -> GatewayError:
+    return GatewayError(
+        CIRCUIT_OPEN, f"the {engine} circuit of account {account_id} is open", retryable=True
+    )
+
+
+def session_not_connected(session: str, status: str, detail: str | None) -> GatewayError:
+    """The error of a send not attempted because the last health check found the session not
+    connected (seed: "Check Session Connected"): the same reason as the gateway's own refusal,
+    so it is routed the same way (retryable; the circuit opens at once)."""
+    known = f" ({detail})" if detail else ""
+    return GatewayError(
+        SESSION_NOT_CONNECTED,
+        f"session {session} was {status} at its last health check{known}; gateway not called",
+        retryable=True,
+    )
+
+
+def account_disabled(account_id: str) -> GatewayError:
+    """A queued message of a disabled account: not sent on any engine, and not retried by the
+    plan or the hourly redrive; an operator redrives it once the account is enabled again."""
+    return GatewayError(
+        ACCOUNT_DISABLED,
+        f"sender account {account_id} is disabled; enable it and redrive the message",
+        retryable=False,
+    )
+
+
+def account_not_found(account_id: str) -> GatewayError:
+    """A message whose sender account does not exist: sending it from another number would
+    surprise the recipient, so it fails (redrivable once the account exists again)."""
+    return GatewayError(
+        ACCOUNT_NOT_FOUND, f"sender account {account_id} does not exist", retryable=False
+    )
+
+
+def classify_http_failure(status: int, detail: str) -> GatewayError:
+    """The error for a non-2xx WAHA answer (the simulator's too); ``detail``: its body."""
+    lowered = detail.lower()
+    if status == 429:
+        return GatewayError(RATE_LIMITED, detail, retryable=True)
+    if status >= 500:
+        return GatewayError(GATEWAY_ERROR, detail, retryable=True)
+    if status == 422 or "session status" in lowered or "not connected" in lowered:
+        return GatewayError(SESSION_NOT_CONNECTED, detail, retryable=True)
+    if status in (401, 403):
+        # A wrong API key is the operator's to fix; the message itself is fine.
+        return GatewayError(GATEWAY_UNAUTHORIZED, detail, retryable=True)
+    if status == 404:
+        return GatewayError(SESSION_NOT_FOUND, detail, retryable=True)
+    if status == 413 or "too long" in lowered:
+        return GatewayError(BODY_TOO_LONG, detail, retryable=False)
+    if status == 400 and _json_field(detail, "field") == "text":
+        return GatewayError(BODY_REJECTED, detail, retryable=False)
+    if status == 400:
+        return GatewayError(INVALID_RECIPIENT, detail, retryable=False)
+    return GatewayError(REJECTED, f"HTTP {status}: {detail}", retryable=False)
+
+
+# Baileys' words for a socket that is not (or no longer) connected to WhatsApp.
+_DISCONNECTED = ("connection closed", "connection terminated", "connection lost")
+# Evolution's validation messages (its JSON schema and its own checks) for a bad body.
+_BODY_INVALID = ("requires property", "is not of a type", "text is required", "cannot be empty")
+
+
+def classify_evolution_failure(status: int, detail: str) -> GatewayError:
+    """The error for a non-2xx Evolution API answer; ``detail``: its body."""
+    messages = _evolution_messages(detail)
+    lowered = " ".join(m for m in messages if isinstance(m, str)).lower() or detail.lower()
+    if status == 429:  # Evolution has no limiter of its own; a proxy in front may
+        return GatewayError(RATE_LIMITED, detail, retryable=True)
+    if any(isinstance(m, dict) and m.get("exists") is False for m in messages):
+        return GatewayError(INVALID_RECIPIENT, detail, retryable=False)
+    if any(words in lowered for words in _DISCONNECTED):
+        return GatewayError(SESSION_NOT_CONNECTED, detail, retryable=True)
+    if status >= 500:
+        return GatewayError(GATEWAY_ERROR, detail, retryable=True)
+    if "timed out" in lowered:
+        return GatewayError(GATEWAY_TIMEOUT, detail, retryable=True)
+    if status in (401, 403):
+        return GatewayError(GATEWAY_UNAUTHORIZED, detail, retryable=True)
+    if status == 404:
+        return GatewayError(SESSION_NOT_FOUND, detail, retryable=True)
+    if status == 413 or "too long" in lowered or "too large" in lowered:
+        return GatewayError(BODY_TOO_LONG, detail, retryable=False)
+    if any(words in lowered for words in _BODY_INVALID):
+        return GatewayError(BODY_REJECTED, detail, retryable=False)
+    return GatewayError(REJECTED, f"HTTP {status}: {detail}", retryable=False)
+
+
+def classify_transport_failure(error: Exception) -> GatewayError:
+    """The error for a request that got no answer (timeout, refused connection)."""
+    name = type(error).__name__
+    reason = GATEWAY_TIMEOUT if "Timeout" in name else GATEWAY_UNREACHABLE
+    return GatewayError(reason, f"{name}: {error}", retryable=True)
+
+
+def _json_field(detail: str, key: str) -> Any:
+    try:
+        body = json.loads(detail)
+    except ValueError:
+        return None
+    return body.get(key) if isinstance(body, dict) else None
+
+
+def _evolution_messages(detail: str) -> list[Any]:
+    """The items of ``response.message`` (a string, a list, or lists of lists), flattened."""
+    response = _json_field(detail, "response")
+    pending: list[Any] = [response.get("message")] if isinstance(response, dict) else []
+    flat: list[Any] = []
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, list):
+            pending[:0] = item
+        elif item is not None:
+            flat.append(item)
+    return flat

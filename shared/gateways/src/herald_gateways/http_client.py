@@ -1,0 +1,75 @@
+"""The HTTP plumbing both gateway adapters share: one pooled client, failures as GatewayError."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from herald_gateways.failures import classify_transport_failure
+from herald_gateways.interface import GatewayError
+
+MESSAGE_ID_HEADER = "X-Herald-Message-Id"
+"""Sent along with every send; real gateways ignore it, the simulator counts sends by it."""
+
+DETAIL_CHARS = 500
+"""How much of a failed answer's body an error keeps."""
+
+ClassifyHttpFailure = Callable[[int, str], GatewayError]
+
+
+def path_segment(name: str) -> str:
+    """A session or instance name made safe to put in a URL path."""
+    return quote(name, safe="")
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it has no body or no JSON (WAHA may answer 201 empty)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+class GatewayHttp:
+    """A pooled client for one gateway; non-2xx answers go through the gateway's classifier."""
+
+    def __init__(
+        self,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeout_seconds: float,
+        classify: ClassifyHttpFailure,
+    ) -> None:
+        self._classify = classify
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=dict(headers),
+            timeout=timeout_seconds,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """The 2xx answer; raises GatewayError for a transport failure or any other status."""
+        try:
+            response = await self._http.request(
+                method, path, json=json, params=params, headers=headers
+            )
+        except httpx.TransportError as error:
+            raise classify_transport_failure(error) from error
+        if not 200 <= response.status_code < 300:
+            raise self._classify(response.status_code, response.text[:DETAIL_CHARS])
+        return response
+
+    async def close(self) -> None:
+        await self._http.aclose()

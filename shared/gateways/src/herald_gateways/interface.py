@@ -1,0 +1,96 @@
+"""The interface every WhatsApp gateway adapter implements, its error type, and what it reports.
+
+Adapters: ``waha`` (herald_gateways.waha) and ``evolution`` (herald_gateways.evolution);
+``herald_gateways.registry.build_gateway`` picks one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    gateway_message_id: str | None
+    """The id the gateway gave the message; some engines answer without one."""
+
+
+class GatewayError(Exception):
+    """A send that did not happen, classified as retryable or permanent."""
+
+    def __init__(self, reason: str, detail: str, *, retryable: bool) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.retryable = retryable
+
+
+class SessionStatus(StrEnum):
+    """Herald's one vocabulary for a session's health (WAHA's; other gateways map onto it).
+
+    Only WORKING can send; every other status means "session not connected".
+    """
+
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    SCAN_QR_CODE = "SCAN_QR_CODE"
+    """Waiting for an operator to pair the number: ``Gateway.login_qr`` has the code."""
+    WORKING = "WORKING"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class SessionHealth:
+    status: SessionStatus
+    gateway_status: str
+    """What the gateway itself said (``WORKING``, ``open``, ...), for operators and logs."""
+    me_id: str | None = None
+    """The paired WhatsApp id (``<digits>@c.us``), when the gateway tells it."""
+    engine: str | None = None
+    """The gateway's engine (WAHA: ``NOWEB`` or ``WEBJS``), when the gateway tells it."""
+
+    @property
+    def connected(self) -> bool:
+        return self.status is SessionStatus.WORKING
+
+
+@dataclass(frozen=True)
+class LoginQr:
+    """A login QR code an operator scans with the phone to pair the number.
+
+    At least one of ``image_base64`` and ``value`` is set; pass them through as they are.
+    """
+
+    mimetype: str | None
+    """The image's type (``image/png``) when there is an image."""
+    image_base64: str | None
+    """The QR code as an image, base64 without a ``data:`` prefix."""
+    value: str | None = None
+    """The raw QR value, for clients that draw the code themselves."""
+    pairing_code: str | None = None
+    """A code to type on the phone instead of scanning (Evolution, when it was asked for one)."""
+
+
+class Gateway(Protocol):
+    async def send_text(
+        self, *, session: str, phone: str, text: str, message_id: str
+    ) -> SendReceipt:
+        """Send one text; raises GatewayError (retryable or permanent) when it did not go."""
+        ...
+
+    async def session_health(self, session: str) -> SessionHealth:
+        """The session's health in Herald's vocabulary; raises GatewayError."""
+        ...
+
+    async def session_status(self, session: str) -> str:
+        """Shorthand: the name of ``session_health(session).status``."""
+        ...
+
+    async def login_qr(self, session: str) -> LoginQr | None:
+        """The QR code to pair the number, or None when the session is not waiting for one;
+        raises GatewayError (unknown session, gateway down, ...)."""
+        ...
+
+    async def close(self) -> None: ...

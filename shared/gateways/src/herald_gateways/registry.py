@@ -1,0 +1,23 @@
+"""Choosing a gateway adapter by name: the one place that knows every adapter."""
+
+from __future__ import annotations
+
+from herald_gateways.evolution import EvolutionGateway
+from herald_gateways.interface import Gateway
+from herald_gateways.waha import WahaGateway
+
+GATEWAY_ADAPTERS = ("waha", "evolution")
+"""``waha``: WAHA (NOWEB or WEBJS engine) and Herald's gateway simulator; ``evolution``:
+Evolution API v2 (the simulator speaks its subset too)."""
+
+
+def build_gateway(
+    adapter: str, base_url: str, api_key: str | None, timeout_seconds: float
+) -> Gateway:
+    """The adapter named ``adapter`` (one of GATEWAY_ADAPTERS; a str enum of them will do),
+    talking to the gateway at ``base_url``. Raises ValueError for any other name."""
+    if adapter == "waha":
+        return WahaGateway(base_url, api_key, timeout_seconds)
+    if adapter == "evolution":
+        return EvolutionGateway(base_url, api_key, timeout_seconds)
+    raise ValueError(f"unknown gateway adapter {adapter!r} (known: {', '.join(GATEWAY_ADAPTERS)})")

@@ -1,0 +1,1 @@
+"""Sender accounts in MongoDB: the repository (accounts, cap usage) and each account's pace slot."""

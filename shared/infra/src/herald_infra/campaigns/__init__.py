@@ -1,0 +1,1 @@
+"""Campaign documents written by more than one service: the fan-out watermark."""

@@ -1,0 +1,1 @@
+"""The message store: compare-and-set transitions and counters, queueing, redrive, outcomes."""

@@ -1,0 +1,1 @@
+"""What every Herald process runs on: settings, logging, metrics, AsyncAPI, the app scaffold."""

@@ -1,0 +1,146 @@
+"""Configuration shared by every Herald process (environment prefix ``HERALD_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from herald_core.accounts.sending_limits import parse_warmup_schedule
+from herald_core.attempt_plan import AttemptPlan
+from herald_core.schedules import check_cron
+
+
+class HeraldSettings(BaseSettings):
+    """Settings every service reads; each service reads only the fields it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="HERALD_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
+    """Defaults to the local SecantusDB of ``make up`` (deploy/local/mongo.sh says why
+    retryWrites=false); point it at any MongoDB."""
+    mongodb_database: str = "herald"
+
+    send_topic_partitions: int = Field(default=48, ge=1)
+    event_topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+    log_level: str = "INFO"
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    """Port of the HTTP surface (campaign: the API; every service: /metrics, /healthz, /readyz)."""
+
+    api_token: str | None = None
+    """Bearer token of the default tenant; upserted into ``api_keys`` at campaign start-up."""
+    default_tenant: str = "default"
+
+    default_account_id: str = "default"
+    """The sender account of every message of a tenant that has no sender accounts (the senders
+    then use the gateway configured below)."""
+
+    gateway_adapter: Literal["waha", "evolution"] = "waha"
+    """Which HTTP API the gateway at ``gateway_url`` speaks (sender.gateways.build_gateway)."""
+    gateway_url: str = "http://127.0.0.1:3100"
+    gateway_api_key: str | None = None
+    gateway_session: str = "default"
+    gateway_timeout_seconds: float = 30.0
+    session_poll_seconds: float = Field(default=30.0, gt=0)
+    """How often each sender process checks the health of its engine's session of every
+    enabled sender account (and of the gateway above); a session not WORKING is not sent
+    through until a check finds it WORKING again."""
+    account_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a sender remembers a sender account (gateway, session, enabled): a change or a
+    disable reaches the senders within this time."""
+
+    attempt_plan: str = "primary, fallback, fallback@60s"
+    """One step per attempt: engine (primary or fallback) and an optional delay (``@60s``)."""
+    claim_lease_seconds: float = Field(default=120.0, gt=0)
+    """How long a claim may stay ``sending`` before the sweep deems its outcome unknown."""
+    expired_claim_policy: Literal["fail", "resend"] = "fail"
+    """What the sweep does with an expired claim: ``fail`` it ("outcome unknown"; never a
+    double send) or ``resend`` it (never a lost message, maybe a duplicate)."""
+    circuit_failure_threshold: int = Field(default=5, ge=1)
+    """Consecutive retryable failures of one account on one engine that open its circuit."""
+    circuit_cooldown_seconds: float = Field(default=60.0, gt=0)
+    """How long an open circuit routes that account's messages to the other engine."""
+    pace_scale: float = Field(default=1.0, ge=0)
+    """Multiplies every anti-ban gap (fast 2-5 s, balanced 5-10 s, safe 10-30 s): 1 in
+    production; tests and demos shorten the gaps proportionally (0.001); 0 turns pacing off
+    (no gaps, and no hold of the account in MongoDB: an account's sends may then overlap)."""
+    sender_max_in_flight: int = Field(default=4000, ge=1)
+    """The records a sender's account lanes may hold unfinished, all its partitions together
+    (each gets an even share; a partition is paused at its share and resumed at half of it):
+    the sender's memory stays bounded whatever the lag, the partition count or N."""
+
+    dispatch_batch_size: int = Field(default=2000, ge=1)
+    """Contacts a fan-out turns into messages per batch (after a first batch of 50 that
+    doubles up to this), and messages per batch of a resume, release or redrive. Each batch
+    costs a round of MongoDB round trips (caps of every sender account, the insert, the
+    watermark): 20,000 contacts fan out in 8.8 s at 2,000, in 11 s at 500."""
+
+    account_hourly_cap: int = Field(default=150, ge=1)
+    """Messages a new sender account may be given per clock hour (UTC); each account keeps its
+    own cap, set from this one when it is created."""
+    account_daily_cap: int = Field(default=1000, ge=1)
+    """Messages a new sender account may be given per day (UTC), once warmed up."""
+    account_warmup_schedule: str = "50, 100, 200, 400, 700"
+    """Daily allowance of a new sender account on its first days after activation (day 1, day 2,
+    …; capped by its daily cap); empty: no warm-up. Each account keeps its own copy."""
+    deferred_release_interval_seconds: float = Field(default=30.0, gt=0)
+    """How often the dispatcher gives the messages no account had room for another chance."""
+
+    campaign_state_cache_seconds: float = Field(default=1.0, ge=0)
+    """How long a sender trusts a campaign's status (running, paused, cancelled) it read: a
+    pause or cancel stops new gateway calls within this time."""
+
+    scheduler_lease_seconds: float = Field(default=10.0, gt=0)
+    """How long the active scheduler replica's lease lasts without renewal: when it dies,
+    another replica takes over within this time."""
+    scheduler_tick_seconds: float = Field(default=0.25, gt=0)
+    """The longest the active scheduler sleeps between looks for due jobs (it wakes earlier
+    for the next known one)."""
+    redrive_cron: str = "0 * * * *"
+    """When the scheduler redrives retryable failed messages (cron, in ``system_jobs_timezone``)."""
+    sweep_cron: str = "*/5 * * * *"
+    """When the scheduler runs the queue processor and sweep: re-publish pending messages never
+    published, resolve expired claims, expire overdue messages, reconcile counters, complete
+    campaigns."""
+    system_jobs_timezone: str = "UTC"
+    auto_pause_min_attempts: int = Field(default=20, ge=1)
+    """The sweep pauses a running campaign by itself ("paused by the system") once at least this
+    many of its messages ended since its launch or last resume …"""
+    auto_pause_failure_ratio: float = Field(default=0.8, gt=0, le=1)
+    """… and at least this share of them failed: a broken number or gateway, not bad luck."""
+
+    notification_max_attempts: int = Field(default=8, ge=1)
+    """Deliveries of one campaign notification to one webhook endpoint before giving up."""
+    notification_backoff_seconds: float = Field(default=2.0, gt=0)
+    """First wait before retrying a failed notification; it doubles with each attempt."""
+    notification_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("redrive_cron", "sweep_cron")
+    @classmethod
+    def _readable_cron(cls, value: str) -> str:
+        check_cron(value)
+        return value
+
+    @field_validator("account_warmup_schedule")
+    @classmethod
+    def _readable_warmup_schedule(cls, value: str) -> str:
+        parse_warmup_schedule(value)  # fail at start-up, naming the allowance it cannot read
+        return value
+
+    @field_validator("attempt_plan")
+    @classmethod
+    def _readable_attempt_plan(cls, value: str) -> str:
+        AttemptPlan.parse(value)  # fail at start-up, naming the step it cannot read
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HeraldSettings:
+    """The process-wide settings, read once from the environment."""
+    return HeraldSettings()

@@ -1,0 +1,377 @@
+"""One attempt to deliver one message: claim, call the gateway, record the outcome.
+
+The claim is a compare-and-set on ``_id``, ``status`` and ``attempt``: a send event delivered
+twice (rebalance, crash, re-publish) finds the message already claimed and is skipped, so the
+gateway is called at most once per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from herald_core.attempt_plan import AttemptPlan, Engine
+from herald_core.contracts.common import utc_now
+from herald_core.contracts.events import MessageStatusChanged, SendMessage
+from herald_core.contracts.topics import MESSAGE_STATUS
+from herald_core.messages.states import CLAIMABLE_STATUSES, MessageStatus
+from herald_gateways.failures import CIRCUIT_OPEN, circuit_open
+from herald_gateways.interface import GatewayError, SendReceipt
+from herald_infra.messages.attempt_outcomes import (
+    RecordOrigin,
+    attempt_record,
+    fail_message,
+    next_attempt_after,
+    republish_unfinished,
+    schedule_next_attempt,
+)
+from herald_infra.messages.batched_transitions import TransitionBatcher
+from herald_infra.messages.transitions import transition
+from herald_infra.messages.unsent import HELD_AT, publish_held_message
+from herald_infra.mongo.client import MESSAGES, Database
+from herald_infra.runtime.logging import bind_context, get_logger
+from herald_infra.runtime.metrics import (
+    CAMPAIGN_GATE_STOPS,
+    DUPLICATE_DELIVERIES,
+    SEND_ATTEMPTS,
+    SEND_LATENCY,
+)
+from herald_sender.campaign_gate import CampaignGate, GateDecision
+from herald_sender.circuit_registry import AccountCircuits
+from herald_sender.gateway_directory import GatewayDirectory, SendRoute
+from herald_sender.pacer import SendPacer
+
+log = get_logger(__name__)
+
+CAMPAIGN_PAUSED = "campaign-paused"
+CAMPAIGN_CANCELLED = "campaign-cancelled"
+VALIDITY_OVER = "validity-window-over"
+RENEWAL_MARGIN_SECONDS = 15.0
+"""A claim is renewed before its gateway call unless its lease outlasts the call's timeout by
+this much (time to record the outcome, and clocks of other hosts a little off)."""
+
+_STOPPED_AS: dict[GateDecision, tuple[MessageStatus, str, str]] = {
+    # decision: the status the message ends in, the reason it carries, the metric's outcome
+    GateDecision.HOLD: (MessageStatus.QUEUED, CAMPAIGN_PAUSED, "held"),
+    GateDecision.CANCEL: (MessageStatus.CANCELLED, CAMPAIGN_CANCELLED, "cancelled"),
+    GateDecision.EXPIRE: (MessageStatus.EXPIRED, VALIDITY_OVER, "expired"),
+}
+_STOPPED_AT_FIELD = {
+    # Handed back at the same attempt and plan step: the resume publishes exactly that again.
+    MessageStatus.QUEUED: HELD_AT,
+    MessageStatus.CANCELLED: "cancelledAt",
+    MessageStatus.EXPIRED: "expiredAt",
+}
+
+
+def lease_may_run_out(lease_until: datetime, gateway_timeout_seconds: float, now: datetime) -> bool:
+    """Whether a claim's lease could end before the gateway answered and the outcome was
+    recorded (after a long wait for the account's turn), so that it must be renewed before the
+    call. A younger claim is sent without that round trip: nobody else can have resolved it,
+    since the sweep takes only claims whose lease ran out. Pure."""
+    return lease_until - now < timedelta(seconds=gateway_timeout_seconds + RENEWAL_MARGIN_SECONDS)
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """What distinguishes the primary from the fallback deployment of the sender engine."""
+
+    engine: Engine
+    delivery_method: str
+    """Recorded as the message's ``deliveryMethod``: ``baileys`` or ``web-js``."""
+    topic: str
+    group_id: str
+
+
+class SenderEngine:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        broker: KafkaBroker,
+        gateways: GatewayDirectory,
+        profile: EngineProfile,
+        plan: AttemptPlan,
+        circuits: AccountCircuits,
+        pacer: SendPacer,
+        lease_seconds: float,
+        owner: str,
+        gate: CampaignGate | None = None,
+        transitions: TransitionBatcher | None = None,
+    ) -> None:
+        """``gate``: the check of each claimed message against its campaign's status and its
+        validity window; by default one reading ``campaigns`` with a 1-second cache.
+        ``transitions``: applies the claims and the sends recorded, batched across lanes."""
+        self._db = db
+        self._broker = broker
+        self._gateways = gateways
+        self._profile = profile
+        self._plan = plan
+        self._circuits = circuits
+        self._pacer = pacer
+        self._lease = timedelta(seconds=lease_seconds)
+        self._owner = owner
+        self._gate = gate or CampaignGate.reading(db, cache_seconds=1.0)
+        self._transitions = transitions or TransitionBatcher(db)
+
+    async def deliver(self, event: SendMessage, origin: RecordOrigin) -> MessageStatus | None:
+        """Deliver one send event; returns the message's new status, or None if skipped."""
+        bind_context(campaign_id=event.campaign_id, message_id=event.message_id)
+        method = self._profile.delivery_method
+        # Before the claim: a lookup that fails leaves the message unclaimed for the retry.
+        route = await self._gateways.route(event.tenant_id, event.account_id)
+        claimed_at = utc_now()
+        source = await self._claim(event, claimed_at)
+        if source is None:
+            if not await republish_unfinished(self._db, self._broker, self._plan, event, method):
+                DUPLICATE_DELIVERIES.labels(engine=method).inc()
+                log.debug("send skipped: already claimed or done", attempt=event.attempt)
+            return None
+        await self._publish_status(event, MessageStatus.SENDING, source)
+        if (stopped := await self._stop_if_not_sendable(event)) is not None:
+            return stopped
+
+        try:
+            await self._check_sendable(event, route)
+            # The account's anti-ban turn, right before the gateway call: a message that is not
+            # sent (disabled account, session down, circuit open) takes no slot.
+            slot = await self._pacer.wait_turn(event)
+            called = False
+            try:
+                # The wait may have been long: the campaign may have been paused or cancelled,
+                # or the message's time run out, meanwhile.
+                if (stopped := await self._stop_if_not_sendable(event)) is not None:
+                    return stopped
+                if self._lease_may_run_out(claimed_at) and not await self._renew_claim(event):
+                    # The wait outlasted the claim's lease and the sweep resolved the message:
+                    # it is not ours to send any more.
+                    log.warning("claim resolved by the sweep while waiting for the account")
+                    return None
+                called = True
+                receipt = await self._send(event, route)
+            finally:
+                if called:
+                    await self._pacer.gateway_answered(slot)
+                else:  # a message not sent costs its account no pace
+                    await self._pacer.slot_unused(slot)
+        except GatewayError as error:
+            return await self._route_failure(event, error, origin)
+        await self._circuits.record_success(event.tenant_id, event.account_id)
+        return await self._record_sent(event, receipt.gateway_message_id)
+
+    async def _stop_if_not_sendable(self, event: SendMessage) -> MessageStatus | None:
+        """None if the claimed message may go to the gateway; otherwise end or hand back the
+        claim as its campaign or validity window says, and return the message's status (None
+        if the claim no longer held)."""
+        decision = await self._gate.decide(event.campaign_id, event.expires_at, utc_now())
+        if decision is GateDecision.SEND:
+            return None
+        target, reason, outcome = _STOPPED_AS[decision]
+        moved = await transition(
+            self._db,
+            message_id=event.message_id,
+            campaign_id=event.campaign_id,
+            source=MessageStatus.SENDING,
+            target=target,
+            attempt=event.attempt,
+            fields={_STOPPED_AT_FIELD[target]: utc_now()},
+        )
+        if not moved:
+            log.warning("claim resolved by someone else before it was stopped", reason=reason)
+            return None
+        CAMPAIGN_GATE_STOPS.labels(engine=self._profile.delivery_method, outcome=outcome).inc()
+        await self._publish_status(event, target, MessageStatus.SENDING, reason=reason)
+        log.info("message not sent", reason=reason, status=target.value)
+        if decision is GateDecision.HOLD:
+            return await self._after_hand_back(event)
+        return target
+
+    async def _after_hand_back(self, event: SendMessage) -> MessageStatus:
+        """Look at the campaign again, uncached, now that the message is back in ``queued``: a
+        resume that ran while it was being handed back did not see it waiting (it was
+        ``sending``), so publish it again ourselves; a cancel likewise did not cancel it."""
+        decision = await self._gate.decide_fresh(event.campaign_id, event.expires_at, utc_now())
+        if decision is GateDecision.SEND:
+            await publish_held_message(self._broker, self._plan, event)
+            log.info("campaign resumed while the message was handed back; published again")
+            return MessageStatus.QUEUED
+        if decision is GateDecision.HOLD:
+            return MessageStatus.QUEUED
+        target, reason, _ = _STOPPED_AS[decision]
+        moved = await transition(
+            self._db,
+            message_id=event.message_id,
+            campaign_id=event.campaign_id,
+            source=MessageStatus.QUEUED,
+            target=target,
+            attempt=event.attempt,
+            fields={_STOPPED_AT_FIELD[target]: utc_now()},
+        )
+        if moved:
+            await self._publish_status(event, target, MessageStatus.QUEUED, reason=reason)
+            return target
+        return MessageStatus.QUEUED
+
+    def _lease_may_run_out(self, claimed_at: datetime) -> bool:
+        return lease_may_run_out(
+            claimed_at + self._lease, self._gateways.timeout_seconds, utc_now()
+        )
+
+    async def _renew_claim(self, event: SendMessage) -> bool:
+        """Renew the lease of this process's claim, right before the gateway call; False if the
+        claim no longer holds."""
+        renewed = await self._db[MESSAGES].update_one(
+            {
+                "_id": event.message_id,
+                "status": MessageStatus.SENDING.value,
+                "attempt": event.attempt,
+                "claim.owner": self._owner,
+            },
+            {"$set": {"claim.leaseUntil": utc_now() + self._lease}},
+        )
+        return bool(renewed.modified_count)
+
+    async def _claim(self, event: SendMessage, claimed_at: datetime) -> MessageStatus | None:
+        return await self._transitions.transition_from_any(
+            message_id=event.message_id,
+            campaign_id=event.campaign_id,
+            sources=CLAIMABLE_STATUSES,
+            target=MessageStatus.SENDING,
+            attempt=event.attempt,
+            fields={
+                "claim": {
+                    "engine": self._profile.delivery_method,
+                    "step": event.step,
+                    "owner": self._owner,
+                    "claimedAt": claimed_at,
+                    "leaseUntil": claimed_at + self._lease,
+                }
+            },
+        )
+
+    async def _check_sendable(self, event: SendMessage, route: SendRoute) -> None:
+        """Raise the GatewayError of a send that must not call the gateway: the account is
+        disabled or unknown, its circuit on this engine is open and the plan has another engine
+        to go to, or its session was not connected at its last health check (then it is the
+        gateway's own ``session-not-connected``, and goes the same way)."""
+        method = self._profile.delivery_method
+        try:
+            route.check_account()
+        except GatewayError as error:
+            await self._count_failure(event, error)
+            raise
+        if not await self._circuits.allows(event.tenant_id, event.account_id):
+            has_other_engine = self._plan.next_attempt(event.step, switch_engine=True)
+            if has_other_engine and has_other_engine.engine is not self._profile.engine:
+                SEND_ATTEMPTS.labels(engine=method, outcome=CIRCUIT_OPEN).inc()
+                raise circuit_open(event.account_id, method)
+        try:
+            route.check_session()
+        except GatewayError as error:
+            await self._count_failure(event, error)
+            raise
+
+    async def _send(self, event: SendMessage, route: SendRoute) -> SendReceipt:
+        """Call the account's gateway session."""
+        method = self._profile.delivery_method
+        started = time.perf_counter()
+        try:
+            receipt = await route.gateway.send_text(
+                session=route.session,
+                phone=event.phone,
+                text=event.body,
+                message_id=event.message_id,
+            )
+        except GatewayError as error:
+            await self._count_failure(event, error)
+            raise
+        finally:
+            SEND_LATENCY.labels(engine=method).observe(time.perf_counter() - started)
+        SEND_ATTEMPTS.labels(engine=method, outcome="sent").inc()
+        return receipt
+
+    async def _count_failure(self, event: SendMessage, error: GatewayError) -> None:
+        SEND_ATTEMPTS.labels(engine=self._profile.delivery_method, outcome=error.reason).inc()
+        await self._circuits.record_failure(event.tenant_id, event.account_id, error)
+
+    async def _route_failure(
+        self, event: SendMessage, error: GatewayError, origin: RecordOrigin
+    ) -> MessageStatus:
+        method = self._profile.delivery_method
+        following = next_attempt_after(self._plan, event, error)
+        if following is not None:
+            await schedule_next_attempt(
+                self._db, self._broker, event, following, engine=method, error=error
+            )
+            status = MessageStatus.RETRYING
+        else:
+            await fail_message(
+                self._db, self._broker, event, engine=method, error=error, origin=origin
+            )
+            status = MessageStatus.FAILED
+        await self._publish_status(event, status, MessageStatus.SENDING, reason=error.reason)
+        return status
+
+    async def _record_sent(self, event: SendMessage, gateway_id: str | None) -> MessageStatus:
+        now = utc_now()
+        moved = await self._transitions.transition(
+            message_id=event.message_id,
+            campaign_id=event.campaign_id,
+            source=MessageStatus.SENDING,
+            target=MessageStatus.SENT,
+            attempt=event.attempt,
+            fields={
+                "gatewayMessageId": gateway_id,
+                "deliveryMethod": self._profile.delivery_method,
+                "sentAt": now,
+            },
+            push={
+                "attempts": attempt_record(event, self._profile.delivery_method, "sent", None, now)
+            },
+        )
+        if not moved:
+            log.warning("sent, but the claim was resolved by someone else meanwhile")
+        await self._publish_status(
+            event, MessageStatus.SENT, MessageStatus.SENDING, gateway_message_id=gateway_id
+        )
+        return MessageStatus.SENT
+
+    async def _publish_status(
+        self,
+        event: SendMessage,
+        status: MessageStatus,
+        previous: MessageStatus,
+        *,
+        gateway_message_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        # Status events are notifications, not state (MongoDB holds that): publish without
+        # waiting for the broker, and log if it fails.
+        pending = await self._broker.publish(
+            MessageStatusChanged(
+                tenant_id=event.tenant_id,
+                campaign_id=event.campaign_id,
+                message_id=event.message_id,
+                status=status.value,
+                previous_status=previous.value,
+                attempt=event.attempt,
+                delivery_method=self._profile.delivery_method,
+                gateway_message_id=gateway_message_id,
+                reason=reason,
+                at=utc_now(),
+            ),
+            topic=MESSAGE_STATUS,
+            key=event.message_id.encode(),
+            no_confirm=True,
+        )
+        pending.add_done_callback(_log_publish_failure)
+
+
+def _log_publish_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.warning("status event not published", error=repr(error))

@@ -1,0 +1,139 @@
+"""Composition of a sender deployment: its runtime, gateway, engine and subscriber."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from herald_core.attempt_plan import AttemptPlan, Engine
+from herald_infra.accounts.pace_slots import AccountPace
+from herald_infra.runtime.asyncapi import declare_publications
+from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
+from herald_infra.runtime.settings import HeraldSettings
+from herald_sender.asyncapi import sender_publications
+from herald_sender.campaign_gate import CampaignGate
+from herald_sender.circuit_registry import AccountCircuits
+from herald_sender.claim_and_send import EngineProfile, SenderEngine
+from herald_sender.gateway_directory import GatewayDirectory
+from herald_sender.graceful_stop import HandBackOnStop, SenderStopping, StopAwarePacer
+from herald_sender.lane_consumer import LaneConsumer, LaneLimits
+from herald_sender.send_records import SendRecordHandler
+from herald_sender.session_polling import SessionHealthPoller
+
+HOLD_MARGIN = 5.0
+"""Seconds an account stays held past the gateway timeout, should its sender die mid-send."""
+STOP_MARGIN = 15.0
+"""Seconds a stopping sender allows past the gateway timeout to record the last answers."""
+
+
+PREFETCH_BYTES_PER_PARTITION = 64 * 1024
+"""About 130 send records."""
+PREFETCH_BYTES = 4 * 1024 * 1024
+
+
+def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProfile) -> FastAPI:
+    """The HTTP app of a sender process; its lifespan runs the lane consumer of its topic."""
+    runtime = ServiceRuntime.create(service, settings)
+    plan = AttemptPlan.parse(settings.attempt_plan)
+    declare_publications(runtime.broker, service, sender_publications(plan, profile.engine))
+    owner = f"{service}@{socket.gethostname()}:{os.getpid()}"
+    gateways = GatewayDirectory.for_engine(runtime.db, settings, profile.engine)
+    sessions = SessionHealthPoller(
+        runtime.db, gateways, interval_seconds=settings.session_poll_seconds
+    )
+    stopping = SenderStopping()
+    engine = SenderEngine(
+        db=runtime.db,
+        broker=runtime.broker,
+        gateways=gateways,
+        profile=profile,
+        plan=plan,
+        circuits=AccountCircuits(
+            runtime.db,
+            # "primary" / "fallback", as queue-stats documents it: the circuit belongs to the
+            # deployment the attempt plan routes around, whichever library it runs.
+            engine=profile.engine.value,
+            threshold=settings.circuit_failure_threshold,
+            cooldown_seconds=settings.circuit_cooldown_seconds,
+            owner=owner,
+        ),
+        pacer=StopAwarePacer(
+            AccountPace(runtime.db, hold_seconds=settings.gateway_timeout_seconds + HOLD_MARGIN),
+            scale=settings.pace_scale,
+            stopping=stopping,
+        ),
+        lease_seconds=settings.claim_lease_seconds,
+        owner=owner,
+        gate=CampaignGate.reading(runtime.db, cache_seconds=settings.campaign_state_cache_seconds),
+    )
+
+    lanes = LaneConsumer(
+        lambda: AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"herald-{service}",
+            group_id=profile.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # What aiokafka fetches ahead and keeps until the lanes take it, paused partitions
+            # included: at its defaults (1 MiB a partition, 50 MiB in all) a sender kept most
+            # of a 20,000-message campaign in memory (+23 MB against +7 MB at 5,000).
+            max_partition_fetch_bytes=PREFETCH_BYTES_PER_PARTITION,
+            fetch_max_bytes=PREFETCH_BYTES,
+        ),
+        profile.topic,
+        HandBackOnStop(
+            SendRecordHandler(engine, runtime.broker),
+            runtime.db,
+            runtime.broker,
+            profile.delivery_method,
+        ),
+        LaneLimits(
+            max_in_flight=settings.sender_max_in_flight,
+            # On SIGTERM a lane hands back a send still waiting for its account's turn, so
+            # the longest it holds on is one gateway call (see graceful_stop).
+            drain_seconds=settings.gateway_timeout_seconds + STOP_MARGIN,
+        ),
+    )
+
+    runtime.on_start.append(sessions.start)
+    runtime.on_start.append(lanes.start)
+    # Stop hooks run in reverse: sends waiting for their turn are handed back, the lanes
+    # finish what they hold, then the poller stops, then the gateways close.
+    runtime.on_stop.append(gateways.close)
+    runtime.on_stop.append(sessions.stop)
+    runtime.on_stop.append(lanes.stop)
+    runtime.on_stop.append(stopping.begin)
+    return create_http_app(runtime)
+
+
+@dataclass(frozen=True)
+class SenderDeployment:
+    """One deployment of the sender engine: which topic it consumes and how it delivers."""
+
+    service: str
+    engine: Engine
+    delivery_method: str
+    consumer_group: str
+    default_port: int
+
+    @property
+    def topic(self) -> str:
+        return self.engine.send_topic
+
+    def create_app(self, settings: HeraldSettings) -> FastAPI:
+        profile = EngineProfile(
+            engine=self.engine,
+            delivery_method=self.delivery_method,
+            topic=self.topic,
+            group_id=self.consumer_group,
+        )
+        return build_sender_app(self.service, settings, profile)
+
+    def run(self) -> None:
+        """Entry point: settings from the environment, serve until SIGTERM."""
+        settings = HeraldSettings()
+        serve(self.create_app(settings), settings, self.service, self.default_port)

@@ -1,0 +1,242 @@
+"""Which gateway session a sender sends each message through: its sender account's session for
+this sender's engine (``account.session_for(engine)``), or the process's configured gateway for
+the default account (a tenant without accounts).
+
+- Gateways (HTTP clients) are built by ``build_gateway`` once per adapter, base URL and API key
+  and shared by every account on them; :meth:`GatewayDirectory.close` closes them all.
+- Accounts are looked up in MongoDB at most once per ``cache_seconds`` (a few seconds): a change
+  or a disable takes effect that soon, without a read per message. A lookup that fails while an
+  older answer is known uses the older answer.
+- The health of each session, as this process's ``SessionHealthPoller`` (session_polling)
+  last found it, travels with the route: a session known not to be connected is not called
+  (:meth:`SendRoute.check_session`).
+
+A message whose account is disabled is not sent (``account-disabled``); one whose account does
+not exist and is not the default account fails too (``account-not-found``) rather than going
+out from the configured gateway's number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from herald_core.accounts.model import GatewaySession, SenderAccount
+from herald_core.attempt_plan import Engine
+from herald_gateways.failures import (
+    account_disabled,
+    account_not_found,
+    session_not_connected,
+)
+from herald_gateways.interface import Gateway, SessionStatus
+from herald_gateways.registry import build_gateway
+from herald_infra.accounts.repository import find_account
+from herald_infra.mongo.client import Database
+from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.settings import HeraldSettings
+
+log = get_logger(__name__)
+
+DEFAULT_ACCOUNT_CACHE_SECONDS = 5.0
+
+FindAccount = Callable[[Database, str, str], Awaitable[SenderAccount | None]]
+BuildGateway = Callable[[str, str, str | None, float], Gateway]
+
+
+@dataclass(frozen=True)
+class SessionAddress:
+    """Where a gateway session is: its gateway (adapter, base URL, API key) and its name."""
+
+    adapter: str
+    base_url: str
+    session: str
+    """WAHA's session name, or Evolution's instance name."""
+    api_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, session: GatewaySession) -> SessionAddress:
+        key = session.api_key.get_secret_value() if session.api_key is not None else None
+        return cls(session.gateway.value, session.base_url, session.session, key)
+
+    @property
+    def gateway_key(self) -> tuple[str, str, str | None]:
+        """What one gateway client serves: every session on the same gateway shares it."""
+        return (self.adapter, self.base_url, self.api_key)
+
+
+@dataclass(frozen=True)
+class ObservedHealth:
+    """A session's health as a check found it: its status, and why when it cannot send."""
+
+    status: SessionStatus
+    detail: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.status is SessionStatus.WORKING
+
+
+@dataclass(frozen=True)
+class SendRoute:
+    """How a message of one account goes out on this sender's engine."""
+
+    account_id: str
+    address: SessionAddress
+    gateway: Gateway
+    account: SenderAccount | None
+    """None for the default account (the configured gateway) and for an unknown account."""
+    known: bool = True
+    """False when the message names an account that does not exist."""
+    health: ObservedHealth | None = None
+    """What this process's last health check of the session found; None: not checked yet."""
+
+    @property
+    def session(self) -> str:
+        return self.address.session
+
+    def check_account(self) -> None:
+        """Raise ``account-not-found`` or ``account-disabled`` (permanent: no engine may send
+        it) when the message's account cannot send."""
+        if not self.known:
+            raise account_not_found(self.account_id)
+        if self.account is not None and not self.account.enabled:
+            raise account_disabled(self.account_id)
+
+    def check_session(self) -> None:
+        """Raise ``session-not-connected`` (retryable) when the last health check found the
+        session not WORKING, without calling the gateway. A session not checked yet is tried:
+        the gateway tells."""
+        if self.health is not None and not self.health.connected:
+            raise session_not_connected(self.session, self.health.status.value, self.health.detail)
+
+
+@dataclass
+class _CachedAccount:
+    account: SenderAccount | None
+    fresh_until: float
+
+
+class GatewayDirectory:
+    """The gateways of one sender process, per sender account, for one engine."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        engine: Engine,
+        default_account_id: str,
+        default_session: SessionAddress,
+        timeout_seconds: float,
+        cache_seconds: float = DEFAULT_ACCOUNT_CACHE_SECONDS,
+        find: FindAccount = find_account,
+        build: BuildGateway = build_gateway,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self.engine = engine
+        self.default_account_id = default_account_id
+        self.default_session = default_session
+        self.timeout_seconds = timeout_seconds
+        self._cache_seconds = cache_seconds
+        self._find = find
+        self._build = build
+        self._clock = clock
+        self._gateways: dict[tuple[str, str, str | None], Gateway] = {}
+        self._accounts: dict[tuple[str, str], _CachedAccount] = {}
+        self._lookups: dict[tuple[str, str], asyncio.Lock] = {}
+        self._health: dict[SessionAddress, ObservedHealth] = {}
+
+    @classmethod
+    def for_engine(cls, db: Database, settings: HeraldSettings, engine: Engine) -> GatewayDirectory:
+        """The directory of a sender deployment, its default session from the settings."""
+        return cls(
+            db,
+            engine=engine,
+            default_account_id=settings.default_account_id,
+            default_session=SessionAddress(
+                settings.gateway_adapter,
+                settings.gateway_url,
+                settings.gateway_session,
+                settings.gateway_api_key,
+            ),
+            timeout_seconds=settings.gateway_timeout_seconds,
+            cache_seconds=settings.account_cache_seconds,
+        )
+
+    async def route(self, tenant_id: str, account_id: str) -> SendRoute:
+        """The route of a message of ``account_id``; reads MongoDB at most once per cache
+        period per account (raises what the driver raises when it never could)."""
+        account = await self._account(tenant_id, account_id)
+        if account is not None:
+            address = SessionAddress.of(account.session_for(self.engine))
+        else:
+            address = self.default_session
+        return SendRoute(
+            account_id=account_id,
+            address=address,
+            gateway=self.gateway(address),
+            account=account,
+            known=account is not None or account_id == self.default_account_id,
+            health=self._health.get(address),
+        )
+
+    def gateway(self, address: SessionAddress) -> Gateway:
+        """The shared client of the session's gateway (built on first use)."""
+        key = address.gateway_key
+        gateway = self._gateways.get(key)
+        if gateway is None:
+            gateway = self._build(
+                address.adapter, address.base_url, address.api_key, self.timeout_seconds
+            )
+            self._gateways[key] = gateway
+        return gateway
+
+    def record_health(self, address: SessionAddress, health: ObservedHealth) -> None:
+        """What a health check of the session found; routes through it carry it from now on."""
+        self._health[address] = health
+
+    def forget_health_except(self, addresses: set[SessionAddress]) -> None:
+        """Drop what is known of sessions no longer checked (a changed or disabled account)."""
+        for address in [a for a in self._health if a not in addresses]:
+            del self._health[address]
+
+    def health(self, address: SessionAddress) -> ObservedHealth | None:
+        return self._health.get(address)
+
+    async def close(self) -> None:
+        """Close every gateway client (at shutdown)."""
+        gateways = list(self._gateways.values())
+        self._gateways.clear()
+        for gateway in gateways:
+            try:
+                await gateway.close()
+            except Exception as error:  # one client failing to close must not keep the others
+                log.warning("gateway client did not close cleanly", error=repr(error))
+
+    async def _account(self, tenant_id: str, account_id: str) -> SenderAccount | None:
+        key = (tenant_id, account_id)
+        cached = self._accounts.get(key)
+        if cached is not None and cached.fresh_until > self._clock():
+            return cached.account
+        # One lookup per account at a time: the lane's messages (or concurrent workers) that
+        # miss the cache together wait for the same read.
+        lock = self._lookups.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self._accounts.get(key)
+            if cached is not None and cached.fresh_until > self._clock():
+                return cached.account
+            try:
+                account = await self._find(self._db, tenant_id, account_id)
+            except Exception as error:
+                if cached is None:
+                    raise
+                log.warning(
+                    "sender account lookup failed; using what was known",
+                    account_id=account_id,
+                    error=repr(error),
+                )
+                return cached.account
+            self._accounts[key] = _CachedAccount(account, self._clock() + self._cache_seconds)
+            return account

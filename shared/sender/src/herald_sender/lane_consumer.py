@@ -1,0 +1,289 @@
+"""A Kafka consumer that works on each sender account's records in a lane of its own.
+
+Send topics are keyed by sender account, so one partition holds many accounts. Each account
+waits its anti-ban gap between two sends; handling a partition's records one after another would
+make every account of the partition wait for the slowest. Instead:
+
+- each record goes to the lane of its key (the account); a lane handles its records in order,
+  one at a time, and lanes run concurrently; a lane lives while it has records;
+- offsets are committed per partition only up to the lowest unfinished record
+  (:class:`PartitionProgress`), so a crash or a rebalance never skips unfinished work: what
+  was finished after it is consumed again and skipped by its claim;
+- a partition whose lanes hold too many unfinished records is paused until they drain, so
+  memory stays bounded whatever the lag;
+- a record whose handling fails unexpectedly (MongoDB or Kafka unavailable) is retried in its
+  lane after a back-off, holding up only its account; it is finished only once handled;
+- on a rebalance, the revoked partitions' progress is committed and the records their lanes did
+  not start are dropped (the new owner reads them from the commit point);
+- on stop (SIGTERM), nothing new is fetched or started; each lane finishes the record it is on,
+  or its handler gives the record back (:class:`RecordHandedBack`) and it stays uncommitted for
+  the partition's next owner; then what finished is committed and the consumer leaves its group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.metrics import SENDER_IN_FLIGHT, SENDER_LANES, SENDER_PAUSED_PARTITIONS
+from herald_sender.partition_progress import PartitionProgress
+
+log = get_logger(__name__)
+
+RecordHandler = Callable[[Any], Awaitable[None]]
+
+
+class RecordHandedBack(Exception):
+    """Raised by a record handler that gave its record back unfinished because the consumer is
+    stopping: the record is not finished, so its offset is not committed and the partition's
+    next owner handles it."""
+
+
+@dataclass(frozen=True)
+class LaneLimits:
+    max_in_flight: int = 4000
+    """The records the lanes may hold unfinished, all partitions together: each assigned
+    partition gets an even share (at least ``min_partition_share``); a partition is paused
+    when its lanes hold its share, and resumed once they hold half of it. Memory stays
+    bounded by this whatever the lag and whatever the partition count."""
+    min_partition_share: int = 20
+    commit_interval_seconds: float = 1.0
+    retry_backoff_seconds: float = 1.0
+    fetch_max_records: int = 500
+    drain_seconds: float = 10.0
+    """On stop, how long the lanes may take to finish the records they are on; a record still
+    running after that is abandoned (uncommitted, its claim left to the sweep)."""
+
+
+@dataclass(frozen=True)
+class _Work:
+    partition: TopicPartition
+    generation: int
+    record: Any
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: LaneConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._owner._revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._owner._assigned(assigned)
+
+
+class LaneConsumer:
+    def __init__(
+        self,
+        new_consumer: Callable[[], AIOKafkaConsumer],
+        topic: str,
+        handle: RecordHandler,
+        limits: LaneLimits | None = None,
+    ) -> None:
+        """``new_consumer`` builds the consumer at start (aiokafka wants a running loop); it
+        must have a ``group_id`` and ``enable_auto_commit=False``."""
+        self._new_consumer = new_consumer
+        self._consumer: AIOKafkaConsumer | Any = None
+        self._topic = topic
+        self._handle = handle
+        self._limits = limits or LaneLimits()
+        self._progress: dict[TopicPartition, PartitionProgress] = {}
+        self._generation: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._paused: set[TopicPartition] = set()
+        self._lanes: dict[bytes, deque[_Work]] = {}
+        self._lane_tasks: dict[bytes, asyncio.Task[None]] = {}
+        self._fetching: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._handed_back = 0
+
+    async def start(self) -> None:
+        self._consumer = self._new_consumer()
+        self._consumer.subscribe([self._topic], listener=_Rebalance(self))
+        await self._consumer.start()
+        self._fetching = asyncio.create_task(self._fetch_loop(), name=f"lanes:{self._topic}")
+
+    async def stop(self) -> None:
+        """Stop fetching, let the lanes finish (or hand back) the record each is on, within
+        ``LaneLimits.drain_seconds`` (records not started are left for the next owner), commit
+        what finished, and leave the group."""
+        self._stopping = True
+        if self._fetching is not None:
+            self._fetching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fetching
+        in_hand = self.in_flight
+        running = list(self._lane_tasks.values())
+        late: set[asyncio.Task[None]] = set()
+        if running:
+            _, late = await asyncio.wait(running, timeout=self._limits.drain_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                log.warning(
+                    "records still running at the end of the drain were abandoned; the sweep "
+                    "resolves their claims",
+                    abandoned=len(late),
+                    drain_seconds=self._limits.drain_seconds,
+                )
+        await self._commit()
+        log.info(
+            "lanes stopped",
+            topic=self._topic,
+            lanes_busy=len(running),
+            handed_back=self._handed_back,
+            abandoned=len(late),
+            left_uncommitted=self.in_flight,
+            unfinished_at_stop=in_hand,
+        )
+        await self._consumer.stop()
+
+    # -- fetching -----------------------------------------------------------------------------
+
+    async def _fetch_loop(self) -> None:
+        last_commit = time.monotonic()
+        while not self._stopping:
+            try:
+                batches = await self._consumer.getmany(
+                    timeout_ms=200, max_records=self._limits.fetch_max_records
+                )
+            except Exception as error:  # the loop must outlive any failure, or lanes starve
+                log.warning("fetch failed; retrying", error=repr(error))
+                await asyncio.sleep(self._limits.retry_backoff_seconds)
+                continue
+            for partition, records in batches.items():
+                self._accept(partition, records)
+            self._pause_or_resume()
+            if time.monotonic() - last_commit >= self._limits.commit_interval_seconds:
+                await self._commit()
+                last_commit = time.monotonic()
+
+    def _accept(self, partition: TopicPartition, records: list[Any]) -> None:
+        progress = self._progress.get(partition)
+        if progress is None:  # revoked while the fetch was under way
+            return
+        generation = self._generation[partition]
+        for record in records:
+            progress.received(record.offset)
+            key = record.key or b""
+            lane = self._lanes.setdefault(key, deque())
+            lane.append(_Work(partition, generation, record))
+            if key not in self._lane_tasks:
+                self._lane_tasks[key] = asyncio.create_task(self._run_lane(key))
+        self._update_gauges()
+
+    @property
+    def partition_share(self) -> int:
+        """How many unfinished records each assigned partition may hold."""
+        limits = self._limits
+        return max(limits.min_partition_share, limits.max_in_flight // max(1, len(self._progress)))
+
+    def _pause_or_resume(self) -> None:
+        share = self.partition_share
+        for partition, progress in self._progress.items():
+            if partition not in self._paused and progress.in_flight >= share:
+                self._consumer.pause(partition)
+                self._paused.add(partition)
+            elif partition in self._paused and progress.in_flight <= share // 2:
+                self._consumer.resume(partition)
+                self._paused.discard(partition)
+        SENDER_PAUSED_PARTITIONS.set(len(self._paused))
+
+    # -- lanes --------------------------------------------------------------------------------
+
+    async def _run_lane(self, key: bytes) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane and not self._stopping:
+                work = lane.popleft()
+                if self._is_current(work) and await self._handle_until_done(work):
+                    self._finish(work)
+        finally:
+            if not lane or self._stopping:
+                self._lanes.pop(key, None)
+            self._lane_tasks.pop(key, None)
+            if lane and not self._stopping:  # records arrived while the lane was closing
+                self._lane_tasks[key] = asyncio.create_task(self._run_lane(key))
+            self._update_gauges()
+
+    def _is_current(self, work: _Work) -> bool:
+        """False once the record's partition was revoked (or revoked and assigned again)."""
+        return self._generation.get(work.partition) == work.generation and (
+            work.partition in self._progress
+        )
+
+    async def _handle_until_done(self, work: _Work) -> bool:
+        """Handle the record, retrying what fails unexpectedly (MongoDB or Kafka away) in this
+        lane only; False when it was abandoned (stopping, or its partition was revoked)."""
+        while True:
+            try:
+                await self._handle(work.record)
+                return True
+            except RecordHandedBack:
+                self._handed_back += 1
+                return False
+            except Exception as error:
+                log.warning(
+                    "send record failed; retrying",
+                    partition=work.partition.partition,
+                    offset=work.record.offset,
+                    error=repr(error),
+                )
+            await asyncio.sleep(self._limits.retry_backoff_seconds)
+            if self._stopping or not self._is_current(work):
+                return False
+
+    def _finish(self, work: _Work) -> None:
+        progress = self._progress.get(work.partition)
+        if progress is not None and self._is_current(work):
+            progress.finished(work.record.offset)
+
+    # -- commits and rebalances ---------------------------------------------------------------
+
+    async def _commit(self, partitions: list[TopicPartition] | None = None) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for partition in partitions if partitions is not None else list(self._progress):
+            progress = self._progress.get(partition)
+            point = progress.commit_point() if progress is not None else None
+            if point is not None and point != self._committed.get(partition):
+                offsets[partition] = point
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as error:
+            log.warning("commit failed; the next one retries", error=repr(error))
+            return
+        self._committed.update(offsets)
+
+    async def _revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._commit(list(revoked))
+        for partition in revoked:
+            self._progress.pop(partition, None)
+            self._committed.pop(partition, None)
+            self._paused.discard(partition)
+        self._update_gauges()
+
+    def _assigned(self, assigned: list[TopicPartition]) -> None:
+        for partition in assigned:
+            self._generation[partition] = self._generation.get(partition, 0) + 1
+            self._progress[partition] = PartitionProgress()
+
+    def _update_gauges(self) -> None:
+        SENDER_LANES.set(len(self._lane_tasks))
+        SENDER_IN_FLIGHT.set(self.in_flight)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(p.in_flight for p in self._progress.values())

@@ -1,0 +1,301 @@
+"""Which gateway session a sender uses for a message: the account's, or the configured one."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from herald_core.accounts.model import (
+    AccountStatus,
+    GatewayAdapter,
+    GatewaySession,
+    SenderAccount,
+    SessionEngine,
+)
+from herald_core.attempt_plan import Engine
+from herald_gateways.interface import (
+    GatewayError,
+    LoginQr,
+    SendReceipt,
+    SessionHealth,
+    SessionStatus,
+)
+from herald_sender.gateway_directory import (
+    GatewayDirectory,
+    ObservedHealth,
+    SessionAddress,
+)
+
+NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)
+DEFAULT = SessionAddress("waha", "http://gateway:3100", "default", "configured-key")
+
+
+@dataclass
+class FakeGateway:
+    adapter: str
+    base_url: str
+    api_key: str | None
+    closed: bool = False
+
+    async def send_text(
+        self, *, session: str, phone: str, text: str, message_id: str
+    ) -> SendReceipt:
+        return SendReceipt(gateway_message_id=None)
+
+    async def session_health(self, session: str) -> SessionHealth:
+        return SessionHealth(SessionStatus.WORKING, "WORKING")
+
+    async def session_status(self, session: str) -> str:
+        return "WORKING"
+
+    async def login_qr(self, session: str) -> LoginQr | None:
+        return None
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class Accounts:
+    """A stand-in for MongoDB's ``accounts``: counts lookups, can fail or stall them."""
+
+    by_id: dict[tuple[str, str], SenderAccount] = field(default_factory=dict)
+    lookups: int = 0
+    failing: bool = False
+    gate: asyncio.Event | None = None
+
+    def add(self, account: SenderAccount) -> None:
+        self.by_id[(account.tenant_id, account.id)] = account
+
+    async def find(self, db: Any, tenant_id: str, account_id: str) -> SenderAccount | None:
+        self.lookups += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failing:
+            raise ConnectionError("MongoDB away")
+        return self.by_id.get((tenant_id, account_id))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def session(engine: SessionEngine, url: str, name: str, key: str | None) -> GatewaySession:
+    return GatewaySession(
+        engine=engine,
+        gateway=GatewayAdapter.WAHA,
+        base_url=url,
+        session=name,
+        api_key=SecretStr(key) if key else None,
+    )
+
+
+def account(
+    account_id: str,
+    *,
+    tenant: str = "t1",
+    primary_url: str = "http://waha-noweb:3000",
+    primary_session: str = "sales",
+    primary_key: str | None = "pk",
+    status: AccountStatus = AccountStatus.ENABLED,
+) -> SenderAccount:
+    return SenderAccount(
+        id=account_id,
+        tenant_id=tenant,
+        phone="+919876512345",
+        status=status,
+        primary=session(SessionEngine.BAILEYS, primary_url, primary_session, primary_key),
+        fallback=session(
+            SessionEngine.WHATSAPP_WEB_JS, "http://waha-webjs:3000", f"{primary_session}-w", "fk"
+        ),
+        hourly_cap=10,
+        daily_cap=100,
+        activated_at=NOW,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def directory(
+    accounts: Accounts,
+    *,
+    engine: Engine = Engine.PRIMARY,
+    clock: Clock | None = None,
+    built: list[FakeGateway] | None = None,
+) -> GatewayDirectory:
+    def build(adapter: str, base_url: str, api_key: str | None, timeout: float) -> FakeGateway:
+        gateway = FakeGateway(adapter, base_url, api_key)
+        if built is not None:
+            built.append(gateway)
+        return gateway
+
+    return GatewayDirectory(
+        db=None,  # type: ignore[arg-type]  # the fake lookup never touches it
+        engine=engine,
+        default_account_id="default",
+        default_session=DEFAULT,
+        timeout_seconds=5,
+        cache_seconds=5,
+        find=accounts.find,
+        build=build,
+        clock=clock or Clock(),
+    )
+
+
+async def test_an_account_sends_through_its_own_session_for_each_engine() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1"))
+    primary = await directory(accounts).route("t1", "acc_1")
+    fallback = await directory(accounts, engine=Engine.FALLBACK).route("t1", "acc_1")
+    assert (primary.address.base_url, primary.session, primary.address.api_key) == (
+        "http://waha-noweb:3000",
+        "sales",
+        "pk",
+    )
+    assert (fallback.address.base_url, fallback.session) == ("http://waha-webjs:3000", "sales-w")
+    gateway = primary.gateway
+    assert isinstance(gateway, FakeGateway)
+    assert (gateway.base_url, gateway.api_key) == ("http://waha-noweb:3000", "pk")
+    primary.check_account()
+    primary.check_session()  # not checked yet: the gateway is tried
+
+
+async def test_the_default_account_uses_the_configured_gateway() -> None:
+    route = await directory(Accounts()).route("t1", "default")
+    assert route.address == DEFAULT
+    assert route.account is None
+    route.check_account()
+
+
+async def test_an_unknown_account_is_not_sent_from_the_configured_number() -> None:
+    route = await directory(Accounts()).route("t1", "acc_gone")
+    with pytest.raises(GatewayError) as refused:
+        route.check_account()
+    assert (refused.value.reason, refused.value.retryable) == ("account-not-found", False)
+
+
+async def test_another_tenants_account_is_not_found() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1", tenant="t2"))
+    with pytest.raises(GatewayError, match="account-not-found"):
+        (await directory(accounts).route("t1", "acc_1")).check_account()
+
+
+async def test_a_disabled_accounts_messages_fail_permanently() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1", status=AccountStatus.DISABLED))
+    route = await directory(accounts).route("t1", "acc_1")
+    with pytest.raises(GatewayError) as refused:
+        route.check_account()
+    assert (refused.value.reason, refused.value.retryable) == ("account-disabled", False)
+
+
+async def test_gateways_are_shared_per_adapter_url_and_key_and_all_closed() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1", primary_session="one"))
+    accounts.add(account("acc_2", primary_session="two"))  # same gateway, other session
+    accounts.add(account("acc_3", primary_key="other-key"))
+    accounts.add(account("acc_4", primary_url="http://waha-2:3000"))
+    built: list[FakeGateway] = []
+    gateways = directory(accounts, built=built)
+    routes = [await gateways.route("t1", a) for a in ("acc_1", "acc_2", "acc_3", "acc_4")]
+    routes.append(await gateways.route("t1", "default"))
+    routes.append(await gateways.route("t1", "acc_1"))
+    assert routes[0].gateway is routes[1].gateway is routes[5].gateway
+    assert (routes[0].session, routes[1].session) == ("one", "two")
+    assert len({id(r.gateway) for r in routes}) == 4
+    assert len(built) == 4
+    await gateways.close()
+    assert all(g.closed for g in built)
+
+
+async def test_accounts_are_read_once_per_cache_period() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1"))
+    clock = Clock()
+    gateways = directory(accounts, clock=clock)
+    for _ in range(5):
+        await gateways.route("t1", "acc_1")
+        await gateways.route("t1", "default")  # not found is remembered too
+    assert accounts.lookups == 2
+
+    accounts.add(account("acc_1", status=AccountStatus.DISABLED))
+    clock.now += 4.9
+    (await gateways.route("t1", "acc_1")).check_account()  # still the cached, enabled one
+    clock.now += 0.2
+    with pytest.raises(GatewayError, match="account-disabled"):
+        (await gateways.route("t1", "acc_1")).check_account()
+    assert accounts.lookups == 3
+
+
+async def test_concurrent_misses_share_one_lookup() -> None:
+    accounts = Accounts(gate=asyncio.Event())
+    accounts.add(account("acc_1"))
+    gateways = directory(accounts)
+    pending = [asyncio.create_task(gateways.route("t1", "acc_1")) for _ in range(10)]
+    await asyncio.sleep(0)
+    assert accounts.gate is not None
+    accounts.gate.set()
+    routes = await asyncio.gather(*pending)
+    assert {r.session for r in routes} == {"sales"}
+    assert accounts.lookups == 1
+
+
+async def test_a_failed_lookup_uses_what_was_known_and_raises_without_it() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1"))
+    clock = Clock()
+    gateways = directory(accounts, clock=clock)
+    await gateways.route("t1", "acc_1")
+    accounts.failing = True
+    clock.now += 60
+    assert (await gateways.route("t1", "acc_1")).session == "sales"
+    with pytest.raises(ConnectionError):
+        await gateways.route("t1", "acc_other")
+
+
+async def test_a_session_found_not_connected_is_not_called() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1"))
+    gateways = directory(accounts)
+    address = (await gateways.route("t1", "acc_1")).address
+    gateways.record_health(address, ObservedHealth(SessionStatus.SCAN_QR_CODE, "waiting"))
+    route = await gateways.route("t1", "acc_1")
+    route.check_account()
+    with pytest.raises(GatewayError) as refused:
+        route.check_session()
+    assert (refused.value.reason, refused.value.retryable) == ("session-not-connected", True)
+    assert "SCAN_QR_CODE" in refused.value.detail
+
+    gateways.record_health(address, ObservedHealth(SessionStatus.WORKING))
+    (await gateways.route("t1", "acc_1")).check_session()
+
+
+async def test_health_belongs_to_the_session_checked_not_to_a_changed_one() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1"))
+    clock = Clock()
+    gateways = directory(accounts, clock=clock)
+    old = (await gateways.route("t1", "acc_1")).address
+    gateways.record_health(old, ObservedHealth(SessionStatus.STOPPED))
+    accounts.add(account("acc_1", primary_session="re-paired"))
+    clock.now += 10
+    route = await gateways.route("t1", "acc_1")
+    assert route.health is None
+    route.check_session()
+
+    gateways.forget_health_except({route.address})
+    assert gateways.health(old) is None
+
+
+def test_an_api_key_never_shows_in_an_address() -> None:
+    assert "configured-key" not in repr(DEFAULT)

@@ -1,1 +1,0 @@
-"""Versioned data contracts of Herald's Kafka topics."""

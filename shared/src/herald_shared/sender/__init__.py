@@ -1,1 +1,0 @@
-"""The sender engine shared by primary-sender and fallback-sender."""
