@@ -108,13 +108,19 @@ class Staleness:
         return "; ".join(parts)
 
 
+def written_by_hand(relative: Path) -> bool:
+    """The reference pages under docs/ (Markdown, other than the generated ``README.md``) are
+    written by hand: neither compared nor removed."""
+    return relative.suffix == ".md" and relative != Path("README.md")
+
+
 def _committed(root: Path) -> dict[str, str]:
     if not root.is_dir():
         return {}
     return {
         str(path.relative_to(root)): path.read_text(encoding="utf-8")
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and not written_by_hand(path.relative_to(root))
     }
 
 

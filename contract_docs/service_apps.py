@@ -49,7 +49,7 @@ def _runtime(app: FastAPI) -> ServiceRuntime:
 def _sender_brokers(deployment: SenderDeployment) -> tuple[FastAPI, KafkaBroker]:
     app = deployment.create_app(HeraldSettings.model_construct(kafka_bootstrap_servers=KAFKA))
     lanes = lane_consumer_specification(
-        deployment.service, deployment.engine, deployment.consumer_group, KAFKA
+        deployment.service, deployment.route, deployment.consumer_group, KAFKA
     )
     return app, lanes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from herald_campaign.asyncapi import campaign_publications
-from herald_core.attempt_plan import AttemptPlan, Engine
+from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.events import SendMessage
 from herald_dispatcher.asyncapi import FAN_OUT, RELAY, dispatcher_publications
 from herald_infra.runtime.asyncapi import Publication, declare_publications, publisher_title
@@ -20,9 +20,9 @@ def topics(publications: list[Publication]) -> list[str]:
 
 
 def test_under_the_default_plan_primary_hands_over_at_once_and_fallback_after_a_minute() -> None:
-    assert [a.topic for a in next_attempts(DEFAULT, Engine.PRIMARY)] == ["message.send.fallback"]
-    assert [a.topic for a in next_attempts(DEFAULT, Engine.FALLBACK)] == ["message.retry.60s"]
-    assert topics(sender_publications(DEFAULT, Engine.FALLBACK)) == [
+    assert [a.topic for a in next_attempts(DEFAULT, Route.PRIMARY)] == ["message.send.fallback"]
+    assert [a.topic for a in next_attempts(DEFAULT, Route.FALLBACK)] == ["message.retry.60s"]
+    assert topics(sender_publications(DEFAULT, Route.FALLBACK)) == [
         "message.retry.60s",
         "message.dlt",
         "message.status",
@@ -31,12 +31,12 @@ def test_under_the_default_plan_primary_hands_over_at_once_and_fallback_after_a_
 
 def test_a_primary_that_retries_itself_later_also_jumps_to_the_fallback_when_rate_limited() -> None:
     plan = AttemptPlan.parse("primary, primary@30s, fallback@2m")
-    assert [a.topic for a in next_attempts(plan, Engine.PRIMARY)] == [
+    assert [a.topic for a in next_attempts(plan, Route.PRIMARY)] == [
         "message.retry.30s",
         "message.retry.120s",
     ]
-    assert next_attempts(plan, Engine.FALLBACK) == []
-    delayed = sender_publications(plan, Engine.PRIMARY)[0]
+    assert next_attempts(plan, Route.FALLBACK) == []
+    delayed = sender_publications(plan, Route.PRIMARY)[0]
     assert delayed.payload is SendMessage
     assert "retry_topic-backoff-timestamp" in delayed.description
 

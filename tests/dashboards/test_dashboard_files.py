@@ -119,7 +119,7 @@ def test_every_expression_parses_with_prometheus_own_parser(tmp_path: Path) -> N
 COVERED = {
     "campaign progress by status": "herald_campaign_messages",
     "campaigns by status": "herald_campaigns",
-    "throughput by engine and outcome": "herald_send_attempts_total",
+    "throughput by delivery method and outcome": "herald_send_attempts_total",
     "retries by delay topic": "herald_retries_total",
     "delayed attempts relayed": "herald_retries_relayed_total",
     "dead letters by reason": "herald_dead_letters_total",

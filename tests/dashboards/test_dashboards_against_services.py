@@ -4,7 +4,7 @@ every service's ``/metrics`` passes ``promtool check metrics``.
 The five services run as real processes. A little traffic makes the labelled series exist, as
 production traffic would: a sender account whose sessions the senders check, a campaign sent
 with delivery receipts, a Kafka redelivery of a send that was already made, a command over
-Kafka, a campaign whose gateway fails on both engines (the fallback, the delay topic and its
+Kafka, a campaign whose gateway fails on both routes (the fallback, the delay topic and its
 relay, a dead letter, open circuits), and the sweep run now (campaigns completed, a webhook
 notification that cannot be delivered). Then each service is scraped, each metric name of each
 dashboard expression is looked up among the families the services export (a histogram's

@@ -130,7 +130,7 @@ async def test_each_account_sends_through_its_own_sessions_and_a_lost_pairing_mo
         timeout=30,
         what="the other account's session still working",
     )
-    labels = {"account": first["id"], "engine": "primary"}
+    labels = {"account": first["id"], "route": "primary"}
     assert (
         await metric_value(
             stack, "primary-sender", "herald_session_status", {**labels, "status": "SCAN_QR_CODE"}

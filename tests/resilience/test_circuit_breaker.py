@@ -69,13 +69,13 @@ async def primary_circuit(api: httpx.AsyncClient) -> dict[str, Any] | None:
 
 
 async def primary_circuit_gauge(stack: RunningStack) -> float | None:
-    labels = {"account": ACCOUNT, "engine": "primary"}
+    labels = {"account": ACCOUNT, "route": "primary"}
     return await metric_value(stack, "primary-sender", "herald_circuit_state", labels)
 
 
 async def primary_session_reported(stack: RunningStack, status: str) -> None:
     """Wait until the primary sender's health check found its session in ``status``."""
-    labels = {"account": ACCOUNT, "engine": "primary", "status": status}
+    labels = {"account": ACCOUNT, "route": "primary", "status": status}
 
     async def reported() -> float | None:
         return await metric_value(stack, "primary-sender", "herald_session_status", labels)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from herald_campaign.api.auth import register_api_key
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_devstack.processes import free_port
 from herald_devstack.stack import lone_simulator
 from herald_sender.gateway_directory import GatewayDirectory, SessionAddress
@@ -214,7 +214,7 @@ async def test_the_account_shows_the_health_the_senders_found(
     # What the primary sender's poller does every HERALD_SESSION_POLL_SECONDS.
     directory = GatewayDirectory(
         service.db,
-        engine=Engine.PRIMARY,
+        route=Route.PRIMARY,
         default_account_id="default",
         default_session=SessionAddress("waha", gateway, "default", GATEWAY_KEY),
         timeout_seconds=5,

@@ -18,7 +18,7 @@ from herald_core.accounts.model import (
     account_document,
 )
 from herald_core.accounts.sending_limits import day_start
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_dispatcher.account_assignment import assign_sender_accounts, settle_assignment
 from herald_dispatcher.account_choice import Recipient
 from herald_infra.accounts.repository import (
@@ -112,7 +112,7 @@ async def test_a_sender_finds_the_session_of_a_messages_account(db: Any) -> None
     account = await add_account(db, "t-sender", hourly_cap=10, daily_cap=10)
     found = await find_account(db, "t-sender", account.id)
     assert found is not None
-    session = found.session_for(Engine.FALLBACK)
+    session = found.session_for(Route.FALLBACK)
     assert (session.gateway, session.base_url, session.session) == (
         GatewayAdapter.WAHA,
         "http://waha:3000",

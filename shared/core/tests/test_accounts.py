@@ -16,7 +16,7 @@ from herald_core.accounts.model import (
     check_account,
     check_session,
 )
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 
 NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)
 SECRET = "sk-very-secret-1234"
@@ -56,8 +56,8 @@ def account(**changes: object) -> SenderAccount:
 
 def test_each_deployment_finds_its_session() -> None:
     sender = account()
-    assert sender.session_for(Engine.PRIMARY).engine is SessionEngine.BAILEYS
-    assert sender.session_for(Engine.FALLBACK).engine is SessionEngine.WHATSAPP_WEB_JS
+    assert sender.session_for(Route.PRIMARY).engine is SessionEngine.BAILEYS
+    assert sender.session_for(Route.FALLBACK).engine is SessionEngine.WHATSAPP_WEB_JS
 
 
 def test_health_is_unknown_until_checked() -> None:
@@ -99,7 +99,7 @@ def test_a_well_formed_account_keeps_the_rules() -> None:
 def test_evolution_cannot_run_the_whatsapp_web_js_session() -> None:
     fallback = session(SessionEngine.WHATSAPP_WEB_JS, GatewayAdapter.EVOLUTION)
     with pytest.raises(InvalidAccountSettings) as raised:
-        check_session(Engine.FALLBACK, fallback)
+        check_session(Route.FALLBACK, fallback)
     assert raised.value.field == "fallback.gateway"
     assert "evolution cannot run whatsapp-web.js" in raised.value.message
 
@@ -107,15 +107,15 @@ def test_evolution_cannot_run_the_whatsapp_web_js_session() -> None:
 def test_evolution_needs_an_api_key() -> None:
     primary = session(SessionEngine.BAILEYS, GatewayAdapter.EVOLUTION, api_key=None)
     with pytest.raises(InvalidAccountSettings) as raised:
-        check_session(Engine.PRIMARY, primary)
+        check_session(Route.PRIMARY, primary)
     assert raised.value.field == "primary.apiKey"
 
 
 def test_waha_runs_without_an_api_key() -> None:
-    check_session(Engine.PRIMARY, session(SessionEngine.BAILEYS, api_key=None))
+    check_session(Route.PRIMARY, session(SessionEngine.BAILEYS, api_key=None))
 
 
 def test_a_session_on_the_wrong_library_for_its_deployment_is_refused() -> None:
     with pytest.raises(InvalidAccountSettings) as raised:
-        check_session(Engine.PRIMARY, session(SessionEngine.WHATSAPP_WEB_JS))
+        check_session(Route.PRIMARY, session(SessionEngine.WHATSAPP_WEB_JS))
     assert raised.value.field == "primary.engine"

@@ -1,6 +1,6 @@
 import pytest
 
-from herald_core.attempt_plan import AttemptPlan, Engine, InvalidAttemptPlan
+from herald_core.attempt_plan import AttemptPlan, InvalidAttemptPlan, Route
 from herald_core.contracts.topics import MESSAGE_SEND_FALLBACK, MESSAGE_SEND_PRIMARY
 from herald_infra.kafka.topics import herald_topics
 from herald_infra.runtime.settings import HeraldSettings
@@ -11,28 +11,28 @@ SEED = AttemptPlan.parse("primary, fallback, fallback@60s")
 def test_the_seed_plan_primary_then_fallback_at_once_then_fallback_after_a_back_off() -> None:
     first = SEED.next_attempt(0)
     assert first is not None
-    assert (first.step, first.engine, first.delay_seconds, first.topic) == (
+    assert (first.step, first.route, first.delay_seconds, first.topic) == (
         1,
-        Engine.FALLBACK,
+        Route.FALLBACK,
         0.0,
         MESSAGE_SEND_FALLBACK,
     )
     second = SEED.next_attempt(1)
     assert second is not None
-    assert (second.step, second.engine, second.topic) == (2, Engine.FALLBACK, "message.retry.60s")
+    assert (second.step, second.route, second.topic) == (2, Route.FALLBACK, "message.retry.60s")
     assert SEED.next_attempt(2) is None
     assert SEED.first_topic == MESSAGE_SEND_PRIMARY
 
 
-def test_switching_engine_skips_to_the_first_later_step_on_another_engine() -> None:
+def test_switching_route_skips_to_the_first_later_step_on_another_route() -> None:
     plan = AttemptPlan.parse("primary, primary@30s, fallback@5s")
     same = plan.next_attempt(0)
-    assert same is not None and (same.step, same.engine) == (1, Engine.PRIMARY)
-    switched = plan.next_attempt(0, switch_engine=True)
-    assert switched is not None and (switched.step, switched.engine) == (2, Engine.FALLBACK)
+    assert same is not None and (same.step, same.route) == (1, Route.PRIMARY)
+    switched = plan.next_attempt(0, switch_route=True)
+    assert switched is not None and (switched.step, switched.route) == (2, Route.FALLBACK)
     # Nowhere else to go: the plan's own next step.
     only_fallback = AttemptPlan.parse("fallback, fallback@1s")
-    stay = only_fallback.next_attempt(0, switch_engine=True)
+    stay = only_fallback.next_attempt(0, switch_route=True)
     assert stay is not None and stay.step == 1
 
 
@@ -49,7 +49,7 @@ def test_delays_are_read_in_several_units_and_name_one_topic_each() -> None:
 @pytest.mark.parametrize(
     ("text", "complaint"),
     [
-        ("primary, baileys", "unknown engine 'baileys'"),
+        ("primary, baileys", "unknown route 'baileys'"),
         ("primary, fallback@soon", "cannot read attempt step 'fallback@soon'"),
         ("primary@10s, fallback", "the first attempt cannot wait"),
         ("primary,, fallback", "cannot read attempt step ''"),

@@ -12,7 +12,7 @@ from herald_gateways.failures import (
     classify_evolution_failure,
     classify_http_failure,
     classify_transport_failure,
-    switches_engine,
+    switches_route,
 )
 
 NOT_WORKING = "Session status is not as expected. Try again later or restart the session"
@@ -133,6 +133,6 @@ def test_transport_failures_of_either_gateway(failure: Exception, reason: str) -
 
 
 def test_disconnected_evolution_instance_switches_engine_like_waha_422() -> None:
-    assert switches_engine(classify_evolution_failure(500, evolution(500, "Connection Closed")))
-    assert switches_engine(classify_http_failure(422, NOT_WORKING))
-    assert switches_engine(classify_evolution_failure(429, evolution(429, "slow down")))
+    assert switches_route(classify_evolution_failure(500, evolution(500, "Connection Closed")))
+    assert switches_route(classify_http_failure(422, NOT_WORKING))
+    assert switches_route(classify_evolution_failure(429, evolution(429, "slow down")))

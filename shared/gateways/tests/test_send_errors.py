@@ -49,10 +49,10 @@ def test_chat_id_of_an_e164_number() -> None:
 
 
 def test_engine_trouble_switches_engine_and_message_trouble_does_not() -> None:
-    from herald_gateways.failures import circuit_open, switches_engine
+    from herald_gateways.failures import circuit_open, switches_route
 
-    assert switches_engine(classify_http_failure(429, "slow down"))
-    assert switches_engine(classify_http_failure(422, "session status is not WORKING"))
-    assert switches_engine(circuit_open("acct", "baileys"))
-    assert not switches_engine(classify_http_failure(500, "boom"))
-    assert not switches_engine(classify_http_failure(400, "not on WhatsApp"))
+    assert switches_route(classify_http_failure(429, "slow down"))
+    assert switches_route(classify_http_failure(422, "session status is not WORKING"))
+    assert switches_route(circuit_open("acct", "baileys"))
+    assert not switches_route(classify_http_failure(500, "boom"))
+    assert not switches_route(classify_http_failure(400, "not on WhatsApp"))

@@ -18,7 +18,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
-from herald_core.attempt_plan import AttemptPlan, Engine
+from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import MessageStatusChanged, SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY, MESSAGE_STATUS
@@ -35,7 +35,7 @@ from herald_infra.mongo.client import ensure_indexes
 from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.campaign_gate import CampaignGate, CampaignStatusCache
 from herald_sender.circuit_registry import AccountCircuits
-from herald_sender.claim_and_send import EngineProfile, SenderEngine
+from herald_sender.claim_and_send import MessageSender, SenderProfile
 from herald_sender.gateway_directory import GatewayDirectory
 from herald_sender.pacer import SendPacer
 
@@ -83,7 +83,7 @@ class ManualClock:
 
 @dataclass
 class Sender:
-    engine: SenderEngine
+    engine: MessageSender
     clock: ManualClock
     gate: CampaignGate
     account_id: str
@@ -96,20 +96,18 @@ def build_sender(db: Any, broker: KafkaBroker, settings: HeraldSettings, ttl: fl
     gate = CampaignGate(CampaignStatusCache(db, ttl_seconds=ttl, clock=clock))
     account_id = f"acc-{uuid.uuid4().hex[:8]}"
     own_account = settings.model_copy(update={"default_account_id": account_id})
-    engine = SenderEngine(
+    engine = MessageSender(
         db=db,
         broker=broker,
-        gateways=GatewayDirectory.for_engine(db, own_account, Engine.PRIMARY),
-        profile=EngineProfile(
-            engine=Engine.PRIMARY,
+        gateways=GatewayDirectory.for_route(db, own_account, Route.PRIMARY),
+        profile=SenderProfile(
+            route=Route.PRIMARY,
             delivery_method="baileys",
             topic=MESSAGE_SEND_PRIMARY,
             group_id="it-gate",
         ),
         plan=AttemptPlan.parse("primary, fallback, fallback@60s"),
-        circuits=AccountCircuits(
-            db, engine="primary", threshold=5, cooldown_seconds=60, owner="it"
-        ),
+        circuits=AccountCircuits(db, route="primary", threshold=5, cooldown_seconds=60, owner="it"),
         # Real gaps: the fast profile's 2-5 s after every send that happened.
         pacer=SendPacer(AccountPace(db, hold_seconds=10), scale=1.0),
         lease_seconds=60,

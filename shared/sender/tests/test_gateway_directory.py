@@ -17,7 +17,7 @@ from herald_core.accounts.model import (
     SenderAccount,
     SessionEngine,
 )
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_gateways.interface import (
     GatewayError,
     LoginQr,
@@ -128,7 +128,7 @@ def account(
 def directory(
     accounts: Accounts,
     *,
-    engine: Engine = Engine.PRIMARY,
+    route: Route = Route.PRIMARY,
     clock: Clock | None = None,
     built: list[FakeGateway] | None = None,
 ) -> GatewayDirectory:
@@ -140,7 +140,7 @@ def directory(
 
     return GatewayDirectory(
         db=None,  # type: ignore[arg-type]  # the fake lookup never touches it
-        engine=engine,
+        route=route,
         default_account_id="default",
         default_session=DEFAULT,
         timeout_seconds=5,
@@ -155,7 +155,7 @@ async def test_an_account_sends_through_its_own_session_for_each_engine() -> Non
     accounts = Accounts()
     accounts.add(account("acc_1"))
     primary = await directory(accounts).route("t1", "acc_1")
-    fallback = await directory(accounts, engine=Engine.FALLBACK).route("t1", "acc_1")
+    fallback = await directory(accounts, route=Route.FALLBACK).route("t1", "acc_1")
     assert (primary.address.base_url, primary.session, primary.address.api_key) == (
         "http://waha-noweb:3000",
         "sales",

@@ -21,7 +21,7 @@ from herald_core.accounts.model import (
     SessionEngine,
     account_document,
 )
-from herald_core.attempt_plan import AttemptPlan, Engine
+from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.events import SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_core.messages.states import MessageStatus
@@ -33,7 +33,7 @@ from herald_infra.messages.attempt_outcomes import RecordOrigin
 from herald_infra.mongo.client import ACCOUNTS, ensure_indexes
 from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.circuit_registry import AccountCircuits
-from herald_sender.claim_and_send import EngineProfile, SenderEngine
+from herald_sender.claim_and_send import MessageSender, SenderProfile
 from herald_sender.gateway_directory import GatewayDirectory, SessionAddress
 from herald_sender.pacer import SendPacer
 from herald_sender.session_polling import SessionHealthPoller
@@ -103,7 +103,7 @@ async def broker(settings: HeraldSettings) -> AsyncIterator[KafkaBroker]:
 
 @dataclass
 class Sender:
-    engine: SenderEngine
+    engine: MessageSender
     directory: GatewayDirectory
     poller: SessionHealthPoller
     gateways: Gateways
@@ -115,26 +115,24 @@ async def primary(db: Any, broker: KafkaBroker) -> AsyncIterator[Sender]:
     gateways = Gateways()
     directory = GatewayDirectory(
         db,
-        engine=Engine.PRIMARY,
+        route=Route.PRIMARY,
         default_account_id="default",
         default_session=SessionAddress("waha", CONFIGURED, "default", "configured-key"),
         timeout_seconds=5,
         build=gateways.build,
     )
-    engine = SenderEngine(
+    engine = MessageSender(
         db=db,
         broker=broker,
         gateways=directory,
-        profile=EngineProfile(
-            engine=Engine.PRIMARY,
+        profile=SenderProfile(
+            route=Route.PRIMARY,
             delivery_method="baileys",
             topic=MESSAGE_SEND_PRIMARY,
             group_id="it-sender-accounts",
         ),
         plan=AttemptPlan.parse("primary, fallback, fallback@60s"),
-        circuits=AccountCircuits(
-            db, engine="primary", threshold=5, cooldown_seconds=60, owner="it"
-        ),
+        circuits=AccountCircuits(db, route="primary", threshold=5, cooldown_seconds=60, owner="it"),
         pacer=SendPacer(AccountPace(db, hold_seconds=10), scale=0),  # no anti-ban gaps in this test
         lease_seconds=60,
         owner="it",

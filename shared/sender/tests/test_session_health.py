@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from herald_core.accounts.model import HealthStatus
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_gateways.failures import classify_transport_failure
 from herald_gateways.interface import GatewayError, SessionHealth, SessionStatus
 from herald_sender.gateway_directory import SessionAddress
@@ -83,7 +83,7 @@ def test_a_health_write_applies_only_to_the_checked_session_and_only_forward() -
     found = observed_health(SessionHealth(SessionStatus.WORKING, "WORKING"))
     selectors, update = health_writes(
         "acc_1",
-        Engine.FALLBACK,
+        Route.FALLBACK,
         address,
         account_health(found, CHECKED),
         refresh_after=timedelta(seconds=15),

@@ -22,7 +22,7 @@ from herald_core.accounts.model import (
     account_document,
     account_of,
 )
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_gateways.interface import (
     GatewayError,
     LoginQr,
@@ -137,14 +137,14 @@ async def stored(db: Any, account: SenderAccount) -> SenderAccount:
 def poller(
     db: Any,
     gateways: Gateways,
-    engine: Engine = Engine.PRIMARY,
+    route: Route = Route.PRIMARY,
     *,
     clock: Any = None,
     interval: float = 30,
 ) -> tuple[SessionHealthPoller, GatewayDirectory]:
     directory = GatewayDirectory(
         db,
-        engine=engine,
+        route=route,
         default_account_id="default",
         default_session=DEFAULT,
         timeout_seconds=1,
@@ -215,7 +215,7 @@ async def test_the_fallback_poller_checks_the_fallback_sessions(db: Any) -> None
     await db[ACCOUNTS].delete_many({})
     account = await add_account(db, "both")
     gateways = Gateways(statuses={("http://waha:3000", "both-webjs"): SessionStatus.STOPPED})
-    fallback, _ = poller(db, gateways, Engine.FALLBACK)
+    fallback, _ = poller(db, gateways, Route.FALLBACK)
     await fallback.poll_once()
     health = await stored(db, account)
     assert health.fallback.health.status is HealthStatus.STOPPED
@@ -231,7 +231,7 @@ async def test_concurrent_checkers_keep_the_newest_health(db: Any) -> None:
     async def write(status: SessionStatus, at: datetime) -> None:
         health = account_health(observed_health(SessionHealth(status, status.value)), at)
         selectors, update = health_writes(
-            account.id, Engine.PRIMARY, address, health, refresh_after=refresh
+            account.id, Route.PRIMARY, address, health, refresh_after=refresh
         )
         for selector in selectors:
             if (await db[ACCOUNTS].update_one(selector, update)).matched_count:
@@ -270,7 +270,7 @@ async def test_a_changed_session_is_not_given_the_old_sessions_health(db: Any) -
     )
     health = account_health(observed_health(SessionHealth(SessionStatus.FAILED, "FAILED")), NOW)
     selectors, update = health_writes(
-        account.id, Engine.PRIMARY, old, health, refresh_after=timedelta(seconds=15)
+        account.id, Route.PRIMARY, old, health, refresh_after=timedelta(seconds=15)
     )
     for selector in selectors:
         await db[ACCOUNTS].update_one(selector, update)

@@ -16,8 +16,8 @@ def dispatcher_publications(plan: AttemptPlan) -> list[Publication]:
     """The messages it makes, the delayed attempts it relays, the poison records it meets."""
     reasons: dict[str, list[str]] = {plan.first_topic: [FAN_OUT]}
     for step in plan.steps:
-        if step.delay_topic and RELAY not in reasons.setdefault(step.engine.send_topic, []):
-            reasons[step.engine.send_topic].append(RELAY)
+        if step.delay_topic and RELAY not in reasons.setdefault(step.route.send_topic, []):
+            reasons[step.route.send_topic].append(RELAY)
     return [
         *(send_attempts(topic, " ".join(why)) for topic, why in reasons.items()),
         poison_dead_letters(

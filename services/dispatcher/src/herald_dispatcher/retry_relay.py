@@ -31,7 +31,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_core.contracts.events import SendMessage
 from herald_core.contracts.topics import RETRY_RELAY_GROUP
 from herald_core.messages.delayed_attempts import (
@@ -51,7 +51,7 @@ from herald_infra.runtime.logging import get_logger
 from herald_infra.runtime.metrics import RETRIES_RELAYED
 
 INVALID_RETRY_HEADERS = "invalid-retry-headers"
-SEND_TOPICS = frozenset(engine.send_topic for engine in Engine)
+SEND_TOPICS = frozenset(route.send_topic for route in Route)
 
 PublishAttempt = Callable[[SendMessage, str], Awaitable[object]]
 """Publishes a send event to a send topic and returns once Kafka confirmed it."""

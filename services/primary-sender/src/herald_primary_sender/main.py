@@ -1,12 +1,12 @@
 """Entry point of primary-sender: the sender engine on a Baileys gateway (WAHA NOWEB)."""
 
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_core.contracts.topics import PRIMARY_SENDER_GROUP
 from herald_sender.deployment import SenderDeployment
 
 DEPLOYMENT = SenderDeployment(
     service="primary-sender",
-    engine=Engine.PRIMARY,
+    route=Route.PRIMARY,
     delivery_method="baileys",
     consumer_group=PRIMARY_SENDER_GROUP,
     default_port=9103,

@@ -95,7 +95,7 @@ async def _fail_unknown_outcome(
 ) -> int:
     event = _claim_event(doc)
     engine = str((doc.get("claim") or {}).get("engine", "unknown"))
-    origin = RecordOrigin(plan.step(event.step).engine.send_topic)
+    origin = RecordOrigin(plan.step(event.step).route.send_topic)
     moved = await fail_message(
         db,
         broker,
@@ -126,6 +126,6 @@ async def _resend(db: Database, broker: KafkaBroker, plan: AttemptPlan, doc: Doc
         push={"attempts": attempt_record(event, engine, "unknown", _unknown_outcome(doc), now)},
     )
     if moved:
-        await publish_send_events(broker, [resend], plan.step(event.step).engine.send_topic)
+        await publish_send_events(broker, [resend], plan.step(event.step).route.send_topic)
         EXPIRED_CLAIMS.labels(resolution=ExpiredClaimPolicy.RESEND.value).inc()
     return int(moved)

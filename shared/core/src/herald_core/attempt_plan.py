@@ -1,9 +1,9 @@
-"""The attempt plan: which engine makes each attempt of a message, and after what delay. Pure.
+"""The attempt plan: which route makes each attempt of a message, and after what delay. Pure.
 
-The default is the seed design's: attempt 1 on the primary engine, attempt 2 on the fallback
-engine at once, attempt 3 on the fallback engine after a back-off; then the message fails and
+The default is the seed design's: attempt 1 on the primary route, attempt 2 on the fallback
+route at once, attempt 3 on the fallback route after a back-off; then the message fails and
 becomes a dead letter. The plan is configuration (``HERALD_ATTEMPT_PLAN``), written as
-``primary, fallback, fallback@60s``: one step per attempt, an engine and an optional delay.
+``primary, fallback, fallback@60s``: one step per attempt, an route and an optional delay.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from herald_core.contracts.topics import MESSAGE_SEND_FALLBACK, MESSAGE_SEND_PRI
 DEFAULT_ATTEMPT_PLAN = "primary, fallback, fallback@60s"
 
 
-class Engine(StrEnum):
+class Route(StrEnum):
     """The two sender deployments; each has its own send topic and gateway."""
 
     PRIMARY = "primary"
@@ -25,12 +25,12 @@ class Engine(StrEnum):
 
     @property
     def send_topic(self) -> str:
-        return MESSAGE_SEND_PRIMARY if self is Engine.PRIMARY else MESSAGE_SEND_FALLBACK
+        return MESSAGE_SEND_PRIMARY if self is Route.PRIMARY else MESSAGE_SEND_FALLBACK
 
 
 @dataclass(frozen=True)
 class AttemptStep:
-    engine: Engine
+    route: Route
     delay_seconds: float = 0.0
 
     @property
@@ -45,20 +45,20 @@ class NextAttempt:
 
     step: int
     """Index of the plan step that makes the next attempt."""
-    engine: Engine
+    route: Route
     delay_seconds: float
 
     @property
     def topic(self) -> str:
         """The topic to publish the next attempt on: its send topic, or its delay topic."""
-        return retry_topic(self.delay_seconds) if self.delay_seconds > 0 else self.engine.send_topic
+        return retry_topic(self.delay_seconds) if self.delay_seconds > 0 else self.route.send_topic
 
 
 class InvalidAttemptPlan(ValueError):
     pass
 
 
-_STEP = re.compile(r"^(?P<engine>[a-z]+)(?:@(?P<amount>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h))?$")
+_STEP = re.compile(r"^(?P<route>[a-z]+)(?:@(?P<amount>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h))?$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -76,13 +76,13 @@ class AttemptPlan:
             if match is None:
                 raise InvalidAttemptPlan(f"cannot read attempt step {raw.strip()!r}")
             try:
-                engine = Engine(match["engine"])
+                route = Route(match["route"])
             except ValueError:
                 raise InvalidAttemptPlan(
-                    f"unknown engine {match['engine']!r} (primary or fallback)"
+                    f"unknown route {match['route']!r} (primary or fallback)"
                 ) from None
             delay = float(match["amount"] or 0) * _UNIT_SECONDS[match["unit"] or "s"]
-            steps.append(AttemptStep(engine, delay))
+            steps.append(AttemptStep(route, delay))
         if steps[0].delay_seconds:
             raise InvalidAttemptPlan("the first attempt cannot wait: drop its delay")
         return cls(tuple(steps))
@@ -90,34 +90,34 @@ class AttemptPlan:
     @property
     def first_topic(self) -> str:
         """The send topic of a message's first attempt (and of a redriven message's)."""
-        return self.steps[0].engine.send_topic
+        return self.steps[0].route.send_topic
 
     def step(self, index: int) -> AttemptStep:
         return self.steps[min(max(index, 0), len(self.steps) - 1)]
 
     def send_topics(self) -> list[str]:
         """The send topics this plan uses, in the order its steps first use them."""
-        return list(dict.fromkeys(step.engine.send_topic for step in self.steps))
+        return list(dict.fromkeys(step.route.send_topic for step in self.steps))
 
     def retry_topics(self) -> list[str]:
         """The delay topics this plan uses, one per distinct delay."""
         topics = {s.delay_topic for s in self.steps if s.delay_topic}
         return sorted(topics)
 
-    def next_attempt(self, step: int, *, switch_engine: bool = False) -> NextAttempt | None:
+    def next_attempt(self, step: int, *, switch_route: bool = False) -> NextAttempt | None:
         """The attempt after a retryable failure at ``step``; None when the plan is exhausted.
 
-        With ``switch_engine`` (the engine is rate limited, or its circuit is open) the next
-        attempt is the first later step on another engine, if the plan has one.
+        With ``switch_route`` (the route is rate limited, or its circuit is open) the next
+        attempt is the first later step on another route, if the plan has one.
         """
-        current = self.step(step).engine
+        current = self.step(step).route
         later = range(step + 1, len(self.steps))
-        if switch_engine:
+        if switch_route:
             for index in later:
-                if self.steps[index].engine is not current:
+                if self.steps[index].route is not current:
                     return self._attempt_at(index)
         return self._attempt_at(step + 1) if step + 1 < len(self.steps) else None
 
     def _attempt_at(self, index: int) -> NextAttempt:
         chosen = self.steps[index]
-        return NextAttempt(index, chosen.engine, chosen.delay_seconds)
+        return NextAttempt(index, chosen.route, chosen.delay_seconds)

@@ -44,12 +44,12 @@ ACCOUNT_NOT_FOUND = "account-not-found"
 
 # Failures that say "this engine, not this message": the next attempt goes to the other engine
 # at once (seed: "Rate limited → Move to Web.js fallback").
-_ENGINE_TROUBLE = frozenset({RATE_LIMITED, SESSION_NOT_CONNECTED, CIRCUIT_OPEN})
+_ROUTE_TROUBLE = frozenset({RATE_LIMITED, SESSION_NOT_CONNECTED, CIRCUIT_OPEN})
 
 
-def switches_engine(error: GatewayError) -> bool:
+def switches_route(error: GatewayError) -> bool:
     """Whether the next attempt should skip to another engine rather than repeat this one."""
-    return error.reason in _ENGINE_TROUBLE
+    return error.reason in _ROUTE_TROUBLE
 
 
 def circuit_open(account_id: str, engine: str) -> GatewayError:

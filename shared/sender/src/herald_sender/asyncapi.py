@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from herald_core.attempt_plan import AttemptPlan, Engine, NextAttempt
+from herald_core.attempt_plan import AttemptPlan, NextAttempt, Route
 from herald_core.contracts.events import SendMessage
 from herald_infra.runtime.asyncapi import (
     Publication,
@@ -20,31 +20,31 @@ from herald_infra.runtime.asyncapi import (
 )
 
 
-def next_attempts(plan: AttemptPlan, engine: Engine) -> list[NextAttempt]:
-    """Every attempt that may follow a failed one of ``engine`` under ``plan``: the next step,
-    or the first step on the other engine when this one is rate limited or its circuit open."""
+def next_attempts(plan: AttemptPlan, route: Route) -> list[NextAttempt]:
+    """Every attempt that may follow a failed one of ``route`` under ``plan``: the next step,
+    or the first step on the other route when this one is rate limited or its circuit open."""
     following: dict[str, NextAttempt] = {}
     for index, step in enumerate(plan.steps):
-        if step.engine is not engine:
+        if step.route is not route:
             continue
         for switch in (False, True):
-            attempt = plan.next_attempt(index, switch_engine=switch)
+            attempt = plan.next_attempt(index, switch_route=switch)
             if attempt is not None:
                 following.setdefault(attempt.topic, attempt)
     return list(following.values())
 
 
-def sender_publications(plan: AttemptPlan, engine: Engine) -> list[Publication]:
+def sender_publications(plan: AttemptPlan, route: Route) -> list[Publication]:
     """Next attempts (at once, or on a delay topic), dead letters, status changes."""
     publications: list[Publication] = []
-    for attempt in next_attempts(plan, engine):
+    for attempt in next_attempts(plan, route):
         if attempt.delay_seconds > 0:
             publications.append(delayed_attempts_on(attempt.topic))
         else:
             publications.append(
                 send_attempts(
                     attempt.topic,
-                    f"The next attempt of a message whose {engine.value} attempt failed and "
+                    f"The next attempt of a message whose {route.value} attempt failed and "
                     "may be tried again (timeout, 5xx, rate limited, session not connected).",
                 )
             )
@@ -62,17 +62,17 @@ def sender_publications(plan: AttemptPlan, engine: Engine) -> list[Publication]:
 
 
 def lane_consumer_specification(
-    service: str, engine: Engine, group_id: str, kafka_bootstrap: str
+    service: str, route: Route, group_id: str, kafka_bootstrap: str
 ) -> KafkaBroker:
     """A broker, never started, that declares the subscription of a sender's lane consumer."""
     broker = KafkaBroker(kafka_bootstrap, client_id=f"herald-{service}")
 
     @broker.subscriber(
-        engine.send_topic,
+        route.send_topic,
         group_id=group_id,
-        title=f"{service}:{engine.send_topic}",
+        title=f"{service}:{route.send_topic}",
         description=(
-            "Delivers each attempt through the account's gateway session on this engine, at "
+            "Delivers each attempt through the account's gateway session on this route, at "
             "the account's anti-ban pace; one lane per sender account, offsets committed per "
             "partition up to the lowest unfinished record. A message is claimed in MongoDB "
             "(compare-and-set on id, status and attempt) before the gateway is called, so a "

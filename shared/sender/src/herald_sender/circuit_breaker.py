@@ -1,8 +1,8 @@
-"""A circuit breaker per sender account and engine. Pure: the clock is an argument.
+"""A circuit breaker per sender account and route. Pure: the clock is an argument.
 
 Closed: sends go through. After ``threshold`` consecutive retryable failures, or at once when
 the gateway says the session is not connected, it opens: for ``cooldown`` seconds the account's
-messages skip this engine (the attempt plan routes them to the other one). Then it is half-open:
+messages skip this route (the attempt plan routes them to the other one). Then it is half-open:
 the next send is a trial; success closes it, failure opens it again for another cool-down.
 """
 
@@ -32,7 +32,7 @@ class CircuitBreaker:
     reason: str | None = None
 
     def allows(self, now: float) -> bool:
-        """Whether a send may use this engine now; an elapsed cool-down turns open into
+        """Whether a send may use this route now; an elapsed cool-down turns open into
         half-open (the caller sends a trial)."""
         if (
             self.state is CircuitState.OPEN
@@ -49,7 +49,7 @@ class CircuitBreaker:
         self.reason = None
 
     def record_failure(self, now: float, reason: str, *, session_down: bool = False) -> None:
-        """A retryable failure of this engine for this account."""
+        """A retryable failure of this route for this account."""
         self.consecutive_failures += 1
         if (
             session_down

@@ -1,7 +1,7 @@
-"""The circuit breakers of one sender process: one per sender account, for its engine.
+"""The circuit breakers of one sender process: one per sender account, for its route.
 
 Send topics are keyed by account, so one process handles all of an account's messages on its
-engine at a time: its breaker is the account's. State changes (never every send) are written to
+route at a time: its breaker is the account's. State changes (never every send) are written to
 ``circuit_breakers`` in MongoDB, which ``queue-stats`` shows, and to the ``herald_circuit_state``
 gauge. A process that takes over an account after a rebalance starts with a closed circuit.
 """
@@ -28,14 +28,14 @@ class AccountCircuits:
         self,
         db: Database,
         *,
-        engine: str,
+        route: str,
         threshold: int,
         cooldown_seconds: float,
         owner: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
-        self._engine = engine
+        self._route = route
         self._threshold = threshold
         self._cooldown = cooldown_seconds
         self._owner = owner
@@ -53,7 +53,7 @@ class AccountCircuits:
         return self._breaker(account_id).state
 
     async def allows(self, tenant_id: str, account_id: str) -> bool:
-        """Whether this account's next send may use this engine."""
+        """Whether this account's next send may use this route."""
         breaker = self._breaker(account_id)
         before = breaker.state
         allowed = breaker.allows(self._clock())
@@ -69,7 +69,7 @@ class AccountCircuits:
         await self._on_change(tenant_id, account_id, before, breaker)
 
     async def record_failure(self, tenant_id: str, account_id: str, error: GatewayError) -> None:
-        """Count a retryable failure of the engine (permanent ones say nothing about it)."""
+        """Count a retryable failure of the route (permanent ones say nothing about it)."""
         if not error.retryable:
             return
         breaker = self._breaker(account_id)
@@ -84,23 +84,25 @@ class AccountCircuits:
     ) -> None:
         if breaker.state is before:
             return
-        CIRCUIT_STATE.labels(account=account_id, engine=self._engine).set(breaker.state.gauge_value)
+        CIRCUIT_STATE.labels(account=account_id, route=self._route).set(breaker.state.gauge_value)
         log.warning(
             "circuit changed",
             account_id=account_id,
-            engine=self._engine,
+            route=self._route,
             previous=before.value,
             state=breaker.state.value,
             reason=breaker.reason,
         )
         open_until = datetime.fromtimestamp(breaker.open_until, UTC) if breaker.open_until else None
         await self._db[CIRCUIT_BREAKERS].update_one(
-            {"_id": f"{account_id}:{self._engine}"},
+            {"_id": f"{account_id}:{self._route}"},
             {
                 "$set": {
                     "tenantId": tenant_id,
                     "accountId": account_id,
-                    "engine": self._engine,
+                    # Stored and served (queue-stats) as "engine" since before the
+                    # route was named: the field keeps its name for existing documents.
+                    "engine": self._route,
                     "state": breaker.state.value,
                     "consecutiveFailures": breaker.consecutive_failures,
                     "openUntil": open_until,

@@ -15,7 +15,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from herald_core.attempt_plan import AttemptPlan, Engine
+from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import MessageStatusChanged, SendMessage
 from herald_core.contracts.topics import MESSAGE_STATUS
@@ -78,24 +78,24 @@ def lease_may_run_out(lease_until: datetime, gateway_timeout_seconds: float, now
 
 
 @dataclass(frozen=True)
-class EngineProfile:
+class SenderProfile:
     """What distinguishes the primary from the fallback deployment of the sender engine."""
 
-    engine: Engine
+    route: Route
     delivery_method: str
     """Recorded as the message's ``deliveryMethod``: ``baileys`` or ``web-js``."""
     topic: str
     group_id: str
 
 
-class SenderEngine:
+class MessageSender:
     def __init__(
         self,
         *,
         db: Database,
         broker: KafkaBroker,
         gateways: GatewayDirectory,
-        profile: EngineProfile,
+        profile: SenderProfile,
         plan: AttemptPlan,
         circuits: AccountCircuits,
         pacer: SendPacer,
@@ -129,7 +129,7 @@ class SenderEngine:
         source = await self._claim(event, claimed_at)
         if source is None:
             if not await republish_unfinished(self._db, self._broker, self._plan, event, method):
-                DUPLICATE_DELIVERIES.labels(engine=method).inc()
+                DUPLICATE_DELIVERIES.labels(delivery_method=method).inc()
                 log.debug("send skipped: already claimed or done", attempt=event.attempt)
             return None
         await self._publish_status(event, MessageStatus.SENDING, source)
@@ -184,7 +184,9 @@ class SenderEngine:
         if not moved:
             log.warning("claim resolved by someone else before it was stopped", reason=reason)
             return None
-        CAMPAIGN_GATE_STOPS.labels(engine=self._profile.delivery_method, outcome=outcome).inc()
+        CAMPAIGN_GATE_STOPS.labels(
+            delivery_method=self._profile.delivery_method, outcome=outcome
+        ).inc()
         await self._publish_status(event, target, MessageStatus.SENDING, reason=reason)
         log.info("message not sent", reason=reason, status=target.value)
         if decision is GateDecision.HOLD:
@@ -245,7 +247,7 @@ class SenderEngine:
             attempt=event.attempt,
             fields={
                 "claim": {
-                    "engine": self._profile.delivery_method,
+                    "engine": self._profile.delivery_method,  # stored name, kept
                     "step": event.step,
                     "owner": self._owner,
                     "claimedAt": claimed_at,
@@ -256,7 +258,7 @@ class SenderEngine:
 
     async def _check_sendable(self, event: SendMessage, route: SendRoute) -> None:
         """Raise the GatewayError of a send that must not call the gateway: the account is
-        disabled or unknown, its circuit on this engine is open and the plan has another engine
+        disabled or unknown, its circuit on this route is open and the plan has another route
         to go to, or its session was not connected at its last health check (then it is the
         gateway's own ``session-not-connected``, and goes the same way)."""
         method = self._profile.delivery_method
@@ -266,9 +268,9 @@ class SenderEngine:
             await self._count_failure(event, error)
             raise
         if not await self._circuits.allows(event.tenant_id, event.account_id):
-            has_other_engine = self._plan.next_attempt(event.step, switch_engine=True)
-            if has_other_engine and has_other_engine.engine is not self._profile.engine:
-                SEND_ATTEMPTS.labels(engine=method, outcome=CIRCUIT_OPEN).inc()
+            has_other_route = self._plan.next_attempt(event.step, switch_route=True)
+            if has_other_route and has_other_route.route is not self._profile.route:
+                SEND_ATTEMPTS.labels(delivery_method=method, outcome=CIRCUIT_OPEN).inc()
                 raise circuit_open(event.account_id, method)
         try:
             route.check_session()
@@ -291,12 +293,14 @@ class SenderEngine:
             await self._count_failure(event, error)
             raise
         finally:
-            SEND_LATENCY.labels(engine=method).observe(time.perf_counter() - started)
-        SEND_ATTEMPTS.labels(engine=method, outcome="sent").inc()
+            SEND_LATENCY.labels(delivery_method=method).observe(time.perf_counter() - started)
+        SEND_ATTEMPTS.labels(delivery_method=method, outcome="sent").inc()
         return receipt
 
     async def _count_failure(self, event: SendMessage, error: GatewayError) -> None:
-        SEND_ATTEMPTS.labels(engine=self._profile.delivery_method, outcome=error.reason).inc()
+        SEND_ATTEMPTS.labels(
+            delivery_method=self._profile.delivery_method, outcome=error.reason
+        ).inc()
         await self._circuits.record_failure(event.tenant_id, event.account_id, error)
 
     async def _route_failure(

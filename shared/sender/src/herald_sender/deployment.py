@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
-from herald_core.attempt_plan import AttemptPlan, Engine
+from herald_core.attempt_plan import AttemptPlan, Route
 from herald_infra.accounts.pace_slots import AccountPace
 from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
@@ -17,7 +17,7 @@ from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.asyncapi import sender_publications
 from herald_sender.campaign_gate import CampaignGate
 from herald_sender.circuit_registry import AccountCircuits
-from herald_sender.claim_and_send import EngineProfile, SenderEngine
+from herald_sender.claim_and_send import MessageSender, SenderProfile
 from herald_sender.gateway_directory import GatewayDirectory
 from herald_sender.graceful_stop import HandBackOnStop, SenderStopping, StopAwarePacer
 from herald_sender.lane_consumer import LaneConsumer, LaneLimits
@@ -35,18 +35,18 @@ PREFETCH_BYTES_PER_PARTITION = 64 * 1024
 PREFETCH_BYTES = 4 * 1024 * 1024
 
 
-def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProfile) -> FastAPI:
+def build_sender_app(service: str, settings: HeraldSettings, profile: SenderProfile) -> FastAPI:
     """The HTTP app of a sender process; its lifespan runs the lane consumer of its topic."""
     runtime = ServiceRuntime.create(service, settings)
     plan = AttemptPlan.parse(settings.attempt_plan)
-    declare_publications(runtime.broker, service, sender_publications(plan, profile.engine))
+    declare_publications(runtime.broker, service, sender_publications(plan, profile.route))
     owner = f"{service}@{socket.gethostname()}:{os.getpid()}"
-    gateways = GatewayDirectory.for_engine(runtime.db, settings, profile.engine)
+    gateways = GatewayDirectory.for_route(runtime.db, settings, profile.route)
     sessions = SessionHealthPoller(
         runtime.db, gateways, interval_seconds=settings.session_poll_seconds
     )
     stopping = SenderStopping()
-    engine = SenderEngine(
+    sender = MessageSender(
         db=runtime.db,
         broker=runtime.broker,
         gateways=gateways,
@@ -56,7 +56,7 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
             runtime.db,
             # "primary" / "fallback", as queue-stats documents it: the circuit belongs to the
             # deployment the attempt plan routes around, whichever library it runs.
-            engine=profile.engine.value,
+            route=profile.route.value,
             threshold=settings.circuit_failure_threshold,
             cooldown_seconds=settings.circuit_cooldown_seconds,
             owner=owner,
@@ -86,7 +86,7 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: EngineProf
         ),
         profile.topic,
         HandBackOnStop(
-            SendRecordHandler(engine, runtime.broker),
+            SendRecordHandler(sender, runtime.broker),
             runtime.db,
             runtime.broker,
             profile.delivery_method,
@@ -115,18 +115,18 @@ class SenderDeployment:
     """One deployment of the sender engine: which topic it consumes and how it delivers."""
 
     service: str
-    engine: Engine
+    route: Route
     delivery_method: str
     consumer_group: str
     default_port: int
 
     @property
     def topic(self) -> str:
-        return self.engine.send_topic
+        return self.route.send_topic
 
     def create_app(self, settings: HeraldSettings) -> FastAPI:
-        profile = EngineProfile(
-            engine=self.engine,
+        profile = SenderProfile(
+            route=self.route,
             delivery_method=self.delivery_method,
             topic=self.topic,
             group_id=self.consumer_group,

@@ -1,5 +1,5 @@
 """Which gateway session a sender sends each message through: its sender account's session for
-this sender's engine (``account.session_for(engine)``), or the process's configured gateway for
+this sender's route (``account.session_for(route)``), or the process's configured gateway for
 the default account (a tenant without accounts).
 
 - Gateways (HTTP clients) are built by ``build_gateway`` once per adapter, base URL and API key
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from herald_core.accounts.model import GatewaySession, SenderAccount
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_gateways.failures import (
     account_disabled,
     account_not_found,
@@ -80,7 +80,7 @@ class ObservedHealth:
 
 @dataclass(frozen=True)
 class SendRoute:
-    """How a message of one account goes out on this sender's engine."""
+    """How a message of one account goes out on this sender's route."""
 
     account_id: str
     address: SessionAddress
@@ -97,7 +97,7 @@ class SendRoute:
         return self.address.session
 
     def check_account(self) -> None:
-        """Raise ``account-not-found`` or ``account-disabled`` (permanent: no engine may send
+        """Raise ``account-not-found`` or ``account-disabled`` (permanent: no route may send
         it) when the message's account cannot send."""
         if not self.known:
             raise account_not_found(self.account_id)
@@ -119,13 +119,13 @@ class _CachedAccount:
 
 
 class GatewayDirectory:
-    """The gateways of one sender process, per sender account, for one engine."""
+    """The gateways of one sender process, per sender account, for one route."""
 
     def __init__(
         self,
         db: Database,
         *,
-        engine: Engine,
+        route: Route,
         default_account_id: str,
         default_session: SessionAddress,
         timeout_seconds: float,
@@ -135,7 +135,7 @@ class GatewayDirectory:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
-        self.engine = engine
+        self.sender_route = route
         self.default_account_id = default_account_id
         self.default_session = default_session
         self.timeout_seconds = timeout_seconds
@@ -149,11 +149,11 @@ class GatewayDirectory:
         self._health: dict[SessionAddress, ObservedHealth] = {}
 
     @classmethod
-    def for_engine(cls, db: Database, settings: HeraldSettings, engine: Engine) -> GatewayDirectory:
+    def for_route(cls, db: Database, settings: HeraldSettings, route: Route) -> GatewayDirectory:
         """The directory of a sender deployment, its default session from the settings."""
         return cls(
             db,
-            engine=engine,
+            route=route,
             default_account_id=settings.default_account_id,
             default_session=SessionAddress(
                 settings.gateway_adapter,
@@ -170,7 +170,7 @@ class GatewayDirectory:
         period per account (raises what the driver raises when it never could)."""
         account = await self._account(tenant_id, account_id)
         if account is not None:
-            address = SessionAddress.of(account.session_for(self.engine))
+            address = SessionAddress.of(account.session_for(self.sender_route))
         else:
             address = self.default_session
         return SendRoute(

@@ -1,7 +1,7 @@
 """Session health checks (seed: "Check Session Connected").
 
 Every ``HERALD_SESSION_POLL_SECONDS`` each sender process asks the gateway for the health of its
-engine's session of every enabled sender account, and of the configured gateway's session (the
+route's session of every enabled sender account, and of the configured gateway's session (the
 default account's). What it finds:
 
 - travels with this process's sends (:meth:`GatewayDirectory.record_health`): a session that is
@@ -9,7 +9,7 @@ default account's). What it finds:
   refused it (retryable; the primary's circuit opens at once, the plan moves on);
 - is written to the account document (``sessions.<primary|fallback>.health``: ``status``,
   ``checkedAt``, ``detail``), which the account API shows;
-- sets ``herald_session_status{account,engine,status}``: 1 for the session's status, 0 for the
+- sets ``herald_session_status{account,route,status}``: 1 for the session's status, 0 for the
   others (one series per status, like kube-state-metrics' phases: alert on
   ``herald_session_status{status="WORKING"} == 0``, draw a state timeline by ``status``).
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from herald_core.accounts.model import AccountStatus, HealthStatus, SessionHealth, account_of
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_core.contracts.common import utc_now
 from herald_gateways.failures import GATEWAY_TIMEOUT
 from herald_gateways.interface import GatewayError, SessionStatus
@@ -76,7 +76,7 @@ def health_status(status: SessionStatus) -> HealthStatus:
 
 
 def account_health(observed: ObservedHealth, checked_at: datetime) -> SessionHealth:
-    """The account's session health (``sessions.<engine>.health``) a check found."""
+    """The account's session health (``sessions.<route>.health``) a check found."""
     return SessionHealth(
         status=health_status(observed.status), checked_at=checked_at, detail=observed.detail
     )
@@ -89,7 +89,7 @@ def stored_time(at: datetime) -> datetime:
 
 def health_writes(
     account_id: str,
-    engine: Engine,
+    route: Route,
     address: SessionAddress,
     health: SessionHealth,
     *,
@@ -107,7 +107,7 @@ def health_writes(
     """
     if health.checked_at is None:
         raise ValueError("a checked session's health has its checkedAt")
-    prefix = f"sessions.{engine.value}"
+    prefix = f"sessions.{route.value}"
     stored = f"{prefix}.health"
     document = {
         "status": health.status.value,
@@ -132,17 +132,17 @@ def health_writes(
     return selectors, {"$set": {stored: document}}
 
 
-def set_status_gauge(account_id: str, engine: Engine, status: SessionStatus) -> None:
+def set_status_gauge(account_id: str, route: Route, status: SessionStatus) -> None:
     for each in SessionStatus:
-        SESSION_STATUS.labels(account=account_id, engine=engine.value, status=each.value).set(
+        SESSION_STATUS.labels(account=account_id, route=route.value, status=each.value).set(
             1 if each is status else 0
         )
 
 
-def remove_status_gauge(account_id: str, engine: Engine) -> None:
+def remove_status_gauge(account_id: str, route: Route) -> None:
     for each in SessionStatus:
         with contextlib.suppress(KeyError):
-            SESSION_STATUS.remove(account_id, engine.value, each.value)
+            SESSION_STATUS.remove(account_id, route.value, each.value)
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ def check_timeout(gateway_timeout: float, interval: float) -> float:
 
 
 class SessionHealthPoller:
-    """Checks its engine's sessions periodically (one poller per sender process)."""
+    """Checks its route's sessions periodically (one poller per sender process)."""
 
     def __init__(
         self,
@@ -180,7 +180,7 @@ class SessionHealthPoller:
     ) -> None:
         self._db = db
         self._directory = directory
-        self._engine = directory.engine
+        self._route = directory.sender_route
         self._interval = interval_seconds
         self._timeout = check_timeout(directory.timeout_seconds, interval_seconds)
         self._refresh_after = timedelta(seconds=interval_seconds / 2)
@@ -191,7 +191,7 @@ class SessionHealthPoller:
     async def start(self) -> None:
         """Start polling in the background (the first pass at once); idempotent."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"session-health-{self._engine}")
+            self._task = asyncio.create_task(self._run(), name=f"session-health-{self._route}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -210,7 +210,7 @@ class SessionHealthPoller:
             targets[address].append(account_id)
         gauged = {self._directory.default_account_id, *(a for ids in targets.values() for a in ids)}
         for gone in self._gauged - gauged:  # disabled since, or moved to another session
-            remove_status_gauge(gone, self._engine)
+            remove_status_gauge(gone, self._route)
         self._gauged = gauged
         self._directory.forget_health_except(set(targets))
 
@@ -240,11 +240,11 @@ class SessionHealthPoller:
             await asyncio.sleep(self._interval)
 
     async def _enabled_accounts(self) -> list[tuple[str, SessionAddress]]:
-        """Each enabled account (every tenant's) and its session on this engine."""
+        """Each enabled account (every tenant's) and its session on this route."""
         found = []
         async for document in self._db[ACCOUNTS].find({"status": AccountStatus.ENABLED.value}):
             try:
-                session = account_of(document).session_for(self._engine)
+                session = account_of(document).session_for(self._route)
             except Exception as error:  # one unreadable account must not stop the others
                 log.warning(
                     "sender account unreadable; its session is not checked",
@@ -278,12 +278,12 @@ class SessionHealthPoller:
         if session.default:
             accounts.append(self._directory.default_account_id)
         for account_id in accounts:
-            set_status_gauge(account_id, self._engine, session.health.status)
+            set_status_gauge(account_id, self._route, session.health.status)
         if before is None or before.status is not session.health.status:
             changed = log.info if session.health.connected else log.warning
             changed(
                 "session health",
-                engine=self._engine.value,
+                route=self._route.value,
                 accounts=accounts,
                 session=session.address.session,
                 status=session.health.status.value,
@@ -293,7 +293,7 @@ class SessionHealthPoller:
         health = account_health(session.health, session.checked_at)
         for account_id in session.account_ids:
             selectors, update = health_writes(
-                account_id, self._engine, session.address, health, refresh_after=self._refresh_after
+                account_id, self._route, session.address, health, refresh_after=self._refresh_after
             )
             try:
                 for selector in selectors:

@@ -30,7 +30,7 @@ from herald_core.accounts.model import (
     SessionEngine,
 )
 from herald_core.accounts.sending_limits import daily_allowance
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_core.contracts.common import utc_now
 
 T = TypeVar("T")
@@ -288,7 +288,7 @@ class SessionQrResponse(ResponseModel):
     gateway gave it."""
 
     account_id: str
-    engine: Engine = Field(description="primary or fallback")
+    engine: Route = Field(description="primary or fallback")
     session: str
     mimetype: str | None = Field(description="The image's type (image/png) when there is one.")
     image_base64: str | None = Field(
@@ -303,7 +303,7 @@ class SessionQrResponse(ResponseModel):
     def of(cls, found: SessionQr) -> SessionQrResponse:
         return cls(
             account_id=found.account_id,
-            engine=found.engine,
+            engine=found.route,
             session=found.session,
             mimetype=found.qr.mimetype,
             image_base64=found.qr.image_base64,

@@ -24,7 +24,7 @@ from herald_campaign.api.errors import (
     NOT_WAITING_FOR_SCAN,
 )
 from herald_core.accounts.model import AccountStatus
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"], responses=AUTH)
 
@@ -107,7 +107,7 @@ async def update_account(
 )
 async def session_login_qr(
     account_id: AccountId,
-    engine: Annotated[Engine, Path(description="primary or fallback")],
+    engine: Annotated[Route, Path(description="primary or fallback")],
     tenant: Tenant,
     services: Services,
 ) -> SessionQrResponse:

@@ -22,7 +22,7 @@ from herald_core.accounts.model import (
     SenderAccount,
     check_account,
 )
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def account_phone(raw: str, default_region: str | None) -> str:
         raise InvalidAccountSettings("phone", error.reason) from None
 
 
-def _session(engine: Engine, setup: SessionSetup) -> GatewaySession:
+def _session(engine: Route, setup: SessionSetup) -> GatewaySession:
     return GatewaySession(
         engine=SESSION_ENGINE[engine],
         gateway=setup.gateway,
@@ -117,8 +117,8 @@ def new_account(
         phone=account_phone(draft.phone, default_region),
         name=draft.name,
         status=AccountStatus.ENABLED,
-        primary=_session(Engine.PRIMARY, draft.primary),
-        fallback=_session(Engine.FALLBACK, draft.fallback),
+        primary=_session(Route.PRIMARY, draft.primary),
+        fallback=_session(Route.FALLBACK, draft.fallback),
         hourly_cap=draft.hourly_cap if draft.hourly_cap is not None else defaults.hourly_cap,
         daily_cap=draft.daily_cap if draft.daily_cap is not None else defaults.daily_cap,
         warmup_schedule=(

@@ -30,7 +30,7 @@ from herald_core.accounts.model import (
     account_of,
     new_account_id,
 )
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_infra.mongo.client import ACCOUNTS, Database, Document
 from herald_infra.runtime.logging import get_logger
 
@@ -116,9 +116,9 @@ class AccountService:
             for name, value in document.items()
             if name not in {"_id", "tenantId", "createdAt", "sessions"}
         }
-        for engine in Engine:
-            if changed.session_for(engine) != current.session_for(engine):
-                fields[f"sessions.{engine.value}"] = document["sessions"][engine.value]
+        for route in Route:
+            if changed.session_for(route) != current.session_for(route):
+                fields[f"sessions.{route.value}"] = document["sessions"][route.value]
         try:
             await self._write(tenant_id, account_id, fields)
         except DuplicateKeyError:

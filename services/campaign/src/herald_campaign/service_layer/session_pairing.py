@@ -3,7 +3,7 @@ waits for a scan, passed through from the account's gateway as it gave it.
 
 The gateway is asked with the account's own settings (adapter, base URL, API key); the key is
 never part of an answer or an error. The session's health as the senders last checked it is on
-the account (``sessions.<engine>.health``); this asks the gateway now.
+the account (``sessions.<route>.health``); this asks the gateway now.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.errors import OperationRefused
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 from herald_gateways.failures import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE
 from herald_gateways.interface import Gateway, GatewayError, LoginQr, SessionStatus
 from herald_gateways.registry import build_gateway
@@ -34,7 +34,7 @@ _WHAT_TO_DO = {
 @dataclass(frozen=True)
 class SessionQr:
     account_id: str
-    engine: Engine
+    route: Route
     session: str
     qr: LoginQr
 
@@ -44,16 +44,16 @@ class SessionNotWaitingForScan(OperationRefused):
 
     reason = "session-not-waiting-for-scan"
 
-    def __init__(self, engine: Engine, session: str, status: SessionStatus | None) -> None:
+    def __init__(self, route: Route, session: str, status: SessionStatus | None) -> None:
         if status is None or status is SessionStatus.SCAN_QR_CODE:
             # Waiting for a scan, yet no code: WhatsApp has not sent the gateway one yet.
             message = (
-                f"the {engine.value} session {session} has no QR code yet; ask again in a few "
+                f"the {route.value} session {session} has no QR code yet; ask again in a few "
                 "seconds"
             )
         else:
             message = (
-                f"the {engine.value} session {session} is {status.value}, not waiting for a QR "
+                f"the {route.value} session {session} is {status.value}, not waiting for a QR "
                 f"code scan: {_WHAT_TO_DO.get(status, 'check it on its gateway')}"
             )
         super().__init__(message)
@@ -78,8 +78,8 @@ class GatewayUnavailable(Exception):
         return self.reason == GATEWAY_TIMEOUT
 
     @classmethod
-    def of(cls, error: GatewayError, engine: Engine, base_url: str) -> GatewayUnavailable:
-        where = f"the {engine.value} session's gateway at {base_url}"
+    def of(cls, error: GatewayError, route: Route, base_url: str) -> GatewayUnavailable:
+        where = f"the {route.value} session's gateway at {base_url}"
         if error.reason == GATEWAY_UNREACHABLE:
             message = f"{where} is unreachable ({error.detail})"
         elif error.reason == GATEWAY_TIMEOUT:
@@ -101,26 +101,26 @@ class SessionPairing:
         self._timeout = timeout_seconds
         self._build = build
 
-    async def login_qr(self, tenant_id: str, account_id: str, engine: Engine) -> SessionQr:
-        """The QR code that pairs the account's ``engine`` session. AccountNotFound (another
+    async def login_qr(self, tenant_id: str, account_id: str, route: Route) -> SessionQr:
+        """The QR code that pairs the account's ``route`` session. AccountNotFound (another
         tenant's account too), SessionNotWaitingForScan, or GatewayUnavailable."""
         account = await self._accounts.get_account(tenant_id, account_id)
-        session = account.session_for(engine)
+        session = account.session_for(route)
         key = session.api_key.get_secret_value() if session.api_key is not None else None
         gateway = self._build(session.gateway.value, session.base_url, key, self._timeout)
         try:
             qr = await gateway.login_qr(session.session)
             if qr is None:
                 status = (await gateway.session_health(session.session)).status
-                raise SessionNotWaitingForScan(engine, session.session, status)
+                raise SessionNotWaitingForScan(route, session.session, status)
         except GatewayError as error:
             log.warning(
                 "login QR not available from the gateway",
                 account_id=account_id,
-                engine=engine.value,
+                route=route.value,
                 reason=error.reason,
             )
-            raise GatewayUnavailable.of(error, engine, session.base_url) from None
+            raise GatewayUnavailable.of(error, route, session.base_url) from None
         finally:
             await gateway.close()
-        return SessionQr(account_id, engine, session.session, qr)
+        return SessionQr(account_id, route, session.session, qr)

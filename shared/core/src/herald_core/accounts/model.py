@@ -27,7 +27,7 @@ from uuid import uuid4
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from herald_core.accounts.sending_limits import SendingLimits
-from herald_core.attempt_plan import Engine
+from herald_core.attempt_plan import Route
 
 ACCOUNT_ID_PREFIX = "acc_"
 
@@ -53,9 +53,9 @@ class SessionEngine(StrEnum):
     WHATSAPP_WEB_JS = "whatsapp-web.js"
 
 
-SESSION_ENGINE: dict[Engine, SessionEngine] = {
-    Engine.PRIMARY: SessionEngine.BAILEYS,
-    Engine.FALLBACK: SessionEngine.WHATSAPP_WEB_JS,
+SESSION_ENGINE: dict[Route, SessionEngine] = {
+    Route.PRIMARY: SessionEngine.BAILEYS,
+    Route.FALLBACK: SessionEngine.WHATSAPP_WEB_JS,
 }
 """The library each sender deployment's session runs: the fallback is another library, so a
 fault of one does not take both down."""
@@ -146,17 +146,17 @@ class SenderAccount(_Model):
             activated_at=self.activated_at,
         )
 
-    def session_for(self, engine: Engine) -> GatewaySession:
+    def session_for(self, engine: Route) -> GatewaySession:
         """The session a sender deployment (primary or fallback) sends this account's messages
         through."""
-        return self.primary if engine is Engine.PRIMARY else self.fallback
+        return self.primary if engine is Route.PRIMARY else self.fallback
 
 
 def new_account_id() -> str:
     return f"{ACCOUNT_ID_PREFIX}{uuid4().hex}"
 
 
-def check_session(engine: Engine, session: GatewaySession) -> None:
+def check_session(engine: Route, session: GatewaySession) -> None:
     """The rules a session must keep for its deployment; raises :class:`InvalidAccountSettings`
     naming the field (``primary.gateway``…) otherwise."""
     role = engine.value
@@ -176,7 +176,7 @@ def check_session(engine: Engine, session: GatewaySession) -> None:
 
 def check_account(account: SenderAccount) -> None:
     """The rules of an account as a whole; raises :class:`InvalidAccountSettings`."""
-    for engine in Engine:
+    for engine in Route:
         check_session(engine, account.session_for(engine))
 
 
@@ -223,8 +223,8 @@ def account_document(account: SenderAccount) -> dict[str, Any]:
         "name": account.name,
         "status": account.status.value,
         "sessions": {
-            Engine.PRIMARY.value: _session_document(account.primary),
-            Engine.FALLBACK.value: _session_document(account.fallback),
+            Route.PRIMARY.value: _session_document(account.primary),
+            Route.FALLBACK.value: _session_document(account.fallback),
         },
         "hourlyCap": account.hourly_cap,
         "dailyCap": account.daily_cap,
@@ -245,8 +245,8 @@ def account_of(document: dict[str, Any]) -> SenderAccount:
         phone=document["phone"],
         name=document.get("name"),
         status=document.get("status", AccountStatus.ENABLED),
-        primary=_session_of(sessions[Engine.PRIMARY.value]),
-        fallback=_session_of(sessions[Engine.FALLBACK.value]),
+        primary=_session_of(sessions[Route.PRIMARY.value]),
+        fallback=_session_of(sessions[Route.FALLBACK.value]),
         hourly_cap=document["hourlyCap"],
         daily_cap=document["dailyCap"],
         warmup_schedule=tuple(document.get("warmupSchedule") or ()),

@@ -23,7 +23,7 @@ from herald_core.contracts.topics import MESSAGE_DLT
 from herald_core.messages.dead_letters import dead_letter_headers, message_dead_letter_id
 from herald_core.messages.delayed_attempts import delayed_attempt_headers
 from herald_core.messages.states import MessageStatus
-from herald_gateways.failures import switches_engine
+from herald_gateways.failures import switches_route
 from herald_gateways.interface import GatewayError
 from herald_infra.messages.transitions import transition
 from herald_infra.mongo.client import MESSAGES, Database, Document
@@ -65,7 +65,7 @@ def next_attempt_after(
     """The attempt the plan makes after this failure; None when the message fails for good."""
     if not error.retryable:
         return None
-    return plan.next_attempt(event.step, switch_engine=switches_engine(error))
+    return plan.next_attempt(event.step, switch_route=switches_route(error))
 
 
 async def schedule_next_attempt(
@@ -113,7 +113,7 @@ async def schedule_next_attempt(
             "attempt failed, next one scheduled",
             reason=error.reason,
             next_attempt=next_event.attempt,
-            next_engine=following.engine.value,
+            next_route=following.route.value,
             delay_seconds=following.delay_seconds,
         )
     return moved
@@ -126,7 +126,7 @@ async def publish_attempt(
     headers = None
     if following.delay_seconds > 0:
         headers = delayed_attempt_headers(
-            target_topic=following.engine.send_topic, due_at=due, attempt=event.attempt
+            target_topic=following.route.send_topic, due_at=due, attempt=event.attempt
         )
     await broker.publish(
         event, topic=following.topic, key=event.account_id.encode(), headers=headers
@@ -225,7 +225,7 @@ async def republish_unfinished(
     if status == MessageStatus.RETRYING.value and attempt == event.attempt + 1:
         step = int(doc.get("planStep", event.step + 1))
         chosen = plan.step(step)
-        following = NextAttempt(step, chosen.engine, chosen.delay_seconds)
+        following = NextAttempt(step, chosen.route, chosen.delay_seconds)
         next_event = event.model_copy(
             update={"attempt": attempt, "step": step, "first_failure_at": doc.get("firstFailureAt")}
         )

@@ -146,8 +146,8 @@ def held_send_event(doc: Document) -> SendMessage:
 
 
 def attempt_topic(plan: AttemptPlan, event: SendMessage) -> str:
-    """The send topic of the engine that makes ``event``'s attempt (its plan step's)."""
-    return plan.step(event.step).engine.send_topic
+    """The send topic of the route that makes ``event``'s attempt (its plan step's)."""
+    return plan.step(event.step).route.send_topic
 
 
 async def publish_held_message(broker: KafkaBroker, plan: AttemptPlan, event: SendMessage) -> None:

@@ -21,19 +21,19 @@ MESSAGE_TRANSITIONS = Counter(
 )
 SEND_ATTEMPTS = Counter(
     "herald_send_attempts_total",
-    "Gateway send attempts, by engine and outcome.",
-    ["engine", "outcome"],
+    "Gateway send attempts, by delivery method (baileys, web-js) and outcome.",
+    ["delivery_method", "outcome"],
 )
 SEND_LATENCY = Histogram(
     "herald_send_latency_seconds",
-    "Time of one gateway send call, by engine.",
-    ["engine"],
+    "Time of one gateway send call, by delivery method (baileys, web-js).",
+    ["delivery_method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 DUPLICATE_DELIVERIES = Counter(
     "herald_duplicate_deliveries_total",
-    "Send events skipped because the message was already claimed or done, by engine.",
-    ["engine"],
+    "Send events skipped because the message was already claimed or done, by delivery method.",
+    ["delivery_method"],
 )
 COMMANDS = Counter(
     "herald_commands_total",
@@ -52,8 +52,9 @@ RETRIES_RELAYED = Counter(
 )
 CIRCUIT_STATE = Gauge(
     "herald_circuit_state",
-    "Circuit breaker per sender account and engine: 0 closed, 1 open, 2 half-open.",
-    ["account", "engine"],
+    "Circuit breaker per sender account and route (primary, fallback): 0 closed, 1 open, "
+    "2 half-open.",
+    ["account", "route"],
 )
 EXPIRED_CLAIMS = Counter(
     "herald_expired_claims_total",
@@ -97,14 +98,15 @@ PACE_GAP = Histogram(
 )
 SESSION_STATUS = Gauge(
     "herald_session_status",
-    "Gateway session health per sender account and engine as the sender's last check found "
-    "it: 1 for its status (STOPPED, STARTING, SCAN_QR_CODE, WORKING, FAILED), 0 for the others.",
-    ["account", "engine", "status"],
+    "Gateway session health per sender account and route (primary, fallback) as the sender's "
+    "last check found it: 1 for its status (STOPPED, STARTING, SCAN_QR_CODE, WORKING, FAILED), "
+    "0 for the others.",
+    ["account", "route", "status"],
 )
 CAMPAIGN_GATE_STOPS = Counter(
     "herald_sender_campaign_stops_total",
     "Claimed messages a sender did not send because of their campaign or validity window, by "
-    "engine and outcome (held: campaign paused, handed back; cancelled: campaign cancelled; "
-    "expired: validity window over).",
-    ["engine", "outcome"],
+    "delivery method and outcome (held: campaign paused, handed back; cancelled: campaign "
+    "cancelled; expired: validity window over).",
+    ["delivery_method", "outcome"],
 )
