@@ -71,8 +71,8 @@ bench-pipeline: install ## Herald end to end vs its raw ceiling (N = BENCH_N, 20
 bench-pacing: install ## One sender, N = 100 / 1,000 / 10,000 accounts paced at 100 ms: sends/s, lateness, memory (BENCH_ARGS=--help)
 	@$(VENV)/python -m bench.pacing $(BENCH_ARGS)
 
-lint: deps ## ruff and mypy --strict (sources, then each test folder and bench/ on its own)
-	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/mypy
+lint: deps ## ruff, the import contracts (.importlinter) and mypy --strict (sources, then each test folder on its own)
+	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/lint-imports --no-cache && $(VENV)/mypy
 	@for tests in shared/*/tests services/*/tests tools/*/tests "tests conftest.py" bench contract_docs; do \
 		$(VENV)/mypy $$tests || exit 1; done
 
