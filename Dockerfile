@@ -38,14 +38,16 @@ COPY services/scheduler/pyproject.toml services/scheduler/
 COPY tools/gateway-simulator/pyproject.toml tools/gateway-simulator/
 COPY tools/devstack/pyproject.toml tools/devstack/
 COPY tools/cli/pyproject.toml tools/cli/
+COPY tools/bench/pyproject.toml tools/bench/
 RUN uv sync --frozen --no-dev --no-install-workspace
 
 # Then Herald itself, installed as packages (not editable: the source tree stays behind).
-# herald-devstack runs the system as local processes on a developer's machine; not needed here.
+# herald-devstack runs the system as local processes on a developer's machine and herald-bench
+# measures it there; neither is needed here.
 COPY shared shared
 COPY services services
 COPY tools tools
-RUN uv sync --frozen --no-dev --no-editable --no-install-package herald-devstack
+RUN uv sync --frozen --no-dev --no-editable --no-install-package herald-devstack --no-install-package herald-bench
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="herald" \

@@ -66,14 +66,14 @@ demo: up ## The walk-through with the herald CLI: create, import contacts, send,
 bench: bench-pipeline bench-pacing ## Every benchmark (each starts its own Kafka and MongoDB unless given)
 
 bench-pipeline: install ## Herald end to end vs its raw ceiling (N = BENCH_N, 20,000), fan-out of 20,000 and 100,000 (BENCH_ARGS=--help)
-	@$(VENV)/python -m bench.pipeline $(BENCH_ARGS)
+	@$(VENV)/python -m herald_bench.pipeline $(BENCH_ARGS)
 
 bench-pacing: install ## One sender, N = 100 / 1,000 / 10,000 accounts paced at 100 ms: sends/s, lateness, memory (BENCH_ARGS=--help)
-	@$(VENV)/python -m bench.pacing $(BENCH_ARGS)
+	@$(VENV)/python -m herald_bench.pacing $(BENCH_ARGS)
 
 lint: deps ## ruff, the import contracts (.importlinter) and mypy --strict (sources, then each test folder on its own)
 	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/lint-imports --no-cache && $(VENV)/mypy
-	@for tests in shared/*/tests services/*/tests tools/*/tests "tests conftest.py" bench contract_docs; do \
+	@for tests in shared/*/tests services/*/tests tools/*/tests "tests conftest.py" contract_docs; do \
 		$(VENV)/mypy $$tests || exit 1; done
 
 format: deps

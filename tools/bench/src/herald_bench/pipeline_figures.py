@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.pacing_figures import percentile
+from herald_bench.pacing_figures import percentile
 
 
 @dataclass(frozen=True)

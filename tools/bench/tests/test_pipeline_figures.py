@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.pipeline_figures import (
+from herald_bench.pipeline_figures import (
     FanOutFigures,
     MemoryTrace,
     Round,
@@ -16,7 +16,7 @@ from bench.pipeline_figures import (
     run_figures,
     run_table,
 )
-from bench.pipeline_setup import phone
+from herald_bench.pipeline_setup import phone
 
 
 def times(label: str, rate: float, messages: int = 100, duplicates: int = 0) -> RunTimes:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.pipeline import Options, run_benchmark
+from herald_bench.pipeline import Options, run_benchmark
 
 SMOKE = Options(messages=500, accounts=10, fan_outs=(500,), rounds=1, max_run_seconds=240)
 

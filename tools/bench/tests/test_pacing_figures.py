@@ -6,14 +6,14 @@ import math
 
 import pytest
 
-from bench.pacing_figures import (
+from herald_bench.pacing_figures import (
     early_pairs,
     histogram_quantile,
     percentile,
     slot_lateness,
     steady_rate,
 )
-from bench.pacing_setup import gap_seconds, messages_per_account
+from herald_bench.pacing_setup import gap_seconds, messages_per_account
 
 
 def test_a_send_is_late_against_its_accounts_previous_send_plus_the_gap() -> None:

@@ -1,7 +1,7 @@
 """Pipeline benchmark: Herald end to end against a framework-free ceiling, and the fan-out.
 
     make bench                                          # N = 20,000; fan-out 20,000 and 100,000
-    .venv/bin/python -m bench.pipeline --messages 2000 --fan-out 5000 --rounds 2
+    .venv/bin/python -m herald_bench.pipeline --messages 2000 --fan-out 5000 --rounds 2
 
 It starts the gateway simulators (zero latency, no failures) and Herald's five services as
 processes, as ``make up`` does, with pacing off (``HERALD_PACE_SCALE=0``), on one Kafka and one
@@ -51,10 +51,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 
-from bench.pacing import code_state, redacted, server_pids
-from bench.pacing_setup import TENANT_ID, account_documents
-from bench.pipeline_ceiling import ensure_topic
-from bench.pipeline_figures import (
+from herald_bench.pacing import code_state, redacted, server_pids
+from herald_bench.pacing_setup import TENANT_ID, account_documents
+from herald_bench.pipeline_ceiling import ensure_topic
+from herald_bench.pipeline_figures import (
     FanOutFigures,
     MemoryTrace,
     Round,
@@ -68,7 +68,7 @@ from bench.pipeline_figures import (
     run_figures,
     run_table,
 )
-from bench.pipeline_setup import (
+from herald_bench.pipeline_setup import (
     ACCOUNT_PREFIX,
     BODY,
     SESSION_PREFIX,
@@ -78,7 +78,7 @@ from bench.pipeline_setup import (
     phone,
     simulator_sessions,
 )
-from bench.proc_stats import CpuSnapshot, memory_mb
+from herald_bench.proc_stats import CpuSnapshot, memory_mb
 from herald_campaign.api.auth import register_api_key
 from herald_devstack.processes import ManagedProcess, wait_ready
 from herald_devstack.stack import (
@@ -100,7 +100,7 @@ SIMULATOR_KEY = "herald-simulator-key"
 API_TOKEN = "herald-bench"
 HERALD_DATABASE = "herald_bench"
 CEILING_DATABASE = "herald_bench_ceiling"
-CEILING_TOPIC = "bench.ceiling.send"
+CEILING_TOPIC = "herald_bench.ceiling.send"
 SAMPLE_SECONDS = 0.5
 """How often resident memory is sampled."""
 POLL_SECONDS = 0.05
@@ -488,7 +488,7 @@ def ceiling_process(bench: Bench, role: str, campaign_id: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "bench.pipeline_ceiling",
+        "herald_bench.pipeline_ceiling",
         role,
         *("--kafka", bench.cfg.kafka_bootstrap, "--mongo", bench.cfg.mongodb_url),
         *("--database", CEILING_DATABASE, "--campaign", campaign_id, "--topic", CEILING_TOPIC),
@@ -729,7 +729,7 @@ def bench_dir() -> Iterator[Path]:
 
 def parse_args(argv: Sequence[str] | None) -> Options:
     defaults = Options()
-    parser = argparse.ArgumentParser(prog="bench.pipeline", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="herald_bench.pipeline", description=DESCRIPTION)
     parser.add_argument(
         "--messages",
         type=int,

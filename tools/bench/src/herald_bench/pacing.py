@@ -1,7 +1,7 @@
 """Pacing benchmark: N sender accounts, each paced at ~100 ms, through one primary sender.
 
     make bench-pacing                                   # N = 100, 1,000 and 10,000
-    .venv/bin/python -m bench.pacing --accounts 100 1000 --seconds 20
+    .venv/bin/python -m herald_bench.pacing --accounts 100 1000 --seconds 20
 
 For each N it starts a fresh ``herald-primary-sender`` process (configured as ``make up``
 configures it) against one gateway simulator (zero latency), creates N enabled sender accounts
@@ -53,7 +53,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
-from bench.pacing_figures import (
+from herald_bench.pacing_figures import (
     GatewayCheck,
     Resources,
     RunFigures,
@@ -65,7 +65,7 @@ from bench.pacing_figures import (
     run_figures,
     throughput_table,
 )
-from bench.pacing_setup import (
+from herald_bench.pacing_setup import (
     account_documents,
     campaign_document,
     gap_seconds,
@@ -76,7 +76,7 @@ from bench.pacing_setup import (
     session_name,
     skip_sender_to_end,
 )
-from bench.proc_stats import CpuSnapshot, listening_pid, memory_mb
+from herald_bench.proc_stats import CpuSnapshot, listening_pid, memory_mb
 from herald_devstack.processes import ManagedProcess, wait_ready
 from herald_devstack.stack import SERVICES, StackConfig, StackPorts, services, simulators
 from herald_infra.kafka.topics import ensure_topics
@@ -491,7 +491,7 @@ def redacted(url: str) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bench.pacing", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="herald_bench.pacing", description=DESCRIPTION)
     parser.add_argument(
         "--accounts",
         type=int,

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import httpx
 
-from bench.pacing_setup import TENANT_ID, account_id, session_name
+from herald_bench.pacing_setup import TENANT_ID, account_id, session_name
 from herald_infra.mongo.client import ACCOUNTS, CONTACTS, Database, Document
 
 BODY = "Hello {{name|there}}, this is Herald's pipeline benchmark."

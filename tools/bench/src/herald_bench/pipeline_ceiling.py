@@ -41,7 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from pymongo import AsyncMongoClient
 
-from bench.proc_stats import memory_mb
+from herald_bench.proc_stats import memory_mb
 from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.partition_progress import PartitionProgress
 
@@ -324,7 +324,7 @@ async def send(args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bench.pipeline_ceiling", description=__doc__)
+    parser = argparse.ArgumentParser(prog="herald_bench.pipeline_ceiling", description=__doc__)
     parser.add_argument("role", choices=["fan-out", "sender"])
     parser.add_argument("--kafka", required=True)
     parser.add_argument("--mongo", required=True)
