@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import pty
+import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -89,10 +90,16 @@ async def run_herald(
 
 
 async def run_herald_on_a_terminal(*args: str, env: Mapping[str, str], cwd: Path) -> str:
-    """Run ``herald`` with its output on a pseudo-terminal 100 columns wide; what it drew
-    (``\r\n`` as ``\n``). For short runs: nobody reads the terminal until the end."""
+    """Run ``herald`` with its output on a pseudo-terminal 100 columns wide (an xterm); what it
+    drew (``\r\n`` as ``\n``). For short runs: nobody reads the terminal until the end."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
-    terminal_env = {**clean, **env, "COLUMNS": "100", "PYTHONIOENCODING": "utf-8"}
+    terminal_env = {
+        **clean,
+        **env,
+        "COLUMNS": "100",
+        "TERM": "xterm-256color",
+        "PYTHONIOENCODING": "utf-8",
+    }
     controller, terminal = pty.openpty()
 
     def run() -> int:
@@ -142,3 +149,10 @@ class Herald:
 @pytest.fixture
 def herald(stack: RunningStack, tmp_path: Path) -> Herald:
     return Herald(stack, tmp_path)
+
+
+def terminal_screen(drawn: str) -> list[str]:
+    """What a terminal shows once ``drawn`` is written: each line as last drawn (a live display
+    redraws a line after a carriage return and an erase), without colours."""
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
+    return [line.split("\r")[-1] for line in plain.split("\n")]

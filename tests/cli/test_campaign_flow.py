@@ -11,7 +11,7 @@ import pytest
 
 from tests.system import no_duplicate_sends
 
-from .conftest import Herald, run_herald_on_a_terminal
+from .conftest import Herald, run_herald_on_a_terminal, terminal_screen
 
 pytestmark = pytest.mark.e2e
 
@@ -68,12 +68,15 @@ async def test_create_import_send_and_watch_until_completed(
     drawn = await run_herald_on_a_terminal(
         "campaigns", "watch", campaign_id, env=herald.env, cwd=herald.cwd
     )
-    # Drawn in place: back to the line's start, the line, then clear what a longer one left.
-    assert re.match(
-        r"\rSummer Sale  completed  \[█{10,}\]  100%  5/5  sent 5  failed 0  pending 0\x1b\[K\n",
-        drawn,
+    # Rich's live bar, drawn in place (back to the line's start, erase, the line), then the
+    # outcome under it.
+    assert "\r\x1b[2K" in drawn, drawn
+    bar, outcome, end = terminal_screen(drawn)[-3:]
+    assert re.fullmatch(
+        r"Summer Sale  completed ━{30,} 100%  5/5  sent 5  failed 0  pending 0 *", bar
     ), drawn
-    assert drawn.endswith("0 failed, 0 pending of 5; success 100.00%.\n")
+    assert outcome.endswith("0 failed, 0 pending of 5; success 100.00%.")
+    assert end == ""
 
     final = (await herald("campaigns", "watch", campaign_id, "--json")).json_lines()
     assert final[-1]["outcome"] == "completed"

@@ -94,8 +94,9 @@ async def test_dead_letters_are_listed_and_redriven(
     assert rows[0].split() == [
         "ID", "CAMPAIGN", "MESSAGE", "REASON", "ATTEMPTS", "STATUS", "LAST", "FAILURE",
     ]  # fmt: skip
-    assert len(rows) == 5 and rows[-1] == "1-3 of 3"
-    assert all(campaign_id in row and reason in row and "  open  " in row for row in rows[1:4])
+    assert set(rows[1]) == {"─"}  # the rule under the headers
+    assert len(rows) == 6 and rows[-1] == "1-3 of 3"
+    assert all(campaign_id in row and reason in row and "  open  " in row for row in rows[2:5])
 
     for gateway in (primary, fallback):
         await set_gateway_mode(gateway, "ok")
@@ -166,8 +167,9 @@ async def test_accounts_are_listed_with_the_health_of_their_sessions(
 
     table = await tenant("accounts", "list")
     assert table.code == 0, table
-    header, row, footer = table.stdout.splitlines()
+    header, rule, row, footer = table.stdout.splitlines()
     assert header.split() == ["ID", "PHONE", "NAME", "STATUS", "PRIMARY", "FALLBACK", "TODAY"]
+    assert set(rule) == {"─"}
     assert row.startswith(f"{account['id']}  +14155550142  sales  enabled  WORKING (")
     assert row.count("WORKING (") == 2
     assert footer == "1-1 of 1"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from herald_cli.progress import FINAL_VERDICTS, RateMeter, Verdict, progress_of, verdict
+from herald_cli.progress import FINAL_VERDICTS, Verdict, progress_of, verdict
 
 
 def campaign(status: str, *, contacts: int = 10, run: int = 1) -> dict[str, Any]:
@@ -75,24 +75,3 @@ def test_a_campaign_without_contacts_has_ended_once_sent() -> None:
     progress = progress_of(campaign("running", contacts=0), stats(0, 0, 0, 0))
     assert progress.fraction == 1.0
     assert verdict(progress) is Verdict.ALL_ENDED
-
-
-def test_rate_and_time_left_come_from_the_last_window_of_samples() -> None:
-    meter = RateMeter(window=10)
-    assert meter.rate() is None
-    meter.add(0.0, 0)
-    meter.add(2.0, 4)
-    assert meter.rate() == pytest.approx(2.0)
-    assert meter.seconds_left(10) == pytest.approx(5.0)
-    for second in range(3, 30):
-        meter.add(float(second), 4 + (second - 2) * 10)
-    assert meter.rate() == pytest.approx(10.0)
-    assert meter.seconds_left(0) == 0.0
-
-
-def test_no_progress_means_no_estimate() -> None:
-    meter = RateMeter()
-    meter.add(0.0, 5)
-    meter.add(3.0, 5)
-    assert meter.rate() == 0.0
-    assert meter.seconds_left(5) is None

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 
 from herald_cli.api import HeraldApi
 from herald_cli.connection import Connection
-from herald_cli.output import Output
+from herald_cli.output import Output, console_for
 from herald_cli.progress import Verdict
-from herald_cli.watch import JsonDisplay, LogDisplay, TerminalDisplay, WatchOptions, watch_campaign
+from herald_cli.watch import WatchOptions, watch_campaign
+from herald_cli.watch_displays import JsonDisplay, LiveDisplay, LogDisplay
 
 SWEEP = "sch_system_sweep"
 
@@ -26,6 +29,7 @@ class ScriptedHerald:
 
     steps: list[tuple[int, int, int]]
     """(total, pending, sent) per poll; the last one repeats."""
+    name: str = "Sale"
     sweep_listed: bool = True
     polls: int = 0
     sweep_runs: int = 0
@@ -39,7 +43,13 @@ class ScriptedHerald:
             status = "completed" if self.completed else "running"
             return httpx.Response(
                 200,
-                json={"id": "cmp_1", "name": "Sale", "status": status, "contactCount": 3, "run": 1},
+                json={
+                    "id": "cmp_1",
+                    "name": self.name,
+                    "status": status,
+                    "contactCount": 3,
+                    "run": 1,
+                },
             )
         if path == "/api/messages/campaign/cmp_1/stats":
             total, pending, sent = self.steps[min(self.polls, len(self.steps) - 1)]
@@ -112,7 +122,7 @@ def test_once_every_message_ended_the_sweep_is_asked_for_once_and_completes_it()
             r.api,
             "cmp_1",
             WatchOptions(),
-            LogDisplay(Output(out=r.out)),
+            LogDisplay(Output.on(r.out, io.StringIO())),
             clock=r.clock,
             sleep=r.clock.sleep,
         )
@@ -137,7 +147,7 @@ def test_without_sweep_requests_the_watch_waits_and_times_out() -> None:
             r.api,
             "cmp_1",
             WatchOptions(interval=1, timeout=5, request_sweep=False),
-            LogDisplay(Output(out=r.out)),
+            LogDisplay(Output.on(r.out, io.StringIO())),
             clock=r.clock,
             sleep=r.clock.sleep,
         )
@@ -153,7 +163,7 @@ def test_a_sweep_that_cannot_be_asked_for_is_said_once_and_the_watch_goes_on() -
             r.api,
             "cmp_1",
             WatchOptions(interval=1, timeout=30),
-            LogDisplay(Output(out=r.out)),
+            LogDisplay(Output.on(r.out, io.StringIO())),
             clock=r.clock,
             sleep=r.clock.sleep,
         )
@@ -172,7 +182,7 @@ def test_json_lines_one_per_change_and_the_last_says_the_outcome() -> None:
             r.api,
             "cmp_1",
             WatchOptions(),
-            JsonDisplay(Output(json=True, out=r.out)),
+            JsonDisplay(Output.on(r.out, io.StringIO(), json=True)),
             clock=r.clock,
             sleep=r.clock.sleep,
         )
@@ -188,18 +198,64 @@ def test_json_lines_one_per_change_and_the_last_says_the_outcome() -> None:
         assert lines[-1]["sent"] == 3 and lines[-1]["expected"] == 3
 
 
-def test_a_terminal_gets_one_line_redrawn_in_place_then_the_outcome() -> None:
-    with scripted(ScriptedHerald(SENDING_THEN_ENDED), tty=True) as r:
+def screen(drawn: str) -> list[str]:
+    """What a terminal shows at the end: each line as last drawn (Rich redraws the bar's line
+    after a carriage return and an erase), without colours."""
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
+    return [line.split("\r")[-1] for line in plain.split("\n")]
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "xterm")
+    for variable in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.mark.usefixtures("terminal")
+def test_a_terminal_gets_a_live_bar_then_the_outcome() -> None:
+    with scripted(ScriptedHerald(SENDING_THEN_ENDED, name="Summer [Sale]"), tty=True) as r:
         watch_campaign(
             r.api,
             "cmp_1",
             WatchOptions(),
-            TerminalDisplay(Output(out=r.out)),
+            LiveDisplay(console_for(r.out), clock=r.clock),
             clock=r.clock,
             sleep=r.clock.sleep,
         )
-        text = r.out.getvalue()
-        assert text.startswith("\rSale  running  [")
-        assert text.count("\r") == 4  # one redraw per poll
-        assert "\x1b[K" in text and "█" in text
-        assert text.endswith("success 0.00%.\n")
+        drawn = r.out.getvalue()
+        assert "\x1b[2K" in drawn  # redrawn in place
+        lines = screen(drawn)
+        bar, outcome, end = lines[-3:]
+        assert re.fullmatch(
+            r"Summer \[Sale\]  completed ━{30,} 100%  3/3  sent 3  failed 0  pending 0 *", bar
+        ), bar
+        # Notes are printed above the bar, which stays at the bottom until the end; a line
+        # longer than the terminal is left for the terminal to wrap.
+        assert (
+            "every message ended: asked the scheduler to sweep now, which marks the campaign "
+            "completed (its next sweep otherwise: 2026-11-29 12:05:00Z)"
+        ) in lines[:-3]
+        assert outcome == (
+            "Campaign cmp_1 completed: 3 sent, 0 delivered, 0 failed, 0 pending of 3; "
+            "success 0.00%."
+        )
+        assert end == ""
+
+
+@pytest.mark.usefixtures("terminal")
+def test_while_sending_the_bar_shows_the_rate_and_the_time_left() -> None:
+    one_a_second = [(3, 3, 0), (3, 2, 1), (3, 1, 2)]
+    with scripted(ScriptedHerald(one_a_second), tty=True) as r:
+        watch_campaign(
+            r.api,
+            "cmp_1",
+            WatchOptions(interval=1, timeout=2, request_sweep=False),
+            LiveDisplay(console_for(r.out), clock=r.clock),
+            clock=r.clock,
+            sleep=r.clock.sleep,
+        )
+        bar = screen(r.out.getvalue())[-2]
+        assert bar.startswith("Sale  running ")
+        assert bar.rstrip().endswith("67%  2/3  sent 2  failed 0  pending 1 1.0/s  ETA 0:01")

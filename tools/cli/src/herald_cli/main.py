@@ -1,54 +1,45 @@
-"""Entry point of the ``herald`` command."""
+"""Entry point of the ``herald`` command: runs the command line, returns its exit status."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from herald_cli.api import ApiError, ApiUnreachable, HeraldApi
-from herald_cli.arguments import parse_arguments
-from herald_cli.commands import (
-    COMMANDS,
-    EXIT_INTERRUPTED,
-    EXIT_REFUSED,
-    EXIT_UNREACHABLE,
-    EXIT_USAGE,
-    UsageError,
-)
-from herald_cli.connection import NoToken, resolve_connection
+import httpx
+import typer
+
+from herald_cli.app import app
+from herald_cli.exit_status import ExitStatus
 from herald_cli.output import Output
-from herald_cli.rendering import api_error_text
+from herald_cli.session import Invocation
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit status (see ``herald --help``)."""
-    args = parse_arguments(argv)
-    output = Output(json=args.json)
+def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None) -> int:
+    """Run one command; returns the exit status (``herald --help`` lists them). ``transport``
+    answers the API's requests instead of the network (tests)."""
     try:
-        connection = resolve_connection(
-            api_flag=args.api, token_flag=args.token, environ=os.environ, cwd=Path.cwd()
+        status = app(
+            args=list(argv) if argv is not None else None,
+            prog_name="herald",
+            standalone_mode=False,
+            obj=Invocation(transport=transport),
         )
-    except NoToken as error:
-        output.error(str(error))
-        return EXIT_USAGE
-    command = COMMANDS[(args.noun, args.verb)]
-    with HeraldApi(connection) as api:
-        try:
-            return command(api, args, output)
-        except ApiError as error:
-            output.error(api_error_text(error, token_source=connection.token_source))
-            return EXIT_REFUSED
-        except ApiUnreachable as error:
-            output.error(str(error))
-            return EXIT_UNREACHABLE
-        except UsageError as error:
-            output.error(str(error))
-            return EXIT_USAGE
-        except KeyboardInterrupt:
-            output.error("interrupted")
-            return EXIT_INTERRUPTED
+    except typer.TyperException as error:
+        # A usage error, said the way every other error of herald is said.
+        say_usage_error(error)
+        return int(error.exit_code)
+    return int(status) if isinstance(status, int) else ExitStatus.OK
+
+
+def say_usage_error(error: typer.TyperException) -> None:
+    message = error.format_message()
+    if not message.strip():  # no command at all: Typer has printed the help
+        return
+    output = Output.on(sys.stdout, sys.stderr)
+    output.error(message)
+    ctx = getattr(error, "ctx", None)
+    if ctx is not None:
+        output.note(f"Try '{ctx.command_path} --help' for help.")
 
 
 if __name__ == "__main__":

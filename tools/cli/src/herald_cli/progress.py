@@ -10,7 +10,6 @@ message ended; then a watcher may ask for the sweep now instead of waiting for i
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -131,33 +130,3 @@ def verdict(progress: Progress) -> Verdict:
     if status == "running" and progress.all_ended:
         return Verdict.ALL_ENDED
     return Verdict.SENDING
-
-
-class RateMeter:
-    """Messages ended per second over the last ``window`` seconds, and the time left."""
-
-    def __init__(self, window: float = 10.0) -> None:
-        self._window = window
-        self._samples: deque[tuple[float, int]] = deque()
-
-    def add(self, at: float, ended: int) -> None:
-        self._samples.append((at, ended))
-        while len(self._samples) > 2 and at - self._samples[1][0] >= self._window:
-            self._samples.popleft()
-
-    def rate(self) -> float | None:
-        """Per second; None until two samples span some time."""
-        if len(self._samples) < 2:
-            return None
-        (first_at, first), (last_at, last) = self._samples[0], self._samples[-1]
-        if last_at <= first_at:
-            return None
-        return max(last - first, 0) / (last_at - first_at)
-
-    def seconds_left(self, remaining: int) -> float | None:
-        rate = self.rate()
-        if remaining <= 0:
-            return 0.0
-        if not rate:
-            return None
-        return remaining / rate

@@ -1,24 +1,21 @@
-"""``herald campaigns watch``: poll a campaign until it completes, drawing its progress.
+"""``herald campaigns watch``: poll a campaign until it completes, showing its progress.
 
-On a terminal, one line redrawn in place (``\\r``); in a pipe or a log, a line per change; with
-``--json``, a JSON object per change. When every message has ended but the campaign is still
-``running``, the watch asks the scheduler to run its sweep now (the sweep is what marks a
-campaign completed; it otherwise runs every five minutes), unless ``--no-sweep``.
+When every message has ended but the campaign is still ``running``, the watch asks the
+scheduler to run its sweep now (the sweep is what marks a campaign completed; it otherwise runs
+every five minutes), unless ``--no-sweep``. How the progress is shown is the display's business
+(watch_displays.py).
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from herald_cli.api import ApiError, HeraldApi
-from herald_cli.output import Output
-from herald_cli.progress import FINAL_VERDICTS, Progress, RateMeter, Verdict, progress_of, verdict
-from herald_cli.rendering import progress_line, progress_log_line, short_time, watch_outcome
+from herald_cli.progress import FINAL_VERDICTS, Progress, Verdict, progress_of, verdict
+from herald_cli.views.times import short_time
 
 SWEEP_KIND = "sweep"
 SWEEP_AGAIN_SECONDS = 15.0
@@ -41,118 +38,13 @@ class WatchResult:
 
 
 class Display(Protocol):
+    """How the watch shows what it sees: watch_displays.py has one for a terminal, a log and
+    scripts."""
+
     def show(self, progress: Progress, state: Verdict) -> None: ...
     def note(self, text: str) -> None: ...
     def close(self, result: WatchResult | None) -> None:
         """The watch ended: with a result, or None when interrupted or failed."""
-
-
-class TerminalDisplay:
-    """One line, redrawn in place."""
-
-    def __init__(self, output: Output) -> None:
-        self._output = output
-        self._meter = RateMeter()
-        self._drawn = False
-        encoding = (getattr(output.out, "encoding", None) or "").lower()
-        self._unicode = "utf" in encoding
-
-    def show(self, progress: Progress, state: Verdict) -> None:
-        self._meter.add(time.monotonic(), progress.ended)
-        columns = shutil.get_terminal_size().columns
-        line = progress_line(
-            progress,
-            state,
-            rate=self._meter.rate(),
-            seconds_left=self._meter.seconds_left(progress.expected - progress.ended),
-            columns=columns,
-            unicode=self._unicode,
-        )
-        # \r back to the start, the line, then clear what a longer line left behind.
-        self._output.out.write(f"\r{line}\x1b[K")
-        self._output.out.flush()
-        self._drawn = True
-
-    def note(self, text: str) -> None:
-        self._end_line()
-        self._output.out.write(f"{text}\n")
-        self._output.out.flush()
-
-    def close(self, result: WatchResult | None) -> None:
-        self._end_line()
-        if result is not None and not result.timed_out:
-            self._output.out.write(f"{watch_outcome(result.progress, result.verdict)}\n")
-        self._output.out.flush()
-
-    def _end_line(self) -> None:
-        if self._drawn:
-            self._output.out.write("\n")
-            self._drawn = False
-
-
-class LogDisplay:
-    """A line whenever the status or a count changed."""
-
-    def __init__(self, output: Output, clock: Callable[[], datetime] = datetime.now) -> None:
-        self._output = output
-        self._clock = clock
-        self._last: tuple[object, ...] | None = None
-
-    def show(self, progress: Progress, state: Verdict) -> None:
-        seen = (
-            state,
-            progress.status,
-            progress.ended,
-            progress.sent,
-            progress.failed,
-            progress.delivered,
-            progress.expected,
-        )
-        if seen != self._last:
-            self._last = seen
-            print(
-                progress_log_line(progress, state, self._clock()), file=self._output.out, flush=True
-            )
-
-    def note(self, text: str) -> None:
-        print(text, file=self._output.out, flush=True)
-
-    def close(self, result: WatchResult | None) -> None:
-        if result is not None and not result.timed_out:
-            print(watch_outcome(result.progress, result.verdict), file=self._output.out, flush=True)
-
-
-class JsonDisplay:
-    """A JSON object per change; the last one says how the watch ended (``outcome``)."""
-
-    def __init__(self, output: Output) -> None:
-        self._output = output
-        self._last: dict[str, object] | None = None
-
-    def show(self, progress: Progress, state: Verdict) -> None:
-        snapshot = {**progress.as_json(), "state": state.value}
-        if snapshot != self._last:
-            self._last = snapshot
-            self._output.json_line(snapshot)
-
-    def note(self, text: str) -> None:
-        self._output.note(text)
-
-    def close(self, result: WatchResult | None) -> None:
-        if result is None:
-            return
-        outcome = "timeout" if result.timed_out else result.verdict.value
-        self._output.json_line(
-            {**result.progress.as_json(), "state": result.verdict.value, "outcome": outcome}
-        )
-
-
-def display_for(output: Output) -> Display:
-    if output.json:
-        return JsonDisplay(output)
-    if output.out.isatty():
-        return TerminalDisplay(output)
-    return LogDisplay(output)
 
 
 class SweepRequests:
