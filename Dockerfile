@@ -37,7 +37,7 @@ COPY services/fallback-sender/pyproject.toml services/fallback-sender/
 COPY services/scheduler/pyproject.toml services/scheduler/
 COPY tools/gateway-simulator/pyproject.toml tools/gateway-simulator/
 COPY tools/devstack/pyproject.toml tools/devstack/
-COPY tools/cli/pyproject.toml tools/cli/
+COPY cli/pyproject.toml cli/
 COPY tools/bench/pyproject.toml tools/bench/
 RUN uv sync --frozen --no-dev --no-install-workspace
 
@@ -47,6 +47,7 @@ RUN uv sync --frozen --no-dev --no-install-workspace
 COPY shared shared
 COPY services services
 COPY tools tools
+COPY cli cli
 RUN uv sync --frozen --no-dev --no-editable --no-install-package herald-devstack --no-install-package herald-bench
 
 FROM ${PYTHON_IMAGE}

@@ -61,7 +61,7 @@ docs: deps ## Regenerate docs/: AsyncAPI (every Kafka topic), JSON Schemas of co
 	@$(VENV)/python -m contract_docs
 
 demo: up ## The walk-through with the herald CLI: create, import contacts, send, watch the progress bar until completed
-	@bash tools/cli/demo.sh
+	@bash cli/demo.sh
 
 bench: bench-pipeline bench-pacing ## Every benchmark (each starts its own Kafka and MongoDB unless given)
 
@@ -73,7 +73,7 @@ bench-pacing: install ## One sender, N = 100 / 1,000 / 10,000 accounts paced at 
 
 lint: deps ## ruff, the import contracts (.importlinter) and mypy --strict (sources, then each test folder on its own)
 	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/lint-imports --no-cache && $(VENV)/mypy
-	@for tests in shared/*/tests services/*/tests tools/*/tests "tests conftest.py" contract_docs; do \
+	@for tests in shared/*/tests services/*/tests tools/*/tests cli/tests "tests conftest.py" contract_docs; do \
 		$(VENV)/mypy $$tests || exit 1; done
 
 format: deps
