@@ -154,9 +154,9 @@ def poller(
     return SessionHealthPoller(db, directory, interval_seconds=interval, **kwargs), directory
 
 
-def gauge(account_id: str, engine: str, status: str) -> float | None:
+def gauge(account_id: str, route: str, status: str) -> float | None:
     return REGISTRY.get_sample_value(
-        "herald_session_status", {"account": account_id, "engine": engine, "status": status}
+        "herald_session_status", {"account": account_id, "route": route, "status": status}
     )
 
 
