@@ -321,7 +321,7 @@ def restartable_local_kafka() -> Iterator[LocalServer]:
         {
             "KAFKA_HEAP": os.environ.get("HERALD_TEST_KAFKA_HEAP", "-Xmx512m -Xms128m"),
             # One __consumer_offsets partition instead of 50: the first consumer group of a
-            # session joins in ~0.3 s instead of ~1.2 s (testcontainers does the same).
+            # session joins several times faster (testcontainers does the same).
             "KAFKA_EXTRA_PROPERTIES": "offsets.topic.num.partitions=1",
         },
     ) as server:

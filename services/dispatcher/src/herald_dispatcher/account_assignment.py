@@ -30,7 +30,7 @@ from herald_core.accounts.model import SenderAccount
 from herald_core.accounts.sending_limits import next_opening, room_left
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_core.messages.states import MessageStatus
-from herald_dispatcher.account_choice import Recipient, choose_accounts
+from herald_dispatcher.account_choice import AccountChoice, Recipient, choose_accounts
 from herald_dispatcher.slot_reserve import SlotReserve
 from herald_infra.accounts.repository import (
     give_back_slots,
@@ -151,6 +151,24 @@ async def assign_sender_accounts(
         assignment.previous = reads.previous
     else:
         assignment.previous = await last_accounts(db, tenant_id, [r.phone for r in recipients])
+    waiting = await _assign_within_room(db, assignment, recipients, enabled, reserve, now)
+    assignment.deferred = [r.message_id for r in waiting]
+    if waiting:
+        assignment.not_before = await _earliest_opening(db, list(enabled.values()), now)
+    return assignment
+
+
+async def _assign_within_room(
+    db: Database,
+    assignment: SenderAssignment,
+    recipients: Sequence[Recipient],
+    enabled: Mapping[str, SenderAccount],
+    reserve: SlotReserve | None,
+    now: datetime,
+) -> list[Recipient]:
+    """Record on ``assignment`` an account with room for each of ``recipients``, choosing
+    again (up to :data:`MAX_ROUNDS`) for those whose slots concurrent dispatchers took
+    meanwhile; returns the recipients no account had room for."""
     waiting = list(recipients)
     for _ in range(MAX_ROUNDS):
         if not waiting:
@@ -165,7 +183,6 @@ async def assign_sender_accounts(
             for account_id in enabled
         }
         choice = choose_accounts(waiting, assignment.previous, room)
-        missed: list[Recipient] = []
         got = await _slots_for(
             db,
             {account_id: len(chosen) for account_id, chosen in choice.chosen.items()},
@@ -174,18 +191,23 @@ async def assign_sender_accounts(
             reserve,
             now,
         )
-        for account_id, chosen in choice.chosen.items():
-            assignment.accounts.update(
-                (r.message_id, account_id) for r in chosen[: got[account_id]]
-            )
-            missed.extend(chosen[got[account_id] :])
+        missed = _keep_what_got_slots(assignment, choice, got)
         waiting = missed + choice.left_over
         if not missed:
             break  # what is left over found no room at all: trying again changes nothing
-    assignment.deferred = [r.message_id for r in waiting]
-    if waiting:
-        assignment.not_before = await _earliest_opening(db, list(enabled.values()), now)
-    return assignment
+    return waiting
+
+
+def _keep_what_got_slots(
+    assignment: SenderAssignment, choice: AccountChoice, got: Mapping[str, int]
+) -> list[Recipient]:
+    """Assign each account's chosen recipients as far as it ``got`` slots for them; returns
+    the recipients it chose beyond that."""
+    missed: list[Recipient] = []
+    for account_id, chosen in choice.chosen.items():
+        assignment.accounts.update((r.message_id, account_id) for r in chosen[: got[account_id]])
+        missed.extend(chosen[got[account_id] :])
+    return missed
 
 
 async def _slots_for(

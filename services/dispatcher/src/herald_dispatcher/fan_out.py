@@ -11,7 +11,7 @@ stored and published (:mod:`herald_dispatcher.read_ahead`).
 While the campaign runs, a batch's messages are created ``queued`` and published right after;
 then the campaign's fan-out watermark (:mod:`herald_infra.campaigns.fan_out_watermark`) moves
 past the batch's last contact. One write per message: marking each ``queued`` after its publish
-would cost four times the insert.
+would cost more than the insert itself (figures in docs/benchmarks.md).
 
 Safe to run twice for the same campaign: message ids are deterministic, inserts skip the ones
 that exist (their stored account stays), counters move only by what was really inserted, and
@@ -150,6 +150,8 @@ async def contact_batches(
 
 @dataclass(frozen=True)
 class BatchOutcome:
+    """What one batch, or a whole fan-out, came to."""
+
     queued: int = 0
     deferred: int = 0
     cancelled: bool = False
@@ -191,43 +193,31 @@ async def fan_out_campaign(
         watermark=watermark_of(campaign, launched.run),
         paused=campaign.get("status") == CampaignStatus.PAUSED,
     )
-    queued = deferred = 0
     contacts = (
         db[CONTACTS].find({"campaignId": campaign["_id"]}).sort("_id", 1).batch_size(batch_size)
     )
-    done = BatchOutcome()
-    batches = read_ahead(contact_batches(contacts, batch_size), fan_out.prepare)
-    try:
-        async with aclosing(batches):
-            async for batch in batches:
-                done = await fan_out.dispatch(batch)
-                queued, deferred = queued + done.queued, deferred + done.deferred
-                if done.cancelled:
-                    break
-        await fan_out.memory.drain()
-    except BaseException:
-        fan_out.memory.cancel()
-        raise
-    finally:
-        await give_back_reserve(db, fan_out.reserve)
-    if done.cancelled:
-        log.info("campaign cancelled during its fan-out; stopped", queued=queued)
-        return queued
+    outcome = await fan_out.run(contact_batches(contacts, batch_size))
+    if outcome.cancelled:
+        log.info("campaign cancelled during its fan-out; stopped", queued=outcome.queued)
+        return outcome.queued
     await db[CAMPAIGNS].update_one(
         {"_id": campaign["_id"]},
         {"$set": {"dispatchedAt": clock()}, "$max": {"dispatchedRun": launched.run}},
     )
-    elapsed = time.perf_counter() - started
+    _report_dispatched(outcome, seconds=time.perf_counter() - started)
+    return outcome.queued
+
+
+def _report_dispatched(outcome: BatchOutcome, *, seconds: float) -> None:
     FAN_OUTS.inc()
-    FAN_OUT_DURATION.observe(elapsed)
+    FAN_OUT_DURATION.observe(seconds)
     log.info(
         "campaign dispatched",
-        queued=queued,
+        queued=outcome.queued,
         # Created without an account: none had room; released when a cap window opens.
-        deferred=deferred,
-        seconds=round(elapsed, 3),
+        deferred=outcome.deferred,
+        seconds=round(seconds, 3),
     )
-    return queued
 
 
 @dataclass(frozen=True)
@@ -265,6 +255,29 @@ class FanOut:
     """Contacts handed to :meth:`dispatch` so far."""
     memory: WriteBehind = field(default_factory=WriteBehind)
     """The recipients' accounts being remembered, a few batches behind."""
+
+    async def run(self, contacts: AsyncIterator[list[Document]]) -> BatchOutcome:
+        """Dispatch batch after batch of ``contacts`` (each read while the one before it is
+        stored, see read_ahead) until they end or the campaign is found cancelled; then let
+        the remembering of accounts finish and give the reserve's slots back. Returns what all
+        the batches came to."""
+        queued = deferred = 0
+        done = BatchOutcome()
+        batches = read_ahead(contacts, self.prepare)
+        try:
+            async with aclosing(batches):
+                async for batch in batches:
+                    done = await self.dispatch(batch)
+                    queued, deferred = queued + done.queued, deferred + done.deferred
+                    if done.cancelled:
+                        break
+            await self.memory.drain()
+        except BaseException:
+            self.memory.cancel()
+            raise
+        finally:
+            await give_back_reserve(self.db, self.reserve)
+        return BatchOutcome(queued, deferred, cancelled=done.cancelled)
 
     async def prepare(self, contacts: list[Document]) -> PreparedBatch:
         """What a batch reads before it writes: which of its messages exist, and what choosing

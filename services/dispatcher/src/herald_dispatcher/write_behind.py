@@ -3,9 +3,9 @@
 The fan-out remembers each batch's recipients' accounts (the sticky memory the next campaign
 reads) once the batch's messages are stored. Nothing of the batch's publication depends on it,
 and on the MongoDB-wire server of local runs those inserts into another collection than the
-messages' run three times slower while the senders write (measured in the pipeline benchmark:
-3.7 s of a 10.5 s fan-out of 20,000, 1.3 s alone), so they go on in the background, at most a
-few batches behind; the fan-out waits for them before it ends.
+messages' run several times slower while the senders write (figures in docs/benchmarks.md), so
+they go on in the background, at most a few batches behind; the fan-out waits for them before it
+ends.
 
 A dispatcher that dies mid-fan-out may leave the last few batches' recipients unremembered:
 their next campaign chooses their account afresh (still within caps). Stickiness is a

@@ -46,7 +46,31 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: SenderProf
         runtime.db, gateways, interval_seconds=settings.session_poll_seconds
     )
     stopping = SenderStopping()
-    sender = MessageSender(
+    sender = _message_sender(runtime, profile, plan, gateways, stopping, owner)
+    lanes = _lane_consumer(runtime, service, profile, sender)
+
+    runtime.on_start.append(sessions.start)
+    runtime.on_start.append(lanes.start)
+    # Stop hooks run in reverse: sends waiting for their turn are handed back, the lanes
+    # finish what they hold, then the poller stops, then the gateways close.
+    runtime.on_stop.append(gateways.close)
+    runtime.on_stop.append(sessions.stop)
+    runtime.on_stop.append(lanes.stop)
+    runtime.on_stop.append(stopping.begin)
+    return create_http_app(runtime)
+
+
+def _message_sender(
+    runtime: ServiceRuntime,
+    profile: SenderProfile,
+    plan: AttemptPlan,
+    gateways: GatewayDirectory,
+    stopping: SenderStopping,
+    owner: str,
+) -> MessageSender:
+    """The engine that claims, paces, sends and records each attempt of this deployment."""
+    settings = runtime.settings
+    return MessageSender(
         db=runtime.db,
         broker=runtime.broker,
         gateways=gateways,
@@ -71,7 +95,14 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: SenderProf
         gate=CampaignGate.reading(runtime.db, cache_seconds=settings.campaign_state_cache_seconds),
     )
 
-    lanes = LaneConsumer(
+
+def _lane_consumer(
+    runtime: ServiceRuntime, service: str, profile: SenderProfile, sender: MessageSender
+) -> LaneConsumer:
+    """The consumer of the deployment's send topic: one lane per sender account, each record
+    handed to ``sender``, handed back on stop."""
+    settings = runtime.settings
+    return LaneConsumer(
         lambda: AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             client_id=f"herald-{service}",
@@ -80,7 +111,7 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: SenderProf
             auto_offset_reset="earliest",
             # What aiokafka fetches ahead and keeps until the lanes take it, paused partitions
             # included: at its defaults (1 MiB a partition, 50 MiB in all) a sender kept most
-            # of a 20,000-message campaign in memory (+23 MB against +7 MB at 5,000).
+            # of a campaign's records in memory, more the bigger the campaign (docs/benchmarks.md).
             max_partition_fetch_bytes=PREFETCH_BYTES_PER_PARTITION,
             fetch_max_bytes=PREFETCH_BYTES,
         ),
@@ -98,16 +129,6 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: SenderProf
             drain_seconds=settings.gateway_timeout_seconds + STOP_MARGIN,
         ),
     )
-
-    runtime.on_start.append(sessions.start)
-    runtime.on_start.append(lanes.start)
-    # Stop hooks run in reverse: sends waiting for their turn are handed back, the lanes
-    # finish what they hold, then the poller stops, then the gateways close.
-    runtime.on_stop.append(gateways.close)
-    runtime.on_stop.append(sessions.stop)
-    runtime.on_stop.append(lanes.stop)
-    runtime.on_stop.append(stopping.begin)
-    return create_http_app(runtime)
 
 
 @dataclass(frozen=True)

@@ -102,8 +102,8 @@ def health_writes(
     the stored health is older than this one, and only when it differs or is older than
     ``refresh_after``: concurrent checkers never put an older or a stale answer over a newer
     one. Each selector is a plain conjunction on ``_id``: SecantusDB scans the whole collection
-    for a filter with ``$or`` even next to ``_id`` (about 90 ms a write with 10,000 accounts,
-    measured), while this is an index lookup there too.
+    for a filter with ``$or`` even next to ``_id`` (so a write's cost grows with the accounts;
+    docs/benchmarks.md), while this is an index lookup there too.
     """
     if health.checked_at is None:
         raise ValueError("a checked session's health has its checkedAt")

@@ -2,7 +2,7 @@
 
 The dispatcher walks a campaign's contacts in ``_id`` order and creates the messages of a running
 campaign straight in ``queued``, before it publishes them: one write per message instead of an
-insert and then a compare-and-set (which costs a MongoDB-wire server four times the insert). What
+insert and then a compare-and-set (which costs a MongoDB-wire server more than the insert). What
 tells a published message from one whose publish was lost is then this watermark, advanced once
 per batch after Kafka acknowledged the batch's records:
 

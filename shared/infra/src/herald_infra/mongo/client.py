@@ -87,7 +87,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # claims, the release of deferred messages, redrive), a status of one campaign (cancel,
         # resume, recount: one query per status), and a status of one campaign out of time
         # (the sweep's expiry). Two indexes, not five: each costs every write of a message
-        # (measured on SecantusDB: an update 35% cheaper, an insert 40%).
+        # on SecantusDB, updates and inserts alike (figures in docs/benchmarks.md).
         IndexModel([("status", ASCENDING), ("campaignId", ASCENDING), ("expiresAt", ASCENDING)]),
         # A delivery receipt finds its message by the gateway's id.
         IndexModel([("gatewayMessageId", ASCENDING)], sparse=True),

@@ -63,7 +63,7 @@ class RepeatLimiter(logging.Filter):
     message template, and says how many like it were held back in the window before.
 
     While a Kafka broker is down, aiokafka retries in a tight loop and logs every try at ERROR:
-    thousands of identical lines a second (50 MB in 25 s from one sender) bury everything else.
+    thousands of identical lines a second bury everything else.
     """
 
     def __init__(
