@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from herald_campaign.main import create_app as create_campaign_app
+from herald_campaign.bootstrap import create_app as create_campaign_app
 from herald_campaign.settings import CampaignSettings
 from herald_dispatcher.main import create_app as create_dispatcher_app
 from herald_fallback_sender.main import DEPLOYMENT as FALLBACK_SENDER

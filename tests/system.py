@@ -13,7 +13,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.messages.states import TERMINAL_STATUSES
 from herald_devstack.processes import ManagedProcess, wait_ready

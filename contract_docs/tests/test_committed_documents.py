@@ -205,7 +205,7 @@ def test_the_hand_written_pages_are_left_alone(generated: dict[str, str], tmp_pa
     assert (tmp_path / "operations.md").read_text() == "# Operations\n"
 
 
-# The commands of docs/kafka-contract.md ("Driving Herald from another service").
+# The commands of docs/kafka-contract.md ("Commands").
 README_COMMANDS: list[dict[str, Any]] = [
     {
         "type": "campaign.create",

@@ -14,7 +14,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from herald_campaign.main import create_app
+from herald_campaign.bootstrap import create_app
 from herald_campaign.settings import CampaignSettings
 from herald_core.contracts.events import SendMessage
 from herald_core.messages.states import MessageStatus

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import structlog
 
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_core.messages.states import MessageStatus
 
 from .conftest import (

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.events import campaign_event_adapter
 from herald_core.contracts.topics import (

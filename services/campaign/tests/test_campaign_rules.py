@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from herald_campaign.api.errors import field_path
 from herald_campaign.domain.campaigns import (
     campaign_id_for_command,
     contact_id,
@@ -13,6 +12,7 @@ from herald_campaign.domain.campaigns import (
 )
 from herald_campaign.domain.contacts import SubmittedContact, screen_contacts
 from herald_campaign.domain.phones import INVALID_NUMBER
+from herald_campaign.entrypoints.rest.errors import field_path
 
 
 def test_a_create_command_derives_the_same_campaign_id_every_time() -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_campaign.domain.campaigns import CampaignDraft
 from herald_campaign.service_layer.errors import InvalidMessageBody
 from herald_core.contracts.events import ContactsAdded, campaign_event_adapter
@@ -360,7 +360,7 @@ async def test_a_body_that_fits_with_defaults_is_accepted(api: httpx.AsyncClient
 async def test_the_service_refuses_a_body_too_long_for_every_caller(
     service: RunningService,
 ) -> None:
-    campaigns = service.app.state.campaign_api.campaigns
+    campaigns = service.app.state.services.campaigns
     with pytest.raises(InvalidMessageBody) as refused:
         await campaigns.create_campaign(
             TENANT, CampaignDraft("n", "x" * 4080 + "{{a|" + "d" * 20 + "}}")

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     MESSAGE_SEND_FALLBACK,

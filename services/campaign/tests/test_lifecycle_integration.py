@@ -15,7 +15,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_campaign.domain.campaigns import derived_event_id
 from herald_core.contracts.events import campaign_event_adapter
 from herald_core.contracts.topics import (

@@ -11,14 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from herald_campaign.api.notification_schemas import CreateNotificationEndpointRequest
-from herald_campaign.notifications.attempts import (
+from herald_campaign.domain.notifications.attempts import (
     AttemptResult,
     DeliveryStatus,
     outcome_of_attempt,
 )
-from herald_campaign.notifications.backoff import RetrySchedule
-from herald_campaign.notifications.payloads import (
+from herald_campaign.domain.notifications.backoff import RetrySchedule
+from herald_campaign.domain.notifications.payloads import (
     NotificationType,
     delivery_id,
     notification_body,
@@ -26,11 +25,12 @@ from herald_campaign.notifications.payloads import (
     notification_type_of,
     ping_notification,
 )
-from herald_campaign.notifications.signing import (
+from herald_campaign.domain.notifications.signing import (
     new_signing_secret,
     signature,
     signature_matches,
 )
+from herald_campaign.entrypoints.rest.notification_schemas import CreateNotificationEndpointRequest
 from herald_core.contracts.events import (
     CampaignCancelled,
     CampaignCompleted,
@@ -46,7 +46,7 @@ AT = datetime(2026, 5, 20, 10, 0, 0, 123456, tzinfo=UTC)
 
 
 def receiver_accepts(body: bytes, secret: str, header: str) -> bool:
-    """What the README tells a receiver to do, written without Herald's code."""
+    """What docs/lifecycle-and-schedules.md tells a receiver to do, without Herald's code."""
     expected = "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header)
 

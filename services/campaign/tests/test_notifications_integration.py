@@ -20,12 +20,22 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
-from herald_campaign.api.auth import register_api_key
-from herald_campaign.notifications.backoff import RetrySchedule
-from herald_campaign.notifications.delivery_worker import DeliveryWorker
-from herald_campaign.notifications.payloads import Notification, delivery_id, notification_body
-from herald_campaign.notifications.repository import DeliveryRepository, EndpointRepository
-from herald_campaign.notifications.service import MAX_ENDPOINTS_PER_TENANT, NotificationService
+from herald_campaign.adapters.api_keys import register_api_key
+from herald_campaign.adapters.notification_delivery import DeliveryWorker
+from herald_campaign.adapters.notification_repositories import (
+    DeliveryRepository,
+    EndpointRepository,
+)
+from herald_campaign.domain.notifications.backoff import RetrySchedule
+from herald_campaign.domain.notifications.payloads import (
+    Notification,
+    delivery_id,
+    notification_body,
+)
+from herald_campaign.service_layer.notifications import (
+    MAX_ENDPOINTS_PER_TENANT,
+    NotificationService,
+)
 from herald_core.contracts.events import (
     AnyCampaignEvent,
     CampaignCompleted,
@@ -131,7 +141,7 @@ def completed(tenant: TenantClient, campaign_id: str, **fields: Any) -> Campaign
 
 
 def signed_by(received: Any, secret: str) -> bool:
-    """The receiver's check, as the README documents it."""
+    """The receiver's check, as docs/lifecycle-and-schedules.md documents it."""
     expected = hmac.new(secret.encode(), received.body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(f"sha256={expected}", received.headers["x-herald-signature"])
 
@@ -246,7 +256,7 @@ async def test_a_redelivered_event_notifies_once(
     assert await deliveries.count_documents({**mine, "eventId": first.event_id}) == 1
     assert await deliveries.count_documents({**mine, "eventId": later.event_id}) == 1
     # The handler itself, called again with the event: nothing new is queued.
-    notifications: NotificationService = service.app.state.notifications
+    notifications: NotificationService = service.app.state.services.notifications
     assert await notifications.notify(first) == 0
     ids = [json.loads(r.body)["id"] for r in received]
     assert sorted(ids) == sorted(delivery_id(e.event_id, endpoint["id"]) for e in (first, later))
@@ -469,7 +479,7 @@ async def test_three_replicas_send_each_delivery_once(
     for replica in replicas:
         await replica.start()
     try:
-        notifications: NotificationService = service.app.state.notifications
+        notifications: NotificationService = service.app.state.services.notifications
         events = [completed(tenant, f"cmp-replica-{n}") for n in range(30)]
         for event in events:
             assert await notifications.notify(event) == 1

@@ -6,15 +6,6 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from herald_campaign.api.webhook_signatures import (
-    EVOLUTION_TOKEN,
-    WAHA_ALGORITHM,
-    WAHA_SIGNATURE,
-    WebhookKeys,
-    shared_token_valid,
-    waha_signature,
-    waha_signature_valid,
-)
 from herald_campaign.domain.receipts import (
     ReceiptOutcome,
     ReceiptSource,
@@ -22,6 +13,15 @@ from herald_campaign.domain.receipts import (
     gateway_id_candidates,
     receipt_move,
     waha_acknowledgement,
+)
+from herald_campaign.entrypoints.rest.webhook_signatures import (
+    EVOLUTION_TOKEN,
+    WAHA_ALGORITHM,
+    WAHA_SIGNATURE,
+    WebhookKeys,
+    shared_token_valid,
+    waha_signature,
+    waha_signature_valid,
 )
 from herald_core.messages.states import MessageStatus as S
 from herald_core.messages.states import can_transition

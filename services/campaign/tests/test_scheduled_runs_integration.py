@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_campaign.domain.campaigns import derived_event_id
 from herald_core.contracts.topics import CAMPAIGN_EVENTS, MESSAGE_DLT
 from herald_core.schedules import Firing, campaign_schedule_id

@@ -13,9 +13,10 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from herald_campaign.adapters.consumer_lag import KafkaConsumerLag, WatchedConsumer
-from herald_campaign.scrape_gauges import ScrapeGauges
+from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
+from herald_campaign.entrypoints.scrape_gauges import ScrapeGauges
 from herald_campaign.service_layer.messages import watched_consumers
+from herald_campaign.service_layer.ports import WatchedConsumer
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
 from herald_core.messages.states import MessageStatus

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_core.attempt_plan import Route
 from herald_devstack.processes import free_port
 from herald_devstack.stack import lone_simulator

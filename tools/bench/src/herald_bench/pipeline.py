@@ -79,7 +79,7 @@ from herald_bench.pipeline_setup import (
     simulator_sessions,
 )
 from herald_bench.proc_stats import CpuSnapshot, memory_mb
-from herald_campaign.api.auth import register_api_key
+from herald_campaign.adapters.api_keys import register_api_key
 from herald_devstack.processes import ManagedProcess, wait_ready
 from herald_devstack.stack import (
     SERVICES,

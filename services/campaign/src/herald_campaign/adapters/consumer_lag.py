@@ -1,10 +1,10 @@
-"""How far consumer groups are behind their topics, read from Kafka's own offsets."""
+"""How far consumer groups are behind their topics, read from Kafka's own offsets: the
+:class:`~herald_campaign.service_layer.ports.LagReader` of the campaign service."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -12,23 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from herald_campaign.service_layer.errors import EventBusUnavailable
-
-
-@dataclass(frozen=True)
-class WatchedConsumer:
-    topic: str
-    group: str
-
-
-@dataclass(frozen=True)
-class ConsumerLag:
-    """One group on one topic, summed over the topic's partitions."""
-
-    topic: str
-    group: str
-    lag: int
-    end_offset: int
-    committed: int
+from herald_campaign.service_layer.ports import ConsumerLag, WatchedConsumer
 
 
 class KafkaConsumerLag:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 from herald_core.campaigns.lifecycle import CampaignStatus
 from herald_core.contracts.common import CustomDelay, DelayType
+from herald_core.messages.states import MessageStatus
 
 __all__ = ["CampaignDraft", "CampaignStatus"]
 
@@ -66,3 +68,39 @@ def derived_event_id(kind: str, *origin: str) -> str:
     Publishing the same event again after a crash repeats its id, so consumers can tell.
     """
     return _digest(kind, *origin)
+
+
+def draft_campaign_document(
+    campaign_id: str,
+    tenant_id: str,
+    draft: CampaignDraft,
+    *,
+    now: datetime,
+    command_id: str | None = None,
+) -> dict[str, Any]:
+    """The stored document of a new draft campaign: no contacts, every message counter at 0;
+    ``createdByCommand`` names the command that created it, if one did."""
+    campaign: dict[str, Any] = {
+        "_id": campaign_id,
+        "tenantId": tenant_id,
+        "name": draft.name,
+        "messageBody": draft.message_body,
+        "delayType": draft.delay_type.value,
+        "status": CampaignStatus.DRAFT.value,
+        "contactCount": 0,
+        "counts": {"total": 0, **{status.value: 0 for status in MessageStatus}},
+        "createdAt": now,
+        "updatedAt": now,
+    }
+    if draft.custom_delay is not None:
+        campaign["customDelay"] = {
+            "minSeconds": draft.custom_delay.min_seconds,
+            "maxSeconds": draft.custom_delay.max_seconds,
+        }
+    if draft.expires_at is not None:
+        campaign["expiresAt"] = draft.expires_at
+    if draft.valid_for_seconds is not None:
+        campaign["validForSeconds"] = draft.valid_for_seconds
+    if command_id is not None:
+        campaign["createdByCommand"] = command_id
+    return campaign

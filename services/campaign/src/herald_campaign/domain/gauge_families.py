@@ -1,7 +1,8 @@
 """Gauges of what lives in MongoDB and Kafka rather than in a process: campaigns by status,
 each campaign's messages by status, and the consumer lag of every Herald group. The campaign
-service reads them when Prometheus scrapes it (see :mod:`herald_campaign.scrape_gauges`); this
-module only decides which campaigns are shown and turns what was read into metric families.
+service reads them when Prometheus scrapes it (see
+:mod:`herald_campaign.entrypoints.scrape_gauges`); this module only decides which campaigns are
+shown and turns what was read into metric families.
 Pure; no I/O.
 """
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -18,6 +17,7 @@ from herald_campaign.domain.campaigns import (
     CampaignStatus,
     contact_id,
     derived_event_id,
+    draft_campaign_document,
     new_campaign_id,
     run_expiry,
 )
@@ -36,9 +36,9 @@ from herald_campaign.service_layer.errors import (
     InvalidMessageBody,
     NoValidContacts,
 )
+from herald_campaign.service_layer.ports import CampaignEventPublisher
 from herald_core.contracts.common import new_event_id, utc_now
 from herald_core.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
-from herald_core.messages.states import MessageStatus
 from herald_core.templates import TemplateError, check_message_body
 from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, Database, Document
 from herald_infra.runtime.logging import bind_context, get_logger
@@ -49,13 +49,7 @@ DUPLICATE_KEY = 11000
 
 
 CampaignEvent = CampaignCreated | ContactsAdded | CampaignLaunched
-
-
-class EventPublisher(Protocol):
-    """Where the service announces what happened (``campaign.events``)."""
-
-    async def publish(self, event: CampaignEvent) -> None:
-        """Return once the event is durable; raise :class:`EventBusUnavailable` otherwise."""
+"""What :class:`CampaignService` announces on ``campaign.events``."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +78,13 @@ def stored_now() -> datetime:
 class CampaignService:
     """The campaign lifecycle on MongoDB, announcing each step on ``campaign.events``."""
 
-    def __init__(self, db: Database, events: EventPublisher, *, default_region: str | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        events: CampaignEventPublisher[CampaignEvent],
+        *,
+        default_region: str | None,
+    ) -> None:
         self._campaigns = db[CAMPAIGNS]
         self._contacts = db[CONTACTS]
         self._events = events
@@ -112,49 +112,39 @@ class CampaignService:
             check_message_body(draft.message_body)
         except TemplateError as invalid:
             raise InvalidMessageBody(f"message body: {invalid.message}", invalid.reason) from None
-        now = stored_now()
-        campaign: Document = {
-            "_id": campaign_id,
-            "tenantId": tenant_id,
-            "name": draft.name,
-            "messageBody": draft.message_body,
-            "delayType": draft.delay_type.value,
-            "status": CampaignStatus.DRAFT.value,
-            "contactCount": 0,
-            "counts": {"total": 0, **{status.value: 0 for status in MessageStatus}},
-            "createdAt": now,
-            "updatedAt": now,
-        }
-        if draft.custom_delay is not None:
-            campaign["customDelay"] = {
-                "minSeconds": draft.custom_delay.min_seconds,
-                "maxSeconds": draft.custom_delay.max_seconds,
-            }
-        if draft.expires_at is not None:
-            campaign["expiresAt"] = draft.expires_at
-        if draft.valid_for_seconds is not None:
-            campaign["validForSeconds"] = draft.valid_for_seconds
-        if command_id is not None:
-            campaign["createdByCommand"] = command_id
+        campaign = draft_campaign_document(
+            campaign_id, tenant_id, draft, now=stored_now(), command_id=command_id
+        )
+        campaign = await self._insert_once(campaign, command_id)
+        await self._announce_created(campaign, command_id)
+        return campaign
+
+    async def _insert_once(self, campaign: Document, command_id: str | None) -> Document:
+        """Insert the new campaign; a command delivered again finds the one it created (and
+        gets it back), anything else with its id is a conflict."""
         try:
             await self._campaigns.insert_one(campaign)
-            log.info("campaign created", tenant_id=tenant_id)
+            log.info("campaign created", tenant_id=campaign["tenantId"])
+            return campaign
         except DuplicateKeyError:
-            existing = await self._campaigns.find_one({"_id": campaign_id})
-            created_by_this_command = (
-                existing is not None
-                and command_id is not None
-                and existing.get("createdByCommand") == command_id
-                and existing.get("tenantId") == tenant_id
-            )
-            if existing is None or not created_by_this_command:
-                raise CampaignConflict(
-                    f"campaign {campaign_id} already exists", "campaign-exists"
-                ) from None
-            campaign = existing
+            existing = await self._campaigns.find_one({"_id": campaign["_id"]})
+        created_by_this_command = (
+            existing is not None
+            and command_id is not None
+            and existing.get("createdByCommand") == command_id
+            and existing.get("tenantId") == campaign["tenantId"]
+        )
+        if existing is None or not created_by_this_command:
+            raise CampaignConflict(f"campaign {campaign['_id']} already exists", "campaign-exists")
+        return existing
+
+    async def _announce_created(self, campaign: Document, command_id: str | None) -> None:
+        """Publish ``CampaignCreated``; through the API, a campaign Kafka did not hear of is
+        removed again, so the client's retry starts afresh."""
+        campaign_id = campaign["_id"]
         created = CampaignCreated(
             event_id=derived_event_id("campaign.created", campaign_id),
-            tenant_id=tenant_id,
+            tenant_id=campaign["tenantId"],
             campaign_id=campaign_id,
             name=campaign["name"],
         )
@@ -167,7 +157,6 @@ class CampaignService:
                     {"_id": campaign_id, "status": CampaignStatus.DRAFT.value, "contactCount": 0}
                 )
             raise
-        return campaign
 
     async def get_campaign(self, tenant_id: str, campaign_id: str) -> Document:
         campaign = await self._campaigns.find_one({"_id": campaign_id, "tenantId": tenant_id})
@@ -319,48 +308,19 @@ class CampaignService:
         """
         bind_context(campaign_id=campaign_id)
         campaign = await self.get_campaign(tenant_id, campaign_id)
-        status = campaign["status"]
         if (
-            status == CampaignStatus.RUNNING
+            campaign["status"] == CampaignStatus.RUNNING
             and command_id is not None
             and campaign.get("launchCommandId") == command_id
         ):
             log.info("launch command delivered again; publishing its event again")
             await self._publish_launch(campaign)
             return campaign
-        if status != CampaignStatus.DRAFT:
-            raise _cannot_send(status)
+        if campaign["status"] != CampaignStatus.DRAFT:
+            raise _cannot_send(campaign["status"])
         if not await self._has_contacts(campaign):
             raise CampaignConflict("campaign has no contacts", "no-contacts")
-
-        now = stored_now()
-        expires_at = run_expiry(campaign, now)
-        if expires_at is not None and expires_at <= now:
-            raise CampaignConflict(
-                f"the campaign's validity window ended at {expires_at.isoformat()}",
-                "campaign-expired",
-            )
-        launch: Document = {
-            "status": CampaignStatus.RUNNING.value,
-            "run": 1,
-            "runExpiresAt": expires_at,
-            "launchedAt": now,
-            "updatedAt": now,
-            "launchEventId": (
-                derived_event_id("campaign.launched", command_id) if command_id else new_event_id()
-            ),
-        }
-        if command_id is not None:
-            launch["launchCommandId"] = command_id
-        result = await self._campaigns.update_one(
-            {"_id": campaign_id, "tenantId": tenant_id, "status": CampaignStatus.DRAFT.value},
-            {"$set": launch},
-        )
-        if result.modified_count != 1:
-            # Launched (or otherwise moved on) by a concurrent request since we read it.
-            current = await self.get_campaign(tenant_id, campaign_id)
-            raise _cannot_send(current["status"])
-        campaign = {**campaign, **launch}
+        campaign = await self._mark_running(campaign, _launch_fields(campaign, command_id))
         try:
             await self._publish_launch(campaign)
         except EventBusUnavailable:
@@ -370,10 +330,26 @@ class CampaignService:
         log.info("campaign launched", tenant_id=tenant_id)
         return campaign
 
+    async def _mark_running(self, campaign: Document, launch: Document) -> Document:
+        """Compare-and-set the draft campaign to its first run; returns it as launched."""
+        result = await self._campaigns.update_one(
+            {
+                "_id": campaign["_id"],
+                "tenantId": campaign["tenantId"],
+                "status": CampaignStatus.DRAFT.value,
+            },
+            {"$set": launch},
+        )
+        if result.modified_count != 1:
+            # Launched (or otherwise moved on) by a concurrent request since we read it.
+            current = await self.get_campaign(campaign["tenantId"], campaign["_id"])
+            raise _cannot_send(current["status"])
+        return {**campaign, **launch}
+
     async def _has_contacts(self, campaign: Document) -> bool:
         # Contacts are never removed, so a count above 0 settles it without a query (on a
-        # MongoDB-wire server, finding one contact of a big campaign reads all of them first:
-        # 0.3 s for 20,000). The count may lag an import cut short; then the query decides.
+        # MongoDB-wire server, finding one contact of a big campaign reads all of them first).
+        # The count may lag an import cut short; then the query decides.
         if campaign.get("contactCount", 0) > 0:
             return True
         found = await self._contacts.find_one({"campaignId": campaign["_id"]}, {"_id": 1})
@@ -421,6 +397,31 @@ class CampaignService:
         """Delivery statistics from the campaign's message counters."""
         campaign = await self.get_campaign(tenant_id, campaign_id)
         return campaign_stats(campaign.get("counts") or {})
+
+
+def _launch_fields(campaign: Document, command_id: str | None) -> Document:
+    """What a launch sets on a draft campaign: running, run 1, its validity window and launch
+    event id; :class:`CampaignConflict` when that window has ended already."""
+    now = stored_now()
+    expires_at = run_expiry(campaign, now)
+    if expires_at is not None and expires_at <= now:
+        raise CampaignConflict(
+            f"the campaign's validity window ended at {expires_at.isoformat()}",
+            "campaign-expired",
+        )
+    launch: Document = {
+        "status": CampaignStatus.RUNNING.value,
+        "run": 1,
+        "runExpiresAt": expires_at,
+        "launchedAt": now,
+        "updatedAt": now,
+        "launchEventId": (
+            derived_event_id("campaign.launched", command_id) if command_id else new_event_id()
+        ),
+    }
+    if command_id is not None:
+        launch["launchCommandId"] = command_id
+    return launch
 
 
 def _cannot_send(status: str) -> CampaignConflict:

@@ -15,38 +15,23 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
-
 from herald_campaign.domain.dead_letters import message_refusal, poison_refusal, visible_tenants
 from herald_campaign.service_layer.campaigns import CampaignService
-from herald_campaign.service_layer.errors import (
-    DeadLetterNotFound,
-    EventBusUnavailable,
-    RedriveRefused,
-)
+from herald_campaign.service_layer.errors import DeadLetterNotFound, RedriveRefused
+from herald_campaign.service_layer.ports import RedrivePublisher
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.events import SendMessage
-from herald_core.contracts.topics import MESSAGE_DLT
 from herald_core.messages.dead_letters import DeadLetterStatus
 from herald_core.messages.states import MessageStatus
-from herald_infra.kafka.topics import herald_topics
-from herald_infra.messages.queueing import publish_send_events
 from herald_infra.messages.redrive import mark_ids_redriven, requeue_failed_message
 from herald_infra.mongo.client import DEAD_LETTERS, MESSAGES, Database, Document
 from herald_infra.mongo.id_batches import find_by_ids
 from herald_infra.runtime.logging import bind_context, get_logger
-from herald_infra.runtime.settings import HeraldSettings
 
 log = get_logger(__name__)
 
 REDRIVE_OF = "herald-redrive-of"
 """Header of a republished poison record: the id of the dead letter it came from."""
-
-
-def poison_redrive_topics(settings: HeraldSettings) -> frozenset[str]:
-    """The topics a poison record may go back to: Herald's own, except the dead-letter topic."""
-    return frozenset(t.name for t in herald_topics(settings)) - {MESSAGE_DLT}
 
 
 @dataclass(frozen=True)
@@ -86,7 +71,7 @@ class DeadLetterService:
     def __init__(
         self,
         db: Database,
-        broker: KafkaBroker,
+        redrives: RedrivePublisher,
         campaigns: CampaignService,
         *,
         plan: AttemptPlan,
@@ -97,7 +82,7 @@ class DeadLetterService:
         self._db = db
         self._dead_letters = db[DEAD_LETTERS]
         self._messages = db[MESSAGES]
-        self._broker = broker
+        self._redrives = redrives
         self._campaigns = campaigns
         self._plan = plan
         self._redrivable_topics = redrivable_topics
@@ -139,15 +124,12 @@ class DeadLetterService:
         is no longer failed or a poison record has nowhere to go."""
         bind_context(dead_letter_id=dead_letter_id)
         letter = await self.get_dead_letter(tenant_id, dead_letter_id)
-        try:
-            if letter.get("messageId"):
-                message = await self._redrive_message(letter)
-                topic = self._plan.first_topic
-            else:
-                topic = await self._republish(letter)
-                message = None
-        except (KafkaError, TimeoutError) as error:
-            raise EventBusUnavailable(f"cannot publish the redrive: {error!r}") from error
+        if letter.get("messageId"):
+            message = await self._redrive_message(letter)
+            topic = self._plan.first_topic
+        else:
+            topic = await self._republish(letter)
+            message = None
         await self._mark_redriven([letter["_id"]])
         log.info("dead letter redriven", topic=topic, message_id=letter.get("messageId"))
         return Redriven(await self.get_dead_letter(tenant_id, dead_letter_id), topic, message)
@@ -167,7 +149,7 @@ class DeadLetterService:
                 message_refusal(message_id, status) or f"message {message_id} moved on",
                 "message-not-failed",
             )
-        await publish_send_events(self._broker, [event], self._plan.first_topic)
+        await self._redrives.publish_send_events([event], self._plan.first_topic)
         requeued = await self._messages.find_one({"_id": message_id})
         assert requeued is not None
         return requeued
@@ -178,7 +160,7 @@ class DeadLetterService:
             raise RedriveRefused(refusal, "no-topic")
         topic = str(letter["originalTopic"])
         raw_key = letter.get("rawKey")
-        await self._broker.publish(
+        await self._redrives.republish_record(
             bytes(letter["rawPayload"]),
             topic=topic,
             key=bytes(raw_key) if raw_key is not None else None,
@@ -195,15 +177,12 @@ class DeadLetterService:
         bind_context(campaign_id=campaign_id)
         await self._campaigns.get_campaign(tenant_id, campaign_id)
         redriven = skipped = 0
-        try:
-            async for letters in self._open_letters_in_batches(tenant_id, campaign_id):
-                done, events = await self._requeue_batch(letters)
-                await publish_send_events(self._broker, events, self._plan.first_topic)
-                await self._mark_redriven(done)
-                redriven += len(done)
-                skipped += len(letters) - len(done)
-        except (KafkaError, TimeoutError) as error:
-            raise EventBusUnavailable(f"cannot publish the redrive: {error!r}") from error
+        async for letters in self._open_letters_in_batches(tenant_id, campaign_id):
+            done, events = await self._requeue_batch(letters)
+            await self._redrives.publish_send_events(events, self._plan.first_topic)
+            await self._mark_redriven(done)
+            redriven += len(done)
+            skipped += len(letters) - len(done)
         log.info("campaign dead letters redriven", redriven=redriven, skipped=skipped)
         return CampaignRedrive(redriven=redriven, skipped=skipped)
 

@@ -17,10 +17,7 @@ its command delivered again (see :mod:`herald_campaign.domain.lifecycle`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
-
-from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
+from typing import Any
 
 from herald_campaign.domain.campaigns import derived_event_id
 from herald_campaign.domain.lifecycle import (
@@ -33,17 +30,14 @@ from herald_campaign.domain.lifecycle import (
     resume_fields,
 )
 from herald_campaign.service_layer.campaigns import stored_now
-from herald_campaign.service_layer.errors import (
-    CampaignConflict,
-    CampaignNotFound,
-    EventBusUnavailable,
-)
+from herald_campaign.service_layer.errors import CampaignConflict, CampaignNotFound
+from herald_campaign.service_layer.ports import CampaignEventPublisher, MessageQueue
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.campaigns.lifecycle import TARGET, CampaignAction, CampaignStatus, refusal
 from herald_core.contracts.common import new_event_id
 from herald_core.contracts.events import CampaignCancelled, CampaignPaused, CampaignResumed
 from herald_core.schedules import campaign_schedule_id
-from herald_infra.messages.unsent import cancel_unsent_messages, republish_waiting_messages
+from herald_infra.messages.unsent import cancel_unsent_messages
 from herald_infra.mongo.client import CAMPAIGNS, SCHEDULES, Database, Document
 from herald_infra.runtime.logging import bind_context, get_logger
 
@@ -61,11 +55,6 @@ ATTEMPTS_ON_RACE = 3
 """Compare-and-sets tried when the campaign's status moves under us (a concurrent request)."""
 
 
-class LifecycleEventPublisher(Protocol):
-    async def publish(self, event: LifecycleEvent) -> None:
-        """Return once the event is durable; raise :class:`EventBusUnavailable` otherwise."""
-
-
 FollowUp = Callable[[Document], Awaitable[None]]
 
 
@@ -73,8 +62,8 @@ class CampaignLifecycle:
     def __init__(
         self,
         db: Database,
-        events: LifecycleEventPublisher,
-        broker: KafkaBroker,
+        events: CampaignEventPublisher[LifecycleEvent],
+        queue: MessageQueue,
         *,
         plan: AttemptPlan,
         batch_size: int = 500,
@@ -82,7 +71,7 @@ class CampaignLifecycle:
         self._db = db
         self._campaigns = db[CAMPAIGNS]
         self._events = events
-        self._broker = broker
+        self._queue = queue
         self._plan = plan
         self._batch_size = batch_size
 
@@ -127,12 +116,9 @@ class CampaignLifecycle:
             lambda current: resume_fields(current.get("counts"), stored_now()),
             command_id,
         )
-        try:
-            published = await republish_waiting_messages(
-                self._db, self._broker, self._plan, campaign_id, batch_size=self._batch_size
-            )
-        except (KafkaError, TimeoutError) as error:
-            raise EventBusUnavailable(f"cannot publish the waiting messages: {error!r}") from error
+        published = await self._queue.republish_waiting(
+            campaign_id, self._plan, batch_size=self._batch_size
+        )
         await self._announce(
             campaign,
             CampaignResumed(

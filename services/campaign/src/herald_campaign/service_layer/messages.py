@@ -3,16 +3,16 @@ failures, and show the queues (message statuses, consumer lag, circuit breakers)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
-
-from herald_campaign.adapters.consumer_lag import ConsumerLag, WatchedConsumer
 from herald_campaign.domain.campaigns import CampaignStatus
-from herald_campaign.service_layer.errors import CampaignNotFound, EventBusUnavailable
+from herald_campaign.service_layer.errors import CampaignNotFound
+from herald_campaign.service_layer.ports import (
+    ConsumerLag,
+    LagReader,
+    MessageQueue,
+    WatchedConsumer,
+)
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
@@ -29,8 +29,6 @@ from herald_core.contracts.topics import (
     RETRY_RELAY_GROUP,
 )
 from herald_infra.messages.counters import count_by_status
-from herald_infra.messages.queueing import queue_pending_messages
-from herald_infra.messages.redrive import redrive_failed_messages
 from herald_infra.mongo.client import CAMPAIGNS, CIRCUIT_BREAKERS, Database, Document
 from herald_infra.runtime.logging import get_logger
 
@@ -52,12 +50,6 @@ def watched_consumers(plan: AttemptPlan) -> list[WatchedConsumer]:
     ]
 
 
-class LagReader(Protocol):
-    async def read(self, watched: Sequence[WatchedConsumer]) -> list[ConsumerLag]:
-        """Raise :class:`EventBusUnavailable` when Kafka does not answer."""
-        ...
-
-
 @dataclass(frozen=True)
 class QueueStats:
     by_status: dict[str, int]
@@ -72,7 +64,7 @@ class MessageQueueService:
     def __init__(
         self,
         db: Database,
-        broker: KafkaBroker,
+        queue: MessageQueue,
         lag: LagReader,
         *,
         plan: AttemptPlan,
@@ -80,7 +72,7 @@ class MessageQueueService:
     ) -> None:
         self._db = db
         self._plan = plan
-        self._broker = broker
+        self._queue = queue
         self._lag = lag
         self._batch_size = batch_size
 
@@ -95,16 +87,11 @@ class MessageQueueService:
         running = self._db[CAMPAIGNS].find(
             {"tenantId": tenant_id, "status": CampaignStatus.RUNNING.value}, {"_id": 1}
         )
-        try:
-            async for campaign in running:
-                count = await queue_pending_messages(
-                    self._db, self._broker, campaign["_id"], batch_size=self._batch_size
-                )
-                if count:
-                    log.info("pending messages queued", campaign_id=campaign["_id"], queued=count)
-                queued += count
-        except (KafkaError, TimeoutError) as error:
-            raise EventBusUnavailable(f"cannot publish send events: {error!r}") from error
+        async for campaign in running:
+            count = await self._queue.queue_pending(campaign["_id"], batch_size=self._batch_size)
+            if count:
+                log.info("pending messages queued", campaign_id=campaign["_id"], queued=count)
+            queued += count
         return queued
 
     async def retry_failed(self, tenant_id: str, campaign_id: str | None = None) -> int:
@@ -124,16 +111,9 @@ class MessageQueueService:
             selector["campaignId"] = campaign_id
         else:
             selector["campaignId"] = {"$in": await self._campaign_ids(tenant_id)}
-        try:
-            requeued = await redrive_failed_messages(
-                self._db,
-                self._broker,
-                selector,
-                topic=self._plan.first_topic,
-                batch_size=self._batch_size,
-            )
-        except (KafkaError, TimeoutError) as error:
-            raise EventBusUnavailable(f"cannot publish send events: {error!r}") from error
+        requeued = await self._queue.redrive_failed(
+            selector, topic=self._plan.first_topic, batch_size=self._batch_size
+        )
         if requeued:
             log.info("failed messages requeued", requeued=requeued, campaign_id=campaign_id)
         return requeued

@@ -10,7 +10,6 @@ of :func:`~herald_campaign.domain.receipts.receipt_move` decides from the status
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from herald_campaign.domain.receipts import (
     Receipt,
@@ -18,6 +17,7 @@ from herald_campaign.domain.receipts import (
     gateway_id_candidates,
     receipt_move,
 )
+from herald_campaign.service_layer.ports import StatusEventPublisher
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import MessageStatusChanged
 from herald_core.messages.states import ALLOWED_TRANSITIONS, MessageStatus
@@ -38,12 +38,6 @@ _FIELDS = {
 _RECEIVED_AT = {MessageStatus.DELIVERED: "deliveredAt", MessageStatus.READ: "readAt"}
 
 
-class StatusEvents(Protocol):
-    """Where status changes are announced (``message.status``)."""
-
-    async def publish(self, event: MessageStatusChanged) -> None: ...
-
-
 @dataclass(frozen=True)
 class RecordedReceipt:
     outcome: ReceiptOutcome
@@ -53,7 +47,7 @@ class RecordedReceipt:
 
 
 class ReceiptService:
-    def __init__(self, db: Database, events: StatusEvents) -> None:
+    def __init__(self, db: Database, events: StatusEventPublisher) -> None:
         self._db = db
         self._messages = db[MESSAGES]
         self._events = events

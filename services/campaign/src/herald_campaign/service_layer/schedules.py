@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from herald_campaign.domain.campaigns import derived_event_id
 from herald_campaign.domain.schedules import (
@@ -28,6 +27,7 @@ from herald_campaign.service_layer.errors import (
     EventBusUnavailable,
     OperationRefused,
 )
+from herald_campaign.service_layer.ports import CampaignEventPublisher
 from herald_core.campaigns.lifecycle import CampaignAction, CampaignStatus, refusal
 from herald_core.contracts.common import new_event_id
 from herald_core.contracts.events import CampaignScheduled
@@ -53,11 +53,6 @@ class ScheduleNotFound(OperationRefused):
 class ScheduleConflict(CampaignConflict):
     """The schedule cannot do this: a system job cannot be stopped, a stopped schedule cannot
     run. ``reason``: ``system-job``, ``schedule-stopped``."""
-
-
-class ScheduleEvents(Protocol):
-    async def publish(self, event: CampaignScheduled) -> None:
-        """Return once the event is durable; raise :class:`EventBusUnavailable` otherwise."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,12 @@ def is_system_job(schedule: Document) -> bool:
 
 
 class ScheduleService:
-    def __init__(self, db: Database, campaigns: CampaignService, events: ScheduleEvents) -> None:
+    def __init__(
+        self,
+        db: Database,
+        campaigns: CampaignService,
+        events: CampaignEventPublisher[CampaignScheduled],
+    ) -> None:
         self._campaigns = campaigns
         self._campaign_docs = db[CAMPAIGNS]
         self._contacts = db[CONTACTS]

@@ -8,20 +8,17 @@ the account (``sessions.<route>.health``); this asks the gateway now.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.errors import OperationRefused
+from herald_campaign.service_layer.ports import GatewayFactory
 from herald_core.attempt_plan import Route
 from herald_gateways.failures import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE
-from herald_gateways.interface import Gateway, GatewayError, LoginQr, SessionStatus
-from herald_gateways.registry import build_gateway
+from herald_gateways.interface import GatewayError, LoginQr, SessionStatus
 from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
-
-BuildGateway = Callable[[str, str, str | None, float], Gateway]
 
 _WHAT_TO_DO = {
     SessionStatus.WORKING: "it is paired already",
@@ -95,7 +92,7 @@ class SessionPairing:
         accounts: AccountService,
         *,
         timeout_seconds: float,
-        build: BuildGateway = build_gateway,
+        build: GatewayFactory,
     ) -> None:
         self._accounts = accounts
         self._timeout = timeout_seconds

@@ -1,1 +1,0 @@
-"""The REST API: routers, request/response bodies, authentication and error bodies."""

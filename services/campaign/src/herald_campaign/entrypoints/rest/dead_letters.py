@@ -1,0 +1,107 @@
+"""``/api/dead-letters``: what Herald gave up on, and redriving it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from herald_campaign.entrypoints.rest.dependencies import CampaignId, DeadLetterId, Services, Tenant
+from herald_campaign.entrypoints.rest.errors import (
+    AUTH,
+    DEAD_LETTER_NOT_FOUND,
+    INVALID,
+    NOT_FOUND,
+    NOT_REDRIVABLE,
+    UNAVAILABLE,
+)
+from herald_campaign.entrypoints.rest.schemas import (
+    CampaignRedriveResponse,
+    DeadLetterListResponse,
+    DeadLetterResponse,
+    RedriveResponse,
+)
+from herald_campaign.service_layer.dead_letters import DeadLetterFilter
+from herald_core.messages.dead_letters import DeadLetterStatus
+
+router = APIRouter(prefix="/api", tags=["dead letters"], responses=AUTH)
+
+
+@router.get(
+    "/dead-letters",
+    response_model=DeadLetterListResponse,
+    responses=INVALID,
+    summary="The tenant's dead letters, newest first",
+    description=(
+        "Messages whose attempt plan ended without a send, and poison records (undecodable, "
+        "invalid or refused). The operator's tenant also sees poison records that name no tenant."
+    ),
+)
+async def list_dead_letters(
+    tenant: Tenant,
+    services: Services,
+    campaign_id: Annotated[
+        str | None,
+        Query(alias="campaignId", min_length=1, max_length=128, description="Only this campaign."),
+    ] = None,
+    reason: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Only this reason.")
+    ] = None,
+    status: Annotated[DeadLetterStatus | None, Query(description="open or redriven")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DeadLetterListResponse:
+    page = await services.dead_letters.list_dead_letters(
+        tenant,
+        DeadLetterFilter(campaign_id=campaign_id, reason=reason, status=status),
+        limit=limit,
+        offset=offset,
+    )
+    return DeadLetterListResponse.of(page, limit=limit, offset=offset)
+
+
+@router.get(
+    "/dead-letters/{dead_letter_id}",
+    response_model=DeadLetterResponse,
+    responses={**INVALID, **DEAD_LETTER_NOT_FOUND},
+    summary="A dead letter",
+)
+async def get_dead_letter(
+    dead_letter_id: DeadLetterId, tenant: Tenant, services: Services
+) -> DeadLetterResponse:
+    return DeadLetterResponse.of(
+        await services.dead_letters.get_dead_letter(tenant, dead_letter_id)
+    )
+
+
+@router.post(
+    "/dead-letters/{dead_letter_id}/redrive",
+    response_model=RedriveResponse,
+    responses={**INVALID, **DEAD_LETTER_NOT_FOUND, **NOT_REDRIVABLE, **UNAVAILABLE},
+    summary="Redrive a dead letter",
+    description=(
+        "A message's dead letter: the message, if it is still failed, gets a fresh attempt plan "
+        "(same id, attempt history kept, attempt number one higher) and its send event goes to "
+        "the plan's first send topic. A poison record: its original bytes and key are published "
+        "again on the topic they came from. The dead letter is then marked redriven."
+    ),
+)
+async def redrive_dead_letter(
+    dead_letter_id: DeadLetterId, tenant: Tenant, services: Services
+) -> RedriveResponse:
+    return RedriveResponse.of(await services.dead_letters.redrive(tenant, dead_letter_id))
+
+
+@router.post(
+    "/campaigns/{campaign_id}/dead-letters/redrive",
+    response_model=CampaignRedriveResponse,
+    responses={**INVALID, **NOT_FOUND, **UNAVAILABLE},
+    summary="Redrive every open dead letter of a campaign",
+    description="Dead letters whose message is no longer failed are skipped and stay open.",
+)
+async def redrive_campaign_dead_letters(
+    campaign_id: CampaignId, tenant: Tenant, services: Services
+) -> CampaignRedriveResponse:
+    return CampaignRedriveResponse.of(
+        await services.dead_letters.redrive_campaign(tenant, campaign_id)
+    )
