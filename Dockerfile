@@ -39,16 +39,17 @@ COPY tools/gateway-simulator/pyproject.toml tools/gateway-simulator/
 COPY tools/devstack/pyproject.toml tools/devstack/
 COPY cli/pyproject.toml cli/
 COPY tools/bench/pyproject.toml tools/bench/
+COPY tools/contract-docs/pyproject.toml tools/contract-docs/
 RUN uv sync --frozen --no-dev --no-install-workspace
 
 # Then Herald itself, installed as packages (not editable: the source tree stays behind).
-# herald-devstack runs the system as local processes on a developer's machine and herald-bench
-# measures it there; neither is needed here.
+# herald-devstack runs the system as local processes on a developer's machine, herald-bench
+# measures it there and herald-contract-docs writes docs/; none is needed here.
 COPY shared shared
 COPY services services
 COPY tools tools
 COPY cli cli
-RUN uv sync --frozen --no-dev --no-editable --no-install-package herald-devstack --no-install-package herald-bench
+RUN uv sync --frozen --no-dev --no-editable --no-install-package herald-devstack --no-install-package herald-bench --no-install-package herald-contract-docs
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="herald" \

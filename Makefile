@@ -58,7 +58,7 @@ test-unit: deps ## Only the tests that need no server
 	@$(VENV)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
 docs: deps ## Regenerate docs/: AsyncAPI (every Kafka topic), JSON Schemas of commands and events, OpenAPI
-	@$(VENV)/python -m contract_docs
+	@$(VENV)/python -m herald_contract_docs
 
 demo: up ## The walk-through with the herald CLI: create, import contacts, send, watch the progress bar until completed
 	@bash cli/demo.sh
@@ -73,7 +73,7 @@ bench-pacing: install ## One sender, N = 100 / 1,000 / 10,000 accounts paced at 
 
 lint: deps ## ruff, the import contracts (.importlinter) and mypy --strict (sources, then each test folder on its own)
 	@$(VENV)/ruff check . && $(VENV)/ruff format --check . && $(VENV)/lint-imports --no-cache && $(VENV)/mypy
-	@for tests in shared/*/tests services/*/tests tools/*/tests cli/tests "tests conftest.py" contract_docs; do \
+	@for tests in shared/*/tests services/*/tests tools/*/tests cli/tests "tests conftest.py"; do \
 		$(VENV)/mypy $$tests || exit 1; done
 
 format: deps

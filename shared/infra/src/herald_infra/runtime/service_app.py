@@ -106,7 +106,7 @@ def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) 
             await runtime.stop()
 
     app = FastAPI(title=f"Herald {runtime.name}", lifespan=lifespan)
-    # Read by tools that document the service's Kafka surface (contract_docs: AsyncAPI).
+    # Read by tools that document the service's Kafka surface (tools/contract-docs: AsyncAPI).
     app.state.runtime = runtime
 
     @app.get("/healthz", include_in_schema=False)

@@ -5,5 +5,5 @@
 - ``docs/schemas/*.json``: JSON Schemas of the commands and events (pydantic contracts);
 - ``docs/openapi.json``: the campaign service's REST API (FastAPI).
 
-``python -m contract_docs`` writes them; ``--check`` says which are not current.
+``python -m herald_contract_docs`` writes them; ``--check`` says which are not current.
 """

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from contract_docs.documents import generate, staleness, write
+from herald_contract_docs.documents import generate, staleness, write
 from herald_core.contracts.commands import campaign_command_adapter
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,

@@ -1,15 +1,15 @@
-"""``python -m contract_docs [--check]``: write Herald's contract documents under docs/."""
+"""``python -m herald_contract_docs [--check]``: write Herald's contract documents under docs/."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from contract_docs.documents import DOCS, generate, staleness, write
+from herald_contract_docs.documents import DOCS, generate, staleness, write
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m contract_docs", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m herald_contract_docs", description=__doc__)
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if a document is not current"
     )
