@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
@@ -244,12 +245,28 @@ class LocalServer:
     address: str
     """What the script printed under ``result_key``: a bootstrap address or a URL."""
     env: Mapping[str, str]
+    pid_file: Path | None = None
+    """Where the script keeps the server's pid, for :meth:`kill`."""
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, as an operator would), keeping its data."""
         proc = _run_script(self.script, "stop", self.env, LOCAL_STOP_TIMEOUT_S)
         if proc.returncode != 0:
             raise InfraError(f"stopping local {self.name} failed: {proc.stdout}{proc.stderr}")
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (no shutdown, nothing flushed), keeping its
+        data; returns once the process is gone."""
+        if self.pid_file is None:
+            raise InfraError(f"no pid file known for local {self.name}")
+        pid = int(self.pid_file.read_text().split()[0])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + LOCAL_STOP_TIMEOUT_S
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise InfraError(f"local {self.name} (pid {pid}) outlived SIGKILL")
+            time.sleep(0.05)
 
     def start(self) -> None:
         """Start it again on the same ports and data; returns once it is ready."""
@@ -263,6 +280,15 @@ class LocalServer:
             )
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed and not yet reaped by its parent, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 @contextlib.contextmanager
 def _local_server(
     name: str,
@@ -270,6 +296,7 @@ def _local_server(
     result_key: str,
     port_vars: tuple[str, ...],
     extra_env: Mapping[str, str],
+    pid_file: str | None = None,
 ) -> Iterator[LocalServer]:
     """Start SCRIPT on fresh free ports in a new temp dir; stop it and clean up afterwards."""
     state_dir = Path(tempfile.mkdtemp(prefix=f"herald-test-{name}-"))
@@ -286,7 +313,8 @@ def _local_server(
         except BaseException:
             keep_dir = True
             raise
-        yield LocalServer(name, script, result_key, value, env)
+        pid_path = state_dir / pid_file if pid_file is not None else None
+        yield LocalServer(name, script, result_key, value, env, pid_path)
     finally:
         # Also after a failed start: the script stops only the pid recorded in state_dir.
         stop = _run_script(script, "stop", env, LOCAL_STOP_TIMEOUT_S)
@@ -331,8 +359,23 @@ def restartable_local_kafka() -> Iterator[LocalServer]:
 @contextlib.contextmanager
 def local_mongodb() -> Iterator[str]:
     """SecantusDB via deploy/local/mongo.sh on a free port in a temp dir; yields the URL."""
-    with _local_server("mongo", MONGO_SCRIPT, "MONGODB_URL", ("MONGO_PORT",), {}) as server:
+    with restartable_local_mongodb() as server:
         yield server.address
+
+
+@contextlib.contextmanager
+def restartable_local_mongodb() -> Iterator[LocalServer]:
+    """A MongoDB-wire server of its own (deploy/local/mongo.sh on a free port in a temp dir)
+    that a test may kill and start again on the same data; ``address`` is its URL."""
+    with _local_server(
+        "mongo",
+        MONGO_SCRIPT,
+        "MONGODB_URL",
+        ("MONGO_PORT",),
+        {},
+        pid_file="mongo-data/mongo.pid",  # mongo.sh's MONGO_DATA_DIR under HERALD_LOCAL_DIR
+    ) as server:
+        yield server
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
+from pymongo.write_concern import WriteConcern
 
 from herald_infra.runtime.settings import HeraldSettings
 
@@ -128,8 +129,17 @@ def connect(settings: HeraldSettings) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000)
 
 
+DURABLE_WRITES = WriteConcern(w="majority", j=True)
+"""Every write of every service: acknowledged once journaled, on a majority of a replica set.
+Offsets follow durability, and a claim must outlive a crash of the database (see
+docs/delivery-guarantees.md, "Write concern")."""
+FAST_WRITES = WriteConcern(w=1, j=False)
+
+
 def database(client: AsyncMongoClient[Document], settings: HeraldSettings) -> Database:
-    return client[settings.mongodb_database]
+    """Herald's database, written with the configured write concern (durable by default)."""
+    concern = DURABLE_WRITES if settings.mongodb_writes == "durable" else FAST_WRITES
+    return client.get_database(settings.mongodb_database, write_concern=concern)
 
 
 RETIRED_INDEXES: dict[str, list[str]] = {

@@ -23,6 +23,12 @@ class HeraldSettings(BaseSettings):
     """Defaults to the local SecantusDB of ``make up`` (deploy/local/mongo.sh says why
     retryWrites=false); point it at any MongoDB."""
     mongodb_database: str = "herald"
+    mongodb_writes: Literal["durable", "fast"] = "durable"
+    """``durable``: MongoDB acknowledges a write once it is in the journal (``j: true``) and, on a
+    replica set, on a majority of its members (``w: "majority"``), so an acknowledged claim
+    survives a crash of the database and a message is never claimed, and sent, twice.
+    ``fast``: acknowledged from memory (``w: 1``); a crash may lose acknowledged writes. For
+    measuring what durability costs, not for running campaigns."""
 
     send_topic_partitions: int = Field(default=48, ge=1)
     event_topic_partitions: int = Field(default=6, ge=1)
