@@ -1,8 +1,12 @@
 """One attempt to deliver one message: claim, call the gateway, record the outcome.
 
-The claim is a compare-and-set on ``_id``, ``status`` and ``attempt``: a send event delivered
-twice (rebalance, crash, re-publish) finds the message already claimed and is skipped, so the
-gateway is called at most once per attempt.
+The claim is a compare-and-set on ``_id``, ``status`` and ``attempt``, written durably: a send
+event delivered twice (rebalance, crash, re-publish) finds the message already claimed and is
+skipped, so the gateway is called at most once per attempt. Once the gateway was called, the
+outcome is recorded through any database outage (retried in place, never by handling the
+record again). A claim whose acknowledgement was lost is this process's own: handled again, it
+is taken up where it stood if this process has not called the gateway for it, and left to the
+sweep's expired-claim policy otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -34,6 +39,7 @@ from herald_infra.messages.batched_transitions import TransitionBatcher
 from herald_infra.messages.transitions import transition
 from herald_infra.messages.unsent import HELD_AT, publish_held_message
 from herald_infra.mongo.client import MESSAGES, Database
+from herald_infra.mongo.outages import outlast_outage
 from herald_infra.runtime.logging import bind_context, get_logger
 from herald_infra.runtime.metrics import (
     CAMPAIGN_GATE_STOPS,
@@ -118,6 +124,9 @@ class MessageSender:
         self._owner = owner
         self._gate = gate or CampaignGate.reading(db, cache_seconds=1.0)
         self._transitions = transitions or TransitionBatcher(db)
+        self._called: set[tuple[str, int]] = set()
+        """(message, attempt) whose gateway call this process made and has not finished
+        recording: a claim of those is never taken up again."""
 
     async def deliver(self, event: SendMessage, origin: RecordOrigin) -> MessageStatus | None:
         """Deliver one send event; returns the message's new status, or None if skipped."""
@@ -127,14 +136,26 @@ class MessageSender:
         route = await self._gateways.route(event.tenant_id, event.account_id)
         claimed_at = utc_now()
         source = await self._claim(event, claimed_at)
-        if source is None:
+        if source is not None:
+            await self._publish_status(event, MessageStatus.SENDING, source)
+        elif (own_claim_at := await self._own_claim_not_sent(event)) is not None:
+            claimed_at = own_claim_at
+            log.info("claim taken up again: its acknowledgement was lost", attempt=event.attempt)
+        else:
             if not await republish_unfinished(self._db, self._broker, self._plan, event, method):
                 DUPLICATE_DELIVERIES.labels(delivery_method=method).inc()
                 log.debug("send skipped: already claimed or done", attempt=event.attempt)
             return None
-        await self._publish_status(event, MessageStatus.SENDING, source)
         if (stopped := await self._stop_if_not_sendable(event)) is not None:
             return stopped
+        status = await self._attempt(event, route, claimed_at, origin)
+        self._called.discard((event.message_id, event.attempt))
+        return status
+
+    async def _attempt(
+        self, event: SendMessage, route: SendRoute, claimed_at: datetime, origin: RecordOrigin
+    ) -> MessageStatus | None:
+        """The claimed message's turn, gateway call and recorded outcome."""
 
         try:
             await self._check_sendable(event, route)
@@ -153,6 +174,7 @@ class MessageSender:
                     log.warning("claim resolved by the sweep while waiting for the account")
                     return None
                 called = True
+                self._called.add((event.message_id, event.attempt))
                 receipt = await self._send(event, route)
             finally:
                 if called:
@@ -160,9 +182,16 @@ class MessageSender:
                 else:  # a message not sent costs its account no pace
                     await self._pacer.slot_unused(slot)
         except GatewayError as error:
-            return await self._route_failure(event, error, origin)
-        await self._circuits.record_success(event.tenant_id, event.account_id)
-        return await self._record_sent(event, receipt.gateway_message_id)
+            failed = partial(self._route_failure, event, error, origin)
+            return await outlast_outage(failed, what="failed attempt")
+        # The message is out: from here on, only recording, through any database outage.
+        await outlast_outage(
+            lambda: self._circuits.record_success(event.tenant_id, event.account_id),
+            what="circuit after a send",
+        )
+        return await outlast_outage(
+            lambda: self._record_sent(event, receipt.gateway_message_id), what="sent message"
+        )
 
     async def _stop_if_not_sendable(self, event: SendMessage) -> MessageStatus | None:
         """None if the claimed message may go to the gateway; otherwise end or hand back the
@@ -256,6 +285,26 @@ class MessageSender:
             },
         )
 
+    async def _own_claim_not_sent(self, event: SendMessage) -> datetime | None:
+        """When the message is ``sending`` at this attempt under this process's own claim and
+        this process has not called the gateway for it (the claim applied, its acknowledgement
+        was lost), the time it was claimed; None otherwise."""
+        if (event.message_id, event.attempt) in self._called:
+            return None
+        found = await self._db[MESSAGES].find_one(
+            {
+                "_id": event.message_id,
+                "status": MessageStatus.SENDING.value,
+                "attempt": event.attempt,
+                "claim.owner": self._owner,
+            },
+            {"claim.claimedAt": 1},
+        )
+        if found is None:
+            return None
+        claimed_at: datetime = found["claim"]["claimedAt"]
+        return claimed_at
+
     async def _check_sendable(self, event: SendMessage, route: SendRoute) -> None:
         """Raise the GatewayError of a send that must not call the gateway: the account is
         disabled or unknown, its circuit on this route is open and the plan has another route
@@ -309,15 +358,19 @@ class MessageSender:
         method = self._profile.delivery_method
         following = next_attempt_after(self._plan, event, error)
         if following is not None:
-            await schedule_next_attempt(
+            moved = await schedule_next_attempt(
                 self._db, self._broker, event, following, engine=method, error=error
             )
             status = MessageStatus.RETRYING
         else:
-            await fail_message(
+            moved = await fail_message(
                 self._db, self._broker, event, engine=method, error=error, origin=origin
             )
             status = MessageStatus.FAILED
+        if not moved:
+            # Recorded by an earlier try whose answer was lost (or resolved by the sweep): what
+            # follows the failure may not have been published yet.
+            await republish_unfinished(self._db, self._broker, self._plan, event, method)
         await self._publish_status(event, status, MessageStatus.SENDING, reason=error.reason)
         return status
 

@@ -1,0 +1,250 @@
+"""A write the database applied but whose answer never came, or a write that failed while the
+database was away, never turns into a second gateway call (real MongoDB-wire server, Kafka and
+gateway simulator; the lost answers are injected where the driver would raise them).
+
+- a claim whose acknowledgement was lost is this process's own: handled again, it is taken up
+  and sent, once;
+- once the gateway was called, recording the outcome is retried in place through the outage;
+- a claim of another process, or one this process already sent, is never taken up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker
+from pymongo.errors import AutoReconnect
+
+from herald_core.attempt_plan import AttemptPlan, Route
+from herald_core.contracts.events import SendMessage
+from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
+from herald_core.messages.states import MessageStatus
+from herald_devstack.stack import lone_simulator
+from herald_infra.accounts.pace_slots import AccountPace
+from herald_infra.kafka.broker import build_broker
+from herald_infra.kafka.topics import ensure_topics
+from herald_infra.messages.attempt_outcomes import RecordOrigin
+from herald_infra.messages.batched_transitions import TransitionBatcher
+from herald_infra.mongo.client import ensure_indexes
+from herald_infra.runtime.settings import HeraldSettings
+from herald_sender.circuit_registry import AccountCircuits
+from herald_sender.claim_and_send import MessageSender, SenderProfile
+from herald_sender.gateway_directory import GatewayDirectory
+from herald_sender.pacer import SendPacer
+
+pytestmark = pytest.mark.integration
+API_KEY = "it-lost-writes-key"
+S = MessageStatus
+ORIGIN = RecordOrigin(MESSAGE_SEND_PRIMARY, 0, 0)
+
+
+class FaultyWrites(TransitionBatcher):
+    """Transitions to ``target`` fail the first ``times`` times as a dropped connection does:
+    after the write applied (``applied``: the answer was lost) or before it reached the
+    database. ``error`` replaces the dropped connection with another failure."""
+
+    def __init__(
+        self,
+        db: Any,
+        target: MessageStatus,
+        *,
+        times: int,
+        applied: bool,
+        error: Exception | None = None,
+    ) -> None:
+        super().__init__(db)
+        self.target = target
+        self.left = times
+        self.applied = applied
+        self.error = error or AutoReconnect("connection reset by peer")
+
+    async def transition(self, **asked: Any) -> bool:
+        failing = asked["target"] is self.target and self.left > 0
+        if failing:
+            self.left -= 1
+            if not self.applied:
+                raise self.error
+        moved = await super().transition(**asked)
+        if failing:
+            raise self.error
+        return moved
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with lone_simulator(tmp_path_factory.mktemp("sim"), API_KEY, "--engine", "NOWEB") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def settings(kafka_bootstrap: str, mongodb_url: str, simulator: str) -> HeraldSettings:
+    return HeraldSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongodb_url=mongodb_url,
+        mongodb_database=f"it_lost_{uuid.uuid4().hex[:8]}",
+        gateway_url=simulator,
+        gateway_api_key=API_KEY,
+        gateway_timeout_seconds=5,
+    )
+
+
+@pytest.fixture(scope="module")
+async def broker(settings: HeraldSettings) -> AsyncIterator[KafkaBroker]:
+    await ensure_topics(settings)
+    kafka = build_broker(settings, client_id="it-lost-writes")
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+@pytest.fixture
+async def gateway(simulator: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=simulator, headers={"X-Api-Key": API_KEY}) as client:
+        yield client
+
+
+def sender(
+    db: Any,
+    broker: KafkaBroker,
+    settings: HeraldSettings,
+    writes: TransitionBatcher,
+    *,
+    owner: str = "it-lost-writes",
+) -> MessageSender:
+    return MessageSender(
+        db=db,
+        broker=broker,
+        gateways=GatewayDirectory.for_route(db, settings, Route.PRIMARY),
+        profile=SenderProfile(
+            route=Route.PRIMARY,
+            delivery_method="baileys",
+            topic=MESSAGE_SEND_PRIMARY,
+            group_id="it-lost-writes",
+        ),
+        plan=AttemptPlan.parse("primary, fallback, fallback@60s"),
+        circuits=AccountCircuits(db, route="primary", threshold=5, cooldown_seconds=60, owner="it"),
+        pacer=SendPacer(AccountPace(db, hold_seconds=10), scale=0),
+        lease_seconds=60,
+        owner=owner,
+        transitions=writes,
+    )
+
+
+async def queued_message(db: Any) -> SendMessage:
+    await ensure_indexes(db)
+    event = SendMessage(
+        tenant_id="t-lost",
+        campaign_id=f"c-{uuid.uuid4().hex[:8]}",
+        message_id=f"m-{uuid.uuid4().hex}",
+        account_id="default",
+        phone="+919876543210",
+        body="hello",
+    )
+    await db["campaigns"].insert_one(
+        {
+            "_id": event.campaign_id,
+            "tenantId": event.tenant_id,
+            "status": "running",
+            "counts": {"total": 1, "queued": 1},
+        }
+    )
+    await db["messages"].insert_one(
+        {
+            "_id": event.message_id,
+            "tenantId": event.tenant_id,
+            "campaignId": event.campaign_id,
+            "accountId": event.account_id,
+            "phone": event.phone,
+            "body": event.body,
+            "status": "queued",
+            "attempt": 1,
+        }
+    )
+    return event
+
+
+async def gateway_calls(gateway: httpx.AsyncClient, event: SendMessage) -> int:
+    response = await gateway.get(f"/_sim/sends/{event.message_id}")
+    return 0 if response.status_code == 404 else len(response.json())
+
+
+async def message(db: Any, event: SendMessage) -> dict[str, Any]:
+    found: dict[str, Any] = await db["messages"].find_one({"_id": event.message_id})
+    return found
+
+
+async def test_a_claim_whose_answer_was_lost_is_taken_up_and_sent_once(
+    db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
+) -> None:
+    event = await queued_message(db)
+    claims = FaultyWrites(db, S.SENDING, times=1, applied=True)
+    engine = sender(db, broker, settings, claims)
+
+    with pytest.raises(AutoReconnect):
+        await engine.deliver(event, ORIGIN)
+    assert (await message(db, event))["status"] == "sending"
+    assert await gateway_calls(gateway, event) == 0
+
+    # The lane handles the record again: the claim is found to be this process's own.
+    assert await engine.deliver(event, ORIGIN) is S.SENT
+    sent = await message(db, event)
+    assert (sent["status"], len(sent["attempts"])) == ("sent", 1)
+    assert await gateway_calls(gateway, event) == 1
+
+
+async def test_a_sent_message_is_recorded_through_the_outage_without_a_second_send(
+    db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
+) -> None:
+    event = await queued_message(db)
+    records = FaultyWrites(db, S.SENT, times=3, applied=False)
+
+    assert await sender(db, broker, settings, records).deliver(event, ORIGIN) is S.SENT
+    assert records.left == 0  # three tries failed before the fourth recorded it
+    assert (await message(db, event))["status"] == "sent"
+    assert await gateway_calls(gateway, event) == 1
+
+
+async def test_a_sent_record_whose_answer_was_lost_is_not_sent_again(
+    db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
+) -> None:
+    event = await queued_message(db)
+    records = FaultyWrites(db, S.SENT, times=1, applied=True)
+    engine = sender(db, broker, settings, records)
+
+    assert await engine.deliver(event, ORIGIN) is S.SENT
+    assert await engine.deliver(event, ORIGIN) is None  # Kafka delivers the record again
+    assert (await message(db, event))["status"] == "sent"
+    assert await gateway_calls(gateway, event) == 1
+
+
+async def test_a_claim_this_process_already_sent_is_left_to_the_sweep(
+    db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
+) -> None:
+    event = await queued_message(db)
+    # Recording the send fails for good (not an outage): the record is handled again.
+    records = FaultyWrites(db, S.SENT, times=1, applied=False, error=RuntimeError("broken"))
+    engine = sender(db, broker, settings, records)
+
+    with pytest.raises(RuntimeError):
+        await engine.deliver(event, ORIGIN)
+    assert await engine.deliver(event, ORIGIN) is None
+    assert (await message(db, event))["status"] == "sending"  # the expired-claim policy's
+    assert await gateway_calls(gateway, event) == 1
+
+
+async def test_another_process_claim_is_not_taken_up(
+    db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
+) -> None:
+    event = await queued_message(db)
+    claims = FaultyWrites(db, S.SENDING, times=1, applied=True)
+    with pytest.raises(AutoReconnect):
+        await sender(db, broker, settings, claims, owner="it-dead-process").deliver(event, ORIGIN)
+
+    successor = sender(db, broker, settings, TransitionBatcher(db), owner="it-successor")
+    assert await successor.deliver(event, ORIGIN) is None
+    assert (await message(db, event))["status"] == "sending"
+    assert await gateway_calls(gateway, event) == 0
