@@ -85,7 +85,7 @@ from herald_infra.runtime.settings import HeraldSettings
 from tests.infra import kafka_bootstrap, mongodb_url
 
 DESCRIPTION = "Pacing benchmark: N sender accounts, each paced at ~100 ms, through one sender."
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[4]  # tools/bench/src/herald_bench/<this module>
 PACE_SCALE = 0.1
 """With the campaign's 1.00-1.01 s range: a gap of 100-101 ms per account."""
 BASELINE_ACCOUNTS = 100

@@ -95,7 +95,7 @@ from herald_infra.runtime.settings import HeraldSettings
 from tests.infra import kafka_bootstrap, mongodb_url
 
 DESCRIPTION = "Pipeline benchmark: Herald end to end against its raw ceiling, and the fan-out."
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[4]  # tools/bench/src/herald_bench/<this module>
 SIMULATOR_KEY = "herald-simulator-key"
 API_TOKEN = "herald-bench"
 HERALD_DATABASE = "herald_bench"
