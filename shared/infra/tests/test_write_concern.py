@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 from pymongo import AsyncMongoClient
 
-from herald_infra.mongo.client import MESSAGES, Document, database
+from herald_infra.mongo.client import CAMPAIGNS, MESSAGES, Document, database, reconciled
 from herald_infra.runtime.settings import HeraldSettings
 
 
@@ -33,3 +33,10 @@ def test_the_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HERALD_MONGODB_WRITES", "sometimes")
     with pytest.raises(ValueError, match="mongodb_writes"):
         HeraldSettings()
+
+
+def test_counters_the_sweep_recomputes_skip_the_journal() -> None:
+    settings = HeraldSettings()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongodb_url, connect=False)
+    counters = reconciled(database(client, settings)[CAMPAIGNS])
+    assert dict(counters.write_concern.document) == {"w": 1, "j": False}

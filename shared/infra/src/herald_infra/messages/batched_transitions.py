@@ -34,7 +34,7 @@ from herald_infra.messages.transitions import (
     follow_status,
     record_transitions,
 )
-from herald_infra.mongo.client import CAMPAIGNS, MESSAGES, Database, Document
+from herald_infra.mongo.client import CAMPAIGNS, MESSAGES, Database, Document, reconciled
 from herald_infra.mongo.id_batches import find_by_ids
 
 CAS_TOKEN = "casToken"
@@ -185,11 +185,12 @@ class TransitionBatcher:
             for campaign_id, counts in moves.items()
             if (inc := _non_zero(counts))
         ]
+        counters = reconciled(self._db[CAMPAIGNS])
         if len(increments) == 1:
-            await self._db[CAMPAIGNS].update_one(*increments[0])
+            await counters.update_one(*increments[0])
         elif increments:
             writes = [UpdateOne(selector, inc) for selector, inc in increments]
-            await self._db[CAMPAIGNS].bulk_write(writes, ordered=False)
+            await counters.bulk_write(writes, ordered=False)
 
 
 def _non_zero(counts: Counter[str]) -> Document:

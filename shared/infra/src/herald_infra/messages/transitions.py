@@ -18,7 +18,7 @@ from herald_core.messages.states import (
     check_transition,
     counter_field,
 )
-from herald_infra.mongo.client import CAMPAIGNS, MESSAGES, Database, Document
+from herald_infra.mongo.client import CAMPAIGNS, MESSAGES, Database, Document, reconciled
 from herald_infra.mongo.id_batches import update_by_ids
 from herald_infra.runtime.metrics import MESSAGE_TRANSITIONS
 
@@ -34,7 +34,7 @@ async def move_counters(
 ) -> None:
     if count:
         record_transitions(Counter({(source, target): count}))
-        await db[CAMPAIGNS].update_one(
+        await reconciled(db[CAMPAIGNS]).update_one(
             {"_id": campaign_id},
             {"$inc": {counter_field(source): -count, counter_field(target): count}},
         )

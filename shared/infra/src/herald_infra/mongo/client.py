@@ -136,6 +136,14 @@ docs/delivery-guarantees.md, "Write concern")."""
 FAST_WRITES = WriteConcern(w=1, j=False)
 
 
+def reconciled(collection: Collection) -> Collection:
+    """``collection`` written acknowledged from memory (``w: 1``), for writes the sweep
+    recomputes from the messages anyway (the campaign counters a transition moves): a crash that
+    loses the last of them costs a correction, not a second send, and they need not wait for
+    the journal on the senders' hot path."""
+    return collection.with_options(write_concern=FAST_WRITES)
+
+
 def database(client: AsyncMongoClient[Document], settings: HeraldSettings) -> Database:
     """Herald's database, written with the configured write concern (durable by default)."""
     concern = DURABLE_WRITES if settings.mongodb_writes == "durable" else FAST_WRITES
