@@ -3,7 +3,7 @@
 # create a campaign, import its contacts from a CSV file, send it, and watch it until it
 # completes. Every step prints the command it runs; copy them to drive Herald yourself.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 
 herald=.venv/bin/herald
 python=.venv/bin/python
