@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,12 +22,9 @@ from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import MessageStatusChanged, SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY, MESSAGE_STATUS
 from herald_core.messages.states import MessageStatus
-from herald_devstack.stack import lone_simulator
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
 from herald_infra.accounts.pace_slots import AccountPace, epoch_ms
-from herald_infra.kafka.broker import build_broker
-from herald_infra.kafka.topics import ensure_topics
 from herald_infra.messages.attempt_outcomes import RecordOrigin
 from herald_infra.messages.counters import recount
 from herald_infra.mongo.client import ensure_indexes
@@ -40,35 +36,7 @@ from herald_sender.gateway_directory import GatewayDirectory
 from herald_sender.pacer import SendPacer
 
 pytestmark = pytest.mark.integration
-API_KEY = "it-gate-key"
 S = MessageStatus
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with lone_simulator(tmp_path_factory.mktemp("sim"), API_KEY, "--engine", "NOWEB") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def settings(kafka_bootstrap: str, mongodb_url: str, simulator: str) -> HeraldSettings:
-    return HeraldSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        mongodb_url=mongodb_url,
-        mongodb_database=f"it_gate_{uuid.uuid4().hex[:8]}",
-        gateway_url=simulator,
-        gateway_api_key=API_KEY,
-        gateway_timeout_seconds=5,
-    )
-
-
-@pytest.fixture(scope="module")
-async def broker(settings: HeraldSettings) -> AsyncIterator[KafkaBroker]:
-    await ensure_topics(settings)
-    kafka = build_broker(settings, client_id="it-gate")
-    await kafka.start()
-    yield kafka
-    await kafka.stop()
 
 
 @dataclass
@@ -122,12 +90,6 @@ async def sender(db: Any, broker: KafkaBroker, settings: HeraldSettings) -> Send
     """A sender trusting a status it read for 60 s of its (manual) clock."""
     await ensure_indexes(db)
     return build_sender(db, broker, settings, ttl=60)
-
-
-@pytest.fixture
-async def gateway(simulator: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=simulator, headers={"X-Api-Key": API_KEY}) as client:
-        yield client
 
 
 async def queued_message(

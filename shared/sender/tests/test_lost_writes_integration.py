@@ -11,7 +11,6 @@ gateway simulator; the lost answers are injected where the driver would raise th
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -23,10 +22,7 @@ from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.events import SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_core.messages.states import MessageStatus
-from herald_devstack.stack import lone_simulator
 from herald_infra.accounts.pace_slots import AccountPace
-from herald_infra.kafka.broker import build_broker
-from herald_infra.kafka.topics import ensure_topics
 from herald_infra.messages.attempt_outcomes import RecordOrigin
 from herald_infra.messages.batched_transitions import TransitionBatcher
 from herald_infra.mongo.client import ensure_indexes
@@ -37,7 +33,6 @@ from herald_sender.gateway_directory import GatewayDirectory
 from herald_sender.pacer import SendPacer
 
 pytestmark = pytest.mark.integration
-API_KEY = "it-lost-writes-key"
 S = MessageStatus
 ORIGIN = RecordOrigin(MESSAGE_SEND_PRIMARY, 0, 0)
 
@@ -72,39 +67,6 @@ class FaultyWrites(TransitionBatcher):
         if failing:
             raise self.error
         return moved
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with lone_simulator(tmp_path_factory.mktemp("sim"), API_KEY, "--engine", "NOWEB") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def settings(kafka_bootstrap: str, mongodb_url: str, simulator: str) -> HeraldSettings:
-    return HeraldSettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        mongodb_url=mongodb_url,
-        mongodb_database=f"it_lost_{uuid.uuid4().hex[:8]}",
-        gateway_url=simulator,
-        gateway_api_key=API_KEY,
-        gateway_timeout_seconds=5,
-    )
-
-
-@pytest.fixture(scope="module")
-async def broker(settings: HeraldSettings) -> AsyncIterator[KafkaBroker]:
-    await ensure_topics(settings)
-    kafka = build_broker(settings, client_id="it-lost-writes")
-    await kafka.start()
-    yield kafka
-    await kafka.stop()
-
-
-@pytest.fixture
-async def gateway(simulator: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=simulator, headers={"X-Api-Key": API_KEY}) as client:
-        yield client
 
 
 def sender(
