@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pymongo.errors import DuplicateKeyError
 
 from herald_core.pacing import PaceRange
-from herald_infra.mongo.client import ACCOUNT_PACE, FAST_WRITES, Database
+from herald_infra.mongo.client import ACCOUNT_PACE, Database
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,7 @@ class AccountPace:
         """``hold_seconds``: the longest a gateway call may take (its timeout, with a margin);
         an account taken by a sender that never releases it is free again after that plus the
         gap."""
-        # Acknowledged from memory (w: 1): two writes per paced send, and a journal wait on each
-        # cost a third of a paced sender's rate. A crash of the database may lose the last hold
-        # or release: an account then sends once sooner than its gap, or waits out its hold;
-        # neither sends a message twice (that is the claim's job, which is journaled).
-        self._slots = db[ACCOUNT_PACE].with_options(write_concern=FAST_WRITES)
+        self._slots = db[ACCOUNT_PACE]
         self._hold_ms = round(hold_seconds * 1000)
         self._rng = rng or random.Random()
         self._clock_ms = clock_ms
