@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -43,7 +42,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from herald_devstack.processes import free_ports
+from herald_devstack.processes import ManagedProcess, free_ports
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -259,14 +258,8 @@ class LocalServer:
         data; returns once the process is gone."""
         if self.pid_file is None:
             raise InfraError(f"no pid file known for local {self.name}")
-        pid = int(self.pid_file.read_text().split()[0])
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + LOCAL_STOP_TIMEOUT_S
-        while _alive(pid):
-            if time.monotonic() > deadline:
-                raise InfraError(f"local {self.name} (pid {pid}) outlived SIGKILL")
-            time.sleep(0.05)
+        server = ManagedProcess(self.pid_file.stem, (), {}, self.pid_file.parent)
+        server.kill(timeout=LOCAL_STOP_TIMEOUT_S)
 
     def start(self) -> None:
         """Start it again on the same ports and data; returns once it is ready."""
@@ -278,15 +271,6 @@ class LocalServer:
                 f"address {address!r}, expected {self.address!r})\n"
                 f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
             )
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, killed and not yet reaped by its parent, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][:1] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from herald_infra.runtime.logging import get_logger
 
@@ -32,8 +32,6 @@ def is_database_outage(error: BaseException) -> bool:
     broken operation, which another try would not mend."""
     if isinstance(error, ConnectionFailure):  # AutoReconnect, NetworkTimeout, selection timeout
         return True
-    if isinstance(error, OperationFailure):
-        return error.has_error_label("RetryableWriteError")
     return isinstance(error, PyMongoError) and error.has_error_label("RetryableWriteError")
 
 
