@@ -18,6 +18,7 @@ from herald_dispatcher.deferred_release import DeferredRelease
 from herald_dispatcher.fan_out import fan_out_campaign
 from herald_dispatcher.retry_relay import subscribe_retry_relay
 from herald_infra.runtime.asyncapi import declare_publications
+from herald_infra.runtime.command_line import parse_service_arguments
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
 from herald_infra.runtime.settings import HeraldSettings
 
@@ -76,5 +77,12 @@ def create_app(settings: HeraldSettings, *, clock: Callable[[], datetime] = utc_
 
 
 def main() -> None:
+    parse_service_arguments(
+        "herald-dispatcher",
+        "The dispatcher: fans campaigns out into messages, releases deferred ones, "
+        "relays retries, records dead letters.",
+        HeraldSettings,
+        default_port=DEFAULT_PORT,
+    )
     settings = HeraldSettings()
     serve(create_app(settings), settings, SERVICE, DEFAULT_PORT)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from herald_core.attempt_plan import AttemptPlan
 from herald_infra.runtime.asyncapi import declare_publications
+from herald_infra.runtime.command_line import parse_service_arguments
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
 from herald_scheduler.actions import ScheduleActions
 from herald_scheduler.asyncapi import scheduler_publications
@@ -69,5 +70,12 @@ def create_app(settings: SchedulerSettings) -> FastAPI:
 
 
 def main() -> None:
+    parse_service_arguments(
+        "herald-scheduler",
+        "The scheduler: scheduled and recurring sends, the hourly redrive of failures "
+        "and the sweep, fired by the replica holding the lease.",
+        SchedulerSettings,
+        default_port=DEFAULT_PORT,
+    )
     settings = SchedulerSettings()
     serve(create_app(settings), settings, SERVICE, DEFAULT_PORT)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from herald_core.attempt_plan import AttemptPlan, Route
 from herald_infra.accounts.pace_slots import AccountPace
 from herald_infra.runtime.asyncapi import declare_publications
+from herald_infra.runtime.command_line import parse_service_arguments
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
 from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.asyncapi import sender_publications
@@ -155,6 +156,14 @@ class SenderDeployment:
         return build_sender_app(self.service, settings, profile)
 
     def run(self) -> None:
-        """Entry point: settings from the environment, serve until SIGTERM."""
+        """Entry point: ``--help`` answered, settings from the environment, serve until
+        SIGTERM."""
+        parse_service_arguments(
+            f"herald-{self.service}",
+            f"The {self.service}: sends the messages of the {self.route.value} route "
+            f"({self.delivery_method}), each sender account paced with anti-ban gaps.",
+            HeraldSettings,
+            default_port=self.default_port,
+        )
         settings = HeraldSettings()
         serve(self.create_app(settings), settings, self.service, self.default_port)
