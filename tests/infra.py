@@ -54,6 +54,7 @@ __all__ = [
     "kafka_bootstrap",
     "local_kafka",
     "local_mongodb",
+    "local_prometheus",
     "mongodb_url",
     "restartable_local_kafka",
     "servers_from_docker",
@@ -64,6 +65,7 @@ log = logging.getLogger("herald.tests.infra")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "local" / "kafka.sh"
 MONGO_SCRIPT = REPO_ROOT / "deploy" / "local" / "mongo.sh"
+PROMETHEUS_SCRIPT = REPO_ROOT / "deploy" / "local" / "prometheus.sh"
 
 KAFKA_IMAGE = os.environ.get("HERALD_TEST_KAFKA_IMAGE", "apache/kafka:4.1.1")
 MONGO_IMAGE = os.environ.get("HERALD_TEST_MONGO_IMAGE", "mongo:8.0")
@@ -360,6 +362,21 @@ def restartable_local_mongodb() -> Iterator[LocalServer]:
         pid_file="mongo-data/mongo.pid",  # mongo.sh's MONGO_DATA_DIR under HERALD_LOCAL_DIR
     ) as server:
         yield server
+
+
+@contextlib.contextmanager
+def local_prometheus(config: Path) -> Iterator[str]:
+    """A Prometheus server of its own (deploy/local/prometheus.sh, Debian's binary, on a free
+    port in a temp dir) with the configuration file ``config``; yields its URL. Always local:
+    the same binary whether or not Docker runs the other servers."""
+    with _local_server(
+        "prometheus",
+        PROMETHEUS_SCRIPT,
+        "PROMETHEUS_URL",
+        ("PROMETHEUS_PORT",),
+        {"PROMETHEUS_CONFIG": str(config)},
+    ) as server:
+        yield server.address
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """promtool, Prometheus's checker, for the tests: installed into .local/bin by
-deploy/local/promtool.sh (`make tools-install`) out of Debian's prometheus package."""
+deploy/local/promtool.sh (or prometheus.sh, `make tools-install`) out of Debian's prometheus
+package."""
 
 from __future__ import annotations
 
@@ -42,4 +43,14 @@ def check_rules(rule_file: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def run_rule_tests(test_file: Path) -> subprocess.CompletedProcess[str]:
+    """``promtool test rules``: the alert rules a test file names, against its input series."""
+    return subprocess.run(
+        [promtool(), "test", "rules", str(test_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )

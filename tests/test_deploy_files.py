@@ -192,6 +192,9 @@ def test_prometheus_scrapes_every_service_on_its_port(services: dict[str, Any]) 
     assert scraped == expected
     mounts = bind_mounts(services["prometheus"])
     assert mounts["deploy/prometheus/prometheus.yml"] == "/etc/prometheus/prometheus.yml"
+    # prometheus.yml names its rule file relative to itself: the alerts must sit beside it.
+    assert config["rule_files"] == ["alerts.yml"]
+    assert mounts["deploy/prometheus/alerts.yml"] == "/etc/prometheus/alerts.yml"
 
 
 def test_the_prometheus_configuration_passes_promtool() -> None:

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by deploy/local/kafka.sh and deploy/local/mongo.sh (sourced, not run).
+# Helpers shared by the deploy/local/ scripts (sourced, not run).
 
 HERALD_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
@@ -148,4 +148,23 @@ run_subcommand() {
 		exit 2
 		;;
 	esac
+}
+
+# Take MEMBERS (paths inside the package, e.g. ./usr/bin/promtool) out of Debian's `prometheus`
+# package into WORK_DIR, without installing the package: `apt-get download` fetches the file
+# only, so nothing is configured and no service is started. The caller holds the lock.
+extract_from_prometheus_deb() {
+	local work="$1"
+	shift
+	command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install Debian's prometheus package's $* by hand"
+	if ! apt-cache show prometheus >/dev/null 2>&1; then
+		log "apt-get update (no package list knows prometheus yet) ..."
+		apt-get update -qq >/dev/null || die "apt-get update failed"
+	fi
+	if ! (cd "$work" && apt-get download -qq prometheus >/dev/null 2>"$work/download.log"); then
+		cat "$work/download.log" >&2
+		die "apt-get download prometheus failed"
+	fi
+	dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" "$@"
+	rm -f "$work"/prometheus_*.deb
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # promtool, Prometheus's checker (`promtool check metrics`, `check config`, `check rules`), taken
-# out of Debian's `prometheus` package without installing the package: no Prometheus server is
-# installed, configured or started.
+# out of Debian's `prometheus` package without installing the package: nothing is configured or
+# started (the server itself, from the same package, is deploy/local/prometheus.sh's).
 #
 #   deploy/local/promtool.sh install   put promtool in .local/bin (idempotent)
 #   deploy/local/promtool.sh path      print its path; exit 1 when not installed
@@ -34,22 +34,12 @@ do_install() {
 		log "$("$PROMTOOL" --version 2>&1 | head -n 1) already in $PROMTOOL_DIR"
 		return 0
 	fi
-	command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install promtool (Debian package prometheus) by hand into $PROMTOOL_DIR"
-	if ! apt-cache show prometheus >/dev/null 2>&1; then
-		log "apt-get update (no package list knows prometheus yet) ..."
-		apt-get update -qq >/dev/null || die "apt-get update failed"
-	fi
 	local work
 	work="$(mktemp -d "$PROMTOOL_DIR/.promtool-work.XXXXXX")"
-	# The package file only: `apt-get download` installs nothing and starts no service.
-	if ! (cd "$work" && apt-get download -qq prometheus >/dev/null 2>"$work/download.log"); then
-		cat "$work/download.log" >&2
-		rm -rf "$work"
-		die "apt-get download prometheus failed"
-	fi
-	dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+	# shellcheck disable=SC2064 # expand $work now
+	trap "rm -rf '$work'" EXIT
+	extract_from_prometheus_deb "$work" ./usr/bin/promtool
 	mv "$work/usr/bin/promtool" "$PROMTOOL"
-	rm -rf "$work"
 	installed || die "the extracted promtool does not run"
 	log "installed $("$PROMTOOL" --version 2>&1 | head -n 1) in $PROMTOOL_DIR"
 }

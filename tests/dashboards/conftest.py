@@ -8,10 +8,13 @@ this package need no server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
+from herald_infra.kafka.broker import build_broker
+from herald_infra.runtime.settings import HeraldSettings
 from tests.system import RunningStack, running_stack, stack_config
 
 PLAN = "primary, fallback, fallback@1s"
@@ -35,7 +38,21 @@ def stack(
             "HERALD_METRICS_REFRESH_SECONDS": "1",
             # Real, short anti-ban gaps (fast: 20-50 ms), so the gap histogram has values.
             "HERALD_PACE_SCALE": "0.01",
+            # The package sends a few hundred messages within the hour over two accounts; a
+            # new account's hourly cap (150) would defer some of them.
+            "HERALD_ACCOUNT_HOURLY_CAP": "10000",
+            "HERALD_ACCOUNT_DAILY_CAP": "100000",
         },
     )
     with running_stack(config) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+async def producer(stack: RunningStack) -> AsyncIterator[Any]:
+    """A Kafka publisher on the stack's broker, as another service would have."""
+    settings = HeraldSettings(kafka_bootstrap_servers=stack.config.kafka_bootstrap)
+    broker = build_broker(settings, client_id="herald-test-dashboards")
+    await broker.start()
+    yield broker
+    await broker.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,8 +66,11 @@ def variable_expression(query: object) -> str | None:
     raise ValueError(f"unknown variable query {text!r}")
 
 
-def queries(path: Path) -> list[Query]:
-    """Every PromQL expression of a dashboard: its panels' targets and its query variables."""
+def queries(
+    path: Path, values: Mapping[str, str] | None = None, duration: str = "5m"
+) -> list[Query]:
+    """Every PromQL expression of a dashboard: its panels' targets and its query variables;
+    ``values`` and ``duration`` as :func:`as_promql` takes them."""
     board = load(path)
     variables = variable_names(path)
     found: list[tuple[str, str]] = [
@@ -81,21 +84,30 @@ def queries(path: Path) -> list[Query]:
             expr = variable_expression(variable.get("query", ""))
             if expr is not None:
                 found.append((f"variable {variable['name']!r}", expr))
-    return [Query(path.name, where, expr, as_promql(expr, variables)) for where, expr in found]
+    return [
+        Query(path.name, where, expr, as_promql(expr, variables, values, duration))
+        for where, expr in found
+    ]
 
 
-def as_promql(expr: str, variables: set[str]) -> str:
-    """The expression as Prometheus would get it: built-in durations as ``5m``, the
-    dashboard's own variables as a value (they may only stand in label-matcher strings, which
-    the check then parses). ValueError for a variable the dashboard does not define."""
+def as_promql(
+    expr: str,
+    variables: set[str],
+    values: Mapping[str, str] | None = None,
+    duration: str = "5m",
+) -> str:
+    """The expression as Prometheus would get it: built-in durations as ``duration``, the
+    dashboard's own variables as their value in ``values``, else ``any`` (they may only stand
+    in label-matcher strings, which the check then parses). ValueError for a variable the
+    dashboard does not define."""
 
     def value(match: re.Match[str]) -> str:
         name = match[1] or match[2]
         if name in RANGE_VARIABLES:
-            return "5m"
+            return duration
         if name not in variables:
             raise ValueError(f"${name} is not a variable of the dashboard: {expr!r}")
-        return "any"
+        return (values or {}).get(name, "any")
 
     return _VARIABLE.sub(value, expr)
 

@@ -15,24 +15,19 @@ ever sets, is a panel that would stay empty.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from herald_core.contracts.events import SendMessage
-from herald_core.contracts.topics import CAMPAIGN_COMMANDS, MESSAGE_SEND_PRIMARY
 from herald_devstack.processes import free_port
 from herald_devstack.stack import SERVICES
 from herald_devstack.waiting import eventually
-from herald_infra.kafka.broker import build_broker
-from herald_infra.runtime.settings import HeraldSettings
 from tests.dashboards.exposition import Family, families, family_of
 from tests.dashboards.grafana import Query, dashboard_files, queries
 from tests.dashboards.promql import metric_names
+from tests.dashboards.traffic import redeliver_a_send, send_a_command, set_gateway
 from tests.promtool import check_metrics
 from tests.system import (
     RunningStack,
@@ -40,7 +35,6 @@ from tests.system import (
     api_client,
     gateway_client,
     launch_campaign,
-    messages_of,
     phones,
     wait_for_statuses,
 )
@@ -93,48 +87,6 @@ def unserved(used: dict[str, list[Query]], exported: dict[str, Family]) -> dict[
                 f"(used in {where})"
             )
     return problems
-
-
-@pytest.fixture(scope="module")
-async def producer(stack: RunningStack) -> AsyncIterator[Any]:
-    """A Kafka publisher on the stack's broker, as another service would have."""
-    settings = HeraldSettings(kafka_bootstrap_servers=stack.config.kafka_bootstrap)
-    broker = build_broker(settings, client_id="herald-test-dashboards")
-    await broker.start()
-    yield broker
-    await broker.stop()
-
-
-async def set_gateway(gateway: httpx.AsyncClient, **config: Any) -> None:
-    response = await gateway.put("/_sim/config", json=config)
-    assert response.status_code == 200, response.text
-
-
-async def redeliver_a_send(producer: Any, mongo: Mongo, stack: RunningStack, campaign: str) -> None:
-    """Publish again the send event of a message that was sent, as Kafka may redeliver it."""
-    message = (await messages_of(mongo, stack, campaign))[0]
-    event = SendMessage(
-        tenant_id=message["tenantId"],
-        campaign_id=campaign,
-        message_id=message["_id"],
-        account_id=message["accountId"],
-        phone=message["phone"],
-        body=message["body"],
-        attempt=1,
-    )
-    await producer.publish(event, topic=MESSAGE_SEND_PRIMARY, key=message["accountId"].encode())
-
-
-async def send_a_command(producer: Any) -> None:
-    command = {
-        "type": "campaign.create",
-        "event_id": uuid.uuid4().hex,
-        "tenant_id": "dashboards",
-        "campaign_id": f"dash-{uuid.uuid4().hex[:8]}",
-        "name": "Created over Kafka",
-        "message_body": "Hi {{name|there}}",
-    }
-    await producer.publish(command, topic=CAMPAIGN_COMMANDS, key=command["campaign_id"].encode())
 
 
 async def drive_traffic(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from herald_core.schedules import SYSTEM_KINDS
+
 FIRING_LATENESS = Histogram(
     "herald_schedule_firing_lateness_seconds",
     "How long after its scheduled time (or the run request) a schedule fired, by kind.",
@@ -16,6 +18,11 @@ FIRINGS = Counter(
     "duplicate: another replica fired it, resumed: finished after a replica died).",
     ["kind", "outcome"],
 )
+# The system jobs' outcomes exist from start-up at 0, so that the first failure counts: a
+# series that appears already at 1 shows no increase() to an alert (HeraldSweepFailing).
+for _kind in SYSTEM_KINDS:
+    for _outcome in ("done", "failed"):
+        FIRINGS.labels(kind=_kind.value, outcome=_outcome)
 LEADER = Gauge(
     "herald_scheduler_leader",
     "1 on the scheduler replica that holds the lease (the only one that fires), else 0.",

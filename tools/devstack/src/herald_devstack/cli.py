@@ -1,7 +1,10 @@
-"""``herald-devstack up|down|status|logs|clean``: the whole system as local processes.
+"""``herald-devstack up [--observability]|down|status|logs|clean``: the whole system as local
+processes.
 
 Kafka and the MongoDB-wire server come from ``deploy/local/{kafka,mongo}.sh``; the gateway
 simulators and the five services are started here, with pid and log files under ``.local/``.
+With ``--observability``, Prometheus too (``deploy/local/prometheus.sh``), scraping every service
+with the alert rules loaded, its configuration generated from ``deploy/prometheus``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from herald_devstack import prometheus
 from herald_devstack.processes import NotReady, wait_ready
 from herald_devstack.stack import StackConfig, metrics_addresses, services, simulators
 
@@ -22,6 +26,8 @@ LOCAL = Path(os.environ.get("HERALD_LOCAL_DIR", REPO / ".local"))
 TOKEN_FILE = LOCAL / "api-token"
 KAFKA_PORT = int(os.environ.get("KAFKA_PORT", "9092"))
 MONGO_PORT = int(os.environ.get("MONGO_PORT", "27017"))
+PROMETHEUS_PORT = int(os.environ.get("PROMETHEUS_PORT", "9090"))
+PROMETHEUS_CONFIG = LOCAL / "prometheus" / "prometheus.yml"
 
 
 def api_token() -> str:
@@ -50,11 +56,26 @@ def config() -> StackConfig:
     )
 
 
-def infra(script: str, command: str) -> None:
-    subprocess.run(["bash", str(REPO / "deploy" / "local" / script), command], check=True)
+def infra(script: str, command: str, env: dict[str, str] | None = None) -> None:
+    subprocess.run(
+        ["bash", str(REPO / "deploy" / "local" / script), command],
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
-def up() -> int:
+def start_prometheus(cfg: StackConfig) -> None:
+    """Prometheus on PROMETHEUS_PORT scraping this stack (every 5 s), with the alert rules."""
+    deployed = REPO / "deploy" / "prometheus" / "prometheus.yml"
+    prometheus.write(prometheus.local_config(deployed, cfg, interval="5s"), PROMETHEUS_CONFIG)
+    infra(
+        "prometheus.sh",
+        "start",
+        {"PROMETHEUS_PORT": str(PROMETHEUS_PORT), "PROMETHEUS_CONFIG": str(PROMETHEUS_CONFIG)},
+    )
+
+
+def up(observability: bool = False) -> int:
     cfg = config()
     infra("kafka.sh", "start")
     infra("mongo.sh", "start")
@@ -73,6 +94,10 @@ def up() -> int:
     for name, url in metrics_addresses(cfg).items():
         print(f"  {name:16} metrics {url.replace(cfg.host, 'localhost')}")
     print(f"Logs: {cfg.run_dir}/*.log  (make logs)")
+    if observability:
+        start_prometheus(cfg)
+        url = f"http://localhost:{PROMETHEUS_PORT}"
+        print(f"Prometheus: {url}  (alerts: {url}/classic/alerts, API: {url}/api/v1/query)")
     return 0
 
 
@@ -80,6 +105,7 @@ def down() -> int:
     cfg = config()
     for process in reversed([*simulators(cfg), *services(cfg)]):
         print(f"{process.name}: {'stopped' if process.stop() else 'not running'}")
+    infra("prometheus.sh", "stop")
     infra("mongo.sh", "stop")
     infra("kafka.sh", "stop")
     return 0
@@ -95,6 +121,8 @@ def status() -> int:
     for script in ("kafka.sh", "mongo.sh"):
         ok = subprocess.run(["bash", str(REPO / "deploy" / "local" / script), "status"]).returncode
         all_ready &= ok == 0
+    # Optional (make up-observability): shown, not required.
+    subprocess.run(["bash", str(REPO / "deploy" / "local" / "prometheus.sh"), "status"])
     return 0 if all_ready else 1
 
 
@@ -109,7 +137,7 @@ def logs() -> int:
 
 def clean() -> int:
     down()
-    for name in ("kafka-data", "mongo-data", "services", "logs"):
+    for name in ("kafka-data", "mongo-data", "prometheus-data", "prometheus", "services", "logs"):
         shutil.rmtree(LOCAL / name, ignore_errors=True)
     print("local data wiped")
     return 0
@@ -118,5 +146,12 @@ def clean() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="herald-devstack", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "logs", "clean"])
-    command = parser.parse_args().command
-    sys.exit({"up": up, "down": down, "status": status, "logs": logs, "clean": clean}[command]())
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="up: start Prometheus too, scraping every service, with the alert rules",
+    )
+    args = parser.parse_args()
+    if args.command == "up":
+        sys.exit(up(observability=args.observability))
+    sys.exit({"down": down, "status": status, "logs": logs, "clean": clean}[args.command]())
