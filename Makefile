@@ -8,12 +8,12 @@ VENV := .venv/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install deps kafka-install mongo-install tools-install kubeconform-install up down clean logs status test test-unit bench bench-pipeline bench-pacing lint format compose-check docs demo
+.PHONY: help install deps kafka-install mongo-install tools-install kubeconform-install docker-install image engine-down up up-observability down clean logs status test test-unit bench bench-pipeline bench-pacing lint format compose-check docs demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-install: deps kafka-install mongo-install tools-install kubeconform-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server, validators
+install: deps kafka-install mongo-install tools-install kubeconform-install docker-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server, validators, a Docker engine
 
 deps: ## Python dependencies from uv.lock into .venv (installs uv itself when missing)
 	@if ! uv --version 2>/dev/null | grep -q "$(UV_VERSION)"; then \
@@ -26,20 +26,33 @@ kafka-install: ## Apache Kafka's jars from Maven Central (pinned in deploy/kafka
 mongo-install: deps ## SecantusDB, the MongoDB-wire server (a locked dev dependency)
 	@bash deploy/local/mongo.sh install
 
-tools-install: ## Validators the tests use: docker-compose (Debian) for the compose file, promtool (from Debian's prometheus, into .local/bin); kubectl must exist
+tools-install: ## What the tests use: docker-compose (Debian) for the compose file, Prometheus and promtool (from Debian's prometheus, into .local/bin); kubectl must exist
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { \
 		echo "installing docker-compose (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
-	@bash deploy/local/promtool.sh install
+	@bash deploy/local/prometheus.sh install
 	@command -v kubectl >/dev/null || echo "warning: kubectl not found; the k8s manifest test will fail"
 
 kubeconform-install: deps ## kubeconform and the Kubernetes/KEDA/Prometheus Operator schemas, offline (Go module proxy; pinned in deploy/local/k8s-validate.sh)
 	@bash deploy/local/k8s-validate.sh install
 
+docker-install: ## Debian's docker.io and debootstrap, for the image and the container tests (deploy/local/docker.sh, python-base.sh)
+	@bash deploy/local/docker.sh install
+	@bash deploy/local/python-base.sh install
+
+image: docker-install ## Build herald:<version> from the Dockerfile (starts deploy/local/docker.sh's engine; make engine-down stops it)
+	@bash deploy/local/image.sh build
+
+engine-down: ## Stop the Docker engine of deploy/local/docker.sh (its images stay in .local/docker)
+	@bash deploy/local/docker.sh stop
+
 up: install ## Start Kafka, MongoDB, the gateway simulators and the five services; print addresses
 	@$(VENV)/herald-devstack up
 
-down: ## Stop everything, keep the data
+up-observability: install ## make up, and Prometheus (http://localhost:9090) scraping every service with the alert rules
+	@$(VENV)/herald-devstack up --observability
+
+down: ## Stop everything (Prometheus too), keep the data
 	@$(VENV)/herald-devstack down
 
 clean: ## Stop everything and wipe the local data
