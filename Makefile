@@ -8,12 +8,12 @@ VENV := .venv/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install deps kafka-install mongo-install tools-install kubeconform-install docker-install image engine-down up up-observability down clean logs status test test-unit bench bench-pipeline bench-pacing lint format compose-check docs demo
+.PHONY: help install deps kafka-install mongo-install tools-install kubeconform-install docker-install real-gateways-install image engine-down up up-observability down clean logs status test test-unit test-real-gateways bench bench-pipeline bench-pacing lint format compose-check docs demo
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-install: deps kafka-install mongo-install tools-install kubeconform-install docker-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server, validators, a Docker engine
+install: deps kafka-install mongo-install tools-install kubeconform-install docker-install real-gateways-install ## Install everything: Python deps, Kafka jars, the MongoDB-wire server, validators, a Docker engine, the real gateways
 
 deps: ## Python dependencies from uv.lock into .venv (installs uv itself when missing)
 	@if ! uv --version 2>/dev/null | grep -q "$(UV_VERSION)"; then \
@@ -46,6 +46,9 @@ image: docker-install ## Build herald:<version> from the Dockerfile (starts depl
 engine-down: ## Stop the Docker engine of deploy/local/docker.sh (its images stay in .local/docker)
 	@bash deploy/local/docker.sh stop
 
+real-gateways-install: ## WAHA Core and Evolution API built from their sources into .local/real-gateways (kept once built), socat and PostgreSQL when missing; says why when it cannot
+	@bash deploy/local/real-gateways.sh install
+
 up: install ## Start Kafka, MongoDB, the gateway simulators and the five services; print addresses
 	@$(VENV)/herald-devstack up
 
@@ -64,8 +67,12 @@ logs: ## Follow the services' logs
 status: ## Show what is running
 	@$(VENV)/herald-devstack status
 
-test: install ## The whole suite: unit, integration (real Kafka + MongoDB), end to end (processes)
+test: install ## The whole suite: unit, integration (real Kafka + MongoDB), end to end (processes), the real gateways (tests/real_gateways)
 	@$(VENV)/pytest $(PYTEST_ARGS)
+
+test-real-gateways: deps real-gateways-install ## The contract layer alone: Herald's adapters against the real WAHA and Evolution API (tests/real_gateways)
+	@bash deploy/local/real-gateways.sh check || true
+	@$(VENV)/pytest -rs tests/real_gateways $(PYTEST_ARGS)
 
 test-unit: deps ## Only the tests that need no server
 	@$(VENV)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)

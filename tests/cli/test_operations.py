@@ -74,7 +74,7 @@ async def test_dead_letters_are_listed_and_redriven(
     herald: Herald, tmp_path: Path, primary: httpx.AsyncClient, fallback: httpx.AsyncClient
 ) -> None:
     for gateway in (primary, fallback):
-        await set_gateway_mode(gateway, "permanent_invalid_number")
+        await set_gateway_mode(gateway, "bad_request")
     campaign_id = await launched(herald, tmp_path, 3, "fast")
     finished = await herald("campaigns", "watch", campaign_id, "--json", "--timeout", "60")
     assert finished.code == 0, finished

@@ -61,7 +61,7 @@ async def test_a_retryable_primary_failure_is_sent_by_the_fallback(
     assert [s["outcome"] for s in await sends_of(primary, message["_id"])] == [mode]
     [accepted] = await sends_of(fallback, message["_id"])
     assert accepted["outcome"] == "accepted"
-    assert message["gatewayMessageId"] == accepted["serializedId"]
+    assert message["gatewayMessageId"] == accepted["gatewayMessageId"]  # the bare id
 
 
 async def test_both_engines_failing_make_a_third_attempt_after_the_back_off_then_a_dead_letter(
@@ -127,12 +127,12 @@ async def test_a_permanent_error_fails_the_message_at_once(
     primary: httpx.AsyncClient,
     fallback: httpx.AsyncClient,
 ) -> None:
-    await set_gateway_mode(primary, "permanent_invalid_number")
+    await set_gateway_mode(primary, "bad_request")  # a 400 the gateway really answers
     campaign_id = await launch_campaign(api, phones(1, prefix="+1214"))
 
     [message] = await wait_for_statuses(mongo, stack, campaign_id, 1, {"sent", "failed"})
     assert message["status"] == "failed"
-    assert message["failedReason"] == "invalid-recipient"
+    assert message["failedReason"] == "body-rejected"
     assert message["retryable"] is False
     assert message["retryCount"] == 0
     assert len(message["attempts"]) == 1

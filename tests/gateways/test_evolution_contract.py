@@ -14,6 +14,7 @@ from herald_gateways.interface import GatewayError, SessionStatus
 from tests.gateways.conftest import API_KEY, Simulator
 
 INSTANCE = "evo"
+EVO_KEY = {"apikey": API_KEY}
 PHONE = "+919876543210"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -122,7 +123,7 @@ async def test_rejected_body_unknown_instance_and_wrong_key(
     evolution: EvolutionGateway, simulator: Simulator
 ) -> None:
     with pytest.raises(GatewayError) as empty_text:
-        await send(evolution, herald_id(), text="   ")
+        await send(evolution, herald_id(), text="   ")  # Evolution checks: "Text is required"
     with pytest.raises(GatewayError) as unknown:
         await evolution.session_health("nobody")
     wrong = EvolutionGateway(simulator.url, "wrong-key", timeout_seconds=5)
@@ -153,3 +154,41 @@ async def test_timeout_and_unreachable_gateway(simulator: Simulator) -> None:
         await nobody.close()
     assert (timed_out.value.reason, timed_out.value.retryable) == ("gateway-timeout", True)
     assert (refused.value.reason, refused.value.retryable) == ("gateway-unreachable", True)
+
+
+async def test_instance_created_or_adopted_and_its_webhook_set(
+    evolution: EvolutionGateway, simulator: Simulator
+) -> None:
+    info = await evolution.server_info()
+    created = await evolution.ensure_session("acc-new")
+    adopted = await evolution.ensure_session("acc-new")
+    await evolution.configure_webhook(
+        "acc-new",
+        url="http://herald.test/api/webhooks/evolution/t1",
+        events=["MESSAGES_UPDATE", "CONNECTION_UPDATE"],
+        headers={"X-Herald-Webhook-Token": "t1"},
+        hmac_key=None,
+    )
+    stored = (await simulator.control.get("/webhook/find/acc-new", headers=EVO_KEY)).json()
+    assert (info.product, info.version) == ("evolution", "2.3.6")
+    assert (created, adopted) == (True, False)
+    assert stored["url"] == "http://herald.test/api/webhooks/evolution/t1"
+    assert stored["headers"] == {"X-Herald-Webhook-Token": "t1"}
+    assert stored["webhookByEvents"] is False
+
+
+async def test_numbers_checked_at_once_and_a_closed_instance_cannot_tell(
+    evolution: EvolutionGateway, simulator: Simulator
+) -> None:
+    await simulator.put_config(notOnWhatsapp=["919800000000"])
+    found = await evolution.check_numbers(INSTANCE, [PHONE, "+919800000000"])
+    with pytest.raises(GatewayError) as refused:
+        await evolution.send_text(
+            session=INSTANCE, phone="+919800000000", text="Hi", message_id=herald_id()
+        )
+    await simulator.put_session(INSTANCE, "STOPPED")
+    with pytest.raises(GatewayError) as closed:
+        await evolution.check_numbers(INSTANCE, [PHONE])
+    assert found == {PHONE: True, "+919800000000": False}
+    assert (refused.value.reason, refused.value.retryable) == ("invalid-recipient", False)
+    assert (closed.value.reason, closed.value.retryable) == ("session-not-connected", True)

@@ -44,11 +44,22 @@ async def test_noweb_answer_gives_baileys_key_id(waha: WahaGateway, simulator: S
     assert gateway_id == record["gatewayMessageId"]  # key.id
 
 
-async def test_webjs_answer_gives_serialized_id(waha: WahaGateway, simulator: Simulator) -> None:
+async def test_webjs_answer_gives_the_bare_id_of_its_serialized_one(
+    waha: WahaGateway, simulator: Simulator
+) -> None:
     message_id = herald_id()
     gateway_id = await send(waha, "webjs", message_id)
     [record] = await simulator.sends_for(message_id)
-    assert gateway_id == record["serializedId"] == f"true_{CHAT}_{record['gatewayMessageId']}"
+    assert record["serializedId"] == f"true_{CHAT}_{gateway_id}"
+    assert gateway_id == record["gatewayMessageId"]
+
+
+async def test_gows_answer_gives_the_bare_id(waha: WahaGateway, simulator: Simulator) -> None:
+    await simulator.control.put("/_sim/sessions/gows", json={"engine": "GOWS"})
+    message_id = herald_id()
+    gateway_id = await send(waha, "gows", message_id)
+    [record] = await simulator.sends_for(message_id)
+    assert gateway_id == record["gatewayMessageId"]
 
 
 @pytest.mark.parametrize("session", ["noweb", "webjs"])
@@ -89,7 +100,7 @@ async def test_login_qr_only_while_waiting_for_a_scan(
     [
         ("fail_5xx", "gateway-error", True),
         ("rate_limit", "rate-limited", True),
-        ("permanent_invalid_number", "invalid-recipient", False),
+        ("bad_request", "body-rejected", False),
     ],
 )
 async def test_fault_answers_are_classified(
@@ -110,11 +121,54 @@ async def test_session_not_working_is_session_not_connected(
     assert (caught.value.reason, caught.value.retryable) == ("session-not-connected", True)
 
 
-async def test_rejected_body_unknown_session_and_wrong_key(
+async def test_a_number_not_on_whatsapp_is_sent_and_the_check_tells(
     waha: WahaGateway, simulator: Simulator
 ) -> None:
-    with pytest.raises(GatewayError) as empty_text:
-        await send(waha, "noweb", herald_id(), text="   ")
+    await simulator.put_config(notOnWhatsapp=["919800000000"])
+    sent = await waha.send_text(
+        session="noweb", phone="+919800000000", text="Hi", message_id=herald_id()
+    )
+    found = await waha.check_numbers("noweb", [PHONE, "+919800000000"])
+    assert sent.gateway_message_id is not None  # WAHA does not check: 201
+    assert found == {PHONE: True, "+919800000000": False}
+
+
+async def test_stopped_session_refuses_sends_and_checks_as_not_connected(
+    waha: WahaGateway, simulator: Simulator
+) -> None:
+    await simulator.put_session("noweb", "STOPPED")
+    with pytest.raises(GatewayError) as sending:
+        await send(waha, "noweb", herald_id())
+    with pytest.raises(GatewayError) as checking:
+        await waha.check_numbers("noweb", [PHONE])
+    assert {sending.value.reason, checking.value.reason} == {"session-not-connected"}
+
+
+async def test_server_info_session_and_webhook(waha: WahaGateway, simulator: Simulator) -> None:
+    info = await waha.server_info()
+    created = await waha.ensure_session("brand-new")
+    adopted = await waha.ensure_session("brand-new")
+    await waha.configure_webhook(
+        "noweb",
+        url="http://herald.test/api/webhooks/waha/t1",
+        events=["message.ack", "session.status"],
+        headers={"X-Account": "a1"},
+        hmac_key="k1",
+    )
+    session = (await simulator.control.get("/api/sessions/noweb")).json()
+    assert (info.product, info.tier, info.version) == ("waha", "PLUS", "2024.10.8")
+    assert (created, adopted) == (True, False)
+    assert session["config"]["webhooks"] == [
+        {
+            "url": "http://herald.test/api/webhooks/waha/t1",
+            "events": ["message.ack", "session.status"],
+            "customHeaders": [{"name": "X-Account", "value": "a1"}],
+            "hmac": {"key": "k1"},
+        }
+    ]
+
+
+async def test_unknown_session_and_wrong_key(waha: WahaGateway, simulator: Simulator) -> None:
     with pytest.raises(GatewayError) as unknown:
         await waha.session_health("nobody")
     wrong = WahaGateway(simulator.url, "wrong-key", timeout_seconds=5)
@@ -123,7 +177,6 @@ async def test_rejected_body_unknown_session_and_wrong_key(
             await send(wrong, "noweb", herald_id())
     finally:
         await wrong.close()
-    assert (empty_text.value.reason, empty_text.value.retryable) == ("body-rejected", False)
     assert (unknown.value.reason, unknown.value.retryable) == ("session-not-found", True)
     assert (unauthorized.value.reason, unauthorized.value.retryable) == (
         "gateway-unauthorized",

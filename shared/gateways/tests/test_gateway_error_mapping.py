@@ -23,18 +23,40 @@ def evolution(status: int, message: Any) -> str:
     return json.dumps({"status": status, "error": "x", "response": {"message": message}})
 
 
+CORE_ONLY = (
+    "WAHA Core support only 'default' session. If you want to run more then one WhatsApp "
+    "account - please get WAHA PLUS version. Check this out: https://waha.devlike.pro/"
+)
+
 WAHA_ANSWERS = [
-    (
+    (  # WAHA validates nothing of sendText's body: only unparseable JSON is a 400
         400,
-        {"statusCode": 400, "error": "chatId: not a WhatsApp number", "field": "chatId"},
-        "invalid-recipient",
+        {"statusCode": 400, "message": "Unexpected token b in JSON", "error": "Bad Request"},
+        "body-rejected",
         False,
     ),
     (
         400,
-        {"statusCode": 400, "error": "text: must not be empty", "field": "text"},
+        {"statusCode": 400, "message": ["url must be a URL address"], "error": "Bad Request"},
         "body-rejected",
         False,
+    ),
+    (
+        422,
+        {"statusCode": 422, "message": CORE_ONLY, "error": "Unprocessable Entity"},
+        "gateway-misconfigured",
+        False,
+    ),
+    (
+        404,
+        {
+            "statusCode": 404,
+            "message": "We didn't find a session with name 'default'.\nPlease start it first "
+            "by using POST /api/sessions/default/start request",
+            "error": "Not Found",
+        },
+        "session-not-connected",
+        True,
     ),
     (
         400,
@@ -80,6 +102,7 @@ EVOLUTION_ANSWERS = [
     (400, ["text is not of a type(s) string"], "body-rejected", False),
     (400, ["Text is required"], "body-rejected", False),
     (400, ["Error: Connection Closed"], "session-not-connected", True),
+    (400, ['The "acc1" instance is not connected'], "session-not-connected", True),
     (400, ["Error: Timed Out"], "gateway-timeout", True),
     # Evolution wraps any failure after the send as 400: the message may be out, do not resend.
     (400, ["PrismaClientKnownRequestError: Invalid invocation"], "rejected", False),
@@ -106,6 +129,27 @@ def test_evolution_answers(status: int, message: Any, reason: str, retryable: bo
         (502, "<html>Bad Gateway</html>", "gateway-error", True),  # a proxy in front
         (400, "Bad Request", "rejected", False),
         (401, "", "gateway-unauthorized", True),
+        (  # whatsappNumbers on a closed instance: Baileys' Boom error as it is
+            400,
+            json.dumps(
+                {
+                    "data": None,
+                    "isBoom": True,
+                    "isServer": False,
+                    "output": {
+                        "statusCode": 428,
+                        "payload": {
+                            "statusCode": 428,
+                            "error": "Precondition Required",
+                            "message": "Connection Closed",
+                        },
+                        "headers": {},
+                    },
+                }
+            ),
+            "session-not-connected",
+            True,
+        ),
     ],
 )
 def test_evolution_answers_without_its_json(
@@ -130,6 +174,16 @@ def test_evolution_answers_without_its_json(
 def test_transport_failures_of_either_gateway(failure: Exception, reason: str) -> None:
     error = classify_transport_failure(failure)
     assert (error.reason, error.retryable) == (reason, True)
+
+
+def test_a_misconfigured_gateway_is_neither_retried_nor_routed_around_as_if_transient() -> None:
+    error = classify_http_failure(422, json.dumps({"statusCode": 422, "message": CORE_ONLY}))
+    assert (error.reason, error.retryable, switches_route(error)) == (
+        "gateway-misconfigured",
+        False,
+        False,
+    )
+    assert "name the account's session 'default'" in error.detail
 
 
 def test_disconnected_evolution_instance_switches_engine_like_waha_422() -> None:

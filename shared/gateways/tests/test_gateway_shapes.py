@@ -32,10 +32,10 @@ WEBJS_DATA_ONLY = {
     ("body", "expected"),
     [
         ({"key": {"remoteJid": "1@c.us", "fromMe": True, "id": "3EB0ABC"}}, "3EB0ABC"),  # NOWEB
-        ({"id": {"id": "3EB0DEF", "_serialized": "true_1@c.us_3EB0DEF"}}, "true_1@c.us_3EB0DEF"),
+        ({"id": {"id": "3EB0DEF", "_serialized": "true_1@c.us_3EB0DEF"}}, "3EB0DEF"),  # WEBJS
         ({"id": {"fromMe": True, "id": "3EB0DEF"}}, "3EB0DEF"),  # WEBJS without _serialized
-        (WEBJS_DATA_ONLY, "true_1@c.us_3EB0AA"),
-        ({"id": "true_1@c.us_3EB0"}, "true_1@c.us_3EB0"),
+        (WEBJS_DATA_ONLY, "3EB0AA"),
+        ({"id": "true_1@c.us_3EB0", "_data": {}}, "3EB0"),  # GOWS
         ({"key": {"id": ""}, "message": {}}, None),
         ({}, None),
         (None, None),  # 201 with an empty body (WEBJS, devlikeapro/waha#1087)

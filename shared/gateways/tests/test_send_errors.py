@@ -14,7 +14,7 @@ from herald_gateways.waha import chat_id, gateway_message_id
         (422, "Session status is not as expected", "session-not-connected", True),
         (401, "bad key", "gateway-unauthorized", True),
         (404, "session not found", "session-not-found", True),
-        (400, '{"field": "chatId"}', "invalid-recipient", False),
+        (400, '{"statusCode": 400, "error": "Bad Request"}', "body-rejected", False),
         (400, "text: too long", "body-too-long", False),
         (413, "payload", "body-too-long", False),
         (409, "conflict", "rejected", False),
@@ -37,8 +37,10 @@ def test_transport_failures_are_retryable() -> None:
 def test_message_id_from_each_engine_shape() -> None:
     noweb = {"key": {"remoteJid": "1@c.us", "fromMe": True, "id": "3EB0ABC"}}
     webjs = {"id": {"fromMe": True, "id": "3EB0DEF", "_serialized": "true_1@c.us_3EB0DEF"}}
+    gows = {"id": "true_1@c.us_3EB0F00", "_data": {"Info": {"ID": "3EB0F00"}}}
     assert gateway_message_id(noweb) == "3EB0ABC"
-    assert gateway_message_id(webjs) == "true_1@c.us_3EB0DEF"
+    assert gateway_message_id(webjs) == "3EB0DEF"
+    assert gateway_message_id(gows) == "3EB0F00"
     assert gateway_message_id({"id": "plain"}) == "plain"
     assert gateway_message_id({}) is None
     assert gateway_message_id(None) is None
@@ -55,4 +57,4 @@ def test_engine_trouble_switches_engine_and_message_trouble_does_not() -> None:
     assert switches_route(classify_http_failure(422, "session status is not WORKING"))
     assert switches_route(circuit_open("acct", "baileys"))
     assert not switches_route(classify_http_failure(500, "boom"))
-    assert not switches_route(classify_http_failure(400, "not on WhatsApp"))
+    assert not switches_route(classify_http_failure(400, "Bad Request"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from herald_core.accounts.model import (
 from herald_core.attempt_plan import Route
 from herald_gateways.interface import (
     GatewayError,
+    GatewayInfo,
     LoginQr,
     SendReceipt,
     SessionHealth,
@@ -55,6 +57,26 @@ class FakeGateway:
 
     async def login_qr(self, session: str) -> LoginQr | None:
         return None
+
+    async def server_info(self) -> GatewayInfo:
+        return GatewayInfo("waha", "2024.10.8", "PLUS", "NOWEB")
+
+    async def ensure_session(self, session: str) -> bool:
+        return False
+
+    async def configure_webhook(
+        self,
+        session: str,
+        *,
+        url: str,
+        events: Sequence[str],
+        headers: Mapping[str, str],
+        hmac_key: str | None,
+    ) -> None:
+        return None
+
+    async def check_numbers(self, session: str, phones: Sequence[str]) -> dict[str, bool]:
+        return dict.fromkeys(phones, True)
 
     async def close(self) -> None:
         self.closed = True
@@ -278,6 +300,19 @@ async def test_a_session_found_not_connected_is_not_called() -> None:
 
     gateways.record_health(address, ObservedHealth(SessionStatus.WORKING))
     (await gateways.route("t1", "acc_1")).check_session()
+
+
+async def test_a_session_the_gateway_can_never_serve_fails_its_sends_for_good() -> None:
+    accounts = Accounts()
+    accounts.add(account("acc_1"))
+    gateways = directory(accounts)
+    address = (await gateways.route("t1", "acc_1")).address
+    core = ObservedHealth(SessionStatus.FAILED, "WAHA Core serves only 'default'", True)
+    gateways.record_health(address, core)
+    with pytest.raises(GatewayError) as refused:
+        (await gateways.route("t1", "acc_1")).check_session()
+    assert (refused.value.reason, refused.value.retryable) == ("gateway-misconfigured", False)
+    assert "serves only 'default'" in refused.value.detail
 
 
 async def test_health_belongs_to_the_session_checked_not_to_a_changed_one() -> None:

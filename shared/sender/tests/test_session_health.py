@@ -67,6 +67,18 @@ def test_a_check_that_got_no_answer_is_failed_with_the_reason() -> None:
     assert failed_check(ValueError("no scheme")).status is SessionStatus.FAILED
 
 
+def test_a_gateway_that_cannot_serve_the_session_is_failed_with_what_to_fix() -> None:
+    core = failed_check(
+        GatewayError(
+            "gateway-misconfigured",
+            "WAHA Core (2024.10.8) serves only the session named 'default', not 'primary'",
+            retryable=False,
+        )
+    )
+    assert (core.status, core.misconfigured) == (SessionStatus.FAILED, True)
+    assert core.detail is not None and "serves only the session named 'default'" in core.detail
+
+
 def test_account_health_as_the_api_shows_it() -> None:
     found = observed_health(SessionHealth(SessionStatus.SCAN_QR_CODE, "SCAN_QR_CODE"))
     health = account_health(found, CHECKED)

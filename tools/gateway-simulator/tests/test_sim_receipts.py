@@ -119,12 +119,12 @@ async def test_an_accepted_send_gets_a_signed_delivered_receipt() -> None:
     assert ack["payload"] == {
         "id": f"true_{CHAT}_{sent['key']['id']}",
         "from": CHAT,
-        "to": None,
-        "participant": None,
         "fromMe": True,
         "ack": 2,
         "ackName": "DEVICE",
     }
+    assert "id" not in ack and "timestamp" not in ack  # WAHA 2024.10.8 posts neither
+    assert request.headers["User-Agent"] == "WAHA/2024.10.8"
     assert log == {
         "scheduled": 1,
         "pending": 0,
@@ -174,7 +174,7 @@ async def test_failed_sends_get_no_receipts_and_delivered_timeouts_do() -> None:
     async with simulator(receiver, receipts=ReceiptConfig(webhook_url=HOOK, delay_ms=0)) as client:
         await client.put("/_sim/config", json={"mode": "fail_5xx"})
         assert (await send(client)).status_code == 500
-        await client.put("/_sim/config", json={"mode": "permanent_invalid_number"})
+        await client.put("/_sim/config", json={"mode": "bad_request"})
         assert (await send(client)).status_code == 400
         assert (await receipt_log(client))["scheduled"] == 0
         await client.put(
@@ -295,11 +295,18 @@ async def test_reset_forgets_the_receipts_posted() -> None:
 
 def test_the_ack_event_carries_wahas_serialized_id() -> None:
     target = AckTarget("s1", "NOWEB", "15550000001@c.us", CHAT, "3EB0AA")
-    event = message_ack_event(target, 3, timestamp_ms=1_700_000_000_000)
+    event = message_ack_event(target, 3, tier="CORE")
     assert event["payload"]["id"] == f"true_{CHAT}_3EB0AA"
     assert (event["payload"]["ack"], event["payload"]["ackName"]) == (3, "READ")
-    assert event["timestamp"] == 1_700_000_000_000
+    assert event["environment"]["tier"] == "CORE"
     assert event["me"]["id"] == "15550000001@c.us"
+
+
+def test_a_gows_receipt_may_name_the_chat_by_its_lid() -> None:
+    target = AckTarget("s1", "GOWS", "15550000001@c.us", CHAT, "3EB0AA")
+    payload = message_ack_event(target, 2)["payload"]
+    assert payload["id"].startswith("true_") and payload["id"].endswith("@lid_3EB0AA")
+    assert payload["from"].endswith("@lid") and CHAT not in payload["id"]
 
 
 def test_updated_config_keeps_what_is_not_named() -> None:

@@ -1,10 +1,13 @@
-"""The Evolution API gateway adapter (v2; Baileys-based).
+"""The Evolution API gateway adapter (v2; Baileys-based). Evolution API v1 is not supported:
+its sendText body and webhook routes differ, and ``server_info`` tells it (account creation
+refuses it, see ``support.check_gateway_setup``).
 
 The subset of Evolution API's HTTP API it uses, authenticated with the ``apikey`` header:
 
 - ``POST /message/sendText/{instance}`` ``{"number": "<digits>", "text"}`` → 201 with the sent
   message ``{"key": {"remoteJid", "fromMe", "id"}, "message", "messageTimestamp", "status",
-  ...}``; the id is ``key.id``.
+  ...}``; the id is ``key.id``. Evolution checks the number is on WhatsApp first (400
+  ``[{"jid", "exists": false, "number"}]``), which needs a connected instance.
 - ``GET /instance/connectionState/{instance}`` → ``{"instance": {"instanceName", "state"}}``,
   state ``open``, ``connecting`` or ``close`` (session_health normalises it).
 - ``GET /instance/connect/{instance}`` → while connecting, the login QR ``{"pairingCode",
@@ -13,24 +16,53 @@ The subset of Evolution API's HTTP API it uses, authenticated with the ``apikey`
   connection (that is how Evolution logs in again), so only ``login_qr`` calls it that way;
   ``session_health`` calls it only while the state is ``connecting``, to tell STARTING from
   SCAN_QR_CODE.
+- ``POST /instance/create`` ``{"instanceName", "integration": "WHATSAPP-BAILEYS", "qrcode"}``
+  → 201; 403 ``This name "x" is already in use.`` when it exists (then it is adopted).
+- ``POST /webhook/set/{instance}`` ``{"webhook": {"enabled", "url", "headers", "byEvents",
+  "base64", "events"}}``; Evolution signs nothing, so receipts are authenticated by a header
+  (or the URL) Herald sets here. ``byEvents`` is always sent: left out, it keeps its old value.
+- ``POST /chat/whatsappNumbers/{instance}`` ``{"numbers": [...]}`` → ``[{"exists", "jid",
+  "number"}]``, a list at once.
+- ``GET /`` → ``{"status", "message", "version", "clientName", ...}``.
 
 Errors are ``{"status", "error", "response": {"message"}}``, classified by
-``send_errors.classify_evolution_failure``.
+``failures.classify_evolution_failure``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from herald_gateways.failures import classify_evolution_failure
+import httpx
+
+from herald_gateways.failures import WEBHOOK_SETUP_REFUSED, classify_evolution_failure
 from herald_gateways.http_client import (
     MESSAGE_ID_HEADER,
     GatewayHttp,
     json_or_none,
     path_segment,
 )
-from herald_gateways.interface import LoginQr, SendReceipt, SessionHealth
+from herald_gateways.interface import GatewayError, GatewayInfo, LoginQr, SendReceipt, SessionHealth
+from herald_gateways.message_ids import bare_message_id
 from herald_gateways.session_states import evolution_state, evolution_status
+from herald_gateways.support import EVOLUTION_MIN_MAJOR, major_version
+
+EVOLUTION_WEBHOOK_EVENTS = ("MESSAGES_UPDATE", "MESSAGES_UPSERT", "CONNECTION_UPDATE")
+"""What Herald needs from Evolution: receipts (posted as ``messages.update``), inbound messages
+(``messages.upsert``), connection state (``connection.update``)."""
+EVOLUTION_INTEGRATION = "WHATSAPP-BAILEYS"
+
+
+def evolution_gateway_info(body: Any) -> GatewayInfo:
+    """A ``GET /`` answer as a GatewayInfo."""
+    version = body.get("version") if isinstance(body, dict) else None
+    return GatewayInfo(
+        product="evolution",
+        version=version if isinstance(version, str) else "",
+        tier=None,
+        engine=None,
+    )
 
 
 def evolution_number(phone: str) -> str:
@@ -42,7 +74,20 @@ def evolution_message_id(body: Any) -> str | None:
     """``key.id`` of a sendText answer (None: the answer has no id)."""
     key = body.get("key") if isinstance(body, dict) else None
     ident = key.get("id") if isinstance(key, dict) else None
-    return str(ident) if ident else None
+    return bare_message_id(str(ident)) if ident else None
+
+
+def evolution_numbers_on_whatsapp(body: Any, numbers: Mapping[str, str]) -> dict[str, bool]:
+    """A whatsappNumbers answer as {phone: on WhatsApp}; ``numbers`` maps each number sent to
+    its phone. A number the answer leaves out is not on WhatsApp."""
+    found = {phone: False for phone in numbers.values()}
+    for item in body if isinstance(body, list) else []:
+        if not isinstance(item, dict):
+            continue
+        phone = numbers.get(str(item.get("number") or "").lstrip("+"))
+        if phone is not None and item.get("exists") is True:
+            found[phone] = True
+    return found
 
 
 def evolution_login_qr(body: Any) -> LoginQr | None:
@@ -74,9 +119,19 @@ def _split_data_url(text: Any) -> tuple[str | None, str | None]:
 
 
 class EvolutionGateway:
-    def __init__(self, base_url: str, api_key: str | None, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        timeout_seconds: float,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``transport``: httpx's, for tests that answer in process (None: the network)."""
         headers = {"apikey": api_key} if api_key else {}
-        self._http = GatewayHttp(base_url, headers, timeout_seconds, classify_evolution_failure)
+        self._http = GatewayHttp(
+            base_url, headers, timeout_seconds, classify_evolution_failure, transport
+        )
 
     async def send_text(
         self, *, session: str, phone: str, text: str, message_id: str
@@ -108,6 +163,76 @@ class EvolutionGateway:
     async def _connect(self, session: str) -> LoginQr | None:
         response = await self._http.request("GET", f"/instance/connect/{path_segment(session)}")
         return evolution_login_qr(json_or_none(response))
+
+    async def server_info(self) -> GatewayInfo:
+        return evolution_gateway_info(json_or_none(await self._http.request("GET", "/")))
+
+    async def ensure_session(self, session: str) -> bool:
+        created = await self._http.request(
+            "POST",
+            "/instance/create",
+            json={"instanceName": session, "integration": EVOLUTION_INTEGRATION, "qrcode": True},
+            expect=(403,),
+        )
+        if created.status_code == 403 and "already in use" not in created.text:
+            raise classify_evolution_failure(403, created.text)
+        return created.status_code != 403
+
+    async def configure_webhook(
+        self,
+        session: str,
+        *,
+        url: str,
+        events: Sequence[str],
+        headers: Mapping[str, str],
+        hmac_key: str | None,
+    ) -> None:
+        # Evolution signs nothing: hmac_key has no use here; the headers (or the URL) carry
+        # what proves a webhook came from this instance.
+        del hmac_key
+        info = await self.server_info()
+        major = major_version(info.version)
+        if major is not None and major < EVOLUTION_MIN_MAJOR:
+            raise GatewayError(
+                WEBHOOK_SETUP_REFUSED,
+                f"Evolution API {info.version} is v1, which Herald does not support (its "
+                "sendText body and webhook settings differ); upgrade to Evolution API v2",
+                retryable=False,
+            )
+        answer = await self._http.request(
+            "POST",
+            f"/webhook/set/{path_segment(session)}",
+            json={
+                "webhook": {
+                    "enabled": True,
+                    "url": url,
+                    "headers": dict(headers),
+                    "byEvents": False,
+                    "base64": False,
+                    "events": list(events),
+                }
+            },
+            expect=(400,),
+        )
+        if answer.status_code == 400:
+            raise GatewayError(
+                WEBHOOK_SETUP_REFUSED,
+                f"Evolution refused the webhook settings of instance {session!r} "
+                f"({answer.text[:300]}); set its webhook by hand: url {url}, byEvents off, "
+                f"events {', '.join(events)}, headers {', '.join(headers)}",
+                retryable=False,
+            )
+
+    async def check_numbers(self, session: str, phones: Sequence[str]) -> dict[str, bool]:
+        numbers = {evolution_number(phone): phone for phone in phones}
+        if not numbers:
+            return {}
+        response = await self._http.request(
+            "POST",
+            f"/chat/whatsappNumbers/{path_segment(session)}",
+            json={"numbers": list(numbers)},
+        )
+        return evolution_numbers_on_whatsapp(json_or_none(response), numbers)
 
     async def close(self) -> None:
         await self._http.close()

@@ -2,15 +2,32 @@
 
 Retryable: timeouts, connection errors, 5xx, session not connected, 429 (rate limited), and
 what an operator fixes without touching the message (wrong API key, unknown session).
-Permanent: invalid or non-WhatsApp recipient, body rejected, other 4xx that retrying cannot fix.
+Permanent: body rejected, other 4xx that retrying cannot fix, and a gateway set up so that it
+can never serve the session (``gateway-misconfigured``: the operator fixes it, then redrives).
 
-WAHA (``classify_http_failure``): 400 names the field (``chatId``: the recipient, ``text``: the
-body), 401 wrong ``X-Api-Key``, 404 unknown session, 422 "Session status is not as expected",
-429, 5xx (NestJS's ``{"statusCode": 500, "exception": ...}``).
+Classified from what the gateways really answer (their sources, and the real gateways run in
+``tests/real_gateways``; bodies in ``tests/real_gateways/fixtures``):
+
+WAHA (``classify_http_failure``), NestJS answers:
+- 422 ``{"error": "Session status is not as expected…", "session", "status", "expected"}``
+  after waiting 5 s for the session to be WORKING: session not connected;
+- 422 ``{"statusCode": 422, "message": "WAHA Core support only 'default' session…"}``: WAHA
+  Core serves only the session ``default``: misconfigured, not transient;
+- 400 ``{"statusCode": 400, "message", "error": "Bad Request"}``: the body could not be parsed
+  or validated (WAHA names no field, and does not check recipients: sendText answers 201 for a
+  number not on WhatsApp, which ``Gateway.check_numbers`` catches before sending);
+- 404 ``We didn't find a session with name 'x'. Please start it first…`` on sends and
+  check-exists: the session exists but is STOPPED (not connected); any other 404 an unknown
+  session (``Session not found``);
+- 401 and 403 a wrong ``X-Api-Key`` (Plus only: Core does not check it), 429, 5xx
+  ``{"statusCode": 500, "exception": …}``.
+
 Evolution API (``classify_evolution_failure``): ``{"status", "error", "response": {"message"}}``;
 400 with ``[{"jid", "exists": false, "number"}]`` is a number not on WhatsApp, 400 with a
 validation message (``instance requires property "text"``, ``Text is required``) a rejected
-body, 400 or 500 with Baileys' ``Connection Closed`` a session that is not connected, 400 with
+body, 500 with Baileys' ``Connection Closed``, 400 ``The "x" instance is not connected`` (a
+logged-out instance) and a raw Boom object (``{"output": {"statusCode": 428}}``, Connection
+Closed: whatsappNumbers on a closed instance) a session that is not connected, 400 with
 ``Timed Out`` a timeout; 401 wrong ``apikey``, 404 unknown instance; other 400s wrap a failure
 after the send may have happened, so they are permanent (a retry could send twice).
 """
@@ -30,9 +47,18 @@ GATEWAY_UNREACHABLE = "gateway-unreachable"
 GATEWAY_UNAUTHORIZED = "gateway-unauthorized"
 SESSION_NOT_FOUND = "session-not-found"
 INVALID_RECIPIENT = "invalid-recipient"
+NOT_ON_WHATSAPP = "not-on-whatsapp"
+"""Not a send's failure: the gateway's number check (``Gateway.check_numbers``) said the number
+is not on WhatsApp, so it was never sent; permanent, and no other route would do better."""
 BODY_TOO_LONG = "body-too-long"
 BODY_REJECTED = "body-rejected"
 REJECTED = "rejected"
+GATEWAY_MISCONFIGURED = "gateway-misconfigured"
+"""The gateway can never serve this session as configured (WAHA Core and a session not named
+``default``): permanent; the account's health shows it; fix the account, then redrive."""
+WEBHOOK_SETUP_REFUSED = "webhook-setup-refused"
+"""Not a send's failure: the gateway would not take the session's webhook settings (its tier or
+version); the detail says what the operator must set up by hand."""
 CIRCUIT_OPEN = "circuit-open"
 """Not a gateway answer: the engine's circuit for the account is open, so it was not called."""
 OUTCOME_UNKNOWN = "outcome-unknown"
@@ -88,6 +114,12 @@ def account_not_found(account_id: str) -> GatewayError:
     )
 
 
+WAHA_CORE_ONLY_DEFAULT = "support only 'default' session"
+"""WAHA Core's words for a session name other than ``default`` (``OnlyDefaultSessionIsAllowed``)."""
+WAHA_NOT_STARTED = "please start it first"
+"""WAHA's 404 for a session that exists but is stopped (sends, check-exists, QR)."""
+
+
 def classify_http_failure(status: int, detail: str) -> GatewayError:
     """The error for a non-2xx WAHA answer (the simulator's too); ``detail``: its body."""
     lowered = detail.lower()
@@ -95,24 +127,36 @@ def classify_http_failure(status: int, detail: str) -> GatewayError:
         return GatewayError(RATE_LIMITED, detail, retryable=True)
     if status >= 500:
         return GatewayError(GATEWAY_ERROR, detail, retryable=True)
+    if WAHA_CORE_ONLY_DEFAULT in lowered:
+        return GatewayError(
+            GATEWAY_MISCONFIGURED,
+            "WAHA Core serves only the session named 'default': name the account's session "
+            f"'default', or run WAHA Plus ({detail})",
+            retryable=False,
+        )
     if status == 422 or "session status" in lowered or "not connected" in lowered:
         return GatewayError(SESSION_NOT_CONNECTED, detail, retryable=True)
     if status in (401, 403):
         # A wrong API key is the operator's to fix; the message itself is fine.
         return GatewayError(GATEWAY_UNAUTHORIZED, detail, retryable=True)
+    if status == 404 and WAHA_NOT_STARTED in lowered:
+        return GatewayError(SESSION_NOT_CONNECTED, detail, retryable=True)
     if status == 404:
         return GatewayError(SESSION_NOT_FOUND, detail, retryable=True)
-    if status == 413 or "too long" in lowered:
+    if status == 413 or "too long" in lowered or "too large" in lowered:
         return GatewayError(BODY_TOO_LONG, detail, retryable=False)
-    if status == 400 and _json_field(detail, "field") == "text":
-        return GatewayError(BODY_REJECTED, detail, retryable=False)
     if status == 400:
-        return GatewayError(INVALID_RECIPIENT, detail, retryable=False)
+        return GatewayError(BODY_REJECTED, detail, retryable=False)
     return GatewayError(REJECTED, f"HTTP {status}: {detail}", retryable=False)
 
 
 # Baileys' words for a socket that is not (or no longer) connected to WhatsApp.
-_DISCONNECTED = ("connection closed", "connection terminated", "connection lost")
+_DISCONNECTED = (
+    "connection closed",
+    "connection terminated",
+    "connection lost",
+    "instance is not connected",  # Evolution's own check, on a logged-out instance
+)
 # Evolution's validation messages (its JSON schema and its own checks) for a bad body.
 _BODY_INVALID = ("requires property", "is not of a type", "text is required", "cannot be empty")
 
@@ -121,6 +165,9 @@ def classify_evolution_failure(status: int, detail: str) -> GatewayError:
     """The error for a non-2xx Evolution API answer; ``detail``: its body."""
     messages = _evolution_messages(detail)
     lowered = " ".join(m for m in messages if isinstance(m, str)).lower() or detail.lower()
+    boom = _json_field(detail, "output")  # a raw Boom error Evolution passed through as it was
+    if isinstance(boom, dict) and boom.get("statusCode") == 428:  # Baileys: Connection Closed
+        return GatewayError(SESSION_NOT_CONNECTED, detail, retryable=True)
     if status == 429:  # Evolution has no limiter of its own; a proxy in front may
         return GatewayError(RATE_LIMITED, detail, retryable=True)
     if any(isinstance(m, dict) and m.get("exists") is False for m in messages):

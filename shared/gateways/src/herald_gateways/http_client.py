@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -42,6 +42,7 @@ class GatewayHttp:
         headers: Mapping[str, str],
         timeout_seconds: float,
         classify: ClassifyHttpFailure,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._classify = classify
         self._http = httpx.AsyncClient(
@@ -49,6 +50,7 @@ class GatewayHttp:
             headers=dict(headers),
             timeout=timeout_seconds,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=transport,
         )
 
     async def request(
@@ -59,15 +61,17 @@ class GatewayHttp:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        expect: Collection[int] = (),
     ) -> httpx.Response:
-        """The 2xx answer; raises GatewayError for a transport failure or any other status."""
+        """The 2xx answer, or one with a status in ``expect`` (the caller reads it); raises
+        GatewayError for a transport failure or any other status."""
         try:
             response = await self._http.request(
                 method, path, json=json, params=params, headers=headers
             )
         except httpx.TransportError as error:
             raise classify_transport_failure(error) from error
-        if not 200 <= response.status_code < 300:
+        if not 200 <= response.status_code < 300 and response.status_code not in expect:
             raise self._classify(response.status_code, response.text[:DETAIL_CHARS])
         return response
 

@@ -6,6 +6,7 @@ Adapters: ``waha`` (herald_gateways.waha) and ``evolution`` (herald_gateways.evo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -49,7 +50,7 @@ class SessionHealth:
     me_id: str | None = None
     """The paired WhatsApp id (``<digits>@c.us``), when the gateway tells it."""
     engine: str | None = None
-    """The gateway's engine (WAHA: ``NOWEB`` or ``WEBJS``), when the gateway tells it."""
+    """The gateway's engine (WAHA: ``NOWEB``, ``GOWS`` or ``WEBJS``), when the gateway tells it."""
 
     @property
     def connected(self) -> bool:
@@ -73,6 +74,25 @@ class LoginQr:
     """A code to type on the phone instead of scanning (Evolution, when it was asked for one)."""
 
 
+@dataclass(frozen=True)
+class GatewayInfo:
+    """What a gateway says it is (WAHA ``GET /api/server/version``, Evolution ``GET /``)."""
+
+    product: str
+    """``waha`` or ``evolution``."""
+    version: str
+    """As the gateway reports it: ``2024.10.8``, ``2.3.6``, ``1.8.2``."""
+    tier: str | None
+    """WAHA: ``CORE`` or ``PLUS``; Evolution: None."""
+    engine: str | None
+    """WAHA's default engine: ``NOWEB``, ``GOWS`` or ``WEBJS``; Evolution: None."""
+
+    @property
+    def single_session_only(self) -> bool:
+        """WAHA Core serves one session, named ``default``; any other name is refused."""
+        return self.product == "waha" and (self.tier or "").upper() == "CORE"
+
+
 class Gateway(Protocol):
     async def send_text(
         self, *, session: str, phone: str, text: str, message_id: str
@@ -91,6 +111,37 @@ class Gateway(Protocol):
     async def login_qr(self, session: str) -> LoginQr | None:
         """The QR code to pair the number, or None when the session is not waiting for one;
         raises GatewayError (unknown session, gateway down, ...)."""
+        ...
+
+    async def server_info(self) -> GatewayInfo:
+        """The gateway's product, version, tier and engine; raises GatewayError."""
+        ...
+
+    async def ensure_session(self, session: str) -> bool:
+        """Create the session (WAHA) or instance (Evolution) unless it exists: True when it was
+        created, False when an existing one was adopted. Raises GatewayError (WAHA Core and a
+        name other than ``default``: ``gateway-misconfigured``)."""
+        ...
+
+    async def configure_webhook(
+        self,
+        session: str,
+        *,
+        url: str,
+        events: Sequence[str],
+        headers: Mapping[str, str],
+        hmac_key: str | None,
+    ) -> None:
+        """Point the session's webhook at ``url`` for ``events`` (the gateway's own names, see
+        ``registry.WEBHOOK_EVENTS``), with fixed ``headers`` and, where the gateway signs,
+        ``hmac_key``. The session's other settings are kept. Raises GatewayError; reason
+        ``webhook-setup-refused`` when the gateway will not (its detail says what the operator
+        must set up by hand)."""
+        ...
+
+    async def check_numbers(self, session: str, phones: Sequence[str]) -> dict[str, bool]:
+        """Whether each E.164 phone is on WhatsApp, keyed by the phones as given. Raises
+        GatewayError, classified like a send's (a session not WORKING cannot tell)."""
         ...
 
     async def close(self) -> None: ...

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from herald_gateways.evolution import EvolutionGateway
+from herald_gateways.evolution import EVOLUTION_WEBHOOK_EVENTS, EvolutionGateway
 from herald_gateways.interface import Gateway
-from herald_gateways.waha import WahaGateway
+from herald_gateways.waha import WAHA_WEBHOOK_EVENTS, WahaGateway
 
 GATEWAY_ADAPTERS = ("waha", "evolution")
-"""``waha``: WAHA (NOWEB or WEBJS engine) and Herald's gateway simulator; ``evolution``:
+"""``waha``: WAHA (NOWEB, GOWS or WEBJS engine) and Herald's gateway simulator; ``evolution``:
 Evolution API v2 (the simulator speaks its subset too)."""
+
+WEBHOOK_EVENTS: dict[str, tuple[str, ...]] = {
+    "waha": WAHA_WEBHOOK_EVENTS,
+    "evolution": EVOLUTION_WEBHOOK_EVENTS,
+}
+"""Per adapter, the events Herald needs, in the gateway's own names (for
+``Gateway.configure_webhook``): receipts, inbound messages, session status."""
 
 
 def build_gateway(

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from herald_core.accounts.model import GatewaySession, SenderAccount
 from herald_core.attempt_plan import Route
 from herald_gateways.failures import (
+    GATEWAY_MISCONFIGURED,
     account_disabled,
     account_not_found,
     session_not_connected,
 )
-from herald_gateways.interface import Gateway, SessionStatus
+from herald_gateways.interface import Gateway, GatewayError, SessionStatus
 from herald_gateways.registry import build_gateway
 from herald_infra.accounts.repository import find_account
 from herald_infra.mongo.client import Database
@@ -72,6 +73,9 @@ class ObservedHealth:
 
     status: SessionStatus
     detail: str | None = None
+    misconfigured: bool = False
+    """The check found the gateway can never serve this session as configured (WAHA Core and
+    a session not named ``default``): sends fail for good rather than wait for it."""
 
     @property
     def connected(self) -> bool:
@@ -106,8 +110,15 @@ class SendRoute:
 
     def check_session(self) -> None:
         """Raise ``session-not-connected`` (retryable) when the last health check found the
-        session not WORKING, without calling the gateway. A session not checked yet is tried:
-        the gateway tells."""
+        session not WORKING, without calling the gateway; ``gateway-misconfigured`` (permanent)
+        when it found the gateway cannot serve the session at all. A session not checked yet is
+        tried: the gateway tells."""
+        if self.health is not None and self.health.misconfigured:
+            raise GatewayError(
+                GATEWAY_MISCONFIGURED,
+                f"session {self.session}: {self.health.detail}; gateway not called",
+                retryable=False,
+            )
         if self.health is not None and not self.health.connected:
             raise session_not_connected(self.session, self.health.status.value, self.health.detail)
 

@@ -14,10 +14,13 @@ default account's). What it finds:
   ``herald_session_status{status="WORKING"} == 0``, draw a state timeline by ``status``).
 
 A check that fails (gateway unreachable, wrong API key, unknown session) counts as not
-connected: ``FAILED`` with the reason as detail. Several processes check the same sessions, so
-a write applies only to the very session that was checked (a session changed meanwhile keeps its
-unknown health until checked), only when newer than the stored health, and only when the health
-changed or the stored one is older than half a poll interval.
+connected: ``FAILED`` with the reason as detail. A gateway that can never serve the session as
+configured (WAHA Core and a session not named ``default``) is ``FAILED`` with what to fix, and
+its sends fail for good (``gateway-misconfigured``) instead of waiting to be retried. Several
+processes check the same sessions, so a write applies only to the very session that was checked
+(a session changed meanwhile keeps its unknown health until checked), only when newer than the
+stored health, and only when the health changed or the stored one is older than half a poll
+interval.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from datetime import datetime, timedelta
 from herald_core.accounts.model import AccountStatus, HealthStatus, SessionHealth, account_of
 from herald_core.attempt_plan import Route
 from herald_core.contracts.common import utc_now
-from herald_gateways.failures import GATEWAY_TIMEOUT
+from herald_gateways.failures import GATEWAY_MISCONFIGURED, GATEWAY_TIMEOUT
 from herald_gateways.interface import GatewayError, SessionStatus
 from herald_gateways.interface import SessionHealth as GatewayHealth
 from herald_infra.mongo.client import ACCOUNTS, Database, Document
@@ -65,6 +68,8 @@ def observed_health(health: GatewayHealth) -> ObservedHealth:
 
 def failed_check(error: Exception) -> ObservedHealth:
     """A check that got no health: the session cannot be used until one does."""
+    if isinstance(error, GatewayError) and error.reason == GATEWAY_MISCONFIGURED:
+        return ObservedHealth(SessionStatus.FAILED, error.detail, misconfigured=True)
     if isinstance(error, GatewayError):
         return ObservedHealth(SessionStatus.FAILED, f"health check failed: {error}")
     return ObservedHealth(SessionStatus.FAILED, f"health check failed: {error!r}")

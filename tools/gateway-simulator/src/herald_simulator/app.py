@@ -12,14 +12,14 @@ import json
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from herald_simulator.config import FaultMode, SessionStatus, SimulatorConfig
+from herald_simulator.config import WAHA_VERSION, FaultMode, SessionStatus, SimulatorConfig
 from herald_simulator.errors import SimError, bad_request
 from herald_simulator.evolution_routes import add_evolution_routes
 from herald_simulator.faults import FaultSettings, apply_update, decide, draw_latency_seconds
@@ -31,16 +31,25 @@ from herald_simulator.receipts import (
     split_receipt_fields,
     updated_config,
 )
+from herald_simulator.session_webhooks import waha_config_problems
 from herald_simulator.sessions import SessionRegistry
 from herald_simulator.shapes import sent_message
-from herald_simulator.validation import parse_send_text
+from herald_simulator.validation import CHAT_ID_PATTERN
 from herald_simulator.waha_auth import add_waha_auth_routes
+from herald_simulator.waha_sessions import (
+    CORE_ONLY_DEFAULT,
+    announce_status,
+    check_waha_key,
+    nest_error,
+    schedule_waha_receipt,
+    waha_serves,
+    waha_session_gate,
+)
 
 log = logging.getLogger("herald_simulator")
 
 API_KEY_HEADER = "X-Api-Key"
 HERALD_ID_HEADER = "X-Herald-Message-Id"
-SESSION_NOT_WORKING = "Session status is not as expected. Try again later or restart the session"
 
 
 @dataclass(slots=True)
@@ -55,6 +64,8 @@ class SimulatorState:
     ids: MessageIdGenerator
     stopping: asyncio.Event
     receipts: ReceiptSender
+    not_on_whatsapp: set[str]
+    """Numbers (digits) WhatsApp does not know (``PUT /_sim/config`` ``notOnWhatsapp``)."""
 
     @classmethod
     def from_config(
@@ -69,7 +80,10 @@ class SimulatorState:
             rng=rng,
             ids=MessageIdGenerator(rng),
             stopping=asyncio.Event(),
-            receipts=ReceiptSender(config.receipts, transport=webhook_transport),
+            receipts=ReceiptSender(
+                config.receipts, transport=webhook_transport, tier=config.tier.value
+            ),
+            not_on_whatsapp=set(config.not_on_whatsapp),
         )
 
     def begin_shutdown(self) -> None:
@@ -81,6 +95,10 @@ class SimulatorState:
         return {
             **self.settings.to_json(),
             "engine": self.config.engine.value,
+            "tier": self.config.tier.value,
+            "profile": self.config.profile.value,
+            "notWorkingWaitSeconds": self.config.not_working_wait,
+            "notOnWhatsapp": sorted(self.not_on_whatsapp),
             "seed": self.config.seed,
             "apiKeyRequired": self.config.api_key is not None,
             **self.receipts.config.to_json(),
@@ -103,13 +121,24 @@ async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("body", "must be valid JSON") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        # NestJS's body parser: 400 {statusCode, message, error}, no field named
+        raise SimError(400, "Bad Request", message=str(error)) from None
 
 
 def _partial_str(body: Any, key: str) -> str:
     value = body.get(key) if isinstance(body, dict) else None
     return value if isinstance(value, str) else ""
+
+
+def _not_on_whatsapp(fields: Any) -> set[str] | None:
+    """Take ``notOnWhatsapp`` (a list of numbers, digits) out of a ``PUT /_sim/config`` body."""
+    if not isinstance(fields, dict) or "notOnWhatsapp" not in fields:
+        return None
+    numbers = fields.pop("notOnWhatsapp")
+    if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+        raise bad_request("notOnWhatsapp", "must be a list of numbers (strings of digits)")
+    return {n.lstrip("+") for n in numbers}
 
 
 def create_app(
@@ -135,24 +164,38 @@ def create_app(
 
     auth = [Depends(require_api_key)]
 
+    def check_waha(request: Request) -> None:
+        check_waha_key(config, request)
+
+    waha_auth = [Depends(check_waha)]
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     # ---- WAHA subset -------------------------------------------------------------------------
 
+    @app.get("/api/server/version", dependencies=waha_auth)
+    async def server_version() -> dict[str, Any]:
+        return {
+            "version": WAHA_VERSION,
+            "engine": config.engine.value,
+            "tier": config.tier.value,
+            "browser": None,
+        }
+
     @app.post("/api/sendText", status_code=201)
     async def send_text(request: Request) -> Response:
         ledger = state.ledger
         herald_id = request.headers.get(HERALD_ID_HEADER) or None
         now = time.time()
+        body: Any = None
+        chat_id, text = "", ""
 
         def record(
             outcome: Outcome,
             status: int,
             session: str,
-            chat_id: str,
-            text: str,
             gateway_id: str | None = None,
             *,
             keyed: bool = True,
@@ -169,55 +212,54 @@ def create_app(
                 gateway_message_id=gateway_id,
             )
 
-        body: Any = None
         try:
-            _check_api_key(config, request)
+            check_waha(request)
             body = await _json_body(request)
-            req = parse_send_text(body)
         except SimError as err:
             outcome = Outcome.UNAUTHORIZED if err.status == 401 else Outcome.INVALID_REQUEST
-            record(
-                outcome,
-                err.status,
-                _partial_str(body, "session"),
-                _partial_str(body, "chatId"),
-                _partial_str(body, "text"),
-                keyed=herald_id is not None,
-            )
+            record(outcome, err.status, "", keyed=herald_id is not None)
             return _error(err)
+        # WAHA does not validate sendText's body: whatever is missing fails further on.
+        name = _partial_str(body, "session") or "default"
+        chat_id, text = _partial_str(body, "chatId"), _partial_str(body, "text")
 
-        session = state.sessions.get(req.session)
-        if session is None:
-            record(Outcome.UNKNOWN_SESSION, 404, req.session, req.chat_id, req.text)
-            return _error(SimError(404, f"Session '{req.session}' does not exist"))
-        if session.status is not SessionStatus.WORKING:
-            record(Outcome.SESSION_NOT_WORKING, 422, req.session, req.chat_id, req.text)
-            return _error(
-                SimError(
-                    422,
-                    SESSION_NOT_WORKING,
-                    session=session.name,
-                    status=session.status.value,
-                    expected=[SessionStatus.WORKING.value],
-                )
+        refused = await waha_session_gate(state, name)
+        if refused is not None:
+            known = state.sessions.get(name) is not None and waha_serves(config, name)
+            outcome = Outcome.SESSION_NOT_WORKING if known else Outcome.UNKNOWN_SESSION
+            record(outcome, refused.status_code, name)
+            return refused
+        session = state.sessions.require(name)
+        if not CHAT_ID_PATTERN.fullmatch(chat_id) or not text:
+            # Baileys throws on a chat id it cannot parse, or on no text: NestJS's 500.
+            record(Outcome.INVALID_REQUEST, 500, name, keyed=herald_id is not None)
+            return JSONResponse(
+                {"statusCode": 500, "exception": {"message": "Cannot send: bad chatId or text"}},
+                status_code=500,
             )
 
         settings = state.settings
         mode = decide(settings, session.name, state.rng)
+        target = AckTarget(
+            session.name,
+            session.engine.value,
+            session.me_id,
+            chat_id,
+            "",
+            reachable=chat_id.partition("@")[0] not in state.not_on_whatsapp
+            and mode is not FaultMode.PERMANENT_INVALID_NUMBER,
+        )
         if mode is FaultMode.TIMEOUT:
             gateway_id = None
             if settings.timeout_delivers:
                 gateway_id = state.ids.next_id()
-                record(
-                    Outcome.TIMEOUT_DELIVERED, 504, req.session, req.chat_id, req.text, gateway_id
-                )
-                state.receipts.schedule(  # it went out: WhatsApp acknowledges it all the same
-                    AckTarget(
-                        session.name, session.engine.value, session.me_id, req.chat_id, gateway_id
-                    )
+                record(Outcome.TIMEOUT_DELIVERED, 504, name, gateway_id)
+                # it went out: WhatsApp acknowledges it all the same
+                schedule_waha_receipt(
+                    state, session, replace(target, gateway_message_id=gateway_id)
                 )
             else:
-                record(Outcome.TIMEOUT, 504, req.session, req.chat_id, req.text)
+                record(Outcome.TIMEOUT, 504, name)
             try:
                 await asyncio.wait_for(state.stopping.wait(), settings.timeout_seconds)
             except TimeoutError:
@@ -227,58 +269,98 @@ def create_app(
         await asyncio.sleep(draw_latency_seconds(settings, state.rng))
 
         if mode is FaultMode.FAIL_5XX:
-            record(Outcome.FAIL_5XX, 500, req.session, req.chat_id, req.text)
-            return _error(
-                SimError(
-                    500,
-                    "Internal server error (simulated retryable failure)",
-                    exception={"message": "simulated gateway failure"},
-                )
+            record(Outcome.FAIL_5XX, 500, name)
+            return JSONResponse(
+                {"statusCode": 500, "exception": {"message": "simulated gateway failure"}},
+                status_code=500,
             )
         if mode is FaultMode.RATE_LIMIT:
-            record(Outcome.RATE_LIMITED, 429, req.session, req.chat_id, req.text)
+            record(Outcome.RATE_LIMITED, 429, name)
             return _error(
                 SimError(429, "Too Many Requests (simulated rate limit)"),
                 headers={"Retry-After": str(settings.retry_after_seconds)},
             )
-        if mode is FaultMode.PERMANENT_INVALID_NUMBER:
-            record(Outcome.PERMANENT_INVALID_NUMBER, 400, req.session, req.chat_id, req.text)
-            return _error(
-                SimError(
-                    400,
-                    f"chatId: {req.chat_id} is not a registered WhatsApp number",
-                    field="chatId",
-                    reason="not_on_whatsapp",
-                )
-            )
+        if mode is FaultMode.BAD_REQUEST:
+            record(Outcome.INVALID_REQUEST, 400, name)
+            return JSONResponse(nest_error(400, "simulated: the body was refused"), 400)
 
         gateway_id = state.ids.next_id()
-        record(Outcome.ACCEPTED, 201, req.session, req.chat_id, req.text, gateway_id)
-        state.receipts.schedule(
-            AckTarget(session.name, session.engine.value, session.me_id, req.chat_id, gateway_id)
-        )
+        outcome = Outcome.ACCEPTED if target.reachable else Outcome.NOT_ON_WHATSAPP
+        record(outcome, 201, name, gateway_id)
+        schedule_waha_receipt(state, session, replace(target, gateway_message_id=gateway_id))
         if mode is FaultMode.ACCEPTED_WITHOUT_ID:  # as WAHA's WEBJS did (devlikeapro/waha#1087)
             return Response(status_code=201)
         payload = sent_message(
             session.engine,
-            chat_id=req.chat_id,
-            text=req.text,
+            chat_id=chat_id,
+            text=text,
             message_id=gateway_id,
             timestamp=int(now),
             me_id=session.me_id,
         )
         return JSONResponse(payload, status_code=201)
 
+    @app.get("/api/contacts/check-exists", dependencies=waha_auth)
+    async def check_exists(
+        phone: Annotated[str, Query()], session: Annotated[str, Query()] = "default"
+    ) -> Response:
+        refused = await waha_session_gate(state, session)
+        if refused is not None:
+            return refused
+        digits = phone.partition("@")[0].lstrip("+")
+        unknown = state.settings.mode_for(session) is FaultMode.PERMANENT_INVALID_NUMBER
+        if (
+            unknown
+            or digits in state.not_on_whatsapp
+            or not CHAT_ID_PATTERN.fullmatch(f"{digits}@c.us")
+        ):
+            return JSONResponse({"numberExists": False})
+        return JSONResponse({"numberExists": True, "chatId": f"{digits}@c.us"})
+
     add_waha_auth_routes(app, state)  # GET /api/{session}/auth/qr
     add_evolution_routes(app, state)  # Evolution API's subset, on the same sessions
 
-    @app.get("/api/sessions", dependencies=auth)
+    @app.get("/api/sessions", dependencies=waha_auth)
     async def list_sessions() -> list[dict[str, Any]]:
-        return [s.to_waha_json() for s in state.sessions.all()]
+        return [s.to_waha_json() for s in state.sessions.all() if waha_serves(config, s.name)]
 
-    @app.get("/api/sessions/{name}", dependencies=auth)
-    async def get_session(name: str) -> dict[str, Any]:
-        return state.sessions.require(name).to_waha_json()
+    @app.get("/api/sessions/{name}", dependencies=waha_auth)
+    async def get_session(name: str) -> Response:
+        session = state.sessions.get(name)
+        if session is None or not waha_serves(config, name):
+            return JSONResponse(nest_error(404, "Session not found"), 404)
+        return JSONResponse(session.to_waha_json())
+
+    @app.post("/api/sessions", dependencies=waha_auth)
+    async def create_session(request: Request) -> Response:
+        body = await _json_body(request)
+        name = _partial_str(body, "name") or "default"
+        if not waha_serves(config, name):
+            return JSONResponse(nest_error(422, CORE_ONLY_DEFAULT), 422)
+        if state.sessions.get(name) is not None:
+            message = f"Session '{name}' already exists. Use PUT to update it."
+            return JSONResponse(nest_error(422, message), 422)
+        problems = waha_config_problems(body.get("config") if isinstance(body, dict) else None)
+        if problems:
+            return JSONResponse(nest_error(400, problems), 400)
+        session = state.sessions.create(name, SessionStatus.STOPPED)
+        session.config = body.get("config") if isinstance(body, dict) else None
+        return JSONResponse(session.to_waha_json(), 201)
+
+    @app.put("/api/sessions/{name}", dependencies=waha_auth)
+    async def update_session(name: str, request: Request) -> Response:
+        body = await _json_body(request)
+        if not waha_serves(config, name):
+            return JSONResponse(nest_error(422, CORE_ONLY_DEFAULT), 422)
+        session = state.sessions.get(name)
+        if session is None:
+            return JSONResponse(nest_error(404, "Session not found"), 404)
+        new_config = body.get("config") if isinstance(body, dict) else None
+        problems = waha_config_problems(new_config)
+        if problems:
+            return JSONResponse(nest_error(400, problems), 400)
+        session.config = new_config
+        return JSONResponse(session.to_waha_json())
 
     # ---- simulator control -------------------------------------------------------------------
 
@@ -304,9 +386,12 @@ def create_app(
     @app.put("/_sim/config", dependencies=auth)
     async def put_config(request: Request) -> dict[str, Any]:
         receipt_fields, fault_fields = split_receipt_fields(await _json_body(request))
+        numbers = _not_on_whatsapp(fault_fields)
         receipts = updated_config(state.receipts.config, receipt_fields)
         apply_update(state.settings, fault_fields)  # validates everything before it changes
         state.receipts.config = receipts
+        if numbers is not None:
+            state.not_on_whatsapp = numbers
         log.info("config changed: %s", state.config_json())
         return state.config_json()
 
@@ -314,6 +399,7 @@ def create_app(
     async def reset_config() -> dict[str, Any]:
         state.settings = FaultSettings.from_config(config)
         state.receipts.config = state.receipts.startup
+        state.not_on_whatsapp = set(config.not_on_whatsapp)
         return state.config_json()
 
     @app.get("/_sim/receipts", dependencies=auth)
@@ -326,8 +412,12 @@ def create_app(
 
     @app.put("/_sim/sessions/{name}", dependencies=auth)
     async def put_session(name: str, request: Request) -> dict[str, Any]:
+        before = state.sessions.get(name)
+        was = before.status if before is not None else None
         session = state.sessions.upsert(name, await _json_body(request))
         log.info("session %s: %s (%s)", name, session.status.value, session.engine.value)
+        if session.status is not was:
+            announce_status(state, session)
         return session.to_waha_json()
 
     @app.post("/_sim/reset", dependencies=auth)
@@ -336,6 +426,7 @@ def create_app(
         state.settings = FaultSettings.from_config(config)
         state.sessions.reset()
         state.receipts.reset()
+        state.not_on_whatsapp = set(config.not_on_whatsapp)
         return {"status": "reset"}
 
     return app

@@ -12,7 +12,32 @@ class Engine(StrEnum):
     """WAHA engine whose response shape the simulator imitates."""
 
     NOWEB = "NOWEB"  # Baileys-based: Baileys-like message object
+    GOWS = "GOWS"  # whatsmeow-based (Go): {"id": "true_<chat>_<id>", "_data"}
     WEBJS = "WEBJS"  # whatsapp-web.js: whatsapp-web.js message object
+
+
+class WahaTier(StrEnum):
+    """WAHA's tier: Core serves only the session ``default``, checks no API key, and ignores a
+    webhook's ``hmac`` and ``customHeaders``; Plus serves any session and honours them."""
+
+    CORE = "CORE"
+    PLUS = "PLUS"
+
+
+class Profile(StrEnum):
+    """``real``: the gateways' own timing (WAHA waits 5 s for a session that is not WORKING
+    before its 422); ``fast``: the same answers at once, for test suites and demos."""
+
+    FAST = "fast"
+    REAL = "real"
+
+
+REAL_NOT_WORKING_WAIT_SECONDS = 5.0
+"""WAHA's ``WAIT_STATUS_TIMEOUT``: sendText, auth/qr and check-exists wait this long."""
+WAHA_VERSION = "2024.10.8"
+"""The WAHA release whose answers the simulator gives (GET /api/server/version)."""
+EVOLUTION_VERSION = "2.3.6"
+"""The Evolution API release whose answers the simulator gives (GET /)."""
 
 
 class SessionStatus(StrEnum):
@@ -33,6 +58,10 @@ class FaultMode(StrEnum):
     RATE_LIMIT = "rate_limit"
     TIMEOUT = "timeout"
     PERMANENT_INVALID_NUMBER = "permanent_invalid_number"
+    """No number is on WhatsApp: the number checks say so, WAHA answers a send 201 and the
+    message stays at ack SERVER, Evolution answers 400 ``[{"exists": false, …}]``."""
+    BAD_REQUEST = "bad_request"
+    """The gateway refuses the body: WAHA's NestJS 400, Evolution's schema 400 (permanent)."""
     ACCEPTED_WITHOUT_ID = "accepted_without_id"  # sent, but answered 201 with an empty body
 
 
@@ -69,7 +98,7 @@ def parse_sessions(spec: str) -> tuple[SessionSpec, ...]:
                 engine = Engine(engine_text.strip().upper())
             except ValueError:
                 raise ValueError(
-                    f"unknown engine {engine_text!r} for session {name!r} (NOWEB or WEBJS)"
+                    f"unknown engine {engine_text!r} for session {name!r} (NOWEB, GOWS or WEBJS)"
                 ) from None
         result.append(SessionSpec(name=name, engine=engine))
     if not result:
@@ -95,6 +124,21 @@ class SimulatorConfig:
     log_level: str = "info"
     receipts: ReceiptConfig = field(default_factory=ReceiptConfig)
     """Delivery receipts (WAHA message.ack webhooks) of accepted sends; off without a URL."""
+    tier: WahaTier = WahaTier.PLUS
+    profile: Profile = Profile.FAST
+    not_working_wait_seconds: float | None = None
+    """How long WAHA's routes wait for a session that is not WORKING before answering 422;
+    None: the profile's (5 s real, 0 fast)."""
+    not_on_whatsapp: frozenset[str] = frozenset()
+    """Numbers (digits) WhatsApp does not know: check-exists says so, WAHA still answers a send
+    201 (no receipt past SERVER), Evolution refuses it (400 ``exists: false``)."""
+    evolution_version: str = EVOLUTION_VERSION
+
+    @property
+    def not_working_wait(self) -> float:
+        if self.not_working_wait_seconds is not None:
+            return self.not_working_wait_seconds
+        return REAL_NOT_WORKING_WAIT_SECONDS if self.profile is Profile.REAL else 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.failure_rate <= 1.0:
@@ -111,3 +155,5 @@ class SimulatorConfig:
             raise ValueError("at least one session is required")
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)
+        if self.not_working_wait_seconds is not None and self.not_working_wait_seconds < 0:
+            raise ValueError("not_working_wait_seconds must be >= 0")

@@ -142,3 +142,70 @@ def sent_message(
         "instanceId": instance_id(instance),
         "source": "unknown",
     }
+
+
+def welcome(version: str) -> dict[str, Any]:
+    """``GET /``: Evolution's greeting, with its version."""
+    return {
+        "status": 200,
+        "message": "Welcome to the Evolution API, it is working!",
+        "version": version,
+        "clientName": "evolution_exchange",
+        "manager": "http://simulator/manager",
+        "documentation": "https://doc.evolution-api.com",
+    }
+
+
+def name_in_use(name: str) -> dict[str, Any]:
+    """``POST /instance/create`` for a name in use: its instance guard's 403."""
+    return error_body(403, [f'This name "{name}" is already in use.'])
+
+
+def created_body(name: str) -> dict[str, Any]:
+    """``POST /instance/create``'s 201 (the fields Herald may read)."""
+    return {
+        "instance": {
+            "instanceName": name,
+            "instanceId": instance_id(name),
+            "integration": "WHATSAPP-BAILEYS",
+            "webhookWaBusiness": None,
+            "accessTokenWaBusiness": "",
+            "status": "close",
+        },
+        "hash": instance_id(name).upper(),
+        "webhook": {},
+        "settings": {"rejectCall": False, "groupsIgnore": False, "alwaysOnline": False},
+        "qrcode": {"count": 0},
+    }
+
+
+def webhook_body(instance: str, webhook: dict[str, Any]) -> dict[str, Any]:
+    """``/webhook/set`` and ``/webhook/find``: the stored webhook."""
+    return {"id": f"wh-{instance_id(instance)[:8]}", **webhook, "instanceId": instance_id(instance)}
+
+
+def connection_closed_boom() -> dict[str, Any]:
+    """What 2.3.6 answers (with HTTP 400) when whatsappNumbers meets a closed connection:
+    Baileys' Boom error as it is, not Evolution's error shape."""
+    return {
+        "data": None,
+        "isBoom": True,
+        "isServer": False,
+        "output": {
+            "statusCode": 428,
+            "payload": {
+                "statusCode": 428,
+                "error": "Precondition Required",
+                "message": CONNECTION_CLOSED,
+            },
+            "headers": {},
+        },
+    }
+
+
+def number_on_whatsapp(number: str, unknown: set[str]) -> dict[str, Any]:
+    """One item of a whatsappNumbers answer (``OnWhatsAppDto``)."""
+    jid = remote_jid(number)
+    digits = jid.partition("@")[0]
+    exists = bool(NUMBER_DIGITS.fullmatch(digits)) and digits not in unknown
+    return {"jid": jid, "exists": exists, "number": number}

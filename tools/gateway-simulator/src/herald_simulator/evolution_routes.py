@@ -1,5 +1,11 @@
 """Evolution API's routes (the subset Herald uses), wired to the simulator's shared state.
 
+``GET /`` → the version (``SimulatorConfig.evolution_version``, 2.3.6);
+``POST /instance/create`` → 201, or 403 when the name is in use;
+``POST /webhook/set/{instance}`` → the instance's webhook (``messages.update`` receipts and
+``connection.update`` go there, unsigned, with its headers);
+``POST /chat/whatsappNumbers/{instance}`` ``{"numbers"}`` → ``[{"jid", "exists", "number"}]``,
+or, when the instance is not open, Baileys' raw Boom error (428 inside a 400), as 2.3.6 does;
 ``POST /message/sendText/{instance}`` ``{"number", "text"}`` → 201 with the sent message;
 ``GET /instance/connectionState/{instance}`` → ``{"instance": {"instanceName", "state"}}``;
 ``GET /instance/connect/{instance}`` → the login QR while connecting, the connection state
@@ -23,9 +29,12 @@ from fastapi.responses import JSONResponse, Response
 
 from herald_simulator import evolution
 from herald_simulator.config import FaultMode, SessionStatus
+from herald_simulator.errors import SimError
 from herald_simulator.faults import decide, draw_latency_seconds
 from herald_simulator.ledger import Outcome, ledger_key
 from herald_simulator.login_qr import qr_png_base64, qr_value
+from herald_simulator.receipts import AckTarget
+from herald_simulator.session_webhooks import evolution_destinations, evolution_webhook
 
 if TYPE_CHECKING:
     from herald_simulator.app import SimulatorState
@@ -40,10 +49,7 @@ def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
 
 
 def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
-    def guard(instance: str, request: Request) -> Response | None:
-        """Evolution's guards, in its order: the instance exists, then the ``apikey``."""
-        if state.sessions.get(instance) is None:
-            return _answer(404, evolution.instance_missing(instance))
+    def key_refused(request: Request) -> Response | None:
         expected = state.config.api_key
         given = request.headers.get(API_KEY_HEADER)
         if expected is not None and (
@@ -51,6 +57,74 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
         ):
             return _answer(401, evolution.unauthorized())
         return None
+
+    def guard(instance: str, request: Request) -> Response | None:
+        """Evolution's guards, in its order: the instance exists, then the ``apikey``."""
+        if state.sessions.get(instance) is None:
+            return _answer(404, evolution.instance_missing(instance))
+        return key_refused(request)
+
+    async def body_of(request: Request) -> Any:
+        try:
+            return json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    @app.get("/")
+    async def welcome() -> Response:
+        return _answer(200, evolution.welcome(state.config.evolution_version))
+
+    @app.post("/instance/create")
+    async def create_instance(request: Request) -> Response:
+        rejected = key_refused(request)
+        if rejected is not None:
+            return rejected
+        body = await body_of(request)
+        name = body.get("instanceName") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            return _answer(400, evolution.error_body(400, [['requires property "instanceName"']]))
+        if state.sessions.get(name) is not None:
+            return _answer(403, evolution.name_in_use(name))
+        state.sessions.create(name, SessionStatus.STOPPED)
+        return _answer(201, evolution.created_body(name))
+
+    @app.post("/webhook/set/{instance}")
+    async def set_webhook(instance: str, request: Request) -> Response:
+        rejected = guard(instance, request)
+        if rejected is not None:
+            return rejected
+        try:
+            webhook = evolution_webhook(await body_of(request))
+        except SimError as err:
+            return _answer(400, evolution.error_body(400, err.extra["response"]["message"]))
+        session = state.sessions.require(instance)
+        session.evolution_webhook = webhook
+        return _answer(201, evolution.webhook_body(instance, webhook))
+
+    @app.get("/webhook/find/{instance}")
+    async def find_webhook(instance: str, request: Request) -> Response:
+        rejected = guard(instance, request)
+        if rejected is not None:
+            return rejected
+        webhook = state.sessions.require(instance).evolution_webhook
+        return _answer(200, evolution.webhook_body(instance, webhook) if webhook else {})
+
+    @app.post("/chat/whatsappNumbers/{instance}")
+    async def whatsapp_numbers(instance: str, request: Request) -> Response:
+        rejected = guard(instance, request)
+        if rejected is not None:
+            return rejected
+        if state.sessions.require(instance).status is not SessionStatus.WORKING:
+            return _answer(400, evolution.connection_closed_boom())
+        body = await body_of(request)
+        numbers = body.get("numbers") if isinstance(body, dict) else None
+        if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+            return _answer(400, evolution.error_body(400, [['requires property "numbers"']]))
+        if state.settings.mode_for(instance) is FaultMode.PERMANENT_INVALID_NUMBER:
+            unknown = {remote.partition("@")[0] for remote in map(evolution.remote_jid, numbers)}
+        else:
+            unknown = state.not_on_whatsapp
+        return JSONResponse([evolution.number_on_whatsapp(n, unknown) for n in numbers])
 
     @app.post("/message/sendText/{instance}")
     async def send_text(instance: str, request: Request) -> Response:
@@ -127,13 +201,29 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
                 evolution.error_body(429, "Too Many Requests (simulated rate limit)"),
                 headers={"Retry-After": str(settings.retry_after_seconds)},
             )
-        if mode is FaultMode.PERMANENT_INVALID_NUMBER:
+        unknown = req.remote_jid.partition("@")[0] in state.not_on_whatsapp
+        if mode is FaultMode.PERMANENT_INVALID_NUMBER or unknown:
             record(Outcome.PERMANENT_INVALID_NUMBER, 400)
             missing = evolution.not_on_whatsapp(req.remote_jid, req.number)
             return _answer(400, evolution.error_body(400, [missing]))
+        if mode is FaultMode.BAD_REQUEST:
+            record(Outcome.INVALID_REQUEST, 400)
+            return _answer(400, evolution.error_body(400, [["simulated: the body was refused"]]))
 
         gateway_id = state.ids.next_id()
         record(Outcome.ACCEPTED, 201, gateway_id)
+        hooks = evolution_destinations(session.evolution_webhook, "messages.update")
+        state.receipts.schedule(
+            AckTarget(
+                instance,
+                "EVOLUTION",
+                session.me_id,
+                req.remote_jid,
+                gateway_id,
+                instance_id=evolution.instance_id(instance),
+            ),
+            hooks,
+        )
         if mode is FaultMode.ACCEPTED_WITHOUT_ID:
             return Response(status_code=201)
         payload = evolution.sent_message(

@@ -18,11 +18,12 @@ class Outcome(StrEnum):
     """What the simulator answered to one ``POST /api/sendText``."""
 
     ACCEPTED = "accepted"  # 201
+    NOT_ON_WHATSAPP = "not_on_whatsapp"  # WAHA: 201, but no phone will ever get it
     TIMEOUT_DELIVERED = "timeout_delivered"  # hung until timeout, but the message went out
     FAIL_5XX = "fail_5xx"  # 500
     RATE_LIMITED = "rate_limit"  # 429
     TIMEOUT = "timeout"  # hung until timeout, not sent
-    PERMANENT_INVALID_NUMBER = "permanent_invalid_number"  # 400, not a WhatsApp number
+    PERMANENT_INVALID_NUMBER = "permanent_invalid_number"  # Evolution: 400, not on WhatsApp
     SESSION_NOT_WORKING = "session_not_working"  # 422
     UNKNOWN_SESSION = "unknown_session"  # 404
     INVALID_REQUEST = "invalid_request"  # 400, validation
@@ -33,7 +34,7 @@ class Outcome(StrEnum):
         return self in _ACCEPTED
 
 
-_ACCEPTED = frozenset({Outcome.ACCEPTED, Outcome.TIMEOUT_DELIVERED})
+_ACCEPTED = frozenset({Outcome.ACCEPTED, Outcome.NOT_ON_WHATSAPP, Outcome.TIMEOUT_DELIVERED})
 
 
 def ledger_key(herald_message_id: str | None, session: str, chat_id: str, text: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from herald_simulator.app import SimulatorState, create_app
-from herald_simulator.config import Engine, SimulatorConfig, parse_sessions
+from herald_simulator.config import Engine, Profile, SimulatorConfig, WahaTier, parse_sessions
 from herald_simulator.receipts import add_receipt_options, receipt_config_from_args
 
 log = logging.getLogger("herald_simulator")
@@ -43,7 +43,7 @@ def _engine(text: str) -> Engine:
     try:
         return Engine(text.upper())
     except ValueError:
-        raise argparse.ArgumentTypeError("must be NOWEB or WEBJS") from None
+        raise argparse.ArgumentTypeError("must be NOWEB, GOWS or WEBJS") from None
 
 
 def _sessions(text: str) -> str:
@@ -78,7 +78,45 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         None,
         "require this X-Api-Key on /api and /_sim requests (401 otherwise); unset: no auth",
     )
-    opt("--engine", "SIM_ENGINE", "NOWEB", "response shape: NOWEB or WEBJS", type=_engine)
+    opt("--engine", "SIM_ENGINE", "NOWEB", "response shape: NOWEB, GOWS or WEBJS", type=_engine)
+    opt(
+        "--waha-tier",
+        "SIM_WAHA_TIER",
+        "PLUS",
+        "WAHA's tier: CORE serves only the session 'default', checks no API key and ignores "
+        "webhooks' hmac and customHeaders; PLUS serves any session",
+        choices=["CORE", "PLUS"],
+        type=str.upper,
+    )
+    opt(
+        "--profile",
+        "SIM_PROFILE",
+        "fast",
+        "real: the gateways' own timing (WAHA waits 5 s for a session that is not WORKING "
+        "before its 422); fast: the same answers at once",
+        choices=["fast", "real"],
+        type=str.lower,
+    )
+    opt(
+        "--not-working-wait-seconds",
+        "SIM_NOT_WORKING_WAIT_SECONDS",
+        None,
+        "override the profile's wait before WAHA's 422 for a session that is not WORKING",
+        type=_non_negative,
+    )
+    opt(
+        "--not-on-whatsapp",
+        "SIM_NOT_ON_WHATSAPP",
+        "",
+        "comma list of numbers (digits) WhatsApp does not know: check-exists says so, WAHA "
+        "answers their sends 201 with no receipt past SERVER, Evolution refuses them",
+    )
+    opt(
+        "--evolution-version",
+        "SIM_EVOLUTION_VERSION",
+        "2.3.6",
+        "the version Evolution's GET / reports (1.8.2: a v1 Herald refuses)",
+    )
     opt("--latency-ms", "SIM_LATENCY_MS", "0", "mean answer latency", type=_non_negative)
     opt(
         "--latency-jitter-ms",
@@ -140,6 +178,15 @@ def config_from_args(
             sessions=parse_sessions(str(args.sessions)),
             seed=None if args.seed is None else int(args.seed),
             timeout_seconds=float(args.timeout_seconds),
+            tier=WahaTier(str(args.waha_tier).upper()),
+            profile=Profile(str(args.profile).lower()),
+            not_working_wait_seconds=None
+            if args.not_working_wait_seconds in (None, "")
+            else float(args.not_working_wait_seconds),
+            not_on_whatsapp=frozenset(
+                n.strip().lstrip("+") for n in str(args.not_on_whatsapp).split(",") if n.strip()
+            ),
+            evolution_version=str(args.evolution_version),
             log_level=str(args.log_level),
             receipts=receipt_config_from_args(args),
         )

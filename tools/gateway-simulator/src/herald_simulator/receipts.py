@@ -1,15 +1,23 @@
-"""Delivery receipts: WAHA ``message.ack`` webhooks for the sends the simulator accepted.
+"""Delivery receipts: WAHA ``message.ack`` and Evolution ``messages.update`` webhooks for the
+sends the simulator accepted, and the other events it posts (``session.status``,
+``connection.update``).
 
-With a webhook URL configured (and receipts on), every accepted send gets a DEVICE ack
+Receipts go to the global webhook (``--webhook-url``, as WAHA's ``WHATSAPP_HOOK_URL``) and to
+the session's own webhooks (WAHA ``PUT /api/sessions/{s}`` ``config.webhooks``, Evolution
+``POST /webhook/set/{instance}``) that subscribe to them. A number not on WhatsApp gets a
+SERVER acknowledgement only.
+
+With a webhook configured (and receipts on), every accepted send gets a DEVICE ack
 (delivered) ``receipt_delay_ms`` after it, and, when ``read_receipt_delay_ms`` is set, a READ
 ack that much later again. Each is POSTed as WAHA posts webhooks: the envelope ``{event:
 "message.ack", session, engine, me, payload: {id, from, to, fromMe, ack, ackName}}`` whose
 ``payload.id`` is WAHA's serialized id ``true_<chatId>_<id>``, and, when an HMAC key is
-configured, ``X-Webhook-Hmac`` (hex HMAC-SHA512 of the raw body) with
-``X-Webhook-Hmac-Algorithm: sha512``. A receipt the receiver answers 5xx (or cannot be reached
+configured (globally, or by a session's webhook on WAHA Plus: Core ignores it),
+``X-Webhook-Hmac`` (hex HMAC-SHA512 of the raw body) with ``X-Webhook-Hmac-Algorithm:
+sha512``; Evolution never signs. A receipt the receiver answers 5xx (or cannot be reached
 for) is tried again a few times; 4xx answers are final.
 
-Without a URL receipts are off. ``PUT /_sim/config`` changes them at runtime (``receipts``,
+Without any webhook receipts are off. ``PUT /_sim/config`` changes them at runtime (``receipts``,
 ``webhookUrl``, ``webhookHmacKey``, ``receiptDelayMs``, ``readReceiptDelayMs``); a change applies
 to the sends accepted after it. ``GET /_sim/receipts`` counts what was posted.
 """
@@ -25,8 +33,9 @@ import json
 import logging
 import math
 import time
+import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +45,11 @@ from herald_simulator.errors import bad_request
 
 log = logging.getLogger("herald_simulator.receipts")
 
+ACK_SERVER = 1
 ACK_DEVICE = 2
 ACK_READ = 3
-ACK_NAMES = {ACK_DEVICE: "DEVICE", ACK_READ: "READ"}
+ACK_NAMES = {ACK_SERVER: "SERVER", ACK_DEVICE: "DEVICE", ACK_READ: "READ"}
+EVOLUTION_USER_AGENT = "axios/1.12.2"
 SIGNATURE_HEADER = "X-Webhook-Hmac"
 ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"
 POST_ATTEMPTS = 3
@@ -145,46 +156,100 @@ def updated_config(current: ReceiptConfig, fields: dict[str, Any]) -> ReceiptCon
 
 
 @dataclass(frozen=True, slots=True)
+class Destination:
+    """Where one gateway posts an event: a URL, the key it signs with (WAHA Plus; None:
+    unsigned), and fixed headers (WAHA Plus ``customHeaders``, Evolution ``headers``)."""
+
+    url: str
+    hmac_key: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AckTarget:
     """The accepted send a receipt is about."""
 
     session: str
     engine: str
-    """NOWEB or WEBJS: who says what in ``from`` and ``to``."""
+    """NOWEB, GOWS or WEBJS (WAHA), or EVOLUTION: who says what in the receipt."""
     me_id: str
     chat_id: str
     gateway_message_id: str
+    reachable: bool = True
+    """False for a number not on WhatsApp: the message never gets past SERVER."""
+    instance_id: str = ""
+    """Evolution's instance id (its ``messages.update`` names it)."""
+
+    @property
+    def receipt_chat(self) -> str:
+        """The chat a receipt names: GOWS may name it by an ``@lid`` jid rather than the
+        ``@c.us`` jid the send used (a stable fake lid here)."""
+        if self.engine == "GOWS":
+            return f"{zlib.crc32(self.chat_id.encode()) % 10**15:015d}@lid"
+        return self.chat_id
 
     @property
     def serialized_id(self) -> str:
-        return f"true_{self.chat_id}_{self.gateway_message_id}"
+        return f"true_{self.receipt_chat}_{self.gateway_message_id}"
 
 
-def message_ack_event(target: AckTarget, ack: int, *, timestamp_ms: int) -> dict[str, Any]:
-    """WAHA's ``message.ack`` webhook body for one acknowledgement of a message sent by us.
+WAHA_ENVIRONMENT = {"version": "2024.10.8", "engine": "NOWEB", "tier": "PLUS", "browser": None}
 
-    NOWEB reports the chat in ``from`` (Baileys' ``remoteJid``) and no ``to``; WEBJS reports
-    the whatsapp-web.js message's ``from`` (us) and ``to`` (the chat).
+
+def message_ack_event(target: AckTarget, ack: int, *, tier: str = "PLUS") -> dict[str, Any]:
+    """WAHA's ``message.ack`` webhook body for one acknowledgement of a message sent by us:
+    ``{event, session, me, payload, engine, environment}``, no id and no timestamp (as
+    2024.10.8 posts it).
+
+    NOWEB and GOWS report the chat in ``from`` (Baileys' ``remoteJid``; GOWS maybe as an
+    ``@lid``) and no ``to``; WEBJS reports the whatsapp-web.js message's ``from`` (us) and ``to``
+    (the chat).
     """
     webjs = target.engine == "WEBJS"
+    payload: dict[str, Any] = {
+        "id": target.serialized_id,
+        "from": target.me_id if webjs else target.receipt_chat,
+        "fromMe": True,
+        "ack": ack,
+        "ackName": ACK_NAMES.get(ack, "UNKNOWN"),
+    }
+    if webjs:
+        payload["to"] = target.chat_id
     return {
-        "id": f"evt_{target.gateway_message_id}_{ack}",
-        "timestamp": timestamp_ms,
         "event": "message.ack",
         "session": target.session,
-        "metadata": {},
         "me": {"id": target.me_id, "pushName": f"Herald simulator ({target.session})"},
+        "payload": payload,
         "engine": target.engine,
-        "environment": {"version": "herald-simulator", "engine": target.engine, "tier": "CORE"},
-        "payload": {
-            "id": target.serialized_id,
-            "from": target.me_id if webjs else target.chat_id,
-            "to": target.chat_id if webjs else None,
-            "participant": None,
+        "environment": {**WAHA_ENVIRONMENT, "engine": target.engine, "tier": tier},
+    }
+
+
+EVOLUTION_STATUSES = {ACK_SERVER: "SERVER_ACK", ACK_DEVICE: "DELIVERY_ACK", ACK_READ: "READ"}
+
+
+def messages_update_event(
+    target: AckTarget, ack: int, *, destination: str, server_url: str, date_time: str
+) -> dict[str, Any]:
+    """Evolution's ``messages.update`` webhook body (v2, ``whatsapp.baileys.service.ts``):
+    ``data`` is ``{keyId, remoteJid, fromMe, participant, status, instanceId, messageId}``."""
+    return {
+        "event": "messages.update",
+        "instance": target.session,
+        "data": {
+            "keyId": target.gateway_message_id,
+            "remoteJid": target.chat_id,
             "fromMe": True,
-            "ack": ack,
-            "ackName": ACK_NAMES.get(ack, "UNKNOWN"),
+            "participant": None,
+            "status": EVOLUTION_STATUSES[ack],
+            "instanceId": target.instance_id,
+            "messageId": f"sim{target.gateway_message_id.lower()}",
         },
+        "destination": destination,
+        "date_time": date_time,
+        "sender": target.me_id.replace("@c.us", "@s.whatsapp.net"),
+        "server_url": server_url,
+        "apikey": target.instance_id.upper(),
     }
 
 
@@ -193,8 +258,13 @@ def signature(body: bytes, key: str) -> str:
     return hmac.new(key.encode(), body, hashlib.sha512).hexdigest()
 
 
-def webhook_headers(body: bytes, key: str | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "User-Agent": "herald-gateway-simulator"}
+def webhook_headers(
+    body: bytes,
+    key: str | None,
+    extra: tuple[tuple[str, str], ...] = (),
+    user_agent: str = "WAHA/2024.10.8",
+) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "User-Agent": user_agent, **dict(extra)}
     if key:
         headers[SIGNATURE_HEADER] = signature(body, key)
         headers[ALGORITHM_HEADER] = "sha512"
@@ -233,8 +303,11 @@ class ReceiptSender:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        tier: str = "PLUS",
     ) -> None:
         self.startup = startup
+        self.tier = tier
+        """WAHA's tier the receipts report in their ``environment``."""
         self.config = startup
         self.log = ReceiptLog()
         self._transport = transport
@@ -247,17 +320,37 @@ class ReceiptSender:
         self.config = self.startup
         self.log = ReceiptLog()
 
-    def schedule(self, target: AckTarget) -> bool:
-        """Schedule the receipts of one accepted send under the current configuration;
-        False when receipts are off."""
+    def destinations(self, extra: Sequence[Destination] = ()) -> list[Destination]:
+        """Where a receipt goes now: the global webhook (when set; signed with its key, except
+        by WAHA Core, which signs nothing) and ``extra`` (the session's own webhooks); none
+        while receipts are off."""
         config = self.config
-        if not config.active:
+        if not config.enabled:
+            return []
+        key = None if self.tier == "CORE" else config.hmac_key  # Core signs nothing
+        found = [Destination(config.webhook_url, key)] if config.webhook_url else []
+        return [*found, *extra]
+
+    def schedule(self, target: AckTarget, extra: Sequence[Destination] = ()) -> bool:
+        """Schedule the receipts of one accepted send to the current destinations (see
+        ``destinations``); False when there are none."""
+        config = self.config
+        destinations = self.destinations(extra)
+        if not destinations:
             return False
         self.log.scheduled += 1
-        task = asyncio.get_running_loop().create_task(self._deliver(target, config))
+        self._spawn(self._deliver(target, config, destinations))
+        return True
+
+    def post_event(self, body: dict[str, Any], destinations: Sequence[Destination]) -> None:
+        """Post one event (``session.status``, ``connection.update``) now, in the background."""
+        for destination in destinations:
+            self._spawn(self._post(body, destination, str(body.get("event"))))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
 
     def cancel_pending(self) -> None:
         for task in list(self._tasks):
@@ -266,44 +359,67 @@ class ReceiptSender:
     def to_json(self) -> dict[str, Any]:
         return self.log.to_json(pending=len(self._tasks))
 
-    async def _deliver(self, target: AckTarget, config: ReceiptConfig) -> None:
+    async def _deliver(
+        self, target: AckTarget, config: ReceiptConfig, destinations: Sequence[Destination]
+    ) -> None:
         await asyncio.sleep(config.delay_ms / 1000)
-        await self._post(target, ACK_DEVICE, config)
+        if not target.reachable:  # not on WhatsApp: the server took it, no phone ever will
+            await self._acknowledge(target, ACK_SERVER, destinations)
+            return
+        await self._acknowledge(target, ACK_DEVICE, destinations)
         if config.read_delay_ms is not None:
             await asyncio.sleep(config.read_delay_ms / 1000)
-            await self._post(target, ACK_READ, config)
+            await self._acknowledge(target, ACK_READ, destinations)
 
-    async def _post(self, target: AckTarget, ack: int, config: ReceiptConfig) -> None:
-        assert config.webhook_url is not None
-        event = message_ack_event(target, ack, timestamp_ms=int(self._clock() * 1000))
+    async def _acknowledge(
+        self, target: AckTarget, ack: int, destinations: Sequence[Destination]
+    ) -> None:
+        for destination in destinations:
+            if target.engine == "EVOLUTION":
+                body = messages_update_event(
+                    target,
+                    ack,
+                    destination=destination.url,
+                    server_url="http://simulator",
+                    date_time=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(self._clock())),
+                )
+            else:
+                body = message_ack_event(target, ack, tier=self.tier)
+            await self._post(body, destination, ACK_NAMES[ack])
+
+    async def _post(self, event: dict[str, Any], destination: Destination, name: str) -> None:
         body = json.dumps(event, separators=(",", ":")).encode()
-        headers = webhook_headers(body, config.hmac_key)
+        evolution = "instance" in event
+        headers = webhook_headers(
+            body,
+            destination.hmac_key,
+            destination.headers,
+            EVOLUTION_USER_AGENT if evolution else f"WAHA/{WAHA_ENVIRONMENT['version']}",
+        )
         if self._client is None:
             self._client = httpx.AsyncClient(
                 transport=self._transport, timeout=POST_TIMEOUT_SECONDS
             )
         for attempt in range(1, POST_ATTEMPTS + 1):
             try:
-                response = await self._client.post(
-                    config.webhook_url, content=body, headers=headers
-                )
+                response = await self._client.post(destination.url, content=body, headers=headers)
             except httpx.HTTPError as error:
                 self.log.last_error = f"{type(error).__name__}: {error}"
             else:
                 if response.status_code < 500:
-                    self.log.posted[ACK_NAMES[ack]] += 1
+                    self.log.posted[name] += 1
                     self.log.by_status_code[response.status_code] += 1
                     if response.status_code >= 300:
                         self.log.last_error = f"{response.status_code}: {response.text[:200]}"
                         log.warning(
-                            "receipt refused: %s %s", response.status_code, response.text[:200]
+                            "webhook refused: %s %s", response.status_code, response.text[:200]
                         )
                     return
                 self.log.last_error = f"{response.status_code}: {response.text[:200]}"
             if attempt < POST_ATTEMPTS:
                 await asyncio.sleep(RETRY_PAUSE_SECONDS * attempt)
         self.log.failed += 1
-        log.warning("receipt for %s not delivered: %s", target.serialized_id, self.log.last_error)
+        log.warning("%s to %s not delivered: %s", name, destination.url, self.log.last_error)
 
 
 # Command line (``main``): each option also reads its SIM_* variable.

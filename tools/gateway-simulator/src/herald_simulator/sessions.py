@@ -21,13 +21,17 @@ class Session:
     engine: Engine
     status: SessionStatus
     me_id: str
+    config: dict[str, Any] | None = None
+    """WAHA's session ``config`` as last PUT (``webhooks``, ``metadata``, …); None at first."""
+    evolution_webhook: dict[str, Any] | None = None
+    """Evolution's instance webhook as last set (``/webhook/set``); None: none."""
 
     def to_waha_json(self) -> dict[str, Any]:
         working = self.status is SessionStatus.WORKING
         return {
             "name": self.name,
             "status": self.status.value,
-            "config": {"webhooks": []},
+            "config": self.config,
             "me": {"id": self.me_id, "pushName": f"Herald simulator ({self.name})"}
             if working
             else None,
@@ -66,6 +70,12 @@ class SessionRegistry:
     def all(self) -> list[Session]:
         return list(self._sessions.values())
 
+    def create(self, name: str, status: SessionStatus) -> Session:
+        """A new session (WAHA ``POST /api/sessions``, Evolution ``/instance/create``)."""
+        session = Session(name, self.default_engine, status, fake_me_id(name))
+        self._sessions[name] = session
+        return session
+
     def upsert(self, name: str, body: Any) -> Session:
         """Apply ``PUT /_sim/sessions/{name}``: ``{"status"?: ..., "engine"?: ...}``.
 
@@ -89,7 +99,7 @@ class SessionRegistry:
             try:
                 engine = Engine(body["engine"])
             except ValueError:
-                raise bad_request("engine", "must be NOWEB or WEBJS") from None
+                raise bad_request("engine", "must be NOWEB, GOWS or WEBJS") from None
         session = self._sessions.get(name)
         if session is None:
             session = Session(

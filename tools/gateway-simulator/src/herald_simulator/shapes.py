@@ -13,9 +13,24 @@ def sent_message(
     """What WAHA answers for a text message that was handed to WhatsApp.
 
     NOWEB (Baileys): a Baileys ``WAMessage``; the id is ``key.id`` and ``messageTimestamp`` is
-    a string of epoch seconds, as WAHA serialises it. WEBJS: a whatsapp-web.js ``Message``; the
-    id is ``id.id`` (``id._serialized`` is ``true_<chatId>_<id>``), ``timestamp`` is an int.
+    a string of epoch seconds, as WAHA serialises it. GOWS (whatsmeow): ``{"id":
+    "true_<chatId>_<id>", "_data"}``, the serialized id as a string and whatsmeow's message
+    under ``_data``. WEBJS: a whatsapp-web.js ``Message``; the id is ``id.id``
+    (``id._serialized`` is ``true_<chatId>_<id>``), ``timestamp`` is an int.
     """
+    if engine is Engine.GOWS:
+        return {
+            "id": f"true_{chat_id}_{message_id}",
+            "_data": {
+                "Info": {
+                    "ID": message_id,
+                    "Chat": chat_id.replace("@c.us", "@s.whatsapp.net"),
+                    "IsFromMe": True,
+                    "Timestamp": timestamp,
+                },
+                "Message": {"conversation": text},
+            },
+        }
     if engine is Engine.NOWEB:
         return {
             "key": {"remoteJid": chat_id, "fromMe": True, "id": message_id},

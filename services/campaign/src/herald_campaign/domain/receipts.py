@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from herald_core.messages.states import MessageStatus, can_transition
+from herald_gateways.message_ids import bare_message_id
 
 S = MessageStatus
 
@@ -133,14 +134,13 @@ def evolution_acknowledgement(status: str | int) -> Acknowledgement:
 def gateway_id_candidates(reported_id: str) -> tuple[str, ...]:
     """The ids a message sent through the gateway may be stored under.
 
-    WAHA reports a message as ``true_<chatId>_<id>`` (its serialized id). Herald stores what the
-    send answered: that serialized id for whatsapp-web.js (WEBJS), the bare ``<id>`` for Baileys
-    (NOWEB, Evolution). So a serialized id is looked up both ways.
+    Herald stores the bare id of every send (``herald_gateways.message_ids``), whatever shape
+    the gateway answered in; receipts name it in WAHA's serialized form ``true_<chat>_<id>``,
+    whose chat part may differ from the send's (GOWS: an ``@lid`` jid). Messages stored before
+    that kept WEBJS's serialized id, so a serialized report is looked up as it is too.
     """
-    parts = reported_id.split("_")
-    if len(parts) >= 3 and parts[0] in ("true", "false") and parts[2]:
-        return (reported_id, parts[2])
-    return (reported_id,)
+    bare = bare_message_id(reported_id)
+    return (reported_id,) if bare == reported_id else (reported_id, bare)
 
 
 @dataclass(frozen=True)
