@@ -69,6 +69,7 @@ async def test_seed_walkthrough_sends_every_message_once(
         "sent": 3,
         "delivered": 0,
         "failed": 0,
+        "notOnWhatsapp": 0,
         "successRate": "100.00",
     }
 

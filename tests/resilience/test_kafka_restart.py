@@ -173,5 +173,6 @@ async def test_a_kafka_outage_mid_campaign_loses_nothing_and_sends_nothing_twice
         "sent": CAMPAIGN_SIZE,
         "delivered": 0,
         "failed": 0,
+        "notOnWhatsapp": 0,
         "successRate": "100.00",
     }

@@ -40,6 +40,7 @@ def create(**draft: object) -> SenderAccount:
         defaults=DEFAULTS,
         default_region="IN",
         now=NOW,
+        receipt_token=SecretStr("rt_" + "a" * 43),
     )
 
 

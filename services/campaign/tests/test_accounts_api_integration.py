@@ -84,9 +84,14 @@ async def stored_key(service: RunningService, account_id: str, role: str) -> Any
 
 
 async def create_account(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    """The account as created, less its receipt URLs (shown in this answer only)."""
     response = await api.post("/api/accounts", json=account_body(**fields))
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
+    urls = created.pop("receiptUrls")
+    assert urls["waha"] == f"/api/webhooks/waha/{urls['token']}"
+    # The test gateways' host names resolve nowhere: they could not be asked what they are.
+    assert all("was not checked" in w for w in created.pop("warnings"))
     return created
 
 
@@ -106,6 +111,14 @@ async def test_create_then_get(api: httpx.AsyncClient, service: RunningService) 
         "session": "sales",
         "apiKeySet": True,
         "health": {"status": "UNKNOWN", "checkedAt": None, "detail": None},
+        # No HERALD_PUBLIC_URL in this service: the webhook is the operator's to set.
+        "webhook": {
+            "status": "MANUAL",
+            "checkedAt": created["primary"]["webhook"]["checkedAt"],
+            "detail": "HERALD_PUBLIC_URL is not set: set the gateway's webhook to this "
+            "account's receipt URL by hand "
+            "(<Herald's public URL>/api/webhooks/waha/<receipt token>)",
+        },
     }
     assert created["fallback"]["engine"] == "whatsapp-web.js"
     # The caps and warm-up come from the settings; day 1 allows the first warm-up step.

@@ -39,6 +39,7 @@ from .conftest import (
     campaign_settings,
     campaign_with_contacts,
     create_campaign,
+    message_document,
     running_campaign_with_messages,
     running_service,
     send_events,
@@ -381,18 +382,25 @@ async def test_stats_come_from_the_counters(
         "sent": 0,
         "delivered": 0,
         "failed": 0,
+        "notOnWhatsapp": 0,
         "successRate": "0.00",
     }
-    counts = {"total": 7, "queued": 1, "sent": 2, "delivered": 1, "read": 1, "failed": 1}
+    counts = {"total": 7, "queued": 1, "sent": 2, "delivered": 1, "read": 1, "failed": 2}
     await service.db["campaigns"].update_one(
         {"_id": campaign_id}, {"$set": {f"counts.{k}": v for k, v in counts.items()}}
     )
+    failures = [
+        message_document(campaign_id, n, MessageStatus.FAILED, failedReason=reason)
+        for n, reason in enumerate(["not-on-whatsapp", "gateway-error"])
+    ]
+    await service.db["messages"].insert_many(failures)
     assert (await api.get(path)).json() == {
         "total": 7,
-        "pending": 2,
+        "pending": 1,
         "sent": 4,
         "delivered": 2,
-        "failed": 1,
+        "failed": 2,
+        "notOnWhatsapp": 1,
         "successRate": "57.14",
     }
 

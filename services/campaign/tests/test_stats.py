@@ -49,3 +49,10 @@ def test_counters_are_read_defensively() -> None:
     assert stats == CampaignStats(5, 5, 0, 0, 0, "0.00")
     assert campaign_stats({"total": 2, "sent": 2, "failed": 1}).pending == 0
     assert campaign_stats({"total": 4.0, "sent": 1.0}).success_rate == "25.00"
+
+
+def test_numbers_not_on_whatsapp_are_part_of_failed_never_more() -> None:
+    stats = campaign_stats({"total": 10, "sent": 6, "failed": 4}, not_on_whatsapp=3)
+    assert (stats.failed, stats.not_on_whatsapp, stats.pending) == (4, 3, 0)
+    # Counters lag the messages a little: the part never exceeds the whole.
+    assert campaign_stats({"total": 10, "failed": 1}, not_on_whatsapp=2).not_on_whatsapp == 1

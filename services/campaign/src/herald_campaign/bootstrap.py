@@ -28,6 +28,7 @@ from herald_campaign.domain.notifications.backoff import RetrySchedule
 from herald_campaign.domain.receipts import ReceiptSource
 from herald_campaign.entrypoints import commands_consumer, notifications_consumer, scrape_gauges
 from herald_campaign.entrypoints.rest import (
+    account_webhooks,
     accounts,
     campaigns,
     contacts,
@@ -47,6 +48,7 @@ from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.command_handlers import CommandHandlers
 from herald_campaign.service_layer.contact_import import ContactImport
 from herald_campaign.service_layer.dead_letters import DeadLetterService
+from herald_campaign.service_layer.gateway_vetting import GatewayVetting
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.service_layer.notifications import NotificationService
@@ -55,11 +57,12 @@ from herald_campaign.service_layer.receipts import ReceiptService
 from herald_campaign.service_layer.scheduled_runs import ScheduledRuns
 from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
+from herald_campaign.service_layer.webhook_setup import WebhookSetupService
 from herald_campaign.settings import CampaignSettings
 from herald_core.accounts.sending_limits import parse_warmup_schedule
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.topics import MESSAGE_DLT
-from herald_gateways.registry import build_gateway
+from herald_gateways.registry import WEBHOOK_EVENTS, build_gateway
 from herald_infra.kafka.topics import herald_topics
 from herald_infra.mongo.client import Database
 from herald_infra.runtime.asyncapi import declare_publications
@@ -80,6 +83,7 @@ ROUTERS: Sequence[APIRouter] = (
     messages.router,
     dead_letters.router,
     receipt_webhooks.router,
+    account_webhooks.router,
     accounts.router,
     schedules.router,
     lifecycle.router,
@@ -107,7 +111,8 @@ class Adapters:
     deliveries: DeliveryRepository
     delivery_worker: DeliveryWorker
     gateways: GatewayFactory
-    """The accounts' gateways, for QR pairing: Herald's WAHA and Evolution adapters."""
+    """The accounts' gateways, for QR pairing and webhook set-up: Herald's WAHA and Evolution
+    adapters."""
 
 
 def create_app(settings: CampaignSettings) -> FastAPI:
@@ -165,7 +170,7 @@ def build_services(
         db, adapters.campaign_events, adapters.send_events, plan=plan, batch_size=batch_size
     )
     schedules = ScheduleService(db, campaigns, adapters.campaign_events)
-    accounts = account_service(db, settings)
+    accounts = account_service(db, settings, adapters.gateways)
     return CampaignServices(
         campaigns=campaigns,
         contact_import=ContactImport(campaigns),
@@ -184,6 +189,13 @@ def build_services(
         accounts=accounts,
         pairing=SessionPairing(
             accounts, timeout_seconds=settings.gateway_timeout_seconds, build=adapters.gateways
+        ),
+        webhook_setup=WebhookSetupService(
+            accounts,
+            public_url=settings.public_url,
+            timeout_seconds=settings.webhook_setup_timeout_seconds,
+            build=adapters.gateways,
+            events=WEBHOOK_EVENTS,
         ),
         receipts=ReceiptService(db, adapters.status_events),
         schedules=schedules,
@@ -209,8 +221,11 @@ def build_services(
     )
 
 
-def account_service(db: Database, settings: CampaignSettings) -> AccountService:
-    """Sender accounts, their caps and warm-up defaulting to the service's settings."""
+def account_service(
+    db: Database, settings: CampaignSettings, gateways: GatewayFactory = build_gateway
+) -> AccountService:
+    """Sender accounts, their caps and warm-up defaulting to the service's settings; a new
+    one's gateways are asked what they are before it is stored."""
     return AccountService(
         db,
         defaults=AccountDefaults(
@@ -219,6 +234,9 @@ def account_service(db: Database, settings: CampaignSettings) -> AccountService:
             warmup_schedule=parse_warmup_schedule(settings.account_warmup_schedule),
         ),
         default_region=settings.default_region,
+        vetting=GatewayVetting(
+            timeout_seconds=settings.webhook_setup_timeout_seconds, build=gateways
+        ),
     )
 
 

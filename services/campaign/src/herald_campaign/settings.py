@@ -24,6 +24,15 @@ class CampaignSettings(HeraldSettings):
     the instance webhook's ``headers``): receipts arrive on ``POST /api/webhooks/evolution``.
     Unset: every Evolution webhook is refused."""
 
+    public_url: str | None = None
+    """Herald's address as the gateways reach it (``https://herald.example.com``): each sender
+    account's receipt URLs start with it, and Herald sets them as its gateways' webhooks. Unset:
+    accounts show their receipt paths, and each gateway's webhook is set by hand."""
+
+    webhook_setup_timeout_seconds: float = 10.0
+    """How long setting an account's webhook up may wait for its gateway (account creation waits
+    for it; a gateway that does not answer in time shows FAILED, to be tried again)."""
+
     metrics_refresh_seconds: float = 5.0
     """``/metrics`` reads campaign counters (MongoDB) and consumer lag (Kafka) at most once per
     this many seconds, however often it is scraped."""
@@ -34,6 +43,16 @@ class CampaignSettings(HeraldSettings):
     campaign_metrics_limit: int = 500
     """At most this many campaigns (the most recently updated) on ``herald_campaign_messages``:
     a bound on the series one scrape adds."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        text = value.strip().rstrip("/")
+        if not text.startswith(("http://", "https://")):
+            raise ValueError("HERALD_PUBLIC_URL must be an http(s) URL")
+        return text
 
     @field_validator("default_region")
     @classmethod

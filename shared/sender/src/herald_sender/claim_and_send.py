@@ -50,6 +50,7 @@ from herald_infra.runtime.metrics import (
 from herald_sender.campaign_gate import CampaignGate, GateDecision
 from herald_sender.circuit_registry import AccountCircuits
 from herald_sender.gateway_directory import GatewayDirectory, SendRoute
+from herald_sender.number_checks import NumberChecks, not_on_whatsapp
 from herald_sender.pacer import SendPacer
 
 log = get_logger(__name__)
@@ -109,10 +110,13 @@ class MessageSender:
         owner: str,
         gate: CampaignGate | None = None,
         transitions: TransitionBatcher | None = None,
+        numbers: NumberChecks | None = None,
     ) -> None:
         """``gate``: the check of each claimed message against its campaign's status and its
         validity window; by default one reading ``campaigns`` with a 1-second cache.
-        ``transitions``: applies the claims and the sends recorded, batched across lanes."""
+        ``transitions``: applies the claims and the sends recorded, batched across lanes.
+        ``numbers``: whether a recipient is on WhatsApp, asked before its first send; None
+        sends without asking."""
         self._db = db
         self._broker = broker
         self._gateways = gateways
@@ -124,6 +128,7 @@ class MessageSender:
         self._owner = owner
         self._gate = gate or CampaignGate.reading(db, cache_seconds=1.0)
         self._transitions = transitions or TransitionBatcher(db)
+        self._numbers = numbers
         self._called: set[tuple[str, int]] = set()
         """(message, attempt) whose gateway call this process made and has not finished
         recording: a claim of those is never taken up again."""
@@ -159,6 +164,7 @@ class MessageSender:
 
         try:
             await self._check_sendable(event, route)
+            await self._check_number(event, route)
             # The account's anti-ban turn, right before the gateway call: a message that is not
             # sent (disabled account, session down, circuit open) takes no slot.
             slot = await self._pacer.wait_turn(event)
@@ -326,6 +332,26 @@ class MessageSender:
         except GatewayError as error:
             await self._count_failure(event, error)
             raise
+
+    async def _check_number(self, event: SendMessage, route: SendRoute) -> None:
+        """Raise ``not-on-whatsapp`` for a number that is not on WhatsApp. A number without a
+        remembered answer is asked of the gateway in a paced turn of the account of its own:
+        a check is a request to WhatsApp too."""
+        if self._numbers is None:
+            return
+        on_whatsapp = await self._numbers.known(event)
+        if on_whatsapp is None:
+            slot = await self._pacer.wait_turn(event)
+            try:
+                on_whatsapp = await self._numbers.ask(
+                    event, route, partial(self._count_failure, event)
+                )
+            finally:
+                await self._pacer.gateway_answered(slot)
+        if not on_whatsapp:
+            error = not_on_whatsapp(event.phone)
+            await self._count_failure(event, error)
+            raise error
 
     async def _send(self, event: SendMessage, route: SendRoute) -> SendReceipt:
         """Call the account's gateway session."""

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from herald_core.attempt_plan import AttemptPlan, Route
+from herald_core.contracts.common import utc_now
 from herald_infra.accounts.pace_slots import AccountPace
 from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.command_line import parse_service_arguments
@@ -22,6 +23,7 @@ from herald_sender.claim_and_send import MessageSender, SenderProfile
 from herald_sender.gateway_directory import GatewayDirectory
 from herald_sender.graceful_stop import HandBackOnStop, SenderStopping, StopAwarePacer
 from herald_sender.lane_consumer import LaneConsumer, LaneLimits
+from herald_sender.number_checks import NumberChecks
 from herald_sender.send_records import SendRecordHandler
 from herald_sender.session_polling import SessionHealthPoller
 
@@ -94,6 +96,12 @@ def _message_sender(
         lease_seconds=settings.claim_lease_seconds,
         owner=owner,
         gate=CampaignGate.reading(runtime.db, cache_seconds=settings.campaign_state_cache_seconds),
+        numbers=NumberChecks(
+            runtime.db,
+            keep_hours=settings.number_check_hours,
+            delivery_method=profile.delivery_method,
+            clock=utc_now,
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,9 +43,10 @@ class StackConfig:
     api_token: str
     database: str = "herald"
     gateway_api_key: str = "herald-simulator-key"
-    webhook_hmac_key: str = "herald-webhook-key"
-    """Signs the simulators' delivery receipts to the campaign service (WAHA's HMAC)."""
-    evolution_webhook_token: str = "herald-evolution-token"
+    webhook_hmac_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    """Signs the simulators' delivery receipts to the campaign service's deployment-wide webhook
+    (WAHA Plus's HMAC); random for each stack, never a published default."""
+    evolution_webhook_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     """What an Evolution API gateway would send the campaign service with its receipts."""
     receipt_delay_ms: float | None = None
     """Receipts from both simulators this long after each accepted send. None: off at start;
@@ -154,6 +156,8 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
         "HERALD_MONGODB_DATABASE": cfg.database,
         "HERALD_HTTP_HOST": cfg.host,
         "HERALD_API_TOKEN": cfg.api_token,
+        # Sender accounts' gateways are told to post receipts here (the simulators, locally).
+        "HERALD_PUBLIC_URL": cfg.api_url,
         "HERALD_GATEWAY_API_KEY": cfg.gateway_api_key,
         "HERALD_WAHA_WEBHOOK_HMAC_KEY": cfg.webhook_hmac_key,
         "HERALD_EVOLUTION_WEBHOOK_TOKEN": cfg.evolution_webhook_token,

@@ -57,6 +57,8 @@ class AccountDraft:
     warmup_schedule: tuple[int, ...] | None = None
     activated_at: datetime | None = None
     """When the number started sending (day 1 of its warm-up); now if not given."""
+    webhook_hmac_key: SecretStr | None = None
+    """Set when the gateway signs its webhooks (WAHA Plus): receipts must then be signed."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class AccountChanges:
     daily_cap: int | None = None
     warmup_schedule: tuple[int, ...] | None = None
     activated_at: datetime | None = None
+    webhook_hmac_key: SecretStr | None = None
+    remove_webhook_hmac_key: bool = False
 
 
 def account_phone(raw: str, default_region: str | None) -> str:
@@ -109,6 +113,7 @@ def new_account(
     defaults: AccountDefaults,
     default_region: str | None,
     now: datetime,
+    receipt_token: SecretStr,
 ) -> SenderAccount:
     """An enabled account from a draft; its health is unknown until someone checks."""
     account = SenderAccount(
@@ -125,6 +130,8 @@ def new_account(
             draft.warmup_schedule if draft.warmup_schedule is not None else defaults.warmup_schedule
         ),
         activated_at=draft.activated_at or now,
+        receipt_token=receipt_token,
+        webhook_hmac_key=draft.webhook_hmac_key,
         created_at=now,
         updated_at=now,
     )
@@ -149,7 +156,9 @@ def _changed_session(current: GatewaySession, changes: SessionChanges | None) ->
     )
     # A changed session is another session, or the same one with new credentials: what was
     # known of its health no longer holds. An unchanged one keeps it.
-    unchanged = changed == current.model_copy(update={"health": changed.health})
+    unchanged = changed == current.model_copy(
+        update={"health": changed.health, "webhook": changed.webhook}
+    )
     return current if unchanged else changed
 
 
@@ -162,6 +171,11 @@ def changed_account(
 ) -> SenderAccount:
     """The account with ``changes`` applied."""
     name = None if changes.remove_name else (changes.name or account.name)
+    hmac_key = (
+        None
+        if changes.remove_webhook_hmac_key
+        else (changes.webhook_hmac_key or account.webhook_hmac_key)
+    )
     changed = account.model_copy(
         update={
             "phone": (
@@ -180,11 +194,17 @@ def changed_account(
                 else account.warmup_schedule
             ),
             "activated_at": changes.activated_at or account.activated_at,
+            "webhook_hmac_key": hmac_key,
             "updated_at": now,
         }
     )
     check_account(changed)
     return changed
+
+
+def rotated_receipt_token(account: SenderAccount, token: SecretStr, now: datetime) -> SenderAccount:
+    """The account with a new receipt token: its old receipt URLs stop working."""
+    return account.model_copy(update={"receipt_token": token, "updated_at": now})
 
 
 def disabled_account(account: SenderAccount, now: datetime) -> SenderAccount:

@@ -17,6 +17,8 @@ class CampaignStats:
     failed: int
     success_rate: str
     """Percentage of messages sent (delivered and read included), two decimals: "97.50"."""
+    not_on_whatsapp: int = 0
+    """Of ``failed``: numbers the gateway said are not on WhatsApp (never sent)."""
 
 
 def _count(counts: Mapping[str, object], name: str) -> int:
@@ -35,7 +37,7 @@ def success_rate(sent: int, total: int) -> str:
     return f"{100 * sent / total:.2f}"
 
 
-def campaign_stats(counts: Mapping[str, object]) -> CampaignStats:
+def campaign_stats(counts: Mapping[str, object], *, not_on_whatsapp: int = 0) -> CampaignStats:
     """The statistics of a campaign document's ``counts`` (``total`` plus one per status).
 
     Sent includes delivered and read; failed includes expired; cancelled messages count as
@@ -54,5 +56,6 @@ def campaign_stats(counts: Mapping[str, object]) -> CampaignStats:
         sent=sent,
         delivered=delivered,
         failed=failed,
+        not_on_whatsapp=min(max(not_on_whatsapp, 0), failed),
         success_rate=success_rate(sent, total),
     )

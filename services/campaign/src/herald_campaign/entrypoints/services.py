@@ -19,6 +19,7 @@ from herald_campaign.service_layer.ports import LagReader
 from herald_campaign.service_layer.receipts import ReceiptService
 from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
+from herald_campaign.service_layer.webhook_setup import WebhookSetupService
 from herald_campaign.settings import CampaignSettings
 from herald_core.attempt_plan import AttemptPlan
 
@@ -31,6 +32,7 @@ class CampaignServices:
     dead_letters: DeadLetterService
     accounts: AccountService
     pairing: SessionPairing
+    webhook_setup: WebhookSetupService
     receipts: ReceiptService
     schedules: ScheduleService
     lifecycle: CampaignLifecycle

@@ -19,16 +19,24 @@ from herald_campaign.domain.accounts import (
     disabled_account,
     enabled_account,
     new_account,
+    rotated_receipt_token,
 )
+from herald_campaign.domain.receipt_urls import is_receipt_token, new_receipt_token
 from herald_campaign.service_layer.campaigns import stored_now
 from herald_campaign.service_layer.errors import AccountConflict, AccountNotFound, InvalidAccount
+from herald_campaign.service_layer.gateway_vetting import GatewayVetting
 from herald_core.accounts.model import (
     AccountStatus,
+    GatewayAdapter,
     InvalidAccountSettings,
     SenderAccount,
+    SessionHealth,
+    WebhookSetup,
     account_document,
     account_of,
     new_account_id,
+    session_health_document,
+    webhook_setup_document,
 )
 from herald_core.attempt_plan import Route
 from herald_infra.mongo.client import ACCOUNTS, Database, Document
@@ -43,20 +51,36 @@ class AccountPage:
     total: int
 
 
+@dataclass(frozen=True)
+class CreatedAccount:
+    account: SenderAccount
+    warnings: tuple[str, ...]
+    """What the account's gateways said that the operator should know or fix."""
+
+
 def _phone_taken(phone: str) -> AccountConflict:
     return AccountConflict(f"an account with phone {phone} exists already", "account-exists")
 
 
 class AccountService:
     def __init__(
-        self, db: Database, *, defaults: AccountDefaults, default_region: str | None
+        self,
+        db: Database,
+        *,
+        defaults: AccountDefaults,
+        default_region: str | None,
+        vetting: GatewayVetting | None = None,
     ) -> None:
+        """``vetting`` asks a new account's gateways what they are before it is stored; None
+        stores it unasked."""
         self._accounts = db[ACCOUNTS]
         self._defaults = defaults
         self._default_region = default_region
+        self._vetting = vetting
 
-    async def create_account(self, tenant_id: str, draft: AccountDraft) -> SenderAccount:
-        """A new enabled account; InvalidAccount naming the field, or AccountConflict when the
+    async def create_account(self, tenant_id: str, draft: AccountDraft) -> CreatedAccount:
+        """A new enabled account, and what its gateways' reports warn of; InvalidAccount naming
+        the field (a rule broken, or a gateway Herald cannot use), or AccountConflict when the
         tenant has an account with this number already."""
         try:
             account = new_account(
@@ -66,15 +90,17 @@ class AccountService:
                 defaults=self._defaults,
                 default_region=self._default_region,
                 now=stored_now(),
+                receipt_token=new_receipt_token(),
             )
         except InvalidAccountSettings as error:
             raise InvalidAccount(error.field, error.message) from None
+        warnings = await self._vetting.vet(account) if self._vetting is not None else ()
         try:
             await self._accounts.insert_one(account_document(account))
         except DuplicateKeyError:
             raise _phone_taken(account.phone) from None
         log.info("sender account created", account_id=account.id, tenant_id=tenant_id)
-        return account
+        return CreatedAccount(account, warnings)
 
     async def get_account(self, tenant_id: str, account_id: str) -> SenderAccount:
         document = await self._accounts.find_one({"_id": account_id, "tenantId": tenant_id})
@@ -114,7 +140,7 @@ class AccountService:
         fields = {
             name: value
             for name, value in document.items()
-            if name not in {"_id", "tenantId", "createdAt", "sessions"}
+            if name not in {"_id", "tenantId", "createdAt", "sessions", "receiptToken"}
         }
         for route in Route:
             if changed.session_for(route) != current.session_for(route):
@@ -143,6 +169,63 @@ class AccountService:
             await self._set_status(account)
             log.info("sender account enabled", account_id=account_id, tenant_id=tenant_id)
         return account
+
+    async def rotate_receipt_token(self, tenant_id: str, account_id: str) -> SenderAccount:
+        """The account with a new receipt token; receipts to the old URLs are refused from now
+        on (the gateways must be told the new ones: :class:`WebhookSetupService`)."""
+        current = await self.get_account(tenant_id, account_id)
+        account = rotated_receipt_token(current, new_receipt_token(), stored_now())
+        assert account.receipt_token is not None
+        await self._write(
+            tenant_id,
+            account_id,
+            {
+                "receiptToken": account.receipt_token.get_secret_value(),
+                "updatedAt": account.updated_at,
+            },
+        )
+        log.info("receipt token rotated", account_id=account_id, tenant_id=tenant_id)
+        return account
+
+    async def by_receipt_token(self, token: str) -> SenderAccount | None:
+        """The account whose receipt URLs carry ``token``, of whichever tenant (the token is
+        the proof); None for anything else."""
+        if not is_receipt_token(token):
+            return None
+        document = await self._accounts.find_one({"receiptToken": token})
+        return account_of(document) if document is not None else None
+
+    async def record_webhook_setup(
+        self, account: SenderAccount, route: Route, setup: WebhookSetup
+    ) -> None:
+        await self._write(
+            account.tenant_id,
+            account.id,
+            {f"sessions.{route.value}.webhook": webhook_setup_document(setup)},
+        )
+
+    async def record_reported_health(
+        self, account: SenderAccount, gateway: GatewayAdapter, session: str, health: SessionHealth
+    ) -> list[Route]:
+        """A session change the gateway itself reported (its webhook): the health of every
+        session of ``account`` on that gateway kind with that session name; the routes
+        updated."""
+        routes = [
+            route
+            for route in Route
+            if account.session_for(route).gateway is gateway
+            and account.session_for(route).session == session
+        ]
+        if routes:
+            await self._write(
+                account.tenant_id,
+                account.id,
+                {
+                    f"sessions.{route.value}.health": session_health_document(health)
+                    for route in routes
+                },
+            )
+        return routes
 
     async def _set_status(self, account: SenderAccount) -> None:
         await self._write(

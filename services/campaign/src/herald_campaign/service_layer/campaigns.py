@@ -39,8 +39,10 @@ from herald_campaign.service_layer.errors import (
 from herald_campaign.service_layer.ports import CampaignEventPublisher
 from herald_core.contracts.common import new_event_id, utc_now
 from herald_core.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
+from herald_core.messages.states import MessageStatus
 from herald_core.templates import TemplateError, check_message_body
-from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, Database, Document
+from herald_gateways.failures import NOT_ON_WHATSAPP
+from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
@@ -87,6 +89,7 @@ class CampaignService:
     ) -> None:
         self._campaigns = db[CAMPAIGNS]
         self._contacts = db[CONTACTS]
+        self._messages = db[MESSAGES]
         self._events = events
         self._default_region = default_region
 
@@ -394,9 +397,20 @@ class CampaignService:
         )
 
     async def campaign_stats(self, tenant_id: str, campaign_id: str) -> CampaignStats:
-        """Delivery statistics from the campaign's message counters."""
+        """Delivery statistics from the campaign's message counters, and how many of its
+        failures were numbers not on WhatsApp."""
         campaign = await self.get_campaign(tenant_id, campaign_id)
-        return campaign_stats(campaign.get("counts") or {})
+        counts = campaign.get("counts") or {}
+        not_on_whatsapp = 0
+        if counts.get(MessageStatus.FAILED.value):
+            not_on_whatsapp = await self._messages.count_documents(
+                {
+                    "status": MessageStatus.FAILED.value,
+                    "campaignId": campaign_id,
+                    "failedReason": NOT_ON_WHATSAPP,
+                }
+            )
+        return campaign_stats(counts, not_on_whatsapp=not_on_whatsapp)
 
 
 def _launch_fields(campaign: Document, command_id: str | None) -> Document:

@@ -39,6 +39,21 @@ _RECEIVED_AT = {MessageStatus.DELIVERED: "deliveredAt", MessageStatus.READ: "rea
 
 
 @dataclass(frozen=True)
+class ReceiptScope:
+    """Whose messages a receipt may touch: the account its URL belongs to (and that account's
+    tenant), or, for the deployment's own gateway, the default account of every tenant."""
+
+    account_id: str
+    tenant_id: str | None = None
+
+    def selector(self) -> Document:
+        selector: Document = {"accountId": self.account_id}
+        if self.tenant_id is not None:
+            selector["tenantId"] = self.tenant_id
+        return selector
+
+
+@dataclass(frozen=True)
 class RecordedReceipt:
     outcome: ReceiptOutcome
     message_id: str | None = None
@@ -52,12 +67,13 @@ class ReceiptService:
         self._messages = db[MESSAGES]
         self._events = events
 
-    async def record(self, receipt: Receipt) -> RecordedReceipt:
-        """Apply one receipt; its outcome says what it did (nothing, for all but APPLIED)."""
+    async def record(self, receipt: Receipt, scope: ReceiptScope) -> RecordedReceipt:
+        """Apply one receipt to a message within ``scope``; its outcome says what it did
+        (nothing, for all but APPLIED). Another account's or tenant's message is unknown."""
         reported = receipt.acknowledgement.status
         if reported is None:
             return RecordedReceipt(ReceiptOutcome.IGNORED)
-        message = await self._find(receipt.gateway_message_id)
+        message = await self._find(receipt.gateway_message_id, scope)
         if message is None:
             log.info(
                 "receipt for an unknown message dropped",
@@ -96,9 +112,11 @@ class ReceiptService:
             message = found
         raise RuntimeError(f"message {message_id} kept changing status under a receipt")
 
-    async def _find(self, reported_id: str) -> Document | None:
+    async def _find(self, reported_id: str, scope: ReceiptScope) -> Document | None:
         candidates = list(gateway_id_candidates(reported_id))
-        return await self._messages.find_one({"gatewayMessageId": {"$in": candidates}}, _FIELDS)
+        return await self._messages.find_one(
+            {"gatewayMessageId": {"$in": candidates}, **scope.selector()}, _FIELDS
+        )
 
     async def _announce(
         self, message: Document, previous: MessageStatus, status: MessageStatus

@@ -12,9 +12,15 @@ Document in ``accounts`` (camelCase like every Herald collection)::
     {_id, tenantId, phone, name, status: enabled|disabled,
      sessions: {primary: SESSION, fallback: SESSION},
      hourlyCap, dailyCap, warmupSchedule: [int], activatedAt,
+     receiptToken, webhookHmacKey,
      createdAt, updatedAt, disabledAt}
     SESSION = {engine, gateway, baseUrl, session, apiKey,
-               health: {status, checkedAt, detail}}
+               health: {status, checkedAt, detail},
+               webhook: {status, checkedAt, detail}}
+
+``receiptToken`` is the secret part of the account's receipt URLs
+(``/api/webhooks/<gateway>/<token>``): whoever knows it may report receipts of this account's
+messages, and of no other. Accounts made before it existed have none until it is rotated.
 """
 
 from __future__ import annotations
@@ -61,7 +67,8 @@ SESSION_ENGINE: dict[Route, SessionEngine] = {
 fault of one does not take both down."""
 
 ADAPTER_ENGINES: dict[GatewayAdapter, frozenset[SessionEngine]] = {
-    # WAHA: NOWEB is Baileys-based, WEBJS is whatsapp-web.js.
+    # WAHA: NOWEB and GOWS serve Baileys' role, WEBJS is whatsapp-web.js
+    # (herald_gateways.support.ROUTE_ENGINES).
     GatewayAdapter.WAHA: frozenset(SessionEngine),
     # Evolution API runs Baileys only.
     GatewayAdapter.EVOLUTION: frozenset({SessionEngine.BAILEYS}),
@@ -103,6 +110,26 @@ class SessionHealth(_Model):
     detail: str | None = None
 
 
+class WebhookSetupStatus(StrEnum):
+    """Whether the session's gateway sends its events to the account's receipt URL."""
+
+    UNKNOWN = "UNKNOWN"
+    """Not tried yet."""
+    CONFIGURED = "CONFIGURED"
+    """Herald set the gateway's webhook up itself."""
+    MANUAL = "MANUAL"
+    """Herald could not (no public URL, or the gateway's tier or version refuses): the detail
+    says what the operator must configure by hand."""
+    FAILED = "FAILED"
+    """The gateway could not be asked (unreachable, an error); try again."""
+
+
+class WebhookSetup(_Model):
+    status: WebhookSetupStatus = WebhookSetupStatus.UNKNOWN
+    checked_at: datetime | None = None
+    detail: str | None = None
+
+
 class GatewaySession(_Model):
     """How one sender deployment reaches the account's number."""
 
@@ -113,6 +140,7 @@ class GatewaySession(_Model):
     """WAHA's session name, or Evolution's instance name."""
     api_key: SecretStr | None = None
     health: SessionHealth = SessionHealth()
+    webhook: WebhookSetup = WebhookSetup()
 
 
 class SenderAccount(_Model):
@@ -129,6 +157,11 @@ class SenderAccount(_Model):
     warmup_schedule: tuple[Annotated[int, Field(ge=1)], ...] = ()
     activated_at: datetime
     """Day 1 of its warm-up."""
+    receipt_token: SecretStr | None = None
+    """The secret of the account's receipt URLs (None: an account older than them)."""
+    webhook_hmac_key: SecretStr | None = None
+    """When set, receipts must also carry WAHA's ``X-Webhook-Hmac`` under this key (WAHA Plus
+    signs; WAHA Core and Evolution do not)."""
     created_at: datetime
     updated_at: datetime
     disabled_at: datetime | None = None
@@ -190,16 +223,24 @@ def _session_document(session: GatewaySession) -> dict[str, Any]:
         "baseUrl": session.base_url,
         "session": session.session,
         "apiKey": session.api_key.get_secret_value() if session.api_key is not None else None,
-        "health": {
-            "status": session.health.status.value,
-            "checkedAt": session.health.checked_at,
-            "detail": session.health.detail,
-        },
+        "health": session_health_document(session.health),
+        "webhook": webhook_setup_document(session.webhook),
     }
+
+
+def session_health_document(health: SessionHealth) -> dict[str, Any]:
+    """``sessions.<route>.health`` of an account document."""
+    return {"status": health.status.value, "checkedAt": health.checked_at, "detail": health.detail}
+
+
+def webhook_setup_document(setup: WebhookSetup) -> dict[str, Any]:
+    """``sessions.<route>.webhook`` of an account document."""
+    return {"status": setup.status.value, "checkedAt": setup.checked_at, "detail": setup.detail}
 
 
 def _session_of(document: dict[str, Any]) -> GatewaySession:
     health: dict[str, Any] = document.get("health") or {}
+    webhook: dict[str, Any] = document.get("webhook") or {}
     return GatewaySession(
         engine=document["engine"],
         gateway=document["gateway"],
@@ -211,12 +252,23 @@ def _session_of(document: dict[str, Any]) -> GatewaySession:
             checked_at=health.get("checkedAt"),
             detail=health.get("detail"),
         ),
+        webhook=WebhookSetup(
+            status=webhook.get("status", WebhookSetupStatus.UNKNOWN),
+            checked_at=webhook.get("checkedAt"),
+            detail=webhook.get("detail"),
+        ),
     )
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 def account_document(account: SenderAccount) -> dict[str, Any]:
-    """The ``accounts`` document of an account (the API key in clear: the senders need it)."""
-    return {
+    """The ``accounts`` document of an account (the API key in clear: the senders need it; the
+    receipt token in clear: Herald gives it to the gateways). No ``receiptToken`` key when there
+    is none, so its unique index stays sparse."""
+    document = {
         "_id": account.id,
         "tenantId": account.tenant_id,
         "phone": account.phone,
@@ -233,7 +285,11 @@ def account_document(account: SenderAccount) -> dict[str, Any]:
         "createdAt": account.created_at,
         "updatedAt": account.updated_at,
         "disabledAt": account.disabled_at,
+        "webhookHmacKey": _secret(account.webhook_hmac_key),
     }
+    if account.receipt_token is not None:
+        document["receiptToken"] = account.receipt_token.get_secret_value()
+    return document
 
 
 def account_of(document: dict[str, Any]) -> SenderAccount:
@@ -254,4 +310,6 @@ def account_of(document: dict[str, Any]) -> SenderAccount:
         created_at=document["createdAt"],
         updated_at=document.get("updatedAt", document["createdAt"]),
         disabled_at=document.get("disabledAt"),
+        receipt_token=document.get("receiptToken"),
+        webhook_hmac_key=document.get("webhookHmacKey"),
     )

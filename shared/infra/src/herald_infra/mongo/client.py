@@ -32,6 +32,9 @@ Documents (field names follow the seed schema, camelCase):
   account may send again), ``lastSendMs``; see :mod:`herald_infra.accounts.pace_slots`.
 - ``recipients``: ``_id`` (tenant and E.164 phone, ``tenant|+9198…``), ``tenantId``,
   ``phone``, ``accountId`` (the sender account the recipient was last given), ``assignedAt``.
+- ``number_checks``: ``_id`` (tenant and E.164 phone), ``tenantId``, ``phone``,
+  ``onWhatsapp``, ``checkedAt``, ``expiresAt`` (removed then); see
+  :mod:`herald_infra.recipients.number_checks`.
 
 - ``schedules``: see :mod:`herald_core.schedules`; ``schedule_firings``: ``_id`` (the
   firing id: schedule and due time), ``scheduleId``, ``scheduledFor``, ``firedAt``, ``state``
@@ -71,6 +74,7 @@ CIRCUIT_BREAKERS = "circuit_breakers"
 ACCOUNTS = "accounts"
 ACCOUNT_USAGE = "account_usage"
 RECIPIENTS = "recipients"
+NUMBER_CHECKS = "number_checks"
 ACCOUNT_PACE = "account_pace"
 SCHEDULES = "schedules"
 SCHEDULE_FIRINGS = "schedule_firings"
@@ -119,8 +123,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     ACCOUNTS: [
         IndexModel([("tenantId", ASCENDING), ("phone", ASCENDING)], unique=True),
         IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)]),
+        # Receipts find their account by the token in their URL (absent on older accounts).
+        IndexModel([("receiptToken", ASCENDING)], unique=True, sparse=True),
     ],
     ACCOUNT_USAGE: [IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0)],
+    NUMBER_CHECKS: [IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0)],
 }
 
 

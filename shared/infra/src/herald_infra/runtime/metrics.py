@@ -110,3 +110,9 @@ CAMPAIGN_GATE_STOPS = Counter(
     "cancelled; expired: validity window over).",
     ["delivery_method", "outcome"],
 )
+NUMBER_CHECKS = Counter(
+    "herald_number_checks_total",
+    "Answers to 'is this number on WhatsApp' before a first send, by delivery method, where the "
+    "answer came from (gateway, cache) and what it was (on-whatsapp, not-on-whatsapp).",
+    ["delivery_method", "source", "result"],
+)

@@ -53,10 +53,21 @@ class HeraldSettings(BaseSettings):
     gateway_api_key: str | None = None
     gateway_session: str = "default"
     gateway_timeout_seconds: float = 30.0
+    """Each gateway call's timeout. Keep it well above 5 s (``herald_gateways.waha.
+    MIN_TIMEOUT_SECONDS``, 10): WAHA waits 5 s for a session that is not WORKING before its
+    422, which moves the message to the other engine; a shorter timeout turns that into a
+    ``gateway-timeout``, which does not. The claim lease must outlast it
+    (``claim_lease_seconds``)."""
     session_poll_seconds: float = Field(default=30.0, gt=0)
     """How often each sender process checks the health of its engine's session of every
     enabled sender account (and of the gateway above); a session not WORKING is not sent
     through until a check finds it WORKING again."""
+    number_check_hours: float = Field(default=168.0, ge=0)
+    """Before a number's first send, the sender asks the account's gateway whether it is on
+    WhatsApp (WAHA answers 201 to a send to a number that is not, and the message never gets
+    past the server), in a paced turn of the account like a send; a number that is not fails as
+    ``not-on-whatsapp`` without a send. Each answer is kept per tenant for this many hours.
+    0 turns the check off."""
     account_cache_seconds: float = Field(default=5.0, ge=0)
     """How long a sender remembers a sender account (gateway, session, enabled): a change or a
     disable reaches the senders within this time."""

@@ -17,6 +17,7 @@ from herald_campaign.domain.accounts import (
     SessionChanges,
     SessionSetup,
 )
+from herald_campaign.domain.receipt_urls import receipt_path, receipt_url
 from herald_campaign.entrypoints.rest.schemas import RequestModel, ResponseModel
 from herald_campaign.entrypoints.rest.urls import checked_http_url
 from herald_campaign.service_layer.accounts import AccountPage
@@ -28,6 +29,7 @@ from herald_core.accounts.model import (
     HealthStatus,
     SenderAccount,
     SessionEngine,
+    WebhookSetupStatus,
 )
 from herald_core.accounts.sending_limits import daily_allowance
 from herald_core.attempt_plan import Route
@@ -76,6 +78,15 @@ ActivatedAt = Annotated[
     Field(description="When the number started sending: day 1 of its warm-up."),
 ]
 AccountName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+WebhookHmacKey = Annotated[
+    SecretStr,
+    Field(
+        description="Only for WAHA Plus, which signs its webhooks: receipts to the account's "
+        "WAHA receipt URL must then carry `X-Webhook-Hmac` under this key (Herald gives it to "
+        "the gateway). WAHA Core and Evolution sign nothing; leave it unset for them. "
+        "Write-only (responses say `webhookHmacKeySet`)."
+    ),
+]
 
 
 def gateway_url(value: str) -> str:
@@ -157,6 +168,9 @@ class CreateAccountRequest(RequestModel):
     daily_cap: DailyCap | None = None
     warmup_schedule: WarmupSchedule | None = None
     activated_at: ActivatedAt | None = None
+    webhook_hmac_key: WebhookHmacKey | None = None
+
+    _hmac = field_validator("webhook_hmac_key")(api_key_text)
 
     def draft(self) -> AccountDraft:
         return AccountDraft(
@@ -170,6 +184,7 @@ class CreateAccountRequest(RequestModel):
                 tuple(self.warmup_schedule) if self.warmup_schedule is not None else None
             ),
             activated_at=self.activated_at,
+            webhook_hmac_key=self.webhook_hmac_key,
         )
 
 
@@ -184,7 +199,11 @@ class UpdateAccountRequest(RequestModel):
     daily_cap: DailyCap | None = None
     warmup_schedule: WarmupSchedule | None = None
     activated_at: ActivatedAt | None = None
+    webhook_hmac_key: WebhookHmacKey | None = Field(
+        default=None, description="A new key; `null` removes it."
+    )
 
+    _hmac = field_validator("webhook_hmac_key")(api_key_text)
     _not_null = field_validator(
         "phone",
         "primary",
@@ -208,6 +227,10 @@ class UpdateAccountRequest(RequestModel):
                 tuple(self.warmup_schedule) if self.warmup_schedule is not None else None
             ),
             activated_at=self.activated_at,
+            webhook_hmac_key=self.webhook_hmac_key,
+            remove_webhook_hmac_key=(
+                "webhook_hmac_key" in self.model_fields_set and self.webhook_hmac_key is None
+            ),
         )
 
 
@@ -220,6 +243,16 @@ class SessionHealthResponse(ResponseModel):
     detail: str | None = None
 
 
+class WebhookSetupResponse(ResponseModel):
+    status: WebhookSetupStatus = Field(
+        description="UNKNOWN (not tried), CONFIGURED (Herald set the gateway's webhook to the "
+        "account's receipt URL), MANUAL (Herald cannot: the detail says what to set by hand), "
+        "FAILED (the gateway could not be asked: POST .../webhooks to try again)."
+    )
+    checked_at: datetime | None = None
+    detail: str | None = None
+
+
 class SessionResponse(ResponseModel):
     engine: SessionEngine
     gateway: GatewayAdapter
@@ -227,6 +260,7 @@ class SessionResponse(ResponseModel):
     session: str
     api_key_set: bool = Field(description="Whether the session has an API key (never shown).")
     health: SessionHealthResponse
+    webhook: WebhookSetupResponse
 
     @classmethod
     def of(cls, session: GatewaySession) -> SessionResponse:
@@ -240,6 +274,11 @@ class SessionResponse(ResponseModel):
                 status=session.health.status,
                 checked_at=session.health.checked_at,
                 detail=session.health.detail,
+            ),
+            webhook=WebhookSetupResponse(
+                status=session.webhook.status,
+                checked_at=session.webhook.checked_at,
+                detail=session.webhook.detail,
             ),
         )
 
@@ -259,6 +298,11 @@ class AccountResponse(ResponseModel):
         "warms up."
     )
     activated_at: datetime
+    receipt_token_set: bool = Field(
+        description="Whether the account has receipt URLs (accounts made before them get "
+        "theirs by rotating the token)."
+    )
+    webhook_hmac_key_set: bool
     created_at: datetime
     updated_at: datetime
     disabled_at: datetime | None = None
@@ -277,10 +321,60 @@ class AccountResponse(ResponseModel):
             warmup_schedule=list(account.warmup_schedule),
             daily_allowance=daily_allowance(account.limits, utc_now()),
             activated_at=account.activated_at,
+            receipt_token_set=account.receipt_token is not None,
+            webhook_hmac_key_set=account.webhook_hmac_key is not None,
             created_at=account.created_at,
             updated_at=account.updated_at,
             disabled_at=account.disabled_at,
         )
+
+
+class ReceiptUrlsResponse(ResponseModel):
+    """Where the account's gateways post receipts: shown only here, when the account is made
+    and when its token is rotated. Herald gives them to the gateways itself (each session's
+    `webhook` says whether that worked); keep them to configure a gateway by hand."""
+
+    token: str = Field(description="The secret in the URLs; rotate it if it leaks.")
+    waha: str = Field(description="The receipt URL (or path, without HERALD_PUBLIC_URL) for WAHA.")
+    evolution: str = Field(description="The same for Evolution API.")
+
+    @classmethod
+    def of(cls, token: SecretStr, public_url: str | None) -> ReceiptUrlsResponse:
+        def url(gateway: GatewayAdapter) -> str:
+            if public_url:
+                return receipt_url(public_url, gateway, token)
+            return receipt_path(gateway, token)
+
+        return cls(
+            token=token.get_secret_value(),
+            waha=url(GatewayAdapter.WAHA),
+            evolution=url(GatewayAdapter.EVOLUTION),
+        )
+
+
+class CreatedAccountResponse(AccountResponse):
+    receipt_urls: ReceiptUrlsResponse
+    warnings: list[str] = Field(
+        description="What the account's gateways said that the operator should know or fix "
+        "(WAHA Core and a session not named `default`, say); empty when nothing."
+    )
+
+    @classmethod
+    def of_new(
+        cls, account: SenderAccount, public_url: str | None, warnings: tuple[str, ...]
+    ) -> CreatedAccountResponse:
+        assert account.receipt_token is not None, "a new account has a receipt token"
+        shown = AccountResponse.of(account).model_dump()
+        return cls(
+            **shown,
+            receipt_urls=ReceiptUrlsResponse.of(account.receipt_token, public_url),
+            warnings=list(warnings),
+        )
+
+
+class RotatedReceiptTokenResponse(ResponseModel):
+    account: AccountResponse
+    receipt_urls: ReceiptUrlsResponse
 
 
 class SessionQrResponse(ResponseModel):

@@ -11,6 +11,9 @@ from herald_campaign.entrypoints.rest.account_schemas import (
     AccountListResponse,
     AccountResponse,
     CreateAccountRequest,
+    CreatedAccountResponse,
+    ReceiptUrlsResponse,
+    RotatedReceiptTokenResponse,
     SessionQrResponse,
     UpdateAccountRequest,
 )
@@ -23,8 +26,10 @@ from herald_campaign.entrypoints.rest.errors import (
     INVALID,
     NOT_WAITING_FOR_SCAN,
 )
-from herald_core.accounts.model import AccountStatus
+from herald_core.accounts.model import AccountStatus, WebhookSetupStatus
 from herald_core.attempt_plan import Route
+
+_NOT_TRIED = WebhookSetupStatus.UNKNOWN
 
 router = APIRouter(prefix="/api/accounts", tags=["accounts"], responses=AUTH)
 
@@ -32,19 +37,26 @@ router = APIRouter(prefix="/api/accounts", tags=["accounts"], responses=AUTH)
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=AccountResponse,
+    response_model=CreatedAccountResponse,
     responses={**INVALID, **ACCOUNT_CONFLICT},
     summary="Add a sender account",
     description=(
         "A WhatsApp number with its primary (Baileys) and fallback (whatsapp-web.js) gateway "
         "sessions. Caps and warm-up default to the service's settings. API keys are stored for "
-        "the senders and never returned."
+        "the senders and never returned. The answer holds the account's receipt URLs, shown "
+        "this once: Herald sets them as each session's webhook itself when HERALD_PUBLIC_URL "
+        "is set (each session's `webhook` says how that went). Herald first asks each gateway "
+        "what it is (`GET /api/server/version`, Evolution's `GET /`): one it cannot use "
+        "(Evolution API v1) is refused naming the session's `gateway`; what the operator should "
+        "fix (WAHA Core serves only the session `default`) comes back in `warnings`."
     ),
 )
 async def create_account(
     body: CreateAccountRequest, tenant: Tenant, services: Services
-) -> AccountResponse:
-    return AccountResponse.of(await services.accounts.create_account(tenant, body.draft()))
+) -> CreatedAccountResponse:
+    created = await services.accounts.create_account(tenant, body.draft())
+    account = await services.webhook_setup.set_up(created.account)
+    return CreatedAccountResponse.of_new(account, services.settings.public_url, created.warnings)
 
 
 @router.get(
@@ -89,7 +101,50 @@ async def update_account(
     account_id: AccountId, body: UpdateAccountRequest, tenant: Tenant, services: Services
 ) -> AccountResponse:
     account = await services.accounts.update_account(tenant, account_id, body.changes())
+    # A changed session is a new one to its gateway: it gets the webhook again.
+    unset = tuple(r for r in Route if account.session_for(r).webhook.status is _NOT_TRIED)
+    if unset:
+        account = await services.webhook_setup.set_up(account, routes=unset)
     return AccountResponse.of(account)
+
+
+@router.post(
+    "/{account_id}/webhooks",
+    response_model=AccountResponse,
+    responses={**INVALID, **ACCOUNT_NOT_FOUND},
+    summary="Set the account's webhooks up on its gateways again",
+    description=(
+        "Points each session's gateway webhook at the account's receipt URL again: after a "
+        "gateway was reset, a session re-created, or a FAILED set-up. Each session's "
+        "`webhook` says how it went."
+    ),
+)
+async def set_up_webhooks(
+    account_id: AccountId, tenant: Tenant, services: Services
+) -> AccountResponse:
+    account = await services.accounts.get_account(tenant, account_id)
+    return AccountResponse.of(await services.webhook_setup.set_up(account))
+
+
+@router.post(
+    "/{account_id}/receipt-token",
+    response_model=RotatedReceiptTokenResponse,
+    responses={**INVALID, **ACCOUNT_NOT_FOUND},
+    summary="Rotate the account's receipt token",
+    description=(
+        "A new secret for the account's receipt URLs (shown this once); the old URLs are "
+        "refused from now on. Herald sets the new URLs on the account's gateways itself when "
+        "HERALD_PUBLIC_URL is set; otherwise set them by hand."
+    ),
+)
+async def rotate_receipt_token(
+    account_id: AccountId, tenant: Tenant, services: Services
+) -> RotatedReceiptTokenResponse:
+    account = await services.accounts.rotate_receipt_token(tenant, account_id)
+    assert account.receipt_token is not None
+    urls = ReceiptUrlsResponse.of(account.receipt_token, services.settings.public_url)
+    account = await services.webhook_setup.set_up(account)
+    return RotatedReceiptTokenResponse(account=AccountResponse.of(account), receipt_urls=urls)
 
 
 @router.get(

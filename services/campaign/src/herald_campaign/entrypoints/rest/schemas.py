@@ -285,6 +285,9 @@ class CampaignStatsResponse(ResponseModel):
     sent: int = Field(description="Sent, delivered and read.")
     delivered: int = Field(description="Delivered and read.")
     failed: int = Field(description="Failed and expired.")
+    not_on_whatsapp: int = Field(
+        description="Of failed: numbers the gateway said are not on WhatsApp (never sent)."
+    )
     success_rate: str = Field(description="Percent of the total sent, two decimals.")
 
     @classmethod
@@ -295,6 +298,7 @@ class CampaignStatsResponse(ResponseModel):
             sent=stats.sent,
             delivered=stats.delivered,
             failed=stats.failed,
+            not_on_whatsapp=stats.not_on_whatsapp,
             success_rate=stats.success_rate,
         )
 

@@ -1,0 +1,1 @@
+"""What Herald knows of a tenant's recipients across campaigns."""
