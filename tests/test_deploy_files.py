@@ -28,6 +28,13 @@ GATEWAYS = {"primary-sender": "gateway-primary", "fallback-sender": "gateway-fal
 WAHA = {"primary-sender": ("waha-noweb", "NOWEB"), "fallback-sender": ("waha-webjs", "WEBJS")}
 
 
+REQUIRED_VARIABLES = {
+    "HERALD_API_TOKEN": "validation-only",
+    "HERALD_WEBHOOK_HMAC_KEY": "validation-only-key",
+}
+"""What compose refuses to start without: secrets it has no default for."""
+
+
 def compose_command() -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
@@ -38,7 +45,7 @@ def compose_config(*options: str) -> dict[str, Any]:
     """The compose file as Compose resolves it (variables, anchors, defaults)."""
     result = subprocess.run(
         [*compose_command(), *options, "-f", str(COMPOSE), "config"],
-        env={**os.environ, "HERALD_API_TOKEN": "validation-only"},
+        env={**os.environ, **REQUIRED_VARIABLES},
         capture_output=True,
         text=True,
         check=False,
@@ -77,7 +84,7 @@ def services() -> dict[str, Any]:
 def test_docker_compose_file_is_valid() -> None:
     result = subprocess.run(
         [*compose_command(), "-f", str(COMPOSE), "config", "-q"],
-        env={**os.environ, "HERALD_API_TOKEN": "validation-only"},
+        env={**os.environ, **REQUIRED_VARIABLES},
         capture_output=True,
         text=True,
         check=False,
@@ -85,16 +92,19 @@ def test_docker_compose_file_is_valid() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_refuses_to_start_without_an_api_token() -> None:
+@pytest.mark.parametrize("missing", sorted(REQUIRED_VARIABLES))
+def test_compose_refuses_to_start_without_a_secret(missing: str) -> None:
+    """No published default stands in for the API token or the webhook key."""
+    given = {k: v for k, v in REQUIRED_VARIABLES.items() if k != missing}
     result = subprocess.run(
         [*compose_command(), "-f", str(COMPOSE), "config", "-q"],
-        env={k: v for k, v in os.environ.items() if k != "HERALD_API_TOKEN"},
+        env={**{k: v for k, v in os.environ.items() if k not in REQUIRED_VARIABLES}, **given},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
-    assert "HERALD_API_TOKEN" in result.stderr
+    assert missing in result.stderr
 
 
 def test_compose_runs_the_five_services_on_kafka_and_the_mongodb_replica_set(

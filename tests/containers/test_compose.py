@@ -97,6 +97,7 @@ def compose(
     variables = {
         "HERALD_IMAGE": herald_image,
         "HERALD_API_TOKEN": f"compose-{uuid.uuid4().hex}",
+        "HERALD_WEBHOOK_HMAC_KEY": uuid.uuid4().hex,
         "CI_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CI_MONGODB_URL": mongodb_url,
         "CI_MONGODB_DATABASE": f"herald_compose_{uuid.uuid4().hex[:8]}",
