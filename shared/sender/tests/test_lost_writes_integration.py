@@ -10,7 +10,6 @@ gateway simulator; the lost answers are injected where the driver would raise th
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -18,19 +17,15 @@ import pytest
 from faststream.kafka import KafkaBroker
 from pymongo.errors import AutoReconnect
 
-from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.events import SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_core.messages.states import MessageStatus
-from herald_infra.accounts.pace_slots import AccountPace
 from herald_infra.messages.attempt_outcomes import RecordOrigin
 from herald_infra.messages.batched_transitions import TransitionBatcher
-from herald_infra.mongo.client import ensure_indexes
 from herald_infra.runtime.settings import HeraldSettings
-from herald_sender.circuit_registry import AccountCircuits
-from herald_sender.claim_and_send import MessageSender, SenderProfile
-from herald_sender.gateway_directory import GatewayDirectory
-from herald_sender.pacer import SendPacer
+from herald_sender.claim_and_send import MessageSender
+
+from .sending import primary_sender, queued_message
 
 pytestmark = pytest.mark.integration
 S = MessageStatus
@@ -77,56 +72,7 @@ def sender(
     *,
     owner: str = "it-lost-writes",
 ) -> MessageSender:
-    return MessageSender(
-        db=db,
-        broker=broker,
-        gateways=GatewayDirectory.for_route(db, settings, Route.PRIMARY),
-        profile=SenderProfile(
-            route=Route.PRIMARY,
-            delivery_method="baileys",
-            topic=MESSAGE_SEND_PRIMARY,
-            group_id="it-lost-writes",
-        ),
-        plan=AttemptPlan.parse("primary, fallback, fallback@60s"),
-        circuits=AccountCircuits(db, route="primary", threshold=5, cooldown_seconds=60, owner="it"),
-        pacer=SendPacer(AccountPace(db, hold_seconds=10), scale=0),
-        lease_seconds=60,
-        owner=owner,
-        transitions=writes,
-    )
-
-
-async def queued_message(db: Any) -> SendMessage:
-    await ensure_indexes(db)
-    event = SendMessage(
-        tenant_id="t-lost",
-        campaign_id=f"c-{uuid.uuid4().hex[:8]}",
-        message_id=f"m-{uuid.uuid4().hex}",
-        account_id="default",
-        phone="+919876543210",
-        body="hello",
-    )
-    await db["campaigns"].insert_one(
-        {
-            "_id": event.campaign_id,
-            "tenantId": event.tenant_id,
-            "status": "running",
-            "counts": {"total": 1, "queued": 1},
-        }
-    )
-    await db["messages"].insert_one(
-        {
-            "_id": event.message_id,
-            "tenantId": event.tenant_id,
-            "campaignId": event.campaign_id,
-            "accountId": event.account_id,
-            "phone": event.phone,
-            "body": event.body,
-            "status": "queued",
-            "attempt": 1,
-        }
-    )
-    return event
+    return primary_sender(db, broker, settings, owner=owner, transitions=writes)
 
 
 async def gateway_calls(gateway: httpx.AsyncClient, event: SendMessage) -> int:
@@ -142,7 +88,7 @@ async def message(db: Any, event: SendMessage) -> dict[str, Any]:
 async def test_a_claim_whose_answer_was_lost_is_taken_up_and_sent_once(
     db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
 ) -> None:
-    event = await queued_message(db)
+    event = await queued_message(db, "t-lost")
     claims = FaultyWrites(db, S.SENDING, times=1, applied=True)
     engine = sender(db, broker, settings, claims)
 
@@ -161,7 +107,7 @@ async def test_a_claim_whose_answer_was_lost_is_taken_up_and_sent_once(
 async def test_a_sent_message_is_recorded_through_the_outage_without_a_second_send(
     db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
 ) -> None:
-    event = await queued_message(db)
+    event = await queued_message(db, "t-lost")
     records = FaultyWrites(db, S.SENT, times=3, applied=False)
 
     assert await sender(db, broker, settings, records).deliver(event, ORIGIN) is S.SENT
@@ -173,7 +119,7 @@ async def test_a_sent_message_is_recorded_through_the_outage_without_a_second_se
 async def test_a_sent_record_whose_answer_was_lost_is_not_sent_again(
     db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
 ) -> None:
-    event = await queued_message(db)
+    event = await queued_message(db, "t-lost")
     records = FaultyWrites(db, S.SENT, times=1, applied=True)
     engine = sender(db, broker, settings, records)
 
@@ -186,7 +132,7 @@ async def test_a_sent_record_whose_answer_was_lost_is_not_sent_again(
 async def test_a_claim_this_process_already_sent_is_left_to_the_sweep(
     db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
 ) -> None:
-    event = await queued_message(db)
+    event = await queued_message(db, "t-lost")
     # Recording the send fails for good (not an outage): the record is handled again.
     records = FaultyWrites(db, S.SENT, times=1, applied=False, error=RuntimeError("broken"))
     engine = sender(db, broker, settings, records)
@@ -201,7 +147,7 @@ async def test_a_claim_this_process_already_sent_is_left_to_the_sweep(
 async def test_another_process_claim_is_not_taken_up(
     db: Any, broker: KafkaBroker, settings: HeraldSettings, gateway: httpx.AsyncClient
 ) -> None:
-    event = await queued_message(db)
+    event = await queued_message(db, "t-lost")
     claims = FaultyWrites(db, S.SENDING, times=1, applied=True)
     with pytest.raises(AutoReconnect):
         await sender(db, broker, settings, claims, owner="it-dead-process").deliver(event, ORIGIN)

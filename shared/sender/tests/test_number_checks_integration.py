@@ -10,7 +10,6 @@ simulator told which numbers WhatsApp does not know; WAHA would answer a send to
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,6 @@ import pytest
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 
-from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
@@ -29,13 +27,12 @@ from herald_infra.accounts.pace_slots import AccountPace, SlotTaken
 from herald_infra.messages.attempt_outcomes import RecordOrigin
 from herald_infra.mongo.client import connect, database, ensure_indexes
 from herald_infra.runtime.settings import HeraldSettings
-from herald_sender.circuit_registry import AccountCircuits
-from herald_sender.claim_and_send import MessageSender, SenderProfile
-from herald_sender.gateway_directory import GatewayDirectory
+from herald_sender.claim_and_send import MessageSender
 from herald_sender.number_checks import NumberChecks
 from herald_sender.pacer import SendPacer
 
 from .conftest import SIMULATOR_API_KEY
+from .sending import primary_sender, queued_message
 
 pytestmark = pytest.mark.integration
 
@@ -75,50 +72,14 @@ def checks(source: str, result: str) -> float:
 def sender(
     db: Any, broker: KafkaBroker, settings: HeraldSettings, pacer: SendPacer
 ) -> MessageSender:
-    return MessageSender(
-        db=db,
-        broker=broker,
-        gateways=GatewayDirectory.for_route(db, settings, Route.PRIMARY),
-        profile=SenderProfile(
-            route=Route.PRIMARY,
-            delivery_method="baileys",
-            topic=MESSAGE_SEND_PRIMARY,
-            group_id="it-number-checks",
-        ),
-        plan=AttemptPlan.parse("primary, fallback, fallback@60s"),
-        circuits=AccountCircuits(db, route="primary", threshold=5, cooldown_seconds=60, owner="it"),
-        pacer=pacer,
-        lease_seconds=60,
-        owner="it-number-checks",
-        numbers=NumberChecks(db, keep_hours=24, delivery_method="baileys", clock=utc_now),
+    numbers = NumberChecks(db, keep_hours=24, delivery_method="baileys", clock=utc_now)
+    return primary_sender(
+        db, broker, settings, owner="it-number-checks", pacer=pacer, numbers=numbers
     )
 
 
-async def queued_message(db: Any, phone: str, *, tenant: str = "t-numbers") -> SendMessage:
-    event = SendMessage(
-        tenant_id=tenant,
-        campaign_id=f"c-{uuid.uuid4().hex[:8]}",
-        message_id=f"m-{uuid.uuid4().hex}",
-        account_id="default",
-        phone=phone,
-        body="hello",
-    )
-    await db["campaigns"].insert_one(
-        {"_id": event.campaign_id, "tenantId": tenant, "status": "running", "counts": {"total": 1}}
-    )
-    await db["messages"].insert_one(
-        {
-            "_id": event.message_id,
-            "tenantId": tenant,
-            "campaignId": event.campaign_id,
-            "accountId": event.account_id,
-            "phone": phone,
-            "body": event.body,
-            "status": "queued",
-            "attempt": 1,
-        }
-    )
-    return event
+async def message_to(db: Any, phone: str, *, tenant: str = "t-numbers") -> SendMessage:
+    return await queued_message(db, tenant, phone=phone)
 
 
 async def gateway_sends(gateway: httpx.AsyncClient, event: SendMessage) -> int:
@@ -139,7 +100,7 @@ async def test_a_number_not_on_whatsapp_fails_without_a_send_and_is_remembered(
             checks("gateway", "not-on-whatsapp"),
             checks("cache", "not-on-whatsapp"),
         )
-        first = await queued_message(db, UNKNOWN_NUMBER)
+        first = await message_to(db, UNKNOWN_NUMBER)
         assert await send.deliver(first, ORIGIN) is MessageStatus.FAILED
         stored = await db["messages"].find_one({"_id": first.message_id})
         assert stored is not None
@@ -150,14 +111,14 @@ async def test_a_number_not_on_whatsapp_fails_without_a_send_and_is_remembered(
         assert pacer.turns == 1
         assert checks("gateway", "not-on-whatsapp") == asked_no + 1
 
-        again = await queued_message(db, UNKNOWN_NUMBER)
+        again = await message_to(db, UNKNOWN_NUMBER)
         assert await send.deliver(again, ORIGIN) is MessageStatus.FAILED
         assert checks("gateway", "not-on-whatsapp") == asked_no + 1, "answered from memory"
         assert checks("cache", "not-on-whatsapp") == cached_no + 1
         assert pacer.turns == 1
 
         # Another tenant's answers are its own.
-        theirs = await queued_message(db, UNKNOWN_NUMBER, tenant="t-other")
+        theirs = await message_to(db, UNKNOWN_NUMBER, tenant="t-other")
         assert await send.deliver(theirs, ORIGIN) is MessageStatus.FAILED
         assert checks("gateway", "not-on-whatsapp") == asked_no + 2
     finally:
@@ -174,7 +135,7 @@ async def test_a_number_on_whatsapp_is_checked_once_then_sent(
     send = sender(db, broker, settings, pacer)
     try:
         asked = checks("gateway", "on-whatsapp")
-        first = await queued_message(db, KNOWN_NUMBER, tenant="t-known")
+        first = await message_to(db, KNOWN_NUMBER, tenant="t-known")
         assert await send.deliver(first, ORIGIN) is MessageStatus.SENT
         assert await gateway_sends(gateway, first) == 1
         assert pacer.turns == 2, "a turn for the check, another for the send"
@@ -182,7 +143,7 @@ async def test_a_number_on_whatsapp_is_checked_once_then_sent(
         assert remembered is not None and remembered["onWhatsapp"] is True
         assert remembered["expiresAt"] > remembered["checkedAt"]
 
-        second = await queued_message(db, KNOWN_NUMBER, tenant="t-known")
+        second = await message_to(db, KNOWN_NUMBER, tenant="t-known")
         assert await send.deliver(second, ORIGIN) is MessageStatus.SENT
         assert checks("gateway", "on-whatsapp") == asked + 1
         assert pacer.turns == 3, "the second message only takes its send turn"

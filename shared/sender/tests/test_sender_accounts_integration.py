@@ -38,6 +38,8 @@ from herald_sender.gateway_directory import GatewayDirectory, SessionAddress
 from herald_sender.pacer import SendPacer
 from herald_sender.session_polling import SessionHealthPoller
 
+from .sending import queued_message
+
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 5, 20, 12, tzinfo=UTC)
@@ -170,35 +172,6 @@ async def add_account(
     )
     await db[ACCOUNTS].insert_one(account_document(account))
     return account
-
-
-async def queued_message(db: Any, tenant: str, account_id: str) -> SendMessage:
-    """A queued message of a running campaign, as the dispatcher leaves it."""
-    campaign_id = f"c-{uuid.uuid4().hex[:8]}"
-    event = SendMessage(
-        tenant_id=tenant,
-        campaign_id=campaign_id,
-        message_id=f"m-{uuid.uuid4().hex}",
-        account_id=account_id,
-        phone="+919876543210",
-        body="hello",
-    )
-    await db["campaigns"].insert_one(
-        {"_id": campaign_id, "tenantId": tenant, "counts": {"total": 1, "queued": 1}}
-    )
-    await db["messages"].insert_one(
-        {
-            "_id": event.message_id,
-            "tenantId": tenant,
-            "campaignId": campaign_id,
-            "phone": event.phone,
-            "body": event.body,
-            "accountId": account_id,
-            "status": "queued",
-            "attempt": 1,
-        }
-    )
-    return event
 
 
 async def deliver(sender: Sender, event: SendMessage) -> MessageStatus | None:
