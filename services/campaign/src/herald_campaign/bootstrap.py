@@ -31,6 +31,7 @@ from herald_campaign.entrypoints.rest import (
     account_webhooks,
     accounts,
     campaigns,
+    contact_verification,
     contacts,
     dead_letters,
     lifecycle,
@@ -47,6 +48,10 @@ from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.command_handlers import CommandHandlers
 from herald_campaign.service_layer.contact_import import ContactImport
+from herald_campaign.service_layer.contact_verification import (
+    CheckingGateway,
+    ContactVerification,
+)
 from herald_campaign.service_layer.dead_letters import DeadLetterService
 from herald_campaign.service_layer.gateway_vetting import GatewayVetting
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
@@ -84,6 +89,7 @@ ROUTERS: Sequence[APIRouter] = (
     dead_letters.router,
     receipt_webhooks.router,
     account_webhooks.router,
+    contact_verification.router,
     accounts.router,
     schedules.router,
     lifecycle.router,
@@ -190,6 +196,20 @@ def build_services(
         pairing=SessionPairing(
             accounts, timeout_seconds=settings.gateway_timeout_seconds, build=adapters.gateways
         ),
+        contact_verification=ContactVerification(
+            db,
+            deployment_gateway=CheckingGateway(
+                account_id=settings.default_account_id,
+                kind=settings.gateway_adapter,
+                base_url=settings.gateway_url,
+                api_key=settings.gateway_api_key,
+                session=settings.gateway_session,
+            ),
+            build=adapters.gateways,
+            timeout_seconds=settings.gateway_timeout_seconds,
+            pace_scale=settings.pace_scale,
+            keep_answers_hours=settings.number_check_hours,
+        ),
         webhook_setup=WebhookSetupService(
             accounts,
             public_url=settings.public_url,
@@ -272,3 +292,4 @@ def add_lifecycle_hooks(
     runtime.on_start.append(register_default_api_key)
     runtime.on_start.append(warn_of_unkeyed_webhooks)
     runtime.on_stop.append(adapters.consumer_lag.close)
+    runtime.on_stop.append(services.contact_verification.stop)

@@ -21,6 +21,10 @@ ROUTE_ENGINES: dict[str, tuple[str, ...]] = {
 }
 """WAHA engines per route: NOWEB and GOWS in Baileys' role, WEBJS as whatsapp-web.js."""
 
+NUMBERS_PER_CHECK: dict[str, int] = {"waha": 1, "evolution": 50}
+"""How many numbers one ``check_numbers`` request asks about: WAHA's check-exists takes one,
+Evolution's whatsappNumbers a list. A paced caller gives each request one turn of the account."""
+
 EVOLUTION_MIN_MAJOR = 2
 WAHA_CORE_SESSION = "default"
 """The one session WAHA Core serves."""

@@ -11,6 +11,7 @@ from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.command_handlers import CommandHandlers
 from herald_campaign.service_layer.contact_import import ContactImport
+from herald_campaign.service_layer.contact_verification import ContactVerification
 from herald_campaign.service_layer.dead_letters import DeadLetterService
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
 from herald_campaign.service_layer.messages import MessageQueueService
@@ -33,6 +34,7 @@ class CampaignServices:
     accounts: AccountService
     pairing: SessionPairing
     webhook_setup: WebhookSetupService
+    contact_verification: ContactVerification
     receipts: ReceiptService
     schedules: ScheduleService
     lifecycle: CampaignLifecycle

@@ -35,6 +35,9 @@ Documents (field names follow the seed schema, camelCase):
 - ``number_checks``: ``_id`` (tenant and E.164 phone), ``tenantId``, ``phone``,
   ``onWhatsapp``, ``checkedAt``, ``expiresAt`` (removed then); see
   :mod:`herald_infra.recipients.number_checks`.
+- ``contact_verifications``: ``_id`` (the campaign id), ``tenantId``, ``status`` (running, done,
+  failed), ``contacts``, ``checked``, ``onWhatsapp``, ``notOnWhatsapp``, ``detail``,
+  ``startedAt``, ``updatedAt``, ``finishedAt``: a campaign's contacts checked ahead of its send.
 
 - ``schedules``: see :mod:`herald_core.schedules`; ``schedule_firings``: ``_id`` (the
   firing id: schedule and due time), ``scheduleId``, ``scheduledFor``, ``firedAt``, ``state``
@@ -75,6 +78,7 @@ ACCOUNTS = "accounts"
 ACCOUNT_USAGE = "account_usage"
 RECIPIENTS = "recipients"
 NUMBER_CHECKS = "number_checks"
+CONTACT_VERIFICATIONS = "contact_verifications"
 ACCOUNT_PACE = "account_pace"
 SCHEDULES = "schedules"
 SCHEDULE_FIRINGS = "schedule_firings"
