@@ -169,6 +169,7 @@ def _serve(
     api_key: str,
     receiver: WebhookReceiver,
     pg_socket: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     processes = Processes()
     port = free_port()
@@ -184,7 +185,7 @@ def _serve(
             ],
             log,
         )
-        processes.start(["bash", str(SCRIPT), "serve", gateway, str(run_dir), api_key], log)
+        processes.start(["bash", str(SCRIPT), "serve", gateway, str(run_dir), api_key], log, env)
         processes.start(
             [
                 "socat",
@@ -228,6 +229,31 @@ async def real_waha(
     key = f"waha-{uuid.uuid4().hex[:8]}"
     with _serve("waha", run_dir, key, webhook_receiver) as url:
         await _ready(url, "/api/server/version", run_dir / "waha.log")
+        yield RealGateway("waha", url, key, webhook_receiver)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            await client.post("/api/sessions/default/stop")
+
+
+WORKING_GATE = Path(__file__).with_name("waha_session_working.cjs")
+
+
+@pytest.fixture(scope="session")
+async def real_waha_past_the_gate(
+    real_gateways_built: Path,
+    webhook_receiver: WebhookReceiver,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[RealGateway]:
+    """A second WAHA Core 2024.10.8 whose started session counts as WORKING
+    (``waha_session_working.cjs``; offline it never is): what its engines answer on a
+    WORKING session, through WAHA's own routes, engines and exception filter."""
+    run_dir = tmp_path_factory.mktemp("waha-gate")
+    key = f"waha-{uuid.uuid4().hex[:8]}"
+    env = {"NODE_OPTIONS": f"--require {WORKING_GATE}"}
+    with _serve("waha", run_dir, key, webhook_receiver, env=env) as url:
+        await _ready(url, "/api/server/version", run_dir / "waha.log")
+        async with httpx.AsyncClient(base_url=url, timeout=15) as client:
+            started = await client.post("/api/sessions/default/start")
+            assert started.status_code == 201, started.text
         yield RealGateway("waha", url, key, webhook_receiver)
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             await client.post("/api/sessions/default/stop")

@@ -24,10 +24,11 @@ from herald_campaign.entrypoints.rest.gateway_webhook_bodies import (
     WahaWebhook,
 )
 from herald_gateways.evolution import EvolutionGateway
-from herald_gateways.interface import GatewayError, GatewayInfo
+from herald_gateways.failures import classify_http_failure, switches_route
+from herald_gateways.interface import GatewayError, GatewayInfo, MediaFile
 from herald_gateways.registry import WEBHOOK_EVENTS
 from herald_gateways.support import GatewaySetupCheck, check_gateway_setup
-from herald_gateways.waha import WahaGateway
+from herald_gateways.waha import WAHA_MEDIA_ROUTES, WahaGateway, gateway_message_id
 from herald_simulator import SimulatorConfig, create_app
 from herald_simulator.config import Engine, WahaTier, parse_sessions
 from tests.real_gateways.contract_fixtures import exchange, exchanges, load, shape, webhooks
@@ -54,6 +55,30 @@ class Recorder:
     def sent(self, method: str, path: str) -> Any:
         [request] = [r for r in self.requests if (r.method, r.url.path) == (method, path)]
         return json.loads(request.content) if request.content else None
+
+
+def media_of(request: dict[str, Any]) -> tuple[MediaFile, str]:
+    """The MediaFile and caption a fixture's media request was made of (WAHA's ``file``, or
+    Evolution's ``mediatype``/``media``/``fileName``)."""
+    body = request["body"]
+    if "file" in body:
+        file = body["file"]
+        media = MediaFile(file["mimetype"], file.get("filename"), file.get("url"), file.get("data"))
+        return media, body["caption"]
+    source = body.get("media", "")
+    is_url = source.startswith(("http://", "https://"))
+    media = MediaFile(
+        body.get("mimetype", "application/octet-stream"),
+        body.get("fileName"),
+        url=source if is_url else None,
+        data_base64=None if is_url else source,
+    )
+    return media, body.get("caption", "")
+
+
+def is_media_send(request: dict[str, Any]) -> bool:
+    path = request["path"]
+    return path in WAHA_MEDIA_ROUTES.values() or path.startswith("/message/sendMedia/")
 
 
 @asynccontextmanager
@@ -95,6 +120,85 @@ async def test_a_send_is_the_request_the_gateway_takes_and_its_answer_gives_the_
     assert receipt.gateway_message_id == sent.message_id
 
 
+NEVER_SENT = {"evolution-2.3.6:send_media_unnamed_document", "evolution-2.3.6:send_media_schema"}
+"""Refusals of bodies the adapter does not make (it names every document; no stickers)."""
+MEDIA_SENDS = [
+    (kind, found)
+    for gateway, kind in (("waha", WahaGateway), ("evolution", EvolutionGateway))
+    for with_key in ("reason", "message_id")
+    for found in exchanges(gateway, with_key=with_key)
+    if is_media_send(found.request) and found.id not in NEVER_SENT
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "found"),
+    MEDIA_SENDS,
+    ids=lambda value: value.id if hasattr(value, "id") else value.__name__,
+)
+async def test_a_media_send_is_the_request_the_gateway_takes(
+    kind: type[Gateway], found: Any
+) -> None:
+    """The media route and body the adapter sends for the fixture's file, and its answer read:
+    the bare id of a send, the reason of a refusal."""
+    media, caption = media_of(found.request)
+    session = found.request["body"].get("session") or found.request["path"].rsplit("/", 1)[1]
+    answers = {(found.request["method"], found.request["path"]): (found.status, found.body)}
+    answers[("GET", "/api/server/version")] = (
+        200,
+        exchange("waha-2024.10.8-noweb", "server_version").body,
+    )
+    recorder = Recorder(answers)
+    gateway = kind(BASE, "key", 10, transport=httpx.MockTransport(recorder.handle))
+    try:
+        if found.reason is None:
+            receipt = await gateway.send_media(
+                session=session, phone=PHONE, media=media, caption=caption, message_id="m"
+            )
+            assert receipt.gateway_message_id == found.message_id
+        else:
+            with pytest.raises(GatewayError) as raised:
+                await gateway.send_media(
+                    session=session, phone=PHONE, media=media, caption=caption, message_id="m"
+                )
+            assert raised.value.reason == found.reason
+    finally:
+        await gateway.close()
+    assert recorder.sent("POST", found.request["path"]) == found.request["body"]
+
+
+async def test_evolution_gets_a_name_for_every_document_it_would_refuse_unnamed() -> None:
+    refused = exchange("evolution-2.3.6", "send_media_unnamed_document")
+    media, caption = media_of(refused.request)
+    answers = {
+        ("POST", refused.request["path"]): (201, exchange("evolution-2.3.6", "send_media").body)
+    }
+    recorder = Recorder(answers)
+    gateway = EvolutionGateway(BASE, "key", 10, transport=httpx.MockTransport(recorder.handle))
+    try:
+        await gateway.send_media(
+            session="acc1", phone=PHONE, media=media, caption=caption, message_id="m"
+        )
+    finally:
+        await gateway.close()
+    assert media.filename is None
+    assert recorder.sent("POST", refused.request["path"]) == {
+        **refused.request["body"],
+        "fileName": "document.pdf",  # its extension keeps the mimetype Evolution reads from it
+    }
+
+
+def test_waha_core_media_refusal_is_permanent_here_but_another_route_may_do_it() -> None:
+    for name in ("send_image_core", "send_file_core", "send_video_core"):
+        found = exchange("waha-2024.10.8-noweb", name)
+        error = classify_http_failure(found.status, json.dumps(found.body))
+        assert (error.reason, error.retryable, switches_route(error)) == (
+            "not-supported-by-gateway",
+            False,
+            True,
+        )
+
+
 async def test_an_empty_201_is_a_send_without_id() -> None:
     async with adapter(WahaGateway, ("waha-2024.10.8-webjs", "send_text_empty")) as (gateway, _):
         receipt = await gateway.send_text(session="default", phone=PHONE, text="Hi", message_id="m")
@@ -119,6 +223,11 @@ async def test_each_error_the_gateway_really_answers_is_classified(
         if "connectionState" in path:
             return await gateway.session_health(path.rsplit("/", 1)[1])
         session = (found.request.get("body") or {}).get("session") or path.rsplit("/", 1)[1]
+        if is_media_send(found.request):
+            media, caption = media_of(found.request)
+            return await gateway.send_media(
+                session=session, phone=PHONE, media=media, caption=caption, message_id="m"
+            )
         return await gateway.send_text(session=session, phone=PHONE, text="Hi", message_id="m")
 
     answers = {(found.request["method"], found.request["path"]): (found.status, found.body)}
@@ -432,3 +541,112 @@ async def test_the_simulators_evolution_answers_are_evolutions(name: str) -> Non
             },
             answer.json(),
         )
+
+
+@pytest.mark.parametrize(
+    ("fixture", "engine", "name", "prepare"),
+    [
+        ("waha-2024.10.8-noweb", Engine.NOWEB, "send_image_core", None),
+        ("waha-2024.10.8-noweb", Engine.NOWEB, "send_file_core", None),
+        ("waha-2024.10.8-noweb", Engine.NOWEB, "send_video_core", None),
+        ("waha-2024.10.8-noweb", Engine.NOWEB, "send_image_not_working", {"status": "STARTING"}),
+        ("waha-2024.10.8-noweb", Engine.NOWEB, "send_file_core_only_default", None),
+        ("waha-2024.10.8-webjs", Engine.WEBJS, "send_image_core", None),
+        ("waha-2024.10.8-webjs", Engine.WEBJS, "send_file_core", None),
+        ("waha-2024.10.8-webjs", Engine.WEBJS, "send_video_core", None),
+    ],
+)
+async def test_the_simulators_waha_core_answers_media_as_core_does(
+    fixture: str, engine: Engine, name: str, prepare: dict[str, str] | None
+) -> None:
+    found = exchange(fixture, name)
+    async with simulator(tier=WahaTier.CORE, engine=engine) as client:
+        if prepare:
+            await client.put("/_sim/sessions/default", json=prepare)
+        answer = await client.post(found.request["path"], json=found.request["body"])
+    assert answer.status_code == found.status
+    assert answer.json() == found.body
+
+
+@pytest.mark.parametrize(
+    ("engine", "fixture"),
+    [
+        (Engine.NOWEB, "waha-2024.10.8-noweb"),
+        (Engine.WEBJS, "waha-2024.10.8-webjs"),
+        (Engine.GOWS, "waha-gows"),
+    ],
+)
+@pytest.mark.parametrize("route", sorted(WAHA_MEDIA_ROUTES.values()))
+async def test_the_simulators_waha_plus_media_answer_carries_the_id_as_the_engines_send(
+    engine: Engine, fixture: str, route: str
+) -> None:
+    """WAHA Plus's media code is not public: its engines answer a media send with their
+    message as they answer sendText, so the id sits where the engine's sendText has it."""
+    sent = exchange(fixture, "send_text")
+    body = {
+        "session": sent.request["body"]["session"],
+        "chatId": "919876543210@c.us",
+        "file": {"mimetype": "image/jpeg", "filename": "a.jpg", "url": "https://example.com/a"},
+        "caption": "Hi",
+    }
+    async with simulator(
+        tier=WahaTier.PLUS, engine=engine, sessions=parse_sessions("default,primary")
+    ) as client:
+        answer = await client.post(route, json=body, headers={"X-Herald-Message-Id": "m1"})
+        [record] = (await client.get("/_sim/sends/m1")).json()
+    assert answer.status_code == 201
+    wanted = {
+        k: v
+        for k, v in sent.body.items()
+        if k not in ("_data", "message", "body", "type", "hasMedia")
+    }
+    covers(wanted, answer.json())
+    assert gateway_message_id(answer.json()) == record["gatewayMessageId"]
+    kind = {v: k for k, v in WAHA_MEDIA_ROUTES.items()}[route]
+    assert record["media"] == {
+        "kind": kind,
+        "mimetype": "image/jpeg",
+        "filename": "a.jpg",
+        "from": "url",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "stopped"),
+    [
+        ("send_media_not_connected", True),
+        ("send_media_not_a_url", False),
+        ("send_media_unnamed_document", False),
+        ("send_media_schema", False),
+    ],
+)
+async def test_the_simulators_evolution_media_errors_are_evolutions(
+    name: str, stopped: bool
+) -> None:
+    found = exchange("evolution-2.3.6", name)
+    async with simulator(sessions=parse_sessions("acc1")) as client:
+        if stopped:
+            await client.put("/_sim/sessions/acc1", json={"status": "STOPPED"})
+        answer = await client.post(found.request["path"], json=found.request["body"])
+    assert answer.status_code == found.status
+    assert answer.json() == found.body
+
+
+async def test_the_simulators_evolution_media_answer_is_evolutions() -> None:
+    found = exchange("evolution-2.3.6", "send_media")
+    async with simulator(sessions=parse_sessions("acc1")) as client:
+        answer = await client.post(
+            found.request["path"],
+            json=found.request["body"],
+            headers={"X-Herald-Message-Id": "m1"},
+        )
+        [record] = (await client.get("/_sim/sends/m1")).json()
+    assert answer.status_code == found.status
+    covers(found.body, answer.json())
+    assert answer.json()["messageType"] == found.body["messageType"]
+    assert record["media"] == {
+        "kind": "document",
+        "mimetype": "application/pdf",
+        "filename": "offer.pdf",
+        "from": "url",
+    }

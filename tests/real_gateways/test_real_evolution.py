@@ -13,11 +13,13 @@ import pytest
 
 from herald_devstack.waiting import eventually
 from herald_gateways.evolution import EvolutionGateway
-from herald_gateways.interface import GatewayError, GatewayInfo, SessionStatus
+from herald_gateways.failures import classify_evolution_failure, switches_route
+from herald_gateways.interface import GatewayError, GatewayInfo, MediaFile, SessionStatus
 from herald_gateways.registry import WEBHOOK_EVENTS
 from herald_simulator import SimulatorConfig, create_app
 from herald_simulator.config import parse_sessions
 from tests.real_gateways.conftest import RealGateway
+from tests.real_gateways.contract_fixtures import exchange
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +90,62 @@ async def test_its_real_errors_are_classified(
     assert unauthorized.value.reason == "gateway-unauthorized"
 
 
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+"""A 1x1 PNG: Evolution converts images with sharp before it uploads them."""
+
+
+async def test_media_is_refused_like_text_on_a_closed_instance(
+    evolution: EvolutionGateway, instance: str
+) -> None:
+    image = MediaFile("image/png", "offer.png", data_base64=PNG)
+    unnamed = MediaFile("application/pdf", data_base64="JVBERi0xLjQK")
+    on_localhost = MediaFile("application/pdf", "a.pdf", url="http://localhost:9000/a.pdf")
+    with pytest.raises(GatewayError) as sending:
+        await evolution.send_media(
+            session=instance, phone=PHONE, media=image, caption="Hi", message_id="m2"
+        )
+    with pytest.raises(GatewayError) as named:  # the adapter names it: past the 400
+        await evolution.send_media(
+            session=instance, phone=PHONE, media=unnamed, caption="Hi", message_id="m3"
+        )
+    with pytest.raises(GatewayError) as refused:
+        await evolution.send_media(
+            session=instance, phone=PHONE, media=on_localhost, caption="", message_id="m4"
+        )
+    assert (sending.value.reason, sending.value.retryable) == ("session-not-connected", True)
+    assert switches_route(sending.value)
+    assert named.value.reason == "session-not-connected"
+    assert (refused.value.reason, refused.value.retryable) == ("body-rejected", False)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "send_media_not_connected",
+        "send_media_not_a_url",
+        "send_media_unnamed_document",
+        "send_media_schema",
+        "send_media_url_unreachable",
+    ],
+)
+async def test_the_media_fixtures_are_what_evolution_answers(
+    real_evolution: RealGateway, instance: str, name: str
+) -> None:
+    found = exchange("evolution-2.3.6", name)
+    path = found.request["path"].replace("acc1", instance)
+    async with httpx.AsyncClient(
+        base_url=real_evolution.url, headers={"apikey": real_evolution.api_key}, timeout=15
+    ) as real:
+        answer = await real.post(path, json=found.request["body"])
+    assert answer.status_code == found.status, answer.text
+    if name == "send_media_url_unreachable":  # the resolver's words differ between hosts
+        [said] = answer.json()["response"]["message"]
+        assert "example.com" in said or "fetch failed" in said, answer.text
+    else:
+        assert answer.json() == found.body
+    assert classify_evolution_failure(answer.status_code, answer.text).reason == found.reason
+
+
 async def test_connection_updates_come_to_the_url_herald_set_with_its_token(
     evolution: EvolutionGateway, instance: str, real_evolution: RealGateway
 ) -> None:
@@ -125,6 +183,22 @@ async def test_connection_updates_come_to_the_url_herald_set_with_its_token(
     [
         ("POST", "/message/sendText/{i}", {"number": "919876543210", "text": "Hi"}),
         ("POST", "/message/sendText/{i}", {"number": "919876543210", "text": " "}),
+        (
+            "POST",
+            "/message/sendMedia/{i}",
+            {"number": "919876543210", "mediatype": "image", "media": PNG, "fileName": "a.png"},
+        ),
+        (
+            "POST",
+            "/message/sendMedia/{i}",
+            {"number": "919876543210", "mediatype": "document", "media": "JVBERi0xLjQK"},
+        ),
+        (
+            "POST",
+            "/message/sendMedia/{i}",
+            {"number": "919876543210", "mediatype": "video", "media": "http://minio:9000/v.mp4"},
+        ),
+        ("POST", "/message/sendMedia/{i}", {"number": 5, "mediatype": "ptv"}),
         ("POST", "/chat/whatsappNumbers/{i}", {"numbers": ["919876543210"]}),
         ("GET", "/instance/connectionState/nobody-here", None),
         ("POST", "/instance/create", {"instanceName": "{i}", "integration": "WHATSAPP-BAILEYS"}),

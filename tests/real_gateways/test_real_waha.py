@@ -13,12 +13,13 @@ import pytest
 
 from herald_devstack.waiting import eventually
 from herald_gateways.failures import switches_route
-from herald_gateways.interface import GatewayError, GatewayInfo, SessionStatus
+from herald_gateways.interface import GatewayError, GatewayInfo, MediaFile, SessionStatus
 from herald_gateways.registry import WEBHOOK_EVENTS
 from herald_gateways.waha import MIN_TIMEOUT_SECONDS, NOT_WORKING_WAIT_SECONDS, WahaGateway
 from herald_simulator import SimulatorConfig, create_app
 from herald_simulator.config import WahaTier, parse_sessions
 from tests.real_gateways.conftest import RealGateway
+from tests.real_gateways.contract_fixtures import exchange
 
 pytestmark = pytest.mark.e2e
 
@@ -145,6 +146,61 @@ async def test_a_session_not_working_is_refused_after_five_seconds_not_timed_out
     assert await waha.login_qr("default") is None  # STARTING: no QR (offline, never one)
 
 
+IMAGE = MediaFile("image/jpeg", "offer.jpg", url="https://example.com/offer.jpg")
+
+
+async def test_media_waits_for_a_working_session_like_text_and_core_refuses_other_names(
+    waha: WahaGateway, control: httpx.AsyncClient
+) -> None:
+    status = (await control.get("/api/sessions/default")).json()["status"]
+    if status == "STOPPED":
+        assert (await control.post("/api/sessions/default/start")).status_code == 201
+    started = time.monotonic()
+    with pytest.raises(GatewayError) as waiting:
+        await waha.send_media(
+            session="default", phone=PHONE, media=IMAGE, caption="Hi", message_id="m4"
+        )
+    waited = time.monotonic() - started
+    with pytest.raises(GatewayError) as other:
+        await waha.send_media(
+            session="primary", phone=PHONE, media=IMAGE, caption="Hi", message_id="m5"
+        )
+    assert NOT_WORKING_WAIT_SECONDS - 0.5 <= waited < MIN_TIMEOUT_SECONDS
+    assert (waiting.value.reason, switches_route(waiting.value)) == ("session-not-connected", True)
+    assert other.value.reason == "gateway-misconfigured"
+
+
+@pytest.mark.parametrize("name", ["send_image_core", "send_file_core", "send_video_core"])
+async def test_core_refuses_media_on_a_working_session_as_not_supported(
+    real_waha_past_the_gate: RealGateway, name: str
+) -> None:
+    """Past the WORKING gate, Core's engines answer every media route with a 422 of their
+    own; the fixture holds exactly that answer, the adapter classifies it, the simulator as
+    Core gives it too."""
+    found = exchange("waha-2024.10.8-noweb", name)
+    async with httpx.AsyncClient(base_url=real_waha_past_the_gate.url, timeout=15) as real:
+        answer = await real.post(found.request["path"], json=found.request["body"])
+    gateway = WahaGateway(real_waha_past_the_gate.url, None, MIN_TIMEOUT_SECONDS)
+    file = found.request["body"]["file"]
+    media = MediaFile(file["mimetype"], file["filename"], file.get("url"), file.get("data"))
+    try:
+        with pytest.raises(GatewayError) as sending:
+            await gateway.send_media(
+                session="default", phone=PHONE, media=media, caption="Hi", message_id="m6"
+            )
+    finally:
+        await gateway.close()
+    app = create_app(SimulatorConfig(tier=WahaTier.CORE, sessions=parse_sessions("default")))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://simulator"
+    ) as simulated:
+        got = await simulated.post(found.request["path"], json=found.request["body"])
+    assert (answer.status_code, answer.json()) == (found.status, found.body)
+    assert (sending.value.reason, sending.value.retryable) == ("not-supported-by-gateway", False)
+    assert switches_route(sending.value)  # another route (Plus, Evolution) may send it
+    assert (got.status_code, got.json()) == (found.status, found.body)
+
+
 async def _hooks(real_waha: RealGateway, path: str) -> list[Any]:
     return real_waha.receiver.on(path)
 
@@ -159,6 +215,13 @@ PROBES: list[tuple[str, str, Any]] = [
     ("POST", "/api/sessions", {"name": "default"}),
     ("GET", "/api/contacts/check-exists?phone=919876543210&session=primary", None),
     ("POST", "/api/sendText", b"{bad"),
+    (
+        "POST",
+        "/api/sendImage",
+        {"session": "primary", "chatId": "919876543210@c.us", "file": {}, "caption": "x"},
+    ),
+    ("POST", "/api/sendVideo", {"session": "primary"}),
+    ("POST", "/api/sendFile", b"{bad"),
 ]
 
 

@@ -8,6 +8,14 @@ The subset of Evolution API's HTTP API it uses, authenticated with the ``apikey`
   message ``{"key": {"remoteJid", "fromMe", "id"}, "message", "messageTimestamp", "status",
   ...}``; the id is ``key.id``. Evolution checks the number is on WhatsApp first (400
   ``[{"jid", "exists": false, "number"}]``), which needs a connected instance.
+- ``POST /message/sendMedia/{instance}`` ``{"number", "mediatype": "image" | "video" |
+  "document", "mimetype", "media": <URL or base64>, "caption", "fileName"}`` → 201 with the sent
+  message as sendText's (``message.imageMessage``, ``messageType: "imageMessage"``, …). Its
+  schema (``src/validate/message.schema.ts``) wants ``number`` and ``mediatype``; its
+  controller a ``media`` that is a URL (class-validator's ``isURL``: a host with a TLD or an
+  IP) or base64, and a ``fileName`` with a base64 document (else 400). Evolution fetches a URL
+  and uploads the file before the number check: a closed instance answers 500
+  ``["Error: Connection Closed"]``, a URL it cannot fetch 500 with the fetch error.
 - ``GET /instance/connectionState/{instance}`` → ``{"instance": {"instanceName", "state"}}``,
   state ``open``, ``connecting`` or ``close`` (session_health normalises it).
 - ``GET /instance/connect/{instance}`` → while connecting, the login QR ``{"pairingCode",
@@ -31,6 +39,7 @@ Errors are ``{"status", "error", "response": {"message"}}``, classified by
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,7 +52,14 @@ from herald_gateways.http_client import (
     json_or_none,
     path_segment,
 )
-from herald_gateways.interface import GatewayError, GatewayInfo, LoginQr, SendReceipt, SessionHealth
+from herald_gateways.interface import (
+    GatewayError,
+    GatewayInfo,
+    LoginQr,
+    MediaFile,
+    SendReceipt,
+    SessionHealth,
+)
 from herald_gateways.message_ids import bare_message_id
 from herald_gateways.session_states import evolution_state, evolution_status
 from herald_gateways.support import EVOLUTION_MIN_MAJOR, major_version
@@ -70,8 +86,29 @@ def evolution_number(phone: str) -> str:
     return phone.lstrip("+")
 
 
+def evolution_media_body(phone: str, media: MediaFile, caption: str) -> dict[str, Any]:
+    """The body of sendMedia (``src/api/dto/sendMessage.dto.ts`` ``SendMediaDto``).
+
+    A document always gets a ``fileName``: Evolution refuses a base64 one without it, derives
+    one from a URL with a regular expression that fails on URLs without an extension, and
+    reads the mimetype from the name's extension, so a made-up name keeps the mimetype's."""
+    body: dict[str, Any] = {
+        "number": evolution_number(phone),
+        "mediatype": media.kind,
+        "mimetype": media.mimetype,
+        "media": media.url if media.url is not None else media.data_base64,
+        "caption": caption,
+    }
+    filename = media.filename
+    if filename is None and media.kind == "document":
+        filename = "document" + (mimetypes.guess_extension(media.mimetype) or "")
+    if filename is not None:
+        body["fileName"] = filename
+    return body
+
+
 def evolution_message_id(body: Any) -> str | None:
-    """``key.id`` of a sendText answer (None: the answer has no id)."""
+    """``key.id`` of a sendText or sendMedia answer (None: the answer has no id)."""
     key = body.get("key") if isinstance(body, dict) else None
     ident = key.get("id") if isinstance(key, dict) else None
     return bare_message_id(str(ident)) if ident else None
@@ -140,6 +177,17 @@ class EvolutionGateway:
             "POST",
             f"/message/sendText/{path_segment(session)}",
             json={"number": evolution_number(phone), "text": text},
+            headers={MESSAGE_ID_HEADER: message_id},
+        )
+        return SendReceipt(gateway_message_id=evolution_message_id(json_or_none(response)))
+
+    async def send_media(
+        self, *, session: str, phone: str, media: MediaFile, caption: str, message_id: str
+    ) -> SendReceipt:
+        response = await self._http.request(
+            "POST",
+            f"/message/sendMedia/{path_segment(session)}",
+            json=evolution_media_body(phone, media, caption),
             headers={MESSAGE_ID_HEADER: message_id},
         )
         return SendReceipt(gateway_message_id=evolution_message_id(json_or_none(response)))

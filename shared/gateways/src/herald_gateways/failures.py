@@ -13,6 +13,10 @@ WAHA (``classify_http_failure``), NestJS answers:
   after waiting 5 s for the session to be WORKING: session not connected;
 - 422 ``{"statusCode": 422, "message": "WAHA Core support only 'default' session…"}``: WAHA
   Core serves only the session ``default``: misconfigured, not transient;
+- 422 ``"The feature is available only in Plus version…"`` (``AvailableInPlusVersion``: Core's
+  sendImage and sendFile) and ``"The method is not implemented by the engine."`` (Core's
+  sendVideo): this gateway cannot do it at all, on a WORKING session (a session that is not
+  WORKING gets the 422 above first): ``not-supported-by-gateway``;
 - 400 ``{"statusCode": 400, "message", "error": "Bad Request"}``: the body could not be parsed
   or validated (WAHA names no field, and does not check recipients: sendText answers 201 for a
   number not on WhatsApp, which ``Gateway.check_numbers`` catches before sending);
@@ -24,12 +28,16 @@ WAHA (``classify_http_failure``), NestJS answers:
 
 Evolution API (``classify_evolution_failure``): ``{"status", "error", "response": {"message"}}``;
 400 with ``[{"jid", "exists": false, "number"}]`` is a number not on WhatsApp, 400 with a
-validation message (``instance requires property "text"``, ``Text is required``) a rejected
-body, 500 with Baileys' ``Connection Closed``, 400 ``The "x" instance is not connected`` (a
-logged-out instance) and a raw Boom object (``{"output": {"statusCode": 428}}``, Connection
-Closed: whatsappNumbers on a closed instance) a session that is not connected, 400 with
-``Timed Out`` a timeout; 401 wrong ``apikey``, 404 unknown instance; other 400s wrap a failure
-after the send may have happened, so they are permanent (a retry could send twice).
+validation message (``instance requires property "text"``, ``Text is required``, sendMedia's
+``Owned media must be a url or base64``, ``For base64 the file name must be informed.``,
+``mediatype is not one of enum values``) a rejected body, 500 with Baileys' ``Connection
+Closed`` (sendText's, and sendMedia's ``["Error: Connection Closed"]``), 400 ``The "x" instance
+is not connected`` (a logged-out instance) and a raw Boom object (``{"output": {"statusCode":
+428}}``, Connection Closed: whatsappNumbers on a closed instance) a session that is not
+connected, 400 with ``Timed Out`` a timeout; 401 wrong ``apikey``, 404 unknown instance; other
+400s wrap a failure after the send may have happened, so they are permanent (a retry could
+send twice). sendMedia's 500 for a media URL Evolution could not fetch (``getaddrinfo …``,
+``fetch failed``, ``AxiosError …``) stays a retryable gateway error.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ is not on WhatsApp, so it was never sent; permanent, and no other route would do
 BODY_TOO_LONG = "body-too-long"
 BODY_REJECTED = "body-rejected"
 REJECTED = "rejected"
+NOT_SUPPORTED_BY_GATEWAY = "not-supported-by-gateway"
+"""The gateway cannot do this at all (WAHA Core and media: a Plus feature; an engine without
+sendVideo): permanent for this gateway (never repeated on it, no circuit counts it), but
+``switches_route``: another route, on another gateway or engine, may do it."""
 GATEWAY_MISCONFIGURED = "gateway-misconfigured"
 """The gateway can never serve this session as configured (WAHA Core and a session not named
 ``default``): permanent; the account's health shows it; fix the account, then redrive."""
@@ -71,11 +83,18 @@ ACCOUNT_NOT_FOUND = "account-not-found"
 # Failures that say "this engine, not this message": the next attempt goes to the other engine
 # at once (seed: "Rate limited → Move to Web.js fallback").
 _ROUTE_TROUBLE = frozenset({RATE_LIMITED, SESSION_NOT_CONNECTED, CIRCUIT_OPEN})
+# Failures that say "this gateway can never do it": permanent here, another route may.
+_ROUTE_CANNOT = frozenset({NOT_SUPPORTED_BY_GATEWAY})
 
 
 def switches_route(error: GatewayError) -> bool:
-    """Whether the next attempt should skip to another engine rather than repeat this one."""
-    return error.reason in _ROUTE_TROUBLE
+    """Whether the next attempt should skip to another engine rather than repeat this one.
+
+    For a retryable error: go to the other route now rather than repeat this one. For a
+    permanent one (``not-supported-by-gateway``): this route must never be tried again for
+    the message, but another route may still do it; with no later step on another route, the
+    message fails. Permanent errors that do not switch route fail the message at once."""
+    return error.reason in _ROUTE_TROUBLE or error.reason in _ROUTE_CANNOT
 
 
 def circuit_open(account_id: str, engine: str) -> GatewayError:
@@ -117,6 +136,10 @@ def account_not_found(account_id: str) -> GatewayError:
 WAHA_CORE_ONLY_DEFAULT = "support only 'default' session"
 """WAHA Core's words for a session name other than ``default`` (``OnlyDefaultSessionIsAllowed``)."""
 WAHA_NOT_STARTED = "please start it first"
+WAHA_PLUS_ONLY = "available only in plus"
+"""WAHA Core's words for a Plus feature (``AvailableInPlusVersion``: sendImage, sendFile)."""
+WAHA_NOT_IMPLEMENTED = "not implemented by the engine"
+"""WAHA's words for a route its engine lacks (``NotImplementedByEngineError``: Core's sendVideo)."""
 """WAHA's 404 for a session that exists but is stopped (sends, check-exists, QR)."""
 
 
@@ -132,6 +155,12 @@ def classify_http_failure(status: int, detail: str) -> GatewayError:
             GATEWAY_MISCONFIGURED,
             "WAHA Core serves only the session named 'default': name the account's session "
             f"'default', or run WAHA Plus ({detail})",
+            retryable=False,
+        )
+    if status == 422 and (WAHA_PLUS_ONLY in lowered or WAHA_NOT_IMPLEMENTED in lowered):
+        return GatewayError(
+            NOT_SUPPORTED_BY_GATEWAY,
+            f"this WAHA cannot do it (its tier or engine): {detail}; WAHA Plus sends media",
             retryable=False,
         )
     if status == 422 or "session status" in lowered or "not connected" in lowered:
@@ -158,7 +187,16 @@ _DISCONNECTED = (
     "instance is not connected",  # Evolution's own check, on a logged-out instance
 )
 # Evolution's validation messages (its JSON schema and its own checks) for a bad body.
-_BODY_INVALID = ("requires property", "is not of a type", "text is required", "cannot be empty")
+_BODY_INVALID = (
+    "requires property",
+    "is not of a type",
+    "is not one of enum values",
+    "invalid format",
+    "text is required",
+    "cannot be empty",
+    "must be a url or base64",  # sendMedia: neither (Evolution's isURL wants a TLD or an IP)
+    "file name must be informed",  # sendMedia: a base64 document without fileName
+)
 
 
 def classify_evolution_failure(status: int, detail: str) -> GatewayError:

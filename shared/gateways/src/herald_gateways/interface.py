@@ -18,6 +18,36 @@ class SendReceipt:
     """The id the gateway gave the message; some engines answer without one."""
 
 
+MEDIA_KINDS = ("image", "video", "document")
+"""What ``MediaFile.kind`` can be: how the gateways tell media apart (WAHA's routes, Evolution's
+``mediatype``)."""
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """An image, video or document to send; exactly one of url and data_base64."""
+
+    mimetype: str
+    """``image/jpeg``, ``video/mp4``, ``application/pdf``, ...: it decides ``kind``."""
+    filename: str | None = None
+    """The name the recipient sees (documents); its extension should fit the mimetype."""
+    url: str | None = None
+    """Where the gateway fetches it (it must reach it; Evolution takes only hosts with a TLD or
+    an IP address, not ``localhost`` or a bare container name)."""
+    data_base64: str | None = None
+    """The file itself, plain base64 (no ``data:`` prefix)."""
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.data_base64 is None):
+            raise ValueError("a MediaFile has exactly one of url and data_base64")
+
+    @property
+    def kind(self) -> str:  # "image" | "video" | "document", from the mimetype
+        """``image`` for ``image/*``, ``video`` for ``video/*``, ``document`` for the rest."""
+        major = self.mimetype.partition("/")[0].strip().lower()
+        return major if major in ("image", "video") else "document"
+
+
 class GatewayError(Exception):
     """A send that did not happen, classified as retryable or permanent."""
 
@@ -98,6 +128,16 @@ class Gateway(Protocol):
         self, *, session: str, phone: str, text: str, message_id: str
     ) -> SendReceipt:
         """Send one text; raises GatewayError (retryable or permanent) when it did not go."""
+        ...
+
+    async def send_media(
+        self, *, session: str, phone: str, media: MediaFile, caption: str, message_id: str
+    ) -> SendReceipt:
+        """Send one media message with ``caption``; raises GatewayError like send_text.
+
+        A gateway that cannot send media at all (WAHA Core: a Plus feature) raises
+        ``not-supported-by-gateway``: permanent here, and ``failures.switches_route`` says
+        another route may still do it."""
         ...
 
     async def session_health(self, session: str) -> SessionHealth:

@@ -10,6 +10,13 @@ Core does not check at all: a wrong key goes unnoticed there):
   devlikeapro/waha#1087): sent, id unknown. Every shape is reduced to the bare id
   (``message_ids.bare_message_id``). WAHA does not check that the number is on WhatsApp: it
   answers 201 and the message never gets past ack SERVER (``check_numbers`` asks first).
+- ``POST /api/sendImage`` (``image/*``), ``/api/sendVideo`` (``video/*``), ``/api/sendFile``
+  (anything else) ``{"session", "chatId", "file": {"mimetype", "filename", "url" | "data"},
+  "caption"}`` → 201 with the engine's message, as sendText (WAHA Plus). WAHA Core answers
+  422 once the session is WORKING: ``The feature is available only in Plus version…``
+  (sendImage, sendFile) and ``The method is not implemented by the engine.`` (sendVideo),
+  which is ``not-supported-by-gateway``; like sendText, a session that is not WORKING gets
+  the 5 s 422 first, and any name but ``default`` Core's 422 at once.
 - ``GET /api/sessions/{session}`` → ``{"name", "status", "config", "me": {"id", "pushName"} |
   null, "engine": {"engine"}}``; status is one of STOPPED, STARTING, SCAN_QR_CODE, WORKING,
   FAILED. ``PUT /api/sessions/{session}`` ``{"config"}`` replaces the config (and restarts a
@@ -53,6 +60,7 @@ from herald_gateways.interface import (
     GatewayError,
     GatewayInfo,
     LoginQr,
+    MediaFile,
     SendReceipt,
     SessionHealth,
     SessionStatus,
@@ -66,12 +74,14 @@ __all__ = [
     "MIN_TIMEOUT_SECONDS",
     "NOT_WORKING_WAIT_SECONDS",
     "WAHA_CORE_SESSION",
+    "WAHA_MEDIA_ROUTES",
     "WAHA_WEBHOOK_EVENTS",
     "WahaGateway",
     "chat_id",
     "gateway_message_id",
     "waha_gateway_info",
     "waha_login_qr",
+    "waha_media_body",
     "waha_webhook_config",
 ]
 
@@ -86,13 +96,35 @@ CHECK_CONCURRENCY = 8
 """check-exists answers one number per request: this many in flight at once."""
 
 
+WAHA_MEDIA_ROUTES = {
+    "image": "/api/sendImage",
+    "video": "/api/sendVideo",
+    "document": "/api/sendFile",
+}
+"""WAHA's send route per ``MediaFile.kind``."""
+
+
+def waha_media_body(session: str, phone: str, media: MediaFile, caption: str) -> dict[str, Any]:
+    """The body of sendImage, sendVideo and sendFile (``src/structures/chatting.dto.ts``,
+    ``files.dto.ts``: ``RemoteFile`` with ``url``, ``BinaryFile`` with base64 ``data``)."""
+    file: dict[str, Any] = {"mimetype": media.mimetype}
+    if media.filename is not None:
+        file["filename"] = media.filename
+    if media.url is not None:
+        file["url"] = media.url
+    else:
+        file["data"] = media.data_base64
+    return {"session": session, "chatId": chat_id(phone), "file": file, "caption": caption}
+
+
 def chat_id(phone: str) -> str:
     """WAHA's chat id of an E.164 number: the digits and ``@c.us``."""
     return f"{phone.lstrip('+')}@c.us"
 
 
 def gateway_message_id(body: Any) -> str | None:
-    """The bare message id in a sendText answer, whichever engine shaped it (None: no id)."""
+    """The bare message id in a send's answer (text or media), whichever engine shaped it
+    (None: no id)."""
     if not isinstance(body, dict):
         return None
     key = body.get("key")
@@ -202,6 +234,17 @@ class WahaGateway:
             "POST",
             "/api/sendText",
             json={"session": session, "chatId": chat_id(phone), "text": text},
+            headers={MESSAGE_ID_HEADER: message_id},
+        )
+        return SendReceipt(gateway_message_id=gateway_message_id(json_or_none(response)))
+
+    async def send_media(
+        self, *, session: str, phone: str, media: MediaFile, caption: str, message_id: str
+    ) -> SendReceipt:
+        response = await self._http.request(
+            "POST",
+            WAHA_MEDIA_ROUTES[media.kind],
+            json=waha_media_body(session, phone, media, caption),
             headers={MESSAGE_ID_HEADER: message_id},
         )
         return SendReceipt(gateway_message_id=gateway_message_id(json_or_none(response)))

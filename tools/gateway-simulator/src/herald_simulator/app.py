@@ -19,12 +19,18 @@ import httpx
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from herald_simulator.config import WAHA_VERSION, FaultMode, SessionStatus, SimulatorConfig
+from herald_simulator.config import (
+    WAHA_VERSION,
+    FaultMode,
+    SessionStatus,
+    SimulatorConfig,
+    WahaTier,
+)
 from herald_simulator.errors import SimError, bad_request
 from herald_simulator.evolution_routes import add_evolution_routes
 from herald_simulator.faults import FaultSettings, apply_update, decide, draw_latency_seconds
 from herald_simulator.ids import MessageIdGenerator
-from herald_simulator.ledger import Outcome, SendLedger, ledger_key
+from herald_simulator.ledger import MediaSent, Outcome, SendLedger, ledger_key
 from herald_simulator.receipts import (
     AckTarget,
     ReceiptSender,
@@ -33,15 +39,18 @@ from herald_simulator.receipts import (
 )
 from herald_simulator.session_webhooks import waha_config_problems
 from herald_simulator.sessions import SessionRegistry
-from herald_simulator.shapes import sent_message
+from herald_simulator.shapes import sent_media_message, sent_message
 from herald_simulator.validation import CHAT_ID_PATTERN
 from herald_simulator.waha_auth import add_waha_auth_routes
 from herald_simulator.waha_sessions import (
+    AVAILABLE_IN_PLUS,
     CORE_ONLY_DEFAULT,
+    NOT_IMPLEMENTED_BY_ENGINE,
     announce_status,
     check_waha_key,
     nest_error,
     schedule_waha_receipt,
+    waha_media_sent,
     waha_serves,
     waha_session_gate,
 )
@@ -184,13 +193,15 @@ def create_app(
             "browser": None,
         }
 
-    @app.post("/api/sendText", status_code=201)
-    async def send_text(request: Request) -> Response:
+    async def waha_send(request: Request, kind: str | None) -> Response:
+        """sendText (``kind`` None) and the media routes (``image``, ``video``,
+        ``document``): the same checks, faults, ledger and receipts."""
         ledger = state.ledger
         herald_id = request.headers.get(HERALD_ID_HEADER) or None
         now = time.time()
         body: Any = None
         chat_id, text = "", ""
+        media: MediaSent | None = None
 
         def record(
             outcome: Outcome,
@@ -210,6 +221,7 @@ def create_app(
                 outcome=outcome,
                 status_code=status,
                 gateway_message_id=gateway_id,
+                media=media,
             )
 
         try:
@@ -219,9 +231,12 @@ def create_app(
             outcome = Outcome.UNAUTHORIZED if err.status == 401 else Outcome.INVALID_REQUEST
             record(outcome, err.status, "", keyed=herald_id is not None)
             return _error(err)
-        # WAHA does not validate sendText's body: whatever is missing fails further on.
+        # WAHA does not validate these bodies: whatever is missing fails further on.
         name = _partial_str(body, "session") or "default"
-        chat_id, text = _partial_str(body, "chatId"), _partial_str(body, "text")
+        chat_id = _partial_str(body, "chatId")
+        text = _partial_str(body, "text" if kind is None else "caption")
+        if kind is not None:
+            media = waha_media_sent(kind, body)
 
         refused = await waha_session_gate(state, name)
         if refused is not None:
@@ -230,11 +245,17 @@ def create_app(
             record(outcome, refused.status_code, name)
             return refused
         session = state.sessions.require(name)
-        if not CHAT_ID_PATTERN.fullmatch(chat_id) or not text:
-            # Baileys throws on a chat id it cannot parse, or on no text: NestJS's 500.
+        if kind is not None and config.tier is WahaTier.CORE:
+            # Core's engines: sendImage and sendFile are a Plus feature, sendVideo not there
+            record(Outcome.NOT_SUPPORTED, 422, name)
+            message = NOT_IMPLEMENTED_BY_ENGINE if kind == "video" else AVAILABLE_IN_PLUS
+            return JSONResponse(nest_error(422, message), 422)
+        unusable = not text if kind is None else media is None or media.source is None
+        if not CHAT_ID_PATTERN.fullmatch(chat_id) or unusable:
+            # The engine throws on a chat id it cannot parse, no text, no file: NestJS's 500.
             record(Outcome.INVALID_REQUEST, 500, name, keyed=herald_id is not None)
             return JSONResponse(
-                {"statusCode": 500, "exception": {"message": "Cannot send: bad chatId or text"}},
+                {"statusCode": 500, "exception": {"message": "Cannot send: bad chatId or body"}},
                 status_code=500,
             )
 
@@ -290,15 +311,44 @@ def create_app(
         schedule_waha_receipt(state, session, replace(target, gateway_message_id=gateway_id))
         if mode is FaultMode.ACCEPTED_WITHOUT_ID:  # as WAHA's WEBJS did (devlikeapro/waha#1087)
             return Response(status_code=201)
-        payload = sent_message(
-            session.engine,
-            chat_id=chat_id,
-            text=text,
-            message_id=gateway_id,
-            timestamp=int(now),
-            me_id=session.me_id,
-        )
+        if media is not None:
+            payload = sent_media_message(
+                session.engine,
+                kind=media.kind,
+                chat_id=chat_id,
+                mimetype=media.mimetype or "",
+                filename=media.filename,
+                caption=text,
+                message_id=gateway_id,
+                timestamp=int(now),
+                me_id=session.me_id,
+            )
+        else:
+            payload = sent_message(
+                session.engine,
+                chat_id=chat_id,
+                text=text,
+                message_id=gateway_id,
+                timestamp=int(now),
+                me_id=session.me_id,
+            )
         return JSONResponse(payload, status_code=201)
+
+    @app.post("/api/sendText", status_code=201)
+    async def send_text(request: Request) -> Response:
+        return await waha_send(request, None)
+
+    @app.post("/api/sendImage", status_code=201)
+    async def send_image(request: Request) -> Response:
+        return await waha_send(request, "image")
+
+    @app.post("/api/sendVideo", status_code=201)
+    async def send_video(request: Request) -> Response:
+        return await waha_send(request, "video")
+
+    @app.post("/api/sendFile", status_code=201)
+    async def send_file(request: Request) -> Response:
+        return await waha_send(request, "document")
 
     @app.get("/api/contacts/check-exists", dependencies=waha_auth)
     async def check_exists(

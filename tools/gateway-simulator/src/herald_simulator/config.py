@@ -17,8 +17,10 @@ class Engine(StrEnum):
 
 
 class WahaTier(StrEnum):
-    """WAHA's tier: Core serves only the session ``default``, checks no API key, and ignores a
-    webhook's ``hmac`` and ``customHeaders``; Plus serves any session and honours them."""
+    """WAHA's tier: Core serves only the session ``default``, checks no API key, ignores a
+    webhook's ``hmac`` and ``customHeaders`` and cannot send media (sendImage and sendFile: 422
+    "available only in Plus", sendVideo: 422 "not implemented by the engine"); Plus serves any
+    session, honours them and sends media."""
 
     CORE = "CORE"
     PLUS = "PLUS"
@@ -51,7 +53,7 @@ class SessionStatus(StrEnum):
 
 
 class FaultMode(StrEnum):
-    """Forced outcome of ``POST /api/sendText`` (runtime fault control)."""
+    """Forced outcome of a send, text or media (runtime fault control)."""
 
     OK = "ok"
     FAIL_5XX = "fail_5xx"

@@ -8,7 +8,10 @@ Errors have Evolution's shape ``{"status", "error", "response": {"message"}}``: 
 instance, 401 wrong ``apikey`` (in that order, as Evolution's guards run), 400 for a body its
 JSON schema rejects (``instance requires property "text"``) or an empty text (``Text is
 required``), 400 ``[{"jid", "exists": false, "number"}]`` for a number not on WhatsApp, 500
-``Connection Closed`` when the instance is not open (Baileys' error, passed through).
+``Connection Closed`` when the instance is not open (Baileys' error, passed through). sendMedia
+(``parse_send_media``) validates as 2.3.6 does: its schema, then a URL or base64 ``media`` and a
+``fileName`` for a base64 document; a closed instance fails the upload first (500
+``["Error: Connection Closed"]``).
 """
 
 from __future__ import annotations
@@ -115,6 +118,114 @@ def parse_send_text(body: Any) -> EvolutionSendText:
     if not NUMBER_DIGITS.fullmatch(jid.partition("@")[0]):
         raise BadRequest([not_on_whatsapp(jid, number)])
     return EvolutionSendText(number=number, text=text, remote_jid=jid)
+
+
+MEDIA_TYPES = ("image", "document", "video", "audio")
+"""sendMedia's ``mediatype`` enum (``src/validate/message.schema.ts`` ``mediaMessageSchema``)."""
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_URL_HOST = re.compile(
+    r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}"  # an IPv4 address
+    r"|(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}"  # a name with a TLD
+    r")(?::[0-9]{1,5})?"
+)
+
+
+def is_base64(text: str) -> bool:
+    """class-validator's ``isBase64`` (validator.js): a non-empty multiple of 4 characters of
+    the base64 alphabet, ``=`` only as padding at the end."""
+    return bool(text) and len(text) % 4 == 0 and bool(_BASE64.fullmatch(text))
+
+
+def is_url(text: str) -> bool:
+    """class-validator's ``isURL`` with its defaults, as far as Evolution's media goes: http,
+    https or ftp (or no scheme), and a host that is an IP address or has a TLD (``localhost``
+    and bare container names are not URLs to it)."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "http", text
+    if scheme.lower() not in ("http", "https", "ftp") or not rest or " " in text:
+        return False
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return bool(_URL_HOST.fullmatch(authority.rpartition("@")[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class EvolutionSendMedia:
+    number: str
+    mediatype: str
+    mimetype: str | None
+    media: str
+    caption: str
+    file_name: str | None
+    remote_jid: str
+
+    @property
+    def source(self) -> str:
+        """``url`` or ``data``: how the file came."""
+        return "data" if is_base64(self.media) else "url"
+
+
+def parse_send_media(body: Any) -> EvolutionSendMedia:
+    """Validate a sendMedia body as 2.3.6 does; raises BadRequest.
+
+    Its JSON schema first (every message at once, nested in a list as seen), then its
+    controller: a base64 document needs a ``fileName``, ``media`` must be a URL or base64.
+    The number is checked only once the file is uploaded (see the route)."""
+    fields = body if isinstance(body, dict) else {}
+    problems: list[str] = []
+    for key in ("number", "mediatype"):
+        if key not in fields:
+            problems.append(f'instance requires property "{key}"')
+    if "number" in fields and not isinstance(fields["number"], str):
+        problems.append("Invalid format")
+    if "mediatype" in fields and fields["mediatype"] not in MEDIA_TYPES:
+        problems.append(f"mediatype is not one of enum values: {','.join(MEDIA_TYPES)}")
+    for key in ("mimetype", "media", "fileName", "caption"):
+        if key in fields and not isinstance(fields[key], str):
+            problems.append(f"{key} is not of a type(s) string")
+    if problems:
+        raise BadRequest([problems])
+    media = fields.get("media") or ""
+    file_name = fields.get("fileName")
+    if is_base64(media) and not file_name and fields["mediatype"] == "document":
+        raise BadRequest(["For base64 the file name must be informed."])
+    if not (is_url(media) or is_base64(media)):
+        raise BadRequest(["Owned media must be a url or base64"])
+    number: str = fields["number"]
+    return EvolutionSendMedia(
+        number=number,
+        mediatype=fields["mediatype"],
+        mimetype=fields.get("mimetype"),
+        media=media,
+        caption=fields.get("caption") or "",
+        file_name=file_name,
+        remote_jid=remote_jid(number),
+    )
+
+
+def sent_media_message(
+    instance: str, *, request: EvolutionSendMedia, message_id: str, timestamp: int
+) -> dict[str, Any]:
+    """The 201 answer of sendMedia: ``prepareMessage`` of the Baileys media message
+    (``messageType`` ``imageMessage``, ``documentMessage``, …)."""
+    kind = f"{request.mediatype}Message"
+    content: dict[str, Any] = {
+        "url": f"https://mmg.whatsapp.net/v/t62.7118-24/{timestamp}.enc",
+        "mimetype": request.mimetype or "application/octet-stream",
+        "caption": request.caption,
+        "fileLength": 1024,
+        "mediaKeyTimestamp": timestamp,
+        "fileName": request.file_name or f"{request.mediatype}",
+    }
+    answer = sent_message(
+        instance,
+        remote_jid=request.remote_jid,
+        text=request.caption,
+        message_id=message_id,
+        timestamp=timestamp,
+    )
+    answer.update(message={kind: content}, messageType=kind)
+    return answer
 
 
 def not_on_whatsapp(jid: str, number: str) -> dict[str, Any]:

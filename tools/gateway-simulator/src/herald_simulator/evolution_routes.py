@@ -7,6 +7,9 @@
 ``POST /chat/whatsappNumbers/{instance}`` ``{"numbers"}`` → ``[{"jid", "exists", "number"}]``,
 or, when the instance is not open, Baileys' raw Boom error (428 inside a 400), as 2.3.6 does;
 ``POST /message/sendText/{instance}`` ``{"number", "text"}`` → 201 with the sent message;
+``POST /message/sendMedia/{instance}`` ``{"number", "mediatype", "mimetype", "media",
+"caption", "fileName"}`` → 201 with the sent media message; its schema's and its controller's
+400s; 500 ``["Error: Connection Closed"]`` when the instance is not open (the upload fails);
 ``GET /instance/connectionState/{instance}`` → ``{"instance": {"instanceName", "state"}}``;
 ``GET /instance/connect/{instance}`` → the login QR while connecting, the connection state
 when open, and on a closed instance it starts connecting (the session goes to SCAN_QR_CODE)
@@ -31,7 +34,7 @@ from herald_simulator import evolution
 from herald_simulator.config import FaultMode, SessionStatus
 from herald_simulator.errors import SimError
 from herald_simulator.faults import decide, draw_latency_seconds
-from herald_simulator.ledger import Outcome, ledger_key
+from herald_simulator.ledger import MediaSent, Outcome, ledger_key
 from herald_simulator.login_qr import qr_png_base64, qr_value
 from herald_simulator.receipts import AckTarget
 from herald_simulator.session_webhooks import evolution_destinations, evolution_webhook
@@ -126,11 +129,12 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
             unknown = state.not_on_whatsapp
         return JSONResponse([evolution.number_on_whatsapp(n, unknown) for n in numbers])
 
-    @app.post("/message/sendText/{instance}")
-    async def send_text(instance: str, request: Request) -> Response:
+    async def evolution_send(instance: str, request: Request, media_route: bool) -> Response:
+        """sendText and sendMedia (``media_route``): the same guards, faults, ledger, receipts."""
         herald_id = request.headers.get(HERALD_ID_HEADER) or None
         now = time.time()
         number, text = "", ""
+        media: MediaSent | None = None
 
         def record(
             outcome: Outcome, status: int, gateway_id: str | None = None, *, keyed: bool = True
@@ -145,6 +149,7 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
                 outcome=outcome,
                 status_code=status,
                 gateway_message_id=gateway_id,
+                media=media,
             )
 
         rejected = guard(instance, request)
@@ -160,9 +165,15 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
             body = None
         if isinstance(body, dict):
             number = body["number"] if isinstance(body.get("number"), str) else ""
-            text = body["text"] if isinstance(body.get("text"), str) else ""
+            said = body.get("caption" if media_route else "text")
+            text = said if isinstance(said, str) else ""
         try:
-            req = evolution.parse_send_text(body)
+            req: evolution.EvolutionSendText | evolution.EvolutionSendMedia
+            if media_route:
+                req = evolution.parse_send_media(body)
+                media = MediaSent(req.mediatype, req.mimetype, req.file_name, req.source)
+            else:
+                req = evolution.parse_send_text(body)
         except evolution.BadRequest as err:
             not_on_whatsapp = any(isinstance(m, dict) for m in err.messages)
             outcome = (
@@ -174,7 +185,9 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
         session = state.sessions.require(instance)
         if session.status is not SessionStatus.WORKING:
             record(Outcome.SESSION_NOT_WORKING, 500)
-            return _answer(500, evolution.error_body(500, evolution.CONNECTION_CLOSED))
+            # sendMedia fails uploading the file first: Baileys' error, as a list
+            closed = [f"Error: {evolution.CONNECTION_CLOSED}"] if media_route else None
+            return _answer(500, evolution.error_body(500, closed or evolution.CONNECTION_CLOSED))
 
         settings = state.settings
         mode = decide(settings, instance, state.rng)
@@ -226,14 +239,27 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
         )
         if mode is FaultMode.ACCEPTED_WITHOUT_ID:
             return Response(status_code=201)
-        payload = evolution.sent_message(
-            instance,
-            remote_jid=req.remote_jid,
-            text=req.text,
-            message_id=gateway_id,
-            timestamp=int(now),
-        )
+        if isinstance(req, evolution.EvolutionSendMedia):
+            payload = evolution.sent_media_message(
+                instance, request=req, message_id=gateway_id, timestamp=int(now)
+            )
+        else:
+            payload = evolution.sent_message(
+                instance,
+                remote_jid=req.remote_jid,
+                text=req.text,
+                message_id=gateway_id,
+                timestamp=int(now),
+            )
         return _answer(201, payload)
+
+    @app.post("/message/sendText/{instance}")
+    async def send_text(instance: str, request: Request) -> Response:
+        return await evolution_send(instance, request, media_route=False)
+
+    @app.post("/message/sendMedia/{instance}")
+    async def send_media(instance: str, request: Request) -> Response:
+        return await evolution_send(instance, request, media_route=True)
 
     @app.get("/instance/connectionState/{instance}")
     async def connection_state(instance: str, request: Request) -> Response:

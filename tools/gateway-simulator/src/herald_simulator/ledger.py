@@ -1,4 +1,5 @@
-"""The send ledger: counts every sendText request and every accepted send, per Herald message.
+"""The send ledger: counts every send request (text or media) and every accepted send, per
+Herald message.
 
 Tests use it to prove that nothing was sent twice. Memory per send is kept small (slotted
 records, shared outcome and session strings, text truncated to a preview) so a run of 100,000
@@ -15,7 +16,8 @@ from typing import Any
 
 
 class Outcome(StrEnum):
-    """What the simulator answered to one ``POST /api/sendText``."""
+    """What the simulator answered to one send (WAHA's sendText, sendImage, sendVideo,
+    sendFile; Evolution's sendText, sendMedia)."""
 
     ACCEPTED = "accepted"  # 201
     NOT_ON_WHATSAPP = "not_on_whatsapp"  # WAHA: 201, but no phone will ever get it
@@ -28,6 +30,7 @@ class Outcome(StrEnum):
     UNKNOWN_SESSION = "unknown_session"  # 404
     INVALID_REQUEST = "invalid_request"  # 400, validation
     UNAUTHORIZED = "unauthorized"  # 401
+    NOT_SUPPORTED = "not_supported"  # WAHA Core and media: 422, a Plus feature
 
     @property
     def accepted(self) -> bool:
@@ -45,6 +48,26 @@ def ledger_key(herald_message_id: str | None, session: str, chat_id: str, text: 
 
 
 @dataclass(frozen=True, slots=True)
+class MediaSent:
+    """What a media send carried, so tests can assert what was sent."""
+
+    kind: str
+    """``image``, ``video`` or ``document`` (WAHA: by its route; Evolution: its ``mediatype``)."""
+    mimetype: str | None
+    filename: str | None
+    source: str | None
+    """``url`` or ``data`` (base64): how the file came; None when neither did."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "mimetype": self.mimetype,
+            "filename": self.filename,
+            "from": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SendRecord:
     time: float  # epoch seconds
     session: str
@@ -53,6 +76,8 @@ class SendRecord:
     outcome: Outcome
     status_code: int
     gateway_message_id: str | None
+    media: MediaSent | None = None
+    """None for a text; for media, ``text`` is its caption."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +92,7 @@ class SendRecord:
             "serializedId": f"true_{self.chat_id}_{self.gateway_message_id}"
             if self.gateway_message_id
             else None,
+            "media": self.media.to_json() if self.media is not None else None,
         }
 
 
@@ -97,6 +123,7 @@ class SendLedger:
         outcome: Outcome,
         status_code: int,
         gateway_message_id: str | None = None,
+        media: MediaSent | None = None,
     ) -> None:
         """Count one request; keep its details when it has a key (``None``: counts only)."""
         self.total += 1
@@ -119,6 +146,7 @@ class SendLedger:
             outcome=outcome,
             status_code=status_code,
             gateway_message_id=gateway_message_id,
+            media=media,
         )
         records = self._records.get(key)
         if records is None:

@@ -58,7 +58,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="herald-gateway-simulator",
         description="Gateway simulator speaking the WAHA subset Herald uses "
-        "(POST /api/sendText, GET /api/sessions/{name}), with fault injection and a send "
+        "(POST /api/sendText, /api/sendImage, /api/sendVideo, /api/sendFile, GET "
+        "/api/sessions/{name}, ...) and Evolution API's, with fault injection and a send "
         "ledger under /_sim. Every option can also be set with the SIM_* variable shown.",
     )
 
@@ -83,8 +84,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--waha-tier",
         "SIM_WAHA_TIER",
         "PLUS",
-        "WAHA's tier: CORE serves only the session 'default', checks no API key and ignores "
-        "webhooks' hmac and customHeaders; PLUS serves any session",
+        "WAHA's tier: CORE serves only the session 'default', checks no API key, ignores "
+        "webhooks' hmac and customHeaders and refuses media (422, a Plus feature); PLUS "
+        "serves any session",
         choices=["CORE", "PLUS"],
         type=str.upper,
     )

@@ -1,4 +1,4 @@
-"""Engine-specific JSON bodies of a successful ``POST /api/sendText``."""
+"""Engine-specific JSON bodies of a successful WAHA send (sendText, and Plus's media routes)."""
 
 from __future__ import annotations
 
@@ -64,3 +64,56 @@ def sent_message(
         "mentionedIds": [],
         "links": [],
     }
+
+
+def media_content(
+    kind: str, *, mimetype: str, filename: str | None, caption: str, timestamp: int
+) -> dict[str, Any]:
+    """WhatsApp's media message (``imageMessage``, ``videoMessage``, ``documentMessage``) as
+    Baileys and whatsmeow carry it once uploaded: the fields Herald might read, not the keys."""
+    content: dict[str, Any] = {
+        "url": f"https://mmg.whatsapp.net/v/t62.7118-24/{timestamp}.enc",
+        "mimetype": mimetype,
+        "caption": caption,
+        "fileLength": "1024",
+        "mediaKeyTimestamp": str(timestamp),
+    }
+    if kind == "document":
+        content["fileName"] = filename or "document"
+        content["title"] = filename or "document"
+    return {f"{kind}Message": content}
+
+
+def sent_media_message(
+    engine: Engine,
+    *,
+    kind: str,
+    chat_id: str,
+    mimetype: str,
+    filename: str | None,
+    caption: str,
+    message_id: str,
+    timestamp: int,
+    me_id: str,
+) -> dict[str, Any]:
+    """What WAHA Plus answers for sendImage, sendVideo and sendFile: the engine's message as
+    for sendText (``sent_message``), with the media content instead of the text (WEBJS: a
+    ``Message`` with ``hasMedia``, its ``type`` the kind and its ``body`` the caption)."""
+    content = media_content(
+        kind, mimetype=mimetype, filename=filename, caption=caption, timestamp=timestamp
+    )
+    answer = sent_message(
+        engine,
+        chat_id=chat_id,
+        text=caption,
+        message_id=message_id,
+        timestamp=timestamp,
+        me_id=me_id,
+    )
+    if engine is Engine.GOWS:
+        answer["_data"]["Message"] = content
+    elif engine is Engine.NOWEB:
+        answer["message"] = content
+    else:
+        answer.update(hasMedia=True, type=kind, body=caption)
+    return answer

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from herald_simulator.config import SessionStatus, SimulatorConfig, WahaTier
 from herald_simulator.errors import SimError
+from herald_simulator.ledger import MediaSent
 from herald_simulator.receipts import AckTarget
 from herald_simulator.session_webhooks import (
     connection_update_event,
@@ -41,6 +42,13 @@ CORE_ONLY_DEFAULT = (
     "WAHA Core support only 'default' session. If you want to run more then one WhatsApp "
     "account - please get WAHA PLUS version. Check this out: https://waha.devlike.pro/"
 )
+AVAILABLE_IN_PLUS = (
+    "The feature is available only in Plus version. Check this out: https://waha.devlike.pro/"
+)
+"""Core's ``AvailableInPlusVersion`` (src/core/exceptions.ts): sendImage and sendFile of its
+NOWEB and WEBJS engines."""
+NOT_IMPLEMENTED_BY_ENGINE = "The method is not implemented by the engine."
+"""``NotImplementedByEngineError``: sendVideo, which no Core engine overrides."""
 SESSION_NOT_WORKING = "Session status is not as expected. Try again later or restart the session"
 POLL_SECONDS = 0.05
 _EVOLUTION_STATES = {
@@ -55,6 +63,20 @@ _EVOLUTION_STATES = {
 def nest_error(status: int, message: Any) -> dict[str, Any]:
     """NestJS's answer for an HttpException with a message: ``{statusCode, message, error}``."""
     return {"statusCode": status, "message": message, "error": HTTPStatus(status).phrase}
+
+
+def waha_media_sent(kind: str, body: Any) -> MediaSent:
+    """What a sendImage, sendVideo or sendFile body carries (``file``: ``RemoteFile`` with
+    ``url`` or ``BinaryFile`` with base64 ``data``); WAHA checks none of it."""
+    file = body.get("file") if isinstance(body, dict) else None
+    fields = file if isinstance(file, dict) else {}
+
+    def text(key: str) -> str | None:
+        value = fields.get(key)
+        return value if isinstance(value, str) else None
+
+    source = "url" if text("url") else "data" if text("data") else None
+    return MediaSent(kind, text("mimetype"), text("filename"), source)
 
 
 def waha_serves(config: SimulatorConfig, session: str) -> bool:
