@@ -80,8 +80,8 @@ test-unit: deps ## Only the tests that need no server
 docs: deps ## Regenerate docs/: AsyncAPI (every Kafka topic), JSON Schemas of commands and events, OpenAPI
 	@$(VENV)/python -m herald_contract_docs
 
-demo: up ## The walk-through with the herald CLI: create, import contacts, send, watch the progress bar until completed
-	@bash cli/demo.sh
+demo: up ## The walk-through with the herald CLI: create, import contacts, send, watch the progress bar until completed (DEMO_MEDIA=file.png: with an image)
+	@bash cli/demo.sh $(if $(DEMO_MEDIA),--media "$(DEMO_MEDIA)")
 
 bench: bench-pipeline bench-pacing ## Every benchmark (each starts its own Kafka and MongoDB unless given)
 

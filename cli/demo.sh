@@ -2,7 +2,15 @@
 # make demo: the README's walk-through with the herald CLI, on the system `make up` runs:
 # create a campaign, import its contacts from a CSV file, send it, and watch it until it
 # completes. Every step prints the command it runs; copy them to drive Herald yourself.
+#   cli/demo.sh [--media FILE|URL]   the same with an image, video or document in every message
 set -euo pipefail
+media=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--media) media=(--media "${2:?--media needs a file or a URL}"); shift 2 ;;
+	*) echo "usage: cli/demo.sh [--media FILE|URL]" >&2; exit 2 ;;
+	esac
+done
 cd "$(dirname "$0")/.."
 
 herald=.venv/bin/herald
@@ -29,8 +37,9 @@ phone,name,city
 12345,Broken,Nowhere
 CSV
 
-say herald campaigns create --name "'Summer Sale'" --body "'$body'" --delay-type fast
-created=$("$herald" campaigns create --name "Summer Sale" --body "$body" --delay-type fast --json)
+say herald campaigns create --name "'Summer Sale'" --body "'$body'" --delay-type fast "${media[@]}"
+created=$("$herald" campaigns create --name "Summer Sale" --body "$body" --delay-type fast \
+    "${media[@]}" --json)
 campaign=$("$python" -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$created")
 echo "Created campaign $campaign (draft); the fast profile waits 2-5 s between two sends."
 

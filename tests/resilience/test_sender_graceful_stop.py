@@ -52,6 +52,8 @@ STOP_ENV = {
     "HERALD_PACE_SCALE": "1",
     "HERALD_GATEWAY_TIMEOUT_SECONDS": str(GATEWAY_TIMEOUT_SECONDS),
     "HERALD_CIRCUIT_FAILURE_THRESHOLD": "100000",
+    # The scenario counts send turns: no number checks (each would take a turn of its own).
+    "HERALD_NUMBER_CHECK_HOURS": "0",
 }
 LONG_GAP = {"minSeconds": 20, "maxSeconds": 21}
 SHORT_GAP = {"minSeconds": 1, "maxSeconds": 2}

@@ -180,6 +180,17 @@ class HeraldApi:
             timeout=UPLOAD_TIMEOUT,
         )
 
+    def upload_media(self, file: IO[bytes], *, mimetype: str, filename: str | None) -> Json:
+        """Stream a media file as the request body of ``POST /api/media``."""
+        return self._call(
+            "POST",
+            "/api/media",
+            content=_file_chunks(file),
+            params={"filename": filename} if filename else None,
+            headers={"Content-Type": mimetype},
+            timeout=UPLOAD_TIMEOUT,
+        )
+
     def send_campaign(self, campaign_id: str, schedule: Json | None = None) -> Json:
         return self._call("POST", f"/api/campaigns/{_segment(campaign_id)}/send", json=schedule)
 

@@ -16,9 +16,12 @@ def create_request(
     max_delay: float | None = None,
     expires_at: datetime | None = None,
     valid_for: int | None = None,
+    media: Json | None = None,
 ) -> Json:
     """The body of ``POST /api/campaigns`` from ``herald campaigns create``'s flags."""
     request: Json = {"name": name, "messageBody": body}
+    if media is not None:
+        request["media"] = media
     if delay_type:
         request["delayType"] = delay_type
     if min_delay is not None and max_delay is not None:
@@ -49,3 +52,10 @@ def listing_query(*, limit: int, offset: int, **filters: str | None) -> dict[str
     query: dict[str, str | int] = {"limit": limit, "offset": offset}
     query.update({name: value for name, value in filters.items() if value})
     return query
+
+
+def media_request(source: str, mimetype: str | None, upload_id: str | None) -> Json:
+    """A campaign's ``media``: the upload just made, or the URL as given (with its type)."""
+    if upload_id is not None:
+        return {"uploadId": upload_id}
+    return {"url": source, "mimetype": mimetype}

@@ -36,6 +36,16 @@ def test_switching_route_skips_to_the_first_later_step_on_another_route() -> Non
     assert stay is not None and stay.step == 1
 
 
+def test_a_route_that_can_never_send_it_goes_to_another_route_or_nowhere() -> None:
+    plan = AttemptPlan.parse("primary, primary@30s, fallback@5s, primary")
+    other = plan.next_attempt_on_another_route(0)
+    assert other is not None and (other.step, other.route) == (2, Route.FALLBACK)
+    back = plan.next_attempt_on_another_route(2)
+    assert back is not None and (back.step, back.route) == (3, Route.PRIMARY)
+    # Unlike a retryable switch, never the same route again.
+    assert AttemptPlan.parse("fallback, fallback@1s").next_attempt_on_another_route(0) is None
+
+
 def test_delays_are_read_in_several_units_and_name_one_topic_each() -> None:
     plan = AttemptPlan.parse("primary, fallback@500ms, fallback@2m, primary@2m, fallback@1.5s")
     assert [s.delay_seconds for s in plan.steps] == [0, 0.5, 120, 120, 1.5]

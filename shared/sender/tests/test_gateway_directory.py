@@ -23,6 +23,7 @@ from herald_gateways.interface import (
     GatewayError,
     GatewayInfo,
     LoginQr,
+    MediaFile,
     SendReceipt,
     SessionHealth,
     SessionStatus,
@@ -46,6 +47,11 @@ class FakeGateway:
 
     async def send_text(
         self, *, session: str, phone: str, text: str, message_id: str
+    ) -> SendReceipt:
+        return SendReceipt(gateway_message_id=None)
+
+    async def send_media(
+        self, *, session: str, phone: str, media: MediaFile, caption: str, message_id: str
     ) -> SendReceipt:
         return SendReceipt(gateway_message_id=None)
 

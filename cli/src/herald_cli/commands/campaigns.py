@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import mimetypes
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
+from herald_cli.api import HeraldApi, Json
 from herald_cli.exit_status import ExitStatus
 from herald_cli.flags import (
     ApiFlag,
@@ -20,7 +23,7 @@ from herald_cli.flags import (
     time_option,
 )
 from herald_cli.progress import Verdict, progress_of
-from herald_cli.request_bodies import create_request, schedule_request
+from herald_cli.request_bodies import create_request, media_request, schedule_request
 from herald_cli.session import command_session
 from herald_cli.views import campaigns as views
 from herald_cli.views.watching import watch_gave_up
@@ -56,6 +59,21 @@ def create(
         int | None,
         typer.Option("--valid-for", metavar="SECONDS", help="the same, counted from each launch"),
     ] = None,
+    media: Annotated[
+        str | None,
+        typer.Option(
+            "--media",
+            metavar="FILE|URL",
+            help="an image, video or document with every message (the body is its caption, "
+            "1,024 characters at most): a file is uploaded, a URL is fetched by the gateway",
+        ),
+    ] = None,
+    media_type: Annotated[
+        str | None,
+        typer.Option(
+            "--media-type", metavar="MIME", help="the media's type (guessed from its name)"
+        ),
+    ] = None,
     api_url: ApiFlag = None,
     token: TokenFlag = None,
     as_json: JsonFlag = False,
@@ -75,8 +93,27 @@ def create(
         valid_for=valid_for,
     )
     with command_session(ctx, ConnectionFlags(api_url, token, as_json)) as session:
+        if media is not None:
+            request["media"] = campaign_media(session.api, media, media_type)
         campaign = session.api.create_campaign(request)
         session.output.result(campaign, views.campaign_created(campaign))
+
+
+def campaign_media(api: HeraldApi, source: str, media_type: str | None) -> Json:
+    """``--media``: a URL as it is, or a local file uploaded first (``POST /api/media``)."""
+    mimetype = media_type or mimetypes.guess_type(source)[0]
+    if source.startswith(("http://", "https://")):
+        if mimetype is None:
+            raise FlagConflict("--media-type is needed: the URL's name does not tell its type")
+        return media_request(source, mimetype, None)
+    path = Path(source)
+    if not path.is_file():
+        raise FlagConflict(f"--media {source}: no such file")
+    if mimetype is None:
+        raise FlagConflict(f"--media-type is needed: {path.name} does not tell its type")
+    with path.open("rb") as file:
+        upload = api.upload_media(file, mimetype=mimetype, filename=path.name)
+    return media_request(source, mimetype, str(upload["id"]))
 
 
 @campaigns.command("list")

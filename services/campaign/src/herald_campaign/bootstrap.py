@@ -35,6 +35,7 @@ from herald_campaign.entrypoints.rest import (
     contacts,
     dead_letters,
     lifecycle,
+    media_uploads,
     messages,
     notification_endpoints,
     receipt_webhooks,
@@ -55,6 +56,7 @@ from herald_campaign.service_layer.contact_verification import (
 from herald_campaign.service_layer.dead_letters import DeadLetterService
 from herald_campaign.service_layer.gateway_vetting import GatewayVetting
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
+from herald_campaign.service_layer.media_uploads import MediaUploads
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.service_layer.notifications import NotificationService
 from herald_campaign.service_layer.ports import GatewayFactory
@@ -70,6 +72,7 @@ from herald_core.contracts.topics import MESSAGE_DLT
 from herald_gateways.registry import WEBHOOK_EVENTS, build_gateway
 from herald_infra.kafka.topics import herald_topics
 from herald_infra.mongo.client import Database
+from herald_infra.outbound.public_addresses import OutboundAllow
 from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.logging import get_logger
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app
@@ -90,6 +93,7 @@ ROUTERS: Sequence[APIRouter] = (
     receipt_webhooks.router,
     account_webhooks.router,
     contact_verification.router,
+    media_uploads.router,
     accounts.router,
     schedules.router,
     lifecycle.router,
@@ -170,7 +174,10 @@ def build_services(
     """The service layer on ``adapters``, and what the entrypoints check callers with."""
     db, batch_size = runtime.db, settings.dispatch_batch_size
     campaigns = CampaignService(
-        db, adapters.campaign_events, default_region=settings.default_region
+        db,
+        adapters.campaign_events,
+        default_region=settings.default_region,
+        outbound_allow=OutboundAllow.parse(settings.outbound_allow),
     )
     lifecycle = CampaignLifecycle(
         db, adapters.campaign_events, adapters.send_events, plan=plan, batch_size=batch_size
@@ -210,6 +217,7 @@ def build_services(
             pace_scale=settings.pace_scale,
             keep_answers_hours=settings.number_check_hours,
         ),
+        media=MediaUploads(db),
         webhook_setup=WebhookSetupService(
             accounts,
             public_url=settings.public_url,

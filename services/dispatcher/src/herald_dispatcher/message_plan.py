@@ -55,6 +55,8 @@ def build_message(
     }
     if campaign.get("customDelay"):
         document["customDelay"] = campaign["customDelay"]
+    if campaign.get("media"):
+        document["media"] = campaign["media"]
     if account_id is None:
         document["notBefore"] = not_before or now
     if expires_at is not None:

@@ -118,6 +118,15 @@ class AttemptPlan:
                     return self._attempt_at(index)
         return self._attempt_at(step + 1) if step + 1 < len(self.steps) else None
 
+    def next_attempt_on_another_route(self, step: int) -> NextAttempt | None:
+        """The first later step on another route than ``step``'s, or None: for a failure this
+        route can never get past (the gateway cannot send such a message at all)."""
+        current = self.step(step).route
+        for index in range(step + 1, len(self.steps)):
+            if self.steps[index].route is not current:
+                return self._attempt_at(index)
+        return None
+
     def _attempt_at(self, index: int) -> NextAttempt:
         chosen = self.steps[index]
         return NextAttempt(index, chosen.route, chosen.delay_seconds)

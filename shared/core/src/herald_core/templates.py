@@ -92,9 +92,12 @@ def template_fields(
     return {**fields, "name": name, "phone": phone}
 
 
-def fits_whatsapp(template: str, fields: Mapping[str, object]) -> bool:
-    """Whether the message rendered for ``fields`` is short enough for WhatsApp."""
-    return len(render(template, fields)) <= WHATSAPP_MAX_BODY
+def fits_whatsapp(
+    template: str, fields: Mapping[str, object], limit: int = WHATSAPP_MAX_BODY
+) -> bool:
+    """Whether the message rendered for ``fields`` is short enough for WhatsApp (``limit``: a
+    text's 4,096 characters, or a media caption's 1,024)."""
+    return len(render(template, fields)) <= limit
 
 
 def check_placeholders(template: str) -> None:
@@ -126,16 +129,17 @@ def check_placeholders(template: str) -> None:
         start = template.find("{{", end + 2)
 
 
-def check_message_body(template: str) -> None:
+def check_message_body(template: str, limit: int = WHATSAPP_MAX_BODY) -> None:
     """The rule for a campaign's body: well-formed placeholders (:func:`check_placeholders`),
     and rendered with every placeholder at its default (empty without one) it fits WhatsApp's
-    limit; raises :class:`TemplateError` otherwise."""
+    ``limit`` (a caption's is 1,024); raises :class:`TemplateError` otherwise."""
     check_placeholders(template)
     length = len(render(template, {}))
-    if length > WHATSAPP_MAX_BODY:
+    if length > limit:
+        what = "a media caption" if limit < WHATSAPP_MAX_BODY else "a message"
         raise BodyTooLong(
             f"renders to {length} characters with every placeholder at its default; WhatsApp"
-            f" delivers at most {WHATSAPP_MAX_BODY}"
+            f" delivers at most {limit} in {what}"
         )
 
 

@@ -26,7 +26,7 @@ from herald_core.contracts.events import MessageStatusChanged, SendMessage
 from herald_core.contracts.topics import MESSAGE_STATUS
 from herald_core.messages.states import CLAIMABLE_STATUSES, MessageStatus
 from herald_gateways.failures import CIRCUIT_OPEN, circuit_open
-from herald_gateways.interface import GatewayError, SendReceipt
+from herald_gateways.interface import GatewayError, MediaFile, SendReceipt
 from herald_infra.messages.attempt_outcomes import (
     RecordOrigin,
     attempt_record,
@@ -50,6 +50,7 @@ from herald_infra.runtime.metrics import (
 from herald_sender.campaign_gate import CampaignGate, GateDecision
 from herald_sender.circuit_registry import AccountCircuits
 from herald_sender.gateway_directory import GatewayDirectory, SendRoute
+from herald_sender.media_files import MediaFiles
 from herald_sender.number_checks import NumberChecks, not_on_whatsapp
 from herald_sender.pacer import SendPacer
 
@@ -129,6 +130,7 @@ class MessageSender:
         self._gate = gate or CampaignGate.reading(db, cache_seconds=1.0)
         self._transitions = transitions or TransitionBatcher(db)
         self._numbers = numbers
+        self._media = MediaFiles(db)
         self._called: set[tuple[str, int]] = set()
         """(message, attempt) whose gateway call this process made and has not finished
         recording: a claim of those is never taken up again."""
@@ -165,6 +167,7 @@ class MessageSender:
         try:
             await self._check_sendable(event, route)
             await self._check_number(event, route)
+            media = await self._media_file(event)
             # The account's anti-ban turn, right before the gateway call: a message that is not
             # sent (disabled account, session down, circuit open) takes no slot.
             slot = await self._pacer.wait_turn(event)
@@ -181,7 +184,7 @@ class MessageSender:
                     return None
                 called = True
                 self._called.add((event.message_id, event.attempt))
-                receipt = await self._send(event, route)
+                receipt = await self._send(event, route, media)
             finally:
                 if called:
                     await self._pacer.gateway_answered(slot)
@@ -353,17 +356,38 @@ class MessageSender:
             await self._count_failure(event, error)
             raise error
 
-    async def _send(self, event: SendMessage, route: SendRoute) -> SendReceipt:
-        """Call the account's gateway session."""
+    async def _media_file(self, event: SendMessage) -> MediaFile | None:
+        """The message's media as the gateway takes it (None for a text); an upload that is
+        gone fails the message (``media-missing``)."""
+        try:
+            return await self._media.file_of(event)
+        except GatewayError as error:
+            await self._count_failure(event, error)
+            raise
+
+    async def _send(
+        self, event: SendMessage, route: SendRoute, media: MediaFile | None
+    ) -> SendReceipt:
+        """Call the account's gateway session: a text, or a media message with the body as
+        its caption."""
         method = self._profile.delivery_method
         started = time.perf_counter()
         try:
-            receipt = await route.gateway.send_text(
-                session=route.session,
-                phone=event.phone,
-                text=event.body,
-                message_id=event.message_id,
-            )
+            if media is None:
+                receipt = await route.gateway.send_text(
+                    session=route.session,
+                    phone=event.phone,
+                    text=event.body,
+                    message_id=event.message_id,
+                )
+            else:
+                receipt = await route.gateway.send_media(
+                    session=route.session,
+                    phone=event.phone,
+                    media=media,
+                    caption=event.body,
+                    message_id=event.message_id,
+                )
         except GatewayError as error:
             await self._count_failure(event, error)
             raise

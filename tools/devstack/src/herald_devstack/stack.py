@@ -43,10 +43,10 @@ class StackConfig:
     api_token: str
     database: str = "herald"
     gateway_api_key: str = "herald-simulator-key"
-    webhook_hmac_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    webhook_hmac_key: str = field(default_factory=lambda: secrets.token_hex(24))
     """Signs the simulators' delivery receipts to the campaign service's deployment-wide webhook
     (WAHA Plus's HMAC); random for each stack, never a published default."""
-    evolution_webhook_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    evolution_webhook_token: str = field(default_factory=lambda: secrets.token_hex(24))
     """What an Evolution API gateway would send the campaign service with its receipts."""
     receipt_delay_ms: float | None = None
     """Receipts from both simulators this long after each accepted send. None: off at start;
@@ -87,7 +87,8 @@ class StackConfig:
 
 def receipt_args(cfg: StackConfig) -> list[str]:
     """The simulator options that send delivery receipts to the campaign service."""
-    args = ["--webhook-url", cfg.receipts_url, "--webhook-hmac-key", cfg.webhook_hmac_key]
+    # One argument each (--option=value): a value may not be mistaken for an option.
+    args = [f"--webhook-url={cfg.receipts_url}", f"--webhook-hmac-key={cfg.webhook_hmac_key}"]
     if cfg.receipt_delay_ms is None:
         return [*args, "--receipts", "off"]
     args += ["--receipts", "on", "--receipt-delay-ms", f"{cfg.receipt_delay_ms:g}"]

@@ -10,11 +10,23 @@ from uuid import uuid4
 
 from herald_core.campaigns.lifecycle import CampaignStatus
 from herald_core.contracts.common import CustomDelay, DelayType
+from herald_core.media import MediaRef, media_document
 from herald_core.messages.states import MessageStatus
 
-__all__ = ["CampaignDraft", "CampaignStatus"]
+__all__ = ["CampaignDraft", "CampaignStatus", "MediaChoice"]
 
 CAMPAIGN_ID_PREFIX = "cmp_"
+
+
+@dataclass(frozen=True)
+class MediaChoice:
+    """The media a campaign was submitted with: a URL with its type, or an upload (whose type
+    Herald knows)."""
+
+    url: str | None = None
+    upload_id: str | None = None
+    mimetype: str | None = None
+    filename: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,8 @@ class CampaignDraft:
     """A message not sent by then becomes ``expired``."""
     valid_for_seconds: int | None = None
     """The same, as a duration from each launch (each run of a recurring campaign)."""
+    media: MediaChoice | None = None
+    """An image, video or document every message carries, the body as its caption."""
 
 
 def run_expiry(campaign: dict[str, object], launched_at: datetime) -> datetime | None:
@@ -77,6 +91,7 @@ def draft_campaign_document(
     *,
     now: datetime,
     command_id: str | None = None,
+    media: MediaRef | None = None,
 ) -> dict[str, Any]:
     """The stored document of a new draft campaign: no contacts, every message counter at 0;
     ``createdByCommand`` names the command that created it, if one did."""
@@ -97,6 +112,8 @@ def draft_campaign_document(
             "minSeconds": draft.custom_delay.min_seconds,
             "maxSeconds": draft.custom_delay.max_seconds,
         }
+    if media is not None:
+        campaign["media"] = media_document(media)
     if draft.expires_at is not None:
         campaign["expiresAt"] = draft.expires_at
     if draft.valid_for_seconds is not None:

@@ -6,7 +6,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from herald_campaign.domain.phones import InvalidPhoneNumber, normalise_phone
-from herald_core.templates import BODY_TOO_LONG, fits_whatsapp, template_fields
+from herald_core.templates import (
+    BODY_TOO_LONG,
+    WHATSAPP_MAX_BODY,
+    fits_whatsapp,
+    template_fields,
+)
 
 ContactFieldValue = str | int | float | bool | None
 
@@ -55,11 +60,13 @@ def screen_contacts(
     default_region: str | None,
     *,
     message_body: str | None = None,
+    body_limit: int = WHATSAPP_MAX_BODY,
 ) -> ContactScreening:
     """Normalise each number, reject the invalid ones and drop repeats within the request.
 
     With the campaign's ``message_body``, a contact whose own fields would render it longer
-    than WhatsApp delivers is rejected too (``body-too-long``), rendered as the dispatcher will.
+    than WhatsApp delivers (``body_limit``: a media caption's is shorter) is rejected too
+    (``body-too-long``), rendered as the dispatcher will.
     """
     accepted: list[AcceptedContact] = []
     rejected: list[RejectedContact] = []
@@ -72,7 +79,7 @@ def screen_contacts(
             rejected.append(RejectedContact(index, contact.phone, invalid.reason))
             continue
         if message_body is not None and not fits_whatsapp(
-            message_body, template_fields(e164, contact.name, contact.fields)
+            message_body, template_fields(e164, contact.name, contact.fields), body_limit
         ):
             rejected.append(RejectedContact(index, contact.phone, BODY_TOO_LONG))
             continue

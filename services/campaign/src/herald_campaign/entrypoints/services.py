@@ -14,6 +14,7 @@ from herald_campaign.service_layer.contact_import import ContactImport
 from herald_campaign.service_layer.contact_verification import ContactVerification
 from herald_campaign.service_layer.dead_letters import DeadLetterService
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
+from herald_campaign.service_layer.media_uploads import MediaUploads
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.service_layer.notifications import NotificationService
 from herald_campaign.service_layer.ports import LagReader
@@ -35,6 +36,7 @@ class CampaignServices:
     pairing: SessionPairing
     webhook_setup: WebhookSetupService
     contact_verification: ContactVerification
+    media: MediaUploads
     receipts: ReceiptService
     schedules: ScheduleService
     lifecycle: CampaignLifecycle

@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from herald_campaign.domain.campaigns import (
     CampaignDraft,
     CampaignStatus,
+    MediaChoice,
     contact_id,
     derived_event_id,
     draft_campaign_document,
@@ -33,16 +34,24 @@ from herald_campaign.service_layer.errors import (
     CampaignConflict,
     CampaignNotFound,
     EventBusUnavailable,
+    InvalidMedia,
     InvalidMessageBody,
     NoValidContacts,
 )
 from herald_campaign.service_layer.ports import CampaignEventPublisher
 from herald_core.contracts.common import new_event_id, utc_now
 from herald_core.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
+from herald_core.media import MediaRef, UnsupportedMedia, caption_limit, media_kind
 from herald_core.messages.states import MessageStatus
 from herald_core.templates import TemplateError, check_message_body
 from herald_gateways.failures import NOT_ON_WHATSAPP
+from herald_infra.media.uploads import upload_info
 from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
+from herald_infra.outbound.public_addresses import (
+    AddressRefused,
+    OutboundAllow,
+    check_public_url,
+)
 from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
@@ -86,7 +95,12 @@ class CampaignService:
         events: CampaignEventPublisher[CampaignEvent],
         *,
         default_region: str | None,
+        outbound_allow: OutboundAllow | None = None,
     ) -> None:
+        """``outbound_allow``: the non-public addresses a media URL may point at all the same
+        (none by default)."""
+        self._outbound_allow = outbound_allow or OutboundAllow()
+        self._db = db
         self._campaigns = db[CAMPAIGNS]
         self._contacts = db[CONTACTS]
         self._messages = db[MESSAGES]
@@ -112,15 +126,40 @@ class CampaignService:
         campaign_id = campaign_id or new_campaign_id()
         bind_context(campaign_id=campaign_id)
         try:
-            check_message_body(draft.message_body)
+            check_message_body(draft.message_body, caption_limit(draft.media is not None))
         except TemplateError as invalid:
             raise InvalidMessageBody(f"message body: {invalid.message}", invalid.reason) from None
+        media = await self._media(tenant_id, draft.media) if draft.media is not None else None
         campaign = draft_campaign_document(
-            campaign_id, tenant_id, draft, now=stored_now(), command_id=command_id
+            campaign_id, tenant_id, draft, now=stored_now(), command_id=command_id, media=media
         )
         campaign = await self._insert_once(campaign, command_id)
         await self._announce_created(campaign, command_id)
         return campaign
+
+    async def _media(self, tenant_id: str, choice: MediaChoice) -> MediaRef:
+        """The media a campaign names, checked: an upload of the tenant's (its type and name
+        as uploaded), or a URL to a public address with a type WhatsApp delivers. InvalidMedia
+        naming the field otherwise."""
+        if choice.upload_id is not None:
+            upload = await upload_info(self._db, tenant_id, choice.upload_id)
+            if upload is None:
+                raise InvalidMedia("media.uploadId", f"no upload {choice.upload_id}")
+            return MediaRef(
+                mimetype=upload.mimetype,
+                filename=choice.filename or upload.filename,
+                upload_id=upload.id,
+            )
+        assert choice.url is not None and choice.mimetype is not None
+        try:
+            media_kind(choice.mimetype)
+        except UnsupportedMedia as error:
+            raise InvalidMedia("media.mimetype", str(error)) from None
+        try:
+            await check_public_url(choice.url, self._outbound_allow)
+        except AddressRefused as error:
+            raise InvalidMedia("media.url", str(error)) from None
+        return MediaRef(mimetype=choice.mimetype, filename=choice.filename, url=choice.url)
 
     async def _insert_once(self, campaign: Document, command_id: str | None) -> Document:
         """Insert the new campaign; a command delivered again finds the one it created (and
@@ -230,8 +269,13 @@ class CampaignService:
         self, campaign: Document, contacts: Iterable[SubmittedContact]
     ) -> ContactScreening:
         """Which of ``contacts`` the campaign may take: valid numbers (in E.164), each once,
-        whose message fits WhatsApp's limit."""
-        return screen_contacts(contacts, self._default_region, message_body=campaign["messageBody"])
+        whose message fits WhatsApp's limit (a caption's, when the campaign has media)."""
+        return screen_contacts(
+            contacts,
+            self._default_region,
+            message_body=campaign["messageBody"],
+            body_limit=caption_limit(bool(campaign.get("media"))),
+        )
 
     async def contacts_added(
         self,

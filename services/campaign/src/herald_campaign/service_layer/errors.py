@@ -79,12 +79,26 @@ class AccountConflict(OperationRefused):
     reason = "account-exists"
 
 
-class InvalidAccount(OperationRefused):
-    """Account settings that break a rule; ``field`` names the setting (``fallback.gateway``)."""
+class InvalidField(OperationRefused):
+    """A request field that breaks a rule only the service layer can check (a stored account,
+    an upload, an address); ``field`` names it as the API does (``fallback.gateway``)."""
 
-    reason = "invalid-account"
+    reason = "invalid-field"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.field_message = message
+
+
+class InvalidAccount(InvalidField):
+    """Account settings that break a rule; ``field`` names the setting (``fallback.gateway``)."""
+
+    reason = "invalid-account"
+
+
+class InvalidMedia(InvalidField):
+    """A campaign's media Herald will not send: an unknown upload, a type WhatsApp does not
+    deliver, a URL to an address that is not public."""
+
+    reason = "invalid-media"

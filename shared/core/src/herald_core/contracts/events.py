@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from herald_core.contracts.common import Contract, CustomDelay, DelayType, Identifier
+from herald_core.media import MediaRef
 
 
 class CampaignCreated(Contract):
@@ -147,6 +148,8 @@ class SendMessage(Contract):
     """The campaign's own gap range, when it has one (it wins over ``delay_type``)."""
     expires_at: datetime | None = None
     """Not sent by then: the message becomes ``expired`` instead of arriving late."""
+    media: MediaRef | None = None
+    """The campaign's image, video or document, with ``body`` as its caption."""
 
 
 class MessageStatusChanged(Contract):

@@ -62,9 +62,11 @@ def attempt_record(
 def next_attempt_after(
     plan: AttemptPlan, event: SendMessage, error: GatewayError
 ) -> NextAttempt | None:
-    """The attempt the plan makes after this failure; None when the message fails for good."""
+    """The attempt the plan makes after this failure; None when the message fails for good.
+    A permanent failure fails it, unless it is this route's alone (the gateway cannot send such
+    a message at all): then the plan's next step on another route, if it has one."""
     if not error.retryable:
-        return None
+        return plan.next_attempt_on_another_route(event.step) if switches_route(error) else None
     return plan.next_attempt(event.step, switch_route=switches_route(error))
 
 

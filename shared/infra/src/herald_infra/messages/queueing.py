@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from herald_core.contracts.common import CustomDelay
 from herald_core.contracts.events import SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
+from herald_core.media import media_of
 from herald_core.messages.states import MessageStatus
 from herald_infra.messages.transitions import transition_many
 from herald_infra.mongo.client import MESSAGES, Database, Document
@@ -43,6 +44,7 @@ def send_event_from_document(doc: Document) -> SendMessage:
         delay_type=doc.get("delayType", "balanced"),
         custom_delay=custom_delay_of(doc),
         expires_at=doc.get("expiresAt"),
+        media=media_of(doc.get("media")),
     )
 
 

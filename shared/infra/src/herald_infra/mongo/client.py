@@ -35,6 +35,8 @@ Documents (field names follow the seed schema, camelCase):
 - ``number_checks``: ``_id`` (tenant and E.164 phone), ``tenantId``, ``phone``,
   ``onWhatsapp``, ``checkedAt``, ``expiresAt`` (removed then); see
   :mod:`herald_infra.recipients.number_checks`.
+- ``media``: ``_id`` (``med_…``), ``tenantId``, ``mimetype``, ``filename``, ``size``,
+  ``sha256``, ``data`` (the file), ``createdAt``; see :mod:`herald_infra.media.uploads`.
 - ``contact_verifications``: ``_id`` (the campaign id), ``tenantId``, ``status`` (running, done,
   failed), ``contacts``, ``checked``, ``onWhatsapp``, ``notOnWhatsapp``, ``detail``,
   ``startedAt``, ``updatedAt``, ``finishedAt``: a campaign's contacts checked ahead of its send.
@@ -79,6 +81,7 @@ ACCOUNT_USAGE = "account_usage"
 RECIPIENTS = "recipients"
 NUMBER_CHECKS = "number_checks"
 CONTACT_VERIFICATIONS = "contact_verifications"
+MEDIA = "media"
 ACCOUNT_PACE = "account_pace"
 SCHEDULES = "schedules"
 SCHEDULE_FIRINGS = "schedule_firings"

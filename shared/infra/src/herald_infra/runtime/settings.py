@@ -62,6 +62,9 @@ class HeraldSettings(BaseSettings):
     """How often each sender process checks the health of its engine's session of every
     enabled sender account (and of the gateway above); a session not WORKING is not sent
     through until a check finds it WORKING again."""
+    outbound_allow: str = ""
+    """Non-public addresses a tenant's URLs may point at all the same: a comma list of CIDRs and
+    host names (``127.0.0.1/32`` for the local simulators). Empty: public addresses only."""
     number_check_hours: float = Field(default=168.0, ge=0)
     """Before a number's first send, the sender asks the account's gateway whether it is on
     WhatsApp (WAHA answers 201 to a send to a number that is not, and the message never gets

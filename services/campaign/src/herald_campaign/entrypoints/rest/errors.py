@@ -18,7 +18,7 @@ from herald_campaign.service_layer.errors import (
     CampaignNotFound,
     DeadLetterNotFound,
     EventBusUnavailable,
-    InvalidAccount,
+    InvalidField,
     OperationRefused,
     RedriveRefused,
 )
@@ -142,7 +142,7 @@ async def _refused(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse(error_body("account not found"), status.HTTP_404_NOT_FOUND)
     if isinstance(error, AccountConflict):
         return JSONResponse(error_body(error.message), status.HTTP_409_CONFLICT)
-    if isinstance(error, InvalidAccount):
+    if isinstance(error, InvalidField):
         return JSONResponse(
             {
                 "error": "validation failed",

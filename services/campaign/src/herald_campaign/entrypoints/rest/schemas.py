@@ -11,18 +11,20 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from herald_campaign.domain.campaigns import CampaignDraft
+from herald_campaign.domain.campaigns import CampaignDraft, MediaChoice
 from herald_campaign.domain.contacts import ContactFieldValue, SubmittedContact
 from herald_campaign.domain.stats import CampaignStats
 from herald_campaign.service_layer.campaigns import CampaignPage, ContactsOutcome
 from herald_campaign.service_layer.dead_letters import CampaignRedrive, DeadLetterPage, Redriven
 from herald_campaign.service_layer.messages import QueueStats
 from herald_core.contracts.common import CustomDelay, DelayType
+from herald_core.media import WHATSAPP_MAX_CAPTION, caption_limit, media_kind, media_of
 from herald_core.messages.dead_letters import DeadLetterStatus
 from herald_core.templates import MAX_TEMPLATE_LENGTH, check_message_body
 from herald_infra.mongo.client import Document
@@ -70,8 +72,49 @@ class CustomDelayRequest(RequestModel):
         return self
 
 
+class MediaRequest(RequestModel):
+    """An image, video or document for every message, the message body as its caption: an
+    upload's id (``POST /api/media``), or a URL the gateway fetches with its type."""
+
+    upload_id: Annotated[str, Field(pattern=r"^med_[0-9a-f]{32}$")] | None = Field(
+        default=None, description="An upload of this tenant's (its type and name come with it)."
+    )
+    url: Annotated[str, Field(min_length=8, max_length=2000)] | None = Field(
+        default=None,
+        description="An http(s) URL the gateway fetches; its host must resolve to public "
+        "addresses only (or to ones the operator allows: HERALD_OUTBOUND_ALLOW).",
+    )
+    mimetype: Annotated[str, Field(min_length=3, max_length=127)] | None = Field(
+        default=None,
+        description="The file's type; required with url (image/jpeg, video/mp4, "
+        "application/pdf …).",
+    )
+    filename: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
+        default=None, description="The name a document shows in the chat."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MediaRequest:
+        if (self.upload_id is None) == (self.url is None):
+            raise ValueError("give uploadId or url, not both and not neither")
+        if self.url is not None and self.mimetype is None:
+            raise ValueError("mimetype is required with url")
+        if self.mimetype is not None:
+            media_kind(self.mimetype)  # UnsupportedMedia is a ValueError: a 422 on media
+        return self
+
+    def choice(self) -> MediaChoice:
+        return MediaChoice(self.url, self.upload_id, self.mimetype, self.filename)
+
+
 class CreateCampaignRequest(RequestModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    # Before the body: the body's check reads it (a caption is shorter than a text).
+    media: MediaRequest | None = Field(
+        default=None,
+        description="An image, video or document with every message; the body becomes its "
+        f"caption, which WhatsApp keeps to {WHATSAPP_MAX_CAPTION} characters.",
+    )
     message_body: Annotated[
         str,
         Field(
@@ -116,6 +159,7 @@ class CreateCampaignRequest(RequestModel):
             else None,
             expires_at=self.expires_at,
             valid_for_seconds=self.valid_for_seconds,
+            media=self.media.choice() if self.media is not None else None,
         )
 
     @field_validator("message_body")
@@ -127,8 +171,9 @@ class CreateCampaignRequest(RequestModel):
 
     @field_validator("message_body")
     @classmethod
-    def _a_template_that_fits_whatsapp(cls, value: str) -> str:
-        check_message_body(value)  # its TemplateError is a ValueError: a 422 on messageBody
+    def _a_template_that_fits_whatsapp(cls, value: str, info: ValidationInfo) -> str:
+        limit = caption_limit(info.data.get("media") is not None)
+        check_message_body(value, limit)  # its TemplateError is a ValueError: a 422 on messageBody
         return value
 
 
@@ -173,10 +218,32 @@ def _snake(stored: Document) -> dict[str, Any]:
     return {"min_seconds": stored["minSeconds"], "max_seconds": stored["maxSeconds"]}
 
 
+class MediaResponse(ResponseModel):
+    kind: str = Field(description="image, video or document")
+    mimetype: str
+    filename: str | None = None
+    url: str | None = None
+    upload_id: str | None = None
+
+
+def _media_shown(stored: Document | None) -> MediaResponse | None:
+    media = media_of(stored)
+    if media is None:
+        return None
+    return MediaResponse(
+        kind=media.kind.value,
+        mimetype=media.mimetype,
+        filename=media.filename,
+        url=media.url,
+        upload_id=media.upload_id,
+    )
+
+
 class CampaignResponse(ResponseModel):
     id: str
     name: str
     message_body: str
+    media: MediaResponse | None = None
     delay_type: DelayType
     custom_delay: CustomDelayResponse | None = None
     status: str = Field(description="draft, scheduled, running, paused, completed or cancelled")
@@ -203,6 +270,7 @@ class CampaignResponse(ResponseModel):
             id=campaign["_id"],
             name=campaign["name"],
             message_body=campaign["messageBody"],
+            media=_media_shown(campaign.get("media")),
             delay_type=campaign.get("delayType", DelayType.BALANCED),
             custom_delay=CustomDelayResponse(**_snake(campaign["customDelay"]))
             if campaign.get("customDelay")

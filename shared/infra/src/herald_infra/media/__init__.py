@@ -1,0 +1,1 @@
+"""Files tenants upload for their campaigns' media messages."""

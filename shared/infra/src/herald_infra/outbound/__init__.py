@@ -1,0 +1,1 @@
+"""Addresses tenants give Herald that something in the deployment will fetch."""
