@@ -124,3 +124,51 @@ async def test_core_account_receipts_and_numbers_not_on_whatsapp(
         "notOnWhatsapp": 2,
         "successRate": "60.00",
     }
+
+
+async def test_core_cannot_send_media_and_herald_says_so_without_a_send(
+    core_stack: RunningStack, api: httpx.AsyncClient, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """WAHA Core refuses sendImage (a Plus feature): each route is tried once, no more, and the
+    messages fail as not-supported-by-gateway; nothing reached a phone."""
+    uploaded = await api.post(
+        "/api/media",
+        content=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+        headers={"Content-Type": "image/png"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    campaign = await api.post(
+        "/api/campaigns",
+        json={
+            "name": "core image",
+            "messageBody": "Look",
+            "delayType": "fast",
+            "media": {"uploadId": uploaded.json()["id"]},
+        },
+    )
+    assert campaign.status_code == 201, campaign.text
+    campaign_id = campaign.json()["id"]
+    numbers = list(ON_WHATSAPP[:2])
+    added = await api.post(
+        f"/api/campaigns/{campaign_id}/contacts", json={"contacts": [{"phone": p} for p in numbers]}
+    )
+    assert added.status_code == 200, added.text
+    assert (await api.post(f"/api/campaigns/{campaign_id}/send")).status_code == 202
+
+    messages = await wait_for_statuses(
+        mongo, core_stack, campaign_id, len(numbers), {"failed"}, timeout=90
+    )
+    for message in messages:
+        assert message["failedReason"] == "not-supported-by-gateway", message
+        routes = [a.get("engine") for a in message["attempts"]]
+        assert len(routes) == 2 and len(set(routes)) == 2, message["attempts"]
+    async with (
+        gateway_client(core_stack, core_stack.primary_gateway) as primary,
+        gateway_client(core_stack, core_stack.fallback_gateway) as fallback,
+    ):
+        for message in messages:
+            calls = [
+                *await sends_of(primary, message["_id"]),
+                *await sends_of(fallback, message["_id"]),
+            ]
+            assert [c["outcome"] for c in calls] == ["not_supported", "not_supported"], calls
