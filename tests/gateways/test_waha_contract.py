@@ -168,6 +168,31 @@ async def test_server_info_session_and_webhook(waha: WahaGateway, simulator: Sim
     ]
 
 
+async def test_a_session_that_has_the_webhook_already_is_not_restarted(
+    waha: WahaGateway, simulator: Simulator
+) -> None:
+    """WAHA stops and starts a running session on every PUT of its config: the webhook is set
+    once, and asking again with the same settings changes (and restarts) nothing."""
+
+    async def restarts() -> int:
+        sessions = (await simulator.control.get("/_sim/sessions")).json()
+        [found] = [s for s in sessions if s["name"] == "webjs"]
+        return int(found["restarts"])
+
+    async def set_webhook(url: str) -> None:
+        await waha.configure_webhook(
+            "webjs", url=url, events=["message.ack"], headers={}, hmac_key=None
+        )
+
+    before = await restarts()
+    await set_webhook("http://herald.test/api/webhooks/waha/t2")
+    assert await restarts() == before + 1
+    await set_webhook("http://herald.test/api/webhooks/waha/t2")
+    assert await restarts() == before + 1
+    await set_webhook("http://herald.test/other")
+    assert await restarts() == before + 2
+
+
 async def test_unknown_session_and_wrong_key(waha: WahaGateway, simulator: Simulator) -> None:
     with pytest.raises(GatewayError) as unknown:
         await waha.session_health("nobody")

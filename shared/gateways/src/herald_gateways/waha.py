@@ -311,13 +311,14 @@ class WahaGateway:
         await self._refuse_on_core(session, WEBHOOK_SETUP_REFUSED, ask=True)
         path = f"/api/sessions/{path_segment(session)}"
         current = json_or_none(await self._http.request("GET", path))
+        stored = current.get("config") if isinstance(current, dict) else None
         config = waha_webhook_config(
-            current.get("config") if isinstance(current, dict) else None,
-            url=url,
-            events=events,
-            headers=headers,
-            hmac_key=hmac_key,
+            stored, url=url, events=events, headers=headers, hmac_key=hmac_key
         )
+        if config == stored:
+            # WAHA stops and starts a running session on every PUT (sessions.controller.ts,
+            # update): a session that has this webhook already is left alone.
+            return
         answer = await self._http.request("PUT", path, json={"config": config}, expect=(400, 422))
         if answer.status_code in (400, 422):
             raise GatewayError(

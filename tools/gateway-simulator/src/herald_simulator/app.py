@@ -409,6 +409,8 @@ def create_app(
         problems = waha_config_problems(new_config)
         if problems:
             return JSONResponse(nest_error(400, problems), 400)
+        if session.status is not SessionStatus.STOPPED:
+            session.restarts += 1  # WAHA stops a running session, stores the config, starts it
         session.config = new_config
         return JSONResponse(session.to_waha_json())
 
@@ -458,7 +460,7 @@ def create_app(
 
     @app.get("/_sim/sessions", dependencies=auth)
     async def sim_sessions() -> list[dict[str, Any]]:
-        return [s.to_waha_json() for s in state.sessions.all()]
+        return [s.to_sim_json() for s in state.sessions.all()]
 
     @app.put("/_sim/sessions/{name}", dependencies=auth)
     async def put_session(name: str, request: Request) -> dict[str, Any]:

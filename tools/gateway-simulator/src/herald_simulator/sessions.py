@@ -25,6 +25,9 @@ class Session:
     """WAHA's session ``config`` as last PUT (``webhooks``, ``metadata``, …); None at first."""
     evolution_webhook: dict[str, Any] | None = None
     """Evolution's instance webhook as last set (``/webhook/set``); None: none."""
+    restarts: int = 0
+    """How often a ``PUT /api/sessions/{name}`` stopped and started it while it ran, as WAHA
+    does (the simulator does not model the seconds of STARTING in between)."""
 
     def to_waha_json(self) -> dict[str, Any]:
         working = self.status is SessionStatus.WORKING
@@ -37,6 +40,10 @@ class Session:
             else None,
             "engine": {"engine": self.engine.value},
         }
+
+    def to_sim_json(self) -> dict[str, Any]:
+        """The WAHA answer, and what only the simulator tells: its restarts."""
+        return {**self.to_waha_json(), "restarts": self.restarts}
 
 
 class SessionRegistry:
