@@ -10,7 +10,8 @@ simulator told which numbers WhatsApp does not know; WAHA would answer a send to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -82,70 +83,74 @@ async def message_to(db: Any, phone: str, *, tenant: str = "t-numbers") -> SendM
     return await queued_message(db, tenant, phone=phone)
 
 
+@dataclass
+class Checking:
+    db: Any
+    pacer: CountingPacer
+    send: MessageSender
+
+
+@pytest.fixture
+async def checking(settings: HeraldSettings, broker: KafkaBroker) -> AsyncIterator[Checking]:
+    """A sender that asks before a number's first send, counting its account turns."""
+    mongo = connect(settings)
+    db = database(mongo, settings)
+    await ensure_indexes(db)
+    pacer = CountingPacer(AccountPace(db, hold_seconds=10))
+    yield Checking(db, pacer, sender(db, broker, settings, pacer))
+    await mongo.close()
+
+
 async def gateway_sends(gateway: httpx.AsyncClient, event: SendMessage) -> int:
     response = await gateway.get(f"/_sim/sends/{event.message_id}")
     return 0 if response.status_code == 404 else len(response.json())
 
 
 async def test_a_number_not_on_whatsapp_fails_without_a_send_and_is_remembered(
-    settings: HeraldSettings, broker: KafkaBroker, gateway: httpx.AsyncClient
+    checking: Checking, gateway: httpx.AsyncClient
 ) -> None:
-    mongo = connect(settings)
-    db = database(mongo, settings)
-    await ensure_indexes(db)
-    pacer = CountingPacer(AccountPace(db, hold_seconds=10))
-    send = sender(db, broker, settings, pacer)
-    try:
-        asked_no, cached_no = (
-            checks("gateway", "not-on-whatsapp"),
-            checks("cache", "not-on-whatsapp"),
-        )
-        first = await message_to(db, UNKNOWN_NUMBER)
-        assert await send.deliver(first, ORIGIN) is MessageStatus.FAILED
-        stored = await db["messages"].find_one({"_id": first.message_id})
-        assert stored is not None
-        assert stored["failedReason"] == "not-on-whatsapp" and stored["retryable"] is False
-        assert stored["attempt"] == 1, "no other route is tried"
-        assert await gateway_sends(gateway, first) == 0
-        # One turn of the account, for the check: the failed message takes no send turn.
-        assert pacer.turns == 1
-        assert checks("gateway", "not-on-whatsapp") == asked_no + 1
+    db, pacer, send = checking.db, checking.pacer, checking.send
+    asked_no, cached_no = (
+        checks("gateway", "not-on-whatsapp"),
+        checks("cache", "not-on-whatsapp"),
+    )
+    first = await message_to(db, UNKNOWN_NUMBER)
+    assert await send.deliver(first, ORIGIN) is MessageStatus.FAILED
+    stored = await db["messages"].find_one({"_id": first.message_id})
+    assert stored is not None
+    assert stored["failedReason"] == "not-on-whatsapp" and stored["retryable"] is False
+    assert stored["attempt"] == 1, "no other route is tried"
+    assert await gateway_sends(gateway, first) == 0
+    # One turn of the account, for the check: the failed message takes no send turn.
+    assert pacer.turns == 1
+    assert checks("gateway", "not-on-whatsapp") == asked_no + 1
 
-        again = await message_to(db, UNKNOWN_NUMBER)
-        assert await send.deliver(again, ORIGIN) is MessageStatus.FAILED
-        assert checks("gateway", "not-on-whatsapp") == asked_no + 1, "answered from memory"
-        assert checks("cache", "not-on-whatsapp") == cached_no + 1
-        assert pacer.turns == 1
+    again = await message_to(db, UNKNOWN_NUMBER)
+    assert await send.deliver(again, ORIGIN) is MessageStatus.FAILED
+    assert checks("gateway", "not-on-whatsapp") == asked_no + 1, "answered from memory"
+    assert checks("cache", "not-on-whatsapp") == cached_no + 1
+    assert pacer.turns == 1
 
-        # Another tenant's answers are its own.
-        theirs = await message_to(db, UNKNOWN_NUMBER, tenant="t-other")
-        assert await send.deliver(theirs, ORIGIN) is MessageStatus.FAILED
-        assert checks("gateway", "not-on-whatsapp") == asked_no + 2
-    finally:
-        await mongo.close()
+    # Another tenant's answers are its own.
+    theirs = await message_to(db, UNKNOWN_NUMBER, tenant="t-other")
+    assert await send.deliver(theirs, ORIGIN) is MessageStatus.FAILED
+    assert checks("gateway", "not-on-whatsapp") == asked_no + 2
 
 
 async def test_a_number_on_whatsapp_is_checked_once_then_sent(
-    settings: HeraldSettings, broker: KafkaBroker, gateway: httpx.AsyncClient
+    checking: Checking, gateway: httpx.AsyncClient
 ) -> None:
-    mongo = connect(settings)
-    db = database(mongo, settings)
-    await ensure_indexes(db)
-    pacer = CountingPacer(AccountPace(db, hold_seconds=10))
-    send = sender(db, broker, settings, pacer)
-    try:
-        asked = checks("gateway", "on-whatsapp")
-        first = await message_to(db, KNOWN_NUMBER, tenant="t-known")
-        assert await send.deliver(first, ORIGIN) is MessageStatus.SENT
-        assert await gateway_sends(gateway, first) == 1
-        assert pacer.turns == 2, "a turn for the check, another for the send"
-        remembered = await db["number_checks"].find_one({"_id": f"t-known|{KNOWN_NUMBER}"})
-        assert remembered is not None and remembered["onWhatsapp"] is True
-        assert remembered["expiresAt"] > remembered["checkedAt"]
+    db, pacer, send = checking.db, checking.pacer, checking.send
+    asked = checks("gateway", "on-whatsapp")
+    first = await message_to(db, KNOWN_NUMBER, tenant="t-known")
+    assert await send.deliver(first, ORIGIN) is MessageStatus.SENT
+    assert await gateway_sends(gateway, first) == 1
+    assert pacer.turns == 2, "a turn for the check, another for the send"
+    remembered = await db["number_checks"].find_one({"_id": f"t-known|{KNOWN_NUMBER}"})
+    assert remembered is not None and remembered["onWhatsapp"] is True
+    assert remembered["expiresAt"] > remembered["checkedAt"]
 
-        second = await message_to(db, KNOWN_NUMBER, tenant="t-known")
-        assert await send.deliver(second, ORIGIN) is MessageStatus.SENT
-        assert checks("gateway", "on-whatsapp") == asked + 1
-        assert pacer.turns == 3, "the second message only takes its send turn"
-    finally:
-        await mongo.close()
+    second = await message_to(db, KNOWN_NUMBER, tenant="t-known")
+    assert await send.deliver(second, ORIGIN) is MessageStatus.SENT
+    assert checks("gateway", "on-whatsapp") == asked + 1
+    assert pacer.turns == 3, "the second message only takes its send turn"
