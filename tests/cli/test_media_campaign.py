@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
-from tests.system import no_duplicate_sends, sends_of
+from tests.system import RunningStack, messages_of, no_duplicate_sends, sends_of
 
 from .conftest import Herald
 
@@ -22,7 +24,11 @@ PNG = base64.b64decode(
 
 
 async def test_an_image_campaign_from_the_cli_is_sent_as_images(
-    herald: Herald, tmp_path: Path, primary: httpx.AsyncClient, fallback: httpx.AsyncClient
+    herald: Herald,
+    stack: RunningStack,
+    tmp_path: Path,
+    primary: httpx.AsyncClient,
+    fallback: httpx.AsyncClient,
 ) -> None:
     image = tmp_path / "offer.png"
     image.write_bytes(PNG)
@@ -47,10 +53,15 @@ async def test_an_image_campaign_from_the_cli_is_sent_as_images(
     assert watched.code == 0, watched
     assert watched.stdout.splitlines()[-1].startswith(f"Campaign {campaign_id} completed: 2 sent")
 
-    accepted = await no_duplicate_sends(primary, fallback)
-    assert len(accepted) == 2
+    await no_duplicate_sends(primary, fallback)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.config.mongodb_url)
+    try:
+        messages = await messages_of(mongo, stack, campaign_id)
+    finally:
+        await mongo.close()
+    assert len(messages) == 2
     captions = set()
-    for message_id in accepted:
+    for message_id in (m["_id"] for m in messages):
         [call] = [c for c in await sends_of(primary, message_id) if c.get("outcome") == "accepted"]
         assert call["media"]["kind"] == "image", call
         assert call["media"]["mimetype"] == "image/png"
