@@ -61,3 +61,17 @@ def evolution_status(state: str | None, *, qr_pending: bool) -> SessionStatus:
     if state == "connecting":
         return SessionStatus.SCAN_QR_CODE if qr_pending else SessionStatus.STARTING
     return _EVOLUTION_STATES.get(state, SessionStatus.FAILED)
+
+
+def health_detail(health: SessionHealth) -> str | None:
+    """What Herald shows besides a session's status, however it learnt it (a check, or the
+    gateway's own report): who it is paired as, that it waits for a scan, or the gateway's own
+    word when it says more (Evolution's ``connecting``)."""
+    said = health.gateway_status
+    if health.status is SessionStatus.WORKING:
+        return f"paired as {health.me_id}" if health.me_id else None
+    if health.status is SessionStatus.SCAN_QR_CODE:
+        return "waiting for the number to be paired (QR code)"
+    if said and said != health.status.value:
+        return f"the gateway says {said}"
+    return None

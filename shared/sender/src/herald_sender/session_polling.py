@@ -38,6 +38,7 @@ from herald_core.contracts.common import utc_now
 from herald_gateways.failures import GATEWAY_MISCONFIGURED, GATEWAY_TIMEOUT
 from herald_gateways.interface import GatewayError, SessionStatus
 from herald_gateways.interface import SessionHealth as GatewayHealth
+from herald_gateways.session_states import health_detail
 from herald_infra.mongo.client import ACCOUNTS, Database, Document
 from herald_infra.runtime.logging import get_logger
 from herald_infra.runtime.metrics import SESSION_STATUS
@@ -56,14 +57,7 @@ MIN_CHECK_TIMEOUT_SECONDS = 5.0
 def observed_health(health: GatewayHealth) -> ObservedHealth:
     """A gateway's answer as Herald keeps it: the status, and a detail when the gateway's own
     word says more (Evolution's ``connecting``) or the session waits for a scan."""
-    said = health.gateway_status
-    if health.status is SessionStatus.WORKING:
-        return ObservedHealth(health.status, f"paired as {health.me_id}" if health.me_id else None)
-    if health.status is SessionStatus.SCAN_QR_CODE:
-        return ObservedHealth(health.status, "waiting for the number to be paired (QR code)")
-    if said and said != health.status.value:
-        return ObservedHealth(health.status, f"the gateway says {said}")
-    return ObservedHealth(health.status)
+    return ObservedHealth(health.status, health_detail(health))
 
 
 def failed_check(error: Exception) -> ObservedHealth:

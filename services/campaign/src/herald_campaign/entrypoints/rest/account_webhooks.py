@@ -45,7 +45,7 @@ from herald_campaign.service_layer.receipts import ReceiptScope
 from herald_core.accounts.model import GatewayAdapter, HealthStatus, SenderAccount, SessionHealth
 from herald_core.contracts.common import utc_now
 from herald_gateways.interface import SessionHealth as GatewayHealth
-from herald_gateways.session_states import evolution_status, waha_status
+from herald_gateways.session_states import evolution_status, health_detail, waha_status
 from herald_infra.runtime.logging import get_logger
 from herald_infra.runtime.metrics import RECEIPTS
 
@@ -137,11 +137,10 @@ async def _record_health(
 ) -> None:
     if not session:
         return
-    said = health.gateway_status
     stored = SessionHealth(
         status=HealthStatus(health.status.value),
         checked_at=utc_now(),
-        detail=f"reported by the gateway: {said}" if said else "reported by the gateway",
+        detail=health_detail(health),
     )
     await services.accounts.record_reported_health(account, gateway, session, stored)
 
