@@ -118,7 +118,7 @@ class ContactVerification:
         now = self._clock()
         stale = now - timedelta(seconds=STALE_SECONDS)
         contacts = await self._db[CONTACTS].count_documents({"campaignId": campaign_id})
-        taken = await self._may_take(campaign_id, stale) and await self._take(
+        taken = campaign_id not in self._running and await self._take(
             tenant_id, campaign_id, contacts, now, stale
         )
         if taken:
@@ -143,17 +143,6 @@ class ContactVerification:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _may_take(self, campaign_id: str, stale: datetime) -> bool:
-        """Whether no live verification of the campaign runs (here or in another process)."""
-        if campaign_id in self._running:
-            return False
-        current = await self._db[CONTACT_VERIFICATIONS].find_one({"_id": campaign_id})
-        return (
-            current is None
-            or current["status"] != VerificationStatus.RUNNING.value
-            or current["updatedAt"] < stale
-        )
 
     async def _take(
         self, tenant_id: str, campaign_id: str, contacts: int, now: datetime, stale: datetime

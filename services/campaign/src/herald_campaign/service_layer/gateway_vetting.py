@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from herald_campaign.service_layer.errors import InvalidAccount
-from herald_campaign.service_layer.ports import GatewayFactory
+from herald_campaign.service_layer.ports import GatewayFactory, session_gateway
 from herald_core.accounts.model import SenderAccount
 from herald_core.attempt_plan import Route
 from herald_gateways.interface import GatewayError
@@ -35,8 +35,7 @@ class GatewayVetting:
 
     async def _vet_session(self, account: SenderAccount, route: Route) -> tuple[str, ...]:
         session = account.session_for(route)
-        key = session.api_key.get_secret_value() if session.api_key is not None else None
-        gateway = self._build(session.gateway.value, session.base_url, key, self._timeout)
+        gateway = session_gateway(self._build, session, self._timeout)
         try:
             info = await gateway.server_info()
         except GatewayError as error:

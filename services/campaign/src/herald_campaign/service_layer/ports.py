@@ -16,6 +16,7 @@ from herald_campaign.domain.notifications.endpoints import (
     NotificationEndpoint,
 )
 from herald_campaign.domain.notifications.payloads import Notification, NotificationType
+from herald_core.accounts.model import GatewaySession
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.events import MessageStatusChanged, SendMessage
 from herald_gateways.interface import Gateway
@@ -100,6 +101,14 @@ class GatewayFactory(Protocol):
     def __call__(
         self, adapter: str, base_url: str, api_key: str | None, timeout_seconds: float
     ) -> Gateway: ...
+
+
+def session_gateway(
+    build: GatewayFactory, session: GatewaySession, timeout_seconds: float
+) -> Gateway:
+    """The gateway of one account session, built from its settings (close it after use)."""
+    key = session.api_key.get_secret_value() if session.api_key is not None else None
+    return build(session.gateway.value, session.base_url, key, timeout_seconds)
 
 
 class NotificationEndpoints(Protocol):

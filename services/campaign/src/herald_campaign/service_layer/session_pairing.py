@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.errors import OperationRefused
-from herald_campaign.service_layer.ports import GatewayFactory
+from herald_campaign.service_layer.ports import GatewayFactory, session_gateway
 from herald_core.attempt_plan import Route
 from herald_gateways.failures import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE
 from herald_gateways.interface import GatewayError, LoginQr, SessionStatus
@@ -103,8 +103,7 @@ class SessionPairing:
         tenant's account too), SessionNotWaitingForScan, or GatewayUnavailable."""
         account = await self._accounts.get_account(tenant_id, account_id)
         session = account.session_for(route)
-        key = session.api_key.get_secret_value() if session.api_key is not None else None
-        gateway = self._build(session.gateway.value, session.base_url, key, self._timeout)
+        gateway = session_gateway(self._build, session, self._timeout)
         try:
             qr = await gateway.login_qr(session.session)
             if qr is None:

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from herald_campaign.domain.receipt_urls import RECEIPT_TOKEN_HEADER, receipt_path, receipt_url
 from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.campaigns import stored_now
-from herald_campaign.service_layer.ports import GatewayFactory
+from herald_campaign.service_layer.ports import GatewayFactory, session_gateway
 from herald_core.accounts.model import (
     GatewaySession,
     SenderAccount,
@@ -90,8 +90,7 @@ class WebhookSetupService:
                 detail=f"HERALD_PUBLIC_URL is not set: {_BY_HAND} "
                 f"(<Herald's public URL>{receipt_path(session.gateway, _MASKED)})",
             )
-        key = session.api_key.get_secret_value() if session.api_key is not None else None
-        gateway = self._build(session.gateway.value, session.base_url, key, self._timeout)
+        gateway = session_gateway(self._build, session, self._timeout)
         try:
             await gateway.configure_webhook(
                 session.session,
