@@ -34,6 +34,8 @@ class Webhook:
     body: dict[str, Any]
     message_id: str | None
     status: str | None
+    inbound: dict[str, Any] | None = None
+    """For an inbound message (``message``, ``messages.upsert``): what Herald reads of it."""
 
     @property
     def id(self) -> str:
@@ -76,13 +78,21 @@ def exchanges(gateway: str, *, with_key: str) -> list[Exchange]:
 
 
 def webhooks(event: str) -> list[Webhook]:
-    """Every webhook body of the given event (``message.ack``, ``messages.update``)."""
+    """Every webhook body of the given event (``message.ack``, ``messages.update``,
+    ``message``, ``messages.upsert``)."""
     found = []
     for fixture in fixture_names():
         for name, raw in load(fixture).get("webhooks", {}).items():
             if raw["body"]["event"] == event:
                 found.append(
-                    Webhook(fixture, name, raw["body"], raw.get("message_id"), raw.get("status"))
+                    Webhook(
+                        fixture,
+                        name,
+                        raw["body"],
+                        raw.get("message_id"),
+                        raw.get("status"),
+                        raw.get("inbound"),
+                    )
                 )
     return found
 

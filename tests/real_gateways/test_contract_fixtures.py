@@ -5,6 +5,7 @@ answers in the same shapes. Runs in process: no gateway needed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,13 +26,28 @@ from herald_campaign.entrypoints.rest.gateway_webhook_bodies import (
 )
 from herald_gateways.evolution import EvolutionGateway
 from herald_gateways.failures import classify_http_failure, switches_route
+from herald_gateways.inbound import (
+    EVOLUTION_UPSERT_EVENT,
+    EVOLUTION_UPSERT_EVENTS,
+    WAHA_MESSAGE_EVENT,
+    InboundMessage,
+    evolution_inbound,
+    waha_inbound,
+)
 from herald_gateways.interface import GatewayError, GatewayInfo, MediaFile
 from herald_gateways.registry import WEBHOOK_EVENTS
 from herald_gateways.support import GatewaySetupCheck, check_gateway_setup
 from herald_gateways.waha import WAHA_MEDIA_ROUTES, WahaGateway, gateway_message_id
 from herald_simulator import SimulatorConfig, create_app
 from herald_simulator.config import Engine, WahaTier, parse_sessions
-from tests.real_gateways.contract_fixtures import exchange, exchanges, load, shape, webhooks
+from tests.real_gateways.contract_fixtures import (
+    Webhook,
+    exchange,
+    exchanges,
+    load,
+    shape,
+    webhooks,
+)
 
 BASE = "http://gateway.test"
 PHONE = "+919876543210"
@@ -650,3 +666,186 @@ async def test_the_simulators_evolution_media_answer_is_evolutions() -> None:
         "filename": "offer.pdf",
         "from": "url",
     }
+
+
+# The simulator's recipients write back in the gateways' shapes, which Herald reads
+
+
+class Collector:
+    """A webhook receiver for the simulator's posts."""
+
+    def __init__(self) -> None:
+        self.bodies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.put_nowait(json.loads(await request.aread()))
+        return httpx.Response(200)
+
+    async def next(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.bodies.get(), 5)
+
+
+def inbound_read(message: InboundMessage) -> dict[str, Any]:
+    """What Herald reads of a message, but its id and time (which differ run to run)."""
+    return {
+        "phone": message.phone,
+        "lid": message.lid is not None,
+        "text": message.text,
+        "from_recipient": message.from_recipient,
+        "push_name": message.push_name,
+    }
+
+
+def inbound_of(found: Webhook) -> dict[str, Any]:
+    """The fixture's ``inbound``: what Herald reads of the message."""
+    assert found.inbound is not None, f"{found.id} says nothing of what Herald reads"
+    return found.inbound
+
+
+def fixture_read(found: Webhook) -> dict[str, Any]:
+    wanted = inbound_of(found)
+    return {
+        "phone": wanted["phone"],
+        "lid": wanted["lid"] is not None,
+        "text": wanted["text"],
+        "from_recipient": wanted["from_recipient"],
+        "push_name": wanted["push_name"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("engine", "name", "addressing"),
+    [
+        (Engine.NOWEB, "waha-2024.10.8-noweb:message", None),
+        (Engine.NOWEB, "waha-2024.10.8-noweb:message_lid", "lid"),
+        (Engine.WEBJS, "waha-2024.10.8-webjs:message", None),
+        (Engine.GOWS, "waha-gows:message", None),
+    ],
+)
+async def test_the_simulators_waha_recipient_writes_as_the_engine_posts(
+    engine: Engine, name: str, addressing: str | None
+) -> None:
+    [found] = [w for w in webhooks("message") if w.id == name]
+    payload = found.body["payload"]
+    collector = Collector()
+    app = create_app(
+        SimulatorConfig(engine=engine), webhook_transport=httpx.MockTransport(collector.handle)
+    )
+    behaviour = {"phone": PHONE, "optOutAfterFirst": True, "optOutText": payload["body"]}
+    behaviour |= {"pushName": inbound_of(found)["push_name"]}
+    if addressing:
+        behaviour["addressing"] = addressing
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://simulator"
+    ) as client:
+        hook = {"url": "http://herald.test/hook", "events": ["message"]}
+        await client.put("/api/sessions/default", json={"config": {"webhooks": [hook]}})
+        await client.put("/_sim/recipients", json=[behaviour])
+        await client.post(
+            "/api/sendText",
+            json={"session": "default", "chatId": "919876543210@c.us", "text": "Hi"},
+        )
+        posted = await collector.next()
+    assert posted["event"] == found.body["event"] == WAHA_MESSAGE_EVENT
+    covers(found.body, posted)
+    assert inbound_read(waha_inbound(posted["payload"])) == fixture_read(found)
+
+
+@pytest.mark.parametrize(
+    ("name", "addressing"),
+    [("evolution-2.3.6:messages_upsert", "pn"), ("evolution-2.3.6:messages_upsert_lid", "lid")],
+)
+async def test_the_simulators_evolution_recipient_writes_as_evolution_posts(
+    name: str, addressing: str
+) -> None:
+    [found] = [w for w in webhooks(EVOLUTION_UPSERT_EVENT) if w.id == name]
+    collector = Collector()
+    app = create_app(
+        SimulatorConfig(sessions=parse_sessions("acc1")),
+        webhook_transport=httpx.MockTransport(collector.handle),
+    )
+    text = found.body["data"]["message"]["conversation"]
+    behaviour = {"phone": PHONE, "optOutAfterFirst": True, "optOutText": text}
+    behaviour |= {"pushName": inbound_of(found)["push_name"], "addressing": addressing}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://simulator"
+    ) as client:
+        webhook = {"enabled": True, "url": "http://herald.test/hook", "events": ["MESSAGES_UPSERT"]}
+        await client.post("/webhook/set/acc1", json={"webhook": webhook})
+        await client.put("/_sim/recipients", json=[behaviour])
+        await client.post("/message/sendText/acc1", json={"number": "919876543210", "text": "Hi"})
+        posted = await collector.next()
+    assert posted["event"] in EVOLUTION_UPSERT_EVENTS
+    covers(found.body, posted)
+    assert posted["data"]["key"].keys() == found.body["data"]["key"].keys()
+    assert inbound_read(evolution_inbound(posted["data"])) == fixture_read(found)
+
+
+async def test_the_simulators_lids_api_is_wahas() -> None:
+    """GOWS sessions (2025) have the lids API; NOWEB and WEBJS (2024.10.8) answer its 404."""
+    known, unknown = exchange("waha-gows", "lids_pn"), exchange("waha-gows", "lids_unknown")
+    missing = exchange("waha-2024.10.8-noweb", "lids_no_route")
+    collector = Collector()
+    app = create_app(
+        SimulatorConfig(sessions=parse_sessions("default,primary:GOWS")),
+        webhook_transport=httpx.MockTransport(collector.handle),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://simulator") as client:
+        hook = {"url": "http://herald.test/hook", "events": ["message"]}
+        await client.put("/api/sessions/primary", json={"config": {"webhooks": [hook]}})
+        await client.put("/_sim/recipients", json=[{"phone": PHONE, "optOutAfterFirst": True}])
+        await client.post(
+            "/api/sendText",
+            json={"session": "primary", "chatId": "919876543210@c.us", "text": "Hi"},
+        )
+        lid = (await collector.next())["payload"]["from"]
+        answers = [
+            await client.get(f"/api/primary/lids/{lid.replace('@', '%40')}"),
+            await client.get("/api/primary/lids/111111111111111%40lid"),
+            await client.get(f"/api/default/lids/{lid.replace('@', '%40')}"),
+        ]
+    gows = WahaGateway("http://simulator", None, 10, transport=transport)
+    try:
+        assert await gows.phone_of_lid("primary", lid) == PHONE  # the adapter, end to end
+        assert await gows.phone_of_lid("default", lid) is None
+    finally:
+        await gows.close()
+    for answer, found in zip(answers, (known, unknown, missing), strict=True):
+        assert answer.status_code == found.status
+        assert keys_of(answer.json()) == keys_of(found.body)
+    assert answers[0].json()["pn"] == known.body["pn"]
+    assert answers[1].json()["pn"] is None
+
+
+@pytest.mark.parametrize(
+    ("addressing", "name"),
+    [("pn", "whatsapp_numbers_lid_cached"), ("lid", "whatsapp_numbers_lid")],
+)
+async def test_the_simulators_evolution_cache_knows_a_lid_as_evolutions_does(
+    addressing: str, name: str
+) -> None:
+    found = exchange("evolution-2.3.6", name)
+    collector = Collector()
+    app = create_app(
+        SimulatorConfig(sessions=parse_sessions("acc1")),
+        webhook_transport=httpx.MockTransport(collector.handle),
+    )
+    transport = httpx.ASGITransport(app=app)
+    behaviour = {"phone": PHONE, "optOutAfterFirst": True, "addressing": addressing}
+    async with httpx.AsyncClient(transport=transport, base_url="http://simulator") as client:
+        webhook = {"enabled": True, "url": "http://herald.test/hook", "events": ["MESSAGES_UPSERT"]}
+        await client.post("/webhook/set/acc1", json={"webhook": webhook})
+        await client.put("/_sim/recipients", json=[{**behaviour, "pushName": "Asha"}])
+        await client.post("/message/sendText/acc1", json={"number": "919876543210", "text": "Hi"})
+        key = (await collector.next())["data"]["key"]
+        lid = key["remoteJid"] if addressing == "lid" else key["remoteJidAlt"]
+        answer = await client.post("/chat/whatsappNumbers/acc1", json={"numbers": [lid]})
+    gateway = EvolutionGateway("http://simulator", None, 10, transport=transport)
+    try:
+        phone = await gateway.phone_of_lid("acc1", lid)
+    finally:
+        await gateway.close()
+    assert answer.status_code == found.status
+    assert [shape(item) for item in answer.json()] == [shape(item) for item in found.body]
+    assert phone == load("evolution-2.3.6")["exchanges"][name]["phone"]

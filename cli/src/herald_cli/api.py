@@ -7,7 +7,7 @@ answer: where it tried, and why).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import IO, Any
@@ -229,3 +229,62 @@ class HeraldApi:
 
     def run_schedule(self, schedule_id: str) -> Json:
         return self._call("POST", f"/api/schedules/{_segment(schedule_id)}/run")
+
+    # Suppression list (phones in paths are E.164: their ``+`` is sent as ``%2B``)
+
+    def suppressions(self, *, after: str | None, limit: int) -> Json:
+        params: dict[str, str | int] = {"limit": limit}
+        if after:
+            params["after"] = after
+        return self._call("GET", "/api/suppressions", params=params)
+
+    def add_suppressions(self, numbers: list[str]) -> Json:
+        return self._call("POST", "/api/suppressions", json={"numbers": numbers})
+
+    def suppression(self, phone: str) -> Json:
+        return self._call("GET", f"/api/suppressions/{_segment(phone)}")
+
+    def remove_suppression(self, phone: str) -> None:
+        self._call("DELETE", f"/api/suppressions/{_segment(phone)}")
+
+    def import_suppressions_csv(self, csv_file: IO[bytes]) -> Json:
+        """Stream a CSV file (a ``phone`` column) as the request body, as it is read."""
+        return self._call(
+            "POST",
+            "/api/suppressions/import",
+            content=_file_chunks(csv_file),
+            headers={"Content-Type": "text/csv; charset=utf-8"},
+            timeout=UPLOAD_TIMEOUT,
+        )
+
+    def export_suppressions_csv(self) -> Generator[bytes, None, None]:
+        """The list as CSV, chunk by chunk as it arrives. A generator: the request is made
+        when the first chunk is asked for; close it (or read it to the end) to end it."""
+        return self._download("/api/suppressions/export")
+
+    def add_not_on_whatsapp(self, campaign_id: str) -> Json:
+        return self._call(
+            "POST", "/api/suppressions/not-on-whatsapp", json={"campaignId": campaign_id}
+        )
+
+    def keyword_settings(self) -> Json:
+        return self._call("GET", "/api/suppressions/keywords")
+
+    def set_keyword_settings(self, settings: Json) -> Json:
+        return self._call("PUT", "/api/suppressions/keywords", json=settings)
+
+    def _download(self, path: str) -> Generator[bytes, None, None]:
+        refused: ApiError | None = None
+        try:
+            with self._client.stream("GET", path) as response:
+                if response.is_error:
+                    response.read()
+                    refused = api_error(response)
+                else:
+                    yield from response.iter_bytes()
+        except httpx.TransportError as error:
+            raise ApiUnreachable(self.connection.api_url, _reason(error)) from error
+        # Raised out here: a frozen error cannot pass through the stream's @contextmanager,
+        # which sets the __traceback__ of what it re-raises.
+        if refused is not None:
+            raise refused

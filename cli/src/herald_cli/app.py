@@ -12,6 +12,7 @@ from herald_cli.commands.campaigns import campaigns
 from herald_cli.commands.contacts import contacts
 from herald_cli.commands.dead_letters import dead_letters
 from herald_cli.commands.queue import queue
+from herald_cli.commands.suppressions import suppressions
 from herald_cli.connection import API_ENV, DEFAULT_API, TOKEN_ENV, TOKEN_FILE
 from herald_cli.flags import ApiFlag, ConnectionFlags, JsonFlag, TokenFlag
 from herald_cli.session import invocation_of
@@ -46,6 +47,7 @@ app.add_typer(contacts, name="contacts")
 app.add_typer(dead_letters, name="dead-letters")
 app.add_typer(accounts, name="accounts")
 app.add_typer(queue, name="queue")
+app.add_typer(suppressions, name="suppressions")
 
 
 def print_version(asked: bool) -> None:

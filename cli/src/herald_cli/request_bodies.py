@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from herald_cli.api import Json
@@ -59,3 +60,37 @@ def media_request(source: str, mimetype: str | None, upload_id: str | None) -> J
     if upload_id is not None:
         return {"uploadId": upload_id}
     return {"url": source, "mimetype": mimetype}
+
+
+def keyword_settings_request(
+    current: Json,
+    *,
+    languages: list[str] | None = None,
+    extra: Mapping[str, list[str] | None] | None = None,
+    removed: list[str] | None = None,
+    replies: Mapping[str, str | None] | None = None,
+) -> Json:
+    """The body of ``PUT /api/suppressions/keywords``: the ``current`` settings (as ``GET``
+    answers them) with what was given in their place; None keeps a setting as it is. A list
+    given is the whole new list, an empty string in it dropped (``--opt-out ''`` empties
+    it); a reply given as an empty string is no reply."""
+    body_extra = {name: list(words) for name, words in (current.get("extra") or {}).items()}
+    for name, words in (extra or {}).items():
+        if words is not None:
+            body_extra[name] = _given(words)
+    body_replies = dict(current.get("replies") or {})
+    for name, reply in (replies or {}).items():
+        if reply == "":
+            body_replies.pop(name, None)
+        elif reply is not None:
+            body_replies[name] = reply
+    body: Json = {"extra": body_extra, "replies": body_replies}
+    for name, given in (("languages", languages), ("removed", removed)):
+        value = _given(given) if given is not None else current.get(name)
+        if value is not None:  # absent from both: the API's default
+            body[name] = value
+    return body
+
+
+def _given(words: list[str]) -> list[str]:
+    return [word for word in words if word]

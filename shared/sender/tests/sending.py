@@ -13,6 +13,7 @@ from herald_core.contracts.events import SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_infra.accounts.pace_slots import AccountPace
 from herald_infra.messages.batched_transitions import TransitionBatcher
+from herald_infra.recipients.suppressions import SuppressionCache
 from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.circuit_registry import AccountCircuits
 from herald_sender.claim_and_send import MessageSender, SenderProfile
@@ -32,6 +33,7 @@ def primary_sender(
     pacer: SendPacer | None = None,
     transitions: TransitionBatcher | None = None,
     numbers: NumberChecks | None = None,
+    suppressions: SuppressionCache | None = None,
 ) -> MessageSender:
     """The primary route's sender (Baileys), unpaced unless ``pacer`` says otherwise."""
     return MessageSender(
@@ -51,6 +53,7 @@ def primary_sender(
         owner=owner,
         transitions=transitions,
         numbers=numbers,
+        suppressions=suppressions,
     )
 
 

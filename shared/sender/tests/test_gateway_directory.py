@@ -84,6 +84,9 @@ class FakeGateway:
     async def check_numbers(self, session: str, phones: Sequence[str]) -> dict[str, bool]:
         return dict.fromkeys(phones, True)
 
+    async def phone_of_lid(self, session: str, lid: str) -> str | None:
+        return None
+
     async def close(self) -> None:
         self.closed = True
 

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import ExitStack
-from pathlib import Path
-from typing import IO, Annotated
+from typing import Annotated
 
 import typer
 
+from herald_cli.csv_files import open_csv
 from herald_cli.flags import ApiFlag, ConnectionFlags, JsonFlag, TokenFlag
-from herald_cli.session import NoSuchFile, command_session
+from herald_cli.session import command_session
 from herald_cli.views.contacts import import_summary
 
 contacts = typer.Typer(help="A campaign's contacts.", no_args_is_help=True)
-
-STANDARD_INPUT = "-"
-
-
-def open_csv(name: str, stack: ExitStack) -> tuple[IO[bytes], str]:
-    """The CSV to send and what to call it: a file, or standard input for ``-``."""
-    if name == STANDARD_INPUT:
-        return sys.stdin.buffer, "standard input"
-    path = Path(name)
-    if not path.is_file():
-        raise NoSuchFile(name)
-    return stack.enter_context(path.open("rb")), path.name
 
 
 @contacts.command("import")

@@ -14,9 +14,10 @@ from herald_core.contracts.events import (
     CampaignPaused,
     CampaignResumed,
     CampaignScheduled,
+    ContactEvent,
     ContactsAdded,
 )
-from herald_core.contracts.topics import CAMPAIGN_EVENTS
+from herald_core.contracts.topics import CAMPAIGN_EVENTS, CONTACT_EVENTS
 from herald_infra.runtime.asyncapi import (
     Publication,
     poison_dead_letters,
@@ -47,12 +48,23 @@ def campaign_publications(plan: AttemptPlan) -> list[Publication]:
             "scheduler adds campaign.completed and campaign.failed.",
         ),
         status_changes("Delivery receipts from the gateways' webhooks (delivered, read)"),
+        Publication(
+            CONTACT_EVENTS,
+            ContactEvent,
+            "What recipients answered, from the accounts' webhooks, and the tenant's own "
+            "changes to its suppression list: contact.opted_out (an opt-out keyword, or a "
+            "number the tenant added), contact.opted_in (an opt-in keyword, or a number the "
+            "tenant removed) and message.replied (the first reply to a campaign message within "
+            "the reply window); keyed by `<tenant>|<number>`, so one number's events stay in "
+            "order.",
+        ),
         *(
             send_attempts(
                 topic,
                 "Messages published again: by process-queue, retry-failed and dead-letter "
                 "redrives (on the plan's first topic), and by a resume (each on the topic of "
-                "the attempt it waits at).",
+                "the attempt it waits at); and confirmations of recipients' keywords "
+                "(`kind` keyword-reply, on the plan's first topic).",
             )
             for topic in plan.send_topics()
         ),

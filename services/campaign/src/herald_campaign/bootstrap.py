@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from herald_campaign.adapters.api_keys import ApiKeys, register_api_key
 from herald_campaign.adapters.campaign_events import KafkaCampaignEvents
 from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
+from herald_campaign.adapters.contact_events import KafkaContactEvents
 from herald_campaign.adapters.notification_delivery import DeliveryWorker
 from herald_campaign.adapters.notification_repositories import (
     DeliveryRepository,
@@ -40,6 +41,7 @@ from herald_campaign.entrypoints.rest import (
     notification_endpoints,
     receipt_webhooks,
     schedules,
+    suppressions,
 )
 from herald_campaign.entrypoints.rest.dependencies import install_services, require_token_first
 from herald_campaign.entrypoints.rest.errors import install_error_handlers
@@ -55,6 +57,7 @@ from herald_campaign.service_layer.contact_verification import (
 )
 from herald_campaign.service_layer.dead_letters import DeadLetterService
 from herald_campaign.service_layer.gateway_vetting import GatewayVetting
+from herald_campaign.service_layer.inbound_messages import InboundMessages
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
 from herald_campaign.service_layer.media_uploads import MediaUploads
 from herald_campaign.service_layer.messages import MessageQueueService
@@ -64,11 +67,13 @@ from herald_campaign.service_layer.receipts import ReceiptService
 from herald_campaign.service_layer.scheduled_runs import ScheduledRuns
 from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
+from herald_campaign.service_layer.suppressions import SuppressionService
 from herald_campaign.service_layer.webhook_setup import WebhookSetupService
 from herald_campaign.settings import CampaignSettings
 from herald_core.accounts.sending_limits import parse_warmup_schedule
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.topics import MESSAGE_DLT
+from herald_core.recipients.suppression import SuppressionScope
 from herald_gateways.registry import WEBHOOK_EVENTS, build_gateway
 from herald_infra.kafka.topics import herald_topics
 from herald_infra.mongo.client import Database
@@ -98,6 +103,7 @@ ROUTERS: Sequence[APIRouter] = (
     schedules.router,
     lifecycle.router,
     notification_endpoints.router,
+    suppressions.router,
 )
 """The REST API, in the order of the OpenAPI document."""
 
@@ -115,6 +121,7 @@ class Adapters:
 
     campaign_events: KafkaCampaignEvents
     status_events: KafkaStatusEvents
+    contact_events: KafkaContactEvents
     send_events: KafkaSendEvents
     consumer_lag: KafkaConsumerLag
     endpoints: EndpointRepository
@@ -151,6 +158,7 @@ def build_adapters(runtime: ServiceRuntime, settings: CampaignSettings) -> Adapt
     return Adapters(
         campaign_events=KafkaCampaignEvents(runtime.broker),
         status_events=KafkaStatusEvents(runtime.broker),
+        contact_events=KafkaContactEvents(runtime.broker),
         send_events=KafkaSendEvents(runtime.db, runtime.broker),
         consumer_lag=KafkaConsumerLag(settings.kafka_bootstrap_servers),
         endpoints=endpoints,
@@ -178,12 +186,19 @@ def build_services(
         adapters.campaign_events,
         default_region=settings.default_region,
         outbound_allow=OutboundAllow.parse(settings.outbound_allow),
+        suppression_scope=SuppressionScope(settings.suppression_scope),
     )
     lifecycle = CampaignLifecycle(
         db, adapters.campaign_events, adapters.send_events, plan=plan, batch_size=batch_size
     )
     schedules = ScheduleService(db, campaigns, adapters.campaign_events)
     accounts = account_service(db, settings, adapters.gateways)
+    suppression_list = SuppressionService(
+        db,
+        adapters.contact_events,
+        scope=SuppressionScope(settings.suppression_scope),
+        default_region=settings.default_region,
+    )
     return CampaignServices(
         campaigns=campaigns,
         contact_import=ContactImport(campaigns),
@@ -226,6 +241,17 @@ def build_services(
             events=WEBHOOK_EVENTS,
         ),
         receipts=ReceiptService(db, adapters.status_events),
+        suppressions=suppression_list,
+        inbound=InboundMessages(
+            db,
+            suppression_list,
+            adapters.contact_events,
+            reply_window=settings.reply_window,
+            plan=plan,
+            gateways=adapters.gateways,
+            timeout_seconds=settings.gateway_timeout_seconds,
+            send_events=adapters.send_events,
+        ),
         schedules=schedules,
         lifecycle=lifecycle,
         notifications=NotificationService(

@@ -13,6 +13,13 @@ then the campaign's fan-out watermark (:mod:`herald_infra.campaigns.fan_out_wate
 past the batch's last contact. One write per message: marking each ``queued`` after its publish
 would cost more than the insert itself (figures in docs/benchmarks.md).
 
+A contact on the tenant's suppression list (:mod:`herald_infra.recipients.suppressions`) gets
+no message: it is counted in the campaign's ``suppressedAtFanOut``, once per run (the count
+moves with the watermark, and a contact the watermark covers is not counted again; a batch
+created while the campaign is paused is counted by the campaign's ``suppressionCounted`` mark).
+A number suppressed after its message was made is caught by the sender, right before its
+gateway call.
+
 Safe to run twice for the same campaign: message ids are deterministic, inserts skip the ones
 that exist (their stored account stays), counters move only by what was really inserted, and
 of the messages that existed, those still ``pending`` with an account are published, and those
@@ -45,6 +52,7 @@ from herald_core.campaigns.lifecycle import CampaignStatus
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import CampaignLaunched
 from herald_core.messages.states import MessageStatus, counter_field
+from herald_core.recipients.suppression import SuppressionScope
 from herald_dispatcher.account_assignment import (
     AssignmentReads,
     assign_sender_accounts,
@@ -59,6 +67,7 @@ from herald_dispatcher.metrics import (
     FAN_OUTS,
     MESSAGES_DEFERRED,
     MESSAGES_DISPATCHED,
+    MESSAGES_SUPPRESSED,
 )
 from herald_dispatcher.read_ahead import read_ahead
 from herald_dispatcher.slot_reserve import SlotReserve
@@ -74,6 +83,7 @@ from herald_infra.messages.transitions import record_transitions
 from herald_infra.messages.unsent import HELD_AT, cancel_unsent_messages
 from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_infra.mongo.id_batches import find_by_ids, update_by_ids
+from herald_infra.recipients.suppressions import suppressed_among
 from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
@@ -167,10 +177,12 @@ async def fan_out_campaign(
     batch_size: int,
     send_topic: str,
     clock: Callable[[], datetime] = utc_now,
+    suppression_scope: SuppressionScope = SuppressionScope.TENANT,
 ) -> int:
     """Create the messages of a launched campaign and queue them on ``send_topic`` (the first
     attempt's); returns how many were queued. A tenant without sender accounts sends all on
-    ``default_account_id``; ``clock`` tells the time the caps count in."""
+    ``default_account_id``; ``clock`` tells the time the caps count in; ``suppression_scope``
+    whose suppression lists the contacts are checked against."""
     bind_context(campaign_id=launched.campaign_id)
     campaign = await db[CAMPAIGNS].find_one(
         {"_id": launched.campaign_id, "tenantId": launched.tenant_id}
@@ -192,6 +204,8 @@ async def fan_out_campaign(
         clock=clock,
         watermark=watermark_of(campaign, launched.run),
         paused=campaign.get("status") == CampaignStatus.PAUSED,
+        suppression_scope=suppression_scope,
+        suppression_counted=SuppressionMark.of(campaign, launched.run),
     )
     contacts = (
         db[CONTACTS].find({"campaignId": campaign["_id"]}).sort("_id", 1).batch_size(batch_size)
@@ -220,6 +234,29 @@ def _report_dispatched(outcome: BatchOutcome, *, seconds: float) -> None:
     )
 
 
+SUPPRESSED_AT_FAN_OUT = "suppressedAtFanOut"
+SUPPRESSION_COUNTED = "suppressionCounted"
+
+
+@dataclass(frozen=True)
+class SuppressionMark:
+    """How far a run's suppressed contacts were counted: through contact ``through`` (``_id``
+    order), so that a fan-out run again counts none twice."""
+
+    run: int
+    through: str | None = None
+
+    @classmethod
+    def of(cls, campaign: Document, run: int) -> SuppressionMark:
+        mark = campaign.get(SUPPRESSION_COUNTED) or {}
+        if mark.get("run") != run:
+            return cls(run)
+        return cls(run, mark.get("through"))
+
+    def covers(self, contact_id: str) -> bool:
+        return self.through is not None and contact_id <= self.through
+
+
 @dataclass(frozen=True)
 class PreparedBatch:
     """A batch of contacts with what was read for it before its messages are made."""
@@ -230,6 +267,8 @@ class PreparedBatch:
     stored: set[str]
     """The ids of its messages that exist already."""
     reads: AssignmentReads
+    suppressed: set[str]
+    """The phones of its contacts on the tenant's suppression list: no message for them."""
 
 
 @dataclass
@@ -249,6 +288,8 @@ class FanOut:
     watermark: Watermark
     paused: bool
     """As last read: decides whether the next batch is created ``queued``."""
+    suppression_scope: SuppressionScope = SuppressionScope.TENANT
+    suppression_counted: SuppressionMark = field(default_factory=lambda: SuppressionMark(1))
     reserve: SlotReserve = field(default_factory=SlotReserve)
     """Account slots taken ahead of the next batches; given back when the fan-out ends."""
     seen: int = 0
@@ -285,11 +326,13 @@ class FanOut:
         by_id = {
             message_id(self.campaign["_id"], c["phone"], self.launched.run): c for c in contacts
         }
-        stored, reads = await asyncio.gather(
+        tenant_id, phones = self.campaign["tenantId"], [c["phone"] for c in contacts]
+        stored, reads, suppressed = await asyncio.gather(
             existing_ids(self.db, list(by_id)),
-            read_for_assignment(self.db, self.campaign["tenantId"], [c["phone"] for c in contacts]),
+            read_for_assignment(self.db, tenant_id, phones),
+            suppressed_among(self.db, tenant_id, phones, self.suppression_scope),
         )
-        return PreparedBatch(contacts, by_id, stored, reads)
+        return PreparedBatch(contacts, by_id, stored, reads, suppressed)
 
     async def dispatch(self, batch: PreparedBatch) -> BatchOutcome:
         """Create the messages of the batch's contacts and, unless the campaign is paused or
@@ -298,7 +341,12 @@ class FanOut:
         self.seen += len(contacts)
         self.reserve.expected = max(0, self.campaign.get("contactCount", 0) - self.seen)
         run = self.launched.run
-        fresh = {mid: contact for mid, contact in by_id.items() if mid not in batch.stored}
+        fresh = {
+            mid: contact
+            for mid, contact in by_id.items()
+            if mid not in batch.stored and contact["phone"] not in batch.suppressed
+        }
+        await self._count_suppressed(contacts, batch.suppressed)
         now = self.clock()
         assignment = await assign_sender_accounts(
             self.db,
@@ -380,6 +428,29 @@ class FanOut:
         await self._advance_watermark(contacts[-1]["_id"], now)
         MESSAGES_DISPATCHED.inc(queued + len(republish))
         return queued
+
+    async def _count_suppressed(self, contacts: Sequence[Document], suppressed: set[str]) -> None:
+        """Count the batch's suppressed contacts the run has not counted yet, and mark them
+        counted in the same write."""
+        if not suppressed:
+            return
+        fresh = [
+            c
+            for c in contacts
+            if c["phone"] in suppressed and not self.suppression_counted.covers(c["_id"])
+        ]
+        if not fresh:
+            return
+        mark = SuppressionMark(self.launched.run, contacts[-1]["_id"])
+        await self.db[CAMPAIGNS].update_one(
+            {"_id": self.campaign["_id"]},
+            {
+                "$inc": {SUPPRESSED_AT_FAN_OUT: len(fresh)},
+                "$set": {SUPPRESSION_COUNTED: {"run": mark.run, "through": mark.through}},
+            },
+        )
+        self.suppression_counted = mark
+        MESSAGES_SUPPRESSED.inc(len(fresh))
 
     async def _advance_watermark(self, through: str, at: datetime) -> None:
         self.watermark = self.watermark.advanced(through, at)

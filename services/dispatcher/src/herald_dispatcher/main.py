@@ -12,6 +12,7 @@ from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import CampaignEvent, CampaignLaunched
 from herald_core.contracts.topics import CAMPAIGN_EVENTS, DISPATCHER_GROUP
+from herald_core.recipients.suppression import SuppressionScope
 from herald_dispatcher.asyncapi import dispatcher_publications
 from herald_dispatcher.dead_letter_recorder import subscribe_dead_letter_recorder
 from herald_dispatcher.deferred_release import DeferredRelease
@@ -54,6 +55,7 @@ def create_app(settings: HeraldSettings, *, clock: Callable[[], datetime] = utc_
                 batch_size=settings.dispatch_batch_size,
                 send_topic=plan.first_topic,
                 clock=clock,
+                suppression_scope=SuppressionScope(settings.suppression_scope),
             )
 
     release = DeferredRelease(

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
+from herald_core.messages.ids import message_id
 from herald_core.messages.states import MessageStatus
 from herald_core.templates import render, template_fields
 from herald_infra.mongo.client import Document
 
-
-def message_id(campaign_id: str, phone: str, run: int = 1) -> str:
-    """Deterministic per campaign, run and recipient, so re-dispatching creates nothing new."""
-    digest = hashlib.sha256(f"{campaign_id}|{run}|{phone}".encode()).hexdigest()
-    return f"msg_{digest[:32]}"
+__all__ = ["build_message", "contact_fields", "message_id"]
 
 
 def contact_fields(contact: Document) -> dict[str, object]:

@@ -12,6 +12,10 @@ MESSAGES_DEFERRED = Counter(
     "herald_messages_deferred_total",
     "Messages created without a sender account because none had room in its caps.",
 )
+MESSAGES_SUPPRESSED = Counter(
+    "herald_fan_out_suppressed_total",
+    "Contacts the fan-out made no message for: their number is on the tenant's suppression list.",
+)
 MESSAGES_RELEASED = Counter(
     "herald_deferred_messages_released_total",
     "Deferred messages given a sender account and published once a cap window opened.",

@@ -33,6 +33,12 @@ The subset of Evolution API's HTTP API it uses, authenticated with the ``apikey`
   "number"}]``, a list at once.
 - ``GET /`` → ``{"status", "message", "version", "clientName", ...}``.
 
+Evolution 2.3.6 has no route from a lid to a phone number. Its ``messages.upsert`` usually
+says both (``key.remoteJidAlt``, see ``inbound``); beyond that, ``whatsappNumbers`` answers a
+lid from its on-WhatsApp cache (``src/utils/onWhatsappCache.ts``), which knows a lid's number
+only when it came as the ``remoteJidAlt`` of a phone-addressed message, and only with
+``DATABASE_SAVE_DATA_IS_ON_WHATSAPP``; otherwise it answers the lid itself.
+
 Errors are ``{"status", "error", "response": {"message"}}``, classified by
 ``failures.classify_evolution_failure``.
 """
@@ -52,6 +58,7 @@ from herald_gateways.http_client import (
     json_or_none,
     path_segment,
 )
+from herald_gateways.inbound import lid_of_jid, phone_of_jid
 from herald_gateways.interface import (
     GatewayError,
     GatewayInfo,
@@ -125,6 +132,15 @@ def evolution_numbers_on_whatsapp(body: Any, numbers: Mapping[str, str]) -> dict
         if phone is not None and item.get("exists") is True:
             found[phone] = True
     return found
+
+
+def evolution_phone_of_lid(body: Any, lid: str) -> str | None:
+    """The phone number a whatsappNumbers answer gives for ``lid``: its item's ``jid`` when
+    that is a phone number's (None: the answer names the lid itself, or nothing)."""
+    for item in body if isinstance(body, list) else []:
+        if isinstance(item, dict) and item.get("number") == lid and item.get("exists") is True:
+            return phone_of_jid(item.get("jid"))
+    return None
 
 
 def evolution_login_qr(body: Any) -> LoginQr | None:
@@ -281,6 +297,17 @@ class EvolutionGateway:
             json={"numbers": list(numbers)},
         )
         return evolution_numbers_on_whatsapp(json_or_none(response), numbers)
+
+    async def phone_of_lid(self, session: str, lid: str) -> str | None:
+        """What Evolution's on-WhatsApp cache knows of ``lid`` (``whatsappNumbers``; see the
+        module's docstring): often nothing, so None is the usual answer."""
+        jid = lid_of_jid(lid)
+        if jid is None:
+            raise ValueError(f"not a lid (<digits>@lid): {lid!r}")
+        response = await self._http.request(
+            "POST", f"/chat/whatsappNumbers/{path_segment(session)}", json={"numbers": [jid]}
+        )
+        return evolution_phone_of_lid(json_or_none(response), jid)
 
     async def close(self) -> None:
         await self._http.close()

@@ -184,4 +184,11 @@ class Gateway(Protocol):
         GatewayError, classified like a send's (a session not WORKING cannot tell)."""
         ...
 
+    async def phone_of_lid(self, session: str, lid: str) -> str | None:
+        """The E.164 phone number behind a hidden user id (``<digits>@lid``, as
+        ``inbound.InboundMessage.lid`` names a sender), or None when the gateway does not know
+        it or cannot tell. Raises ValueError for anything but a lid, GatewayError when the
+        gateway fails (classified like a send's)."""
+        ...
+
     async def close(self) -> None: ...

@@ -26,6 +26,9 @@ Core does not check at all: a wrong key goes unnoticed there):
   ``{"mimetype": "image/png", "data": "<base64>"}``; only in SCAN_QR_CODE.
 - ``GET /api/contacts/check-exists?phone=<digits>&session=`` → ``{"numberExists", "chatId"}``.
 - ``GET /api/server/version`` → ``{"version", "engine", "tier", "browser"}``.
+- ``GET /api/{session}/lids/{lid}`` → ``{"lid", "pn": "<digits>@c.us" | null}`` (``src/api/
+  lids.controller.ts``, added in 2025; WORKING sessions only). 2024.10.8 has no such route:
+  NestJS answers 404 ``Cannot GET …``, which ``phone_of_lid`` reads as "cannot tell".
 
 sendText, auth/qr and check-exists wait up to 5 s for a session that is not WORKING, then
 answer 422 ``{"error": "Session status is not as expected…", "session", "status",
@@ -51,11 +54,13 @@ from herald_gateways.failures import (
     classify_http_failure,
 )
 from herald_gateways.http_client import (
+    DETAIL_CHARS,
     MESSAGE_ID_HEADER,
     GatewayHttp,
     json_or_none,
     path_segment,
 )
+from herald_gateways.inbound import lid_of_jid, phone_of_jid
 from herald_gateways.interface import (
     GatewayError,
     GatewayInfo,
@@ -82,6 +87,7 @@ __all__ = [
     "waha_gateway_info",
     "waha_login_qr",
     "waha_media_body",
+    "waha_phone_of_lid",
     "waha_webhook_config",
 ]
 
@@ -93,6 +99,9 @@ does not)."""
 WAHA_WEBHOOK_EVENTS = ("message.ack", "message", "session.status")
 """What Herald needs from WAHA: receipts, inbound messages (replies, opt-outs), session status."""
 CHECK_CONCURRENCY = 8
+WAHA_NO_SUCH_ROUTE = "cannot get"
+"""NestJS's 404 for a route this WAHA does not have (``Cannot GET /api/…``), unlike its 404s
+for a session it does not know or that is stopped."""
 """check-exists answers one number per request: this many in flight at once."""
 
 
@@ -209,6 +218,11 @@ def waha_login_qr(body: Any) -> LoginQr | None:
         return None
     mimetype = str(body.get("mimetype") or "image/png") if image else None
     return LoginQr(mimetype=mimetype, image_base64=image, value=raw)
+
+
+def waha_phone_of_lid(body: Any) -> str | None:
+    """The phone number in a lids answer ``{"lid", "pn"}`` (None: ``pn`` is null or unusable)."""
+    return phone_of_jid(body.get("pn")) if isinstance(body, dict) else None
 
 
 class WahaGateway:
@@ -348,6 +362,23 @@ class WahaGateway:
             if isinstance(each, BaseException):
                 raise each
         return {phone: each is True for phone, each in zip(unique, found, strict=True)}
+
+    async def phone_of_lid(self, session: str, lid: str) -> str | None:
+        """WAHA's lids API (2025 and later); None when it does not know the lid, or when this
+        WAHA has no lids API (2024.10.8)."""
+        jid = lid_of_jid(lid)
+        if jid is None:
+            raise ValueError(f"not a lid (<digits>@lid): {lid!r}")
+        response = await self._http.request(
+            "GET",
+            f"/api/{path_segment(session)}/lids/{path_segment(jid)}",
+            expect=(404,),
+        )
+        if response.status_code == 404:
+            if WAHA_NO_SUCH_ROUTE in response.text.lower():
+                return None
+            raise classify_http_failure(404, response.text[:DETAIL_CHARS])
+        return waha_phone_of_lid(json_or_none(response))
 
     async def _refuse_on_core(self, session: str, reason: str, *, ask: bool = False) -> None:
         """Raise ``reason`` when the gateway is WAHA Core and ``session`` is not ``default``

@@ -56,7 +56,8 @@ def sender_publications(plan: AttemptPlan, route: Route) -> list[Publication]:
         ),
         status_changes(
             "Each status a sender moves a message to (sending, sent, retrying, failed, "
-            "cancelled, expired, and queued again when it hands a message back on stop)"
+            "cancelled, expired, suppressed (the recipient opted out), and queued again when "
+            "it hands a message back on stop)"
         ),
     ]
 

@@ -22,7 +22,7 @@ from faststream.kafka import KafkaBroker
 
 from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.common import utc_now
-from herald_core.contracts.events import MessageStatusChanged, SendMessage
+from herald_core.contracts.events import MessageKind, MessageStatusChanged, SendMessage
 from herald_core.contracts.topics import MESSAGE_STATUS
 from herald_core.messages.states import CLAIMABLE_STATUSES, MessageStatus
 from herald_gateways.failures import CIRCUIT_OPEN, circuit_open
@@ -40,6 +40,7 @@ from herald_infra.messages.transitions import transition
 from herald_infra.messages.unsent import HELD_AT, publish_held_message
 from herald_infra.mongo.client import MESSAGES, Database
 from herald_infra.mongo.outages import outlast_outage
+from herald_infra.recipients.suppressions import SuppressionCache
 from herald_infra.runtime.logging import bind_context, get_logger
 from herald_infra.runtime.metrics import (
     CAMPAIGN_GATE_STOPS,
@@ -59,6 +60,7 @@ log = get_logger(__name__)
 CAMPAIGN_PAUSED = "campaign-paused"
 CAMPAIGN_CANCELLED = "campaign-cancelled"
 VALIDITY_OVER = "validity-window-over"
+SUPPRESSED = "suppressed"
 RENEWAL_MARGIN_SECONDS = 15.0
 """A claim is renewed before its gateway call unless its lease outlasts the call's timeout by
 this much (time to record the outcome, and clocks of other hosts a little off)."""
@@ -112,12 +114,14 @@ class MessageSender:
         gate: CampaignGate | None = None,
         transitions: TransitionBatcher | None = None,
         numbers: NumberChecks | None = None,
+        suppressions: SuppressionCache | None = None,
     ) -> None:
         """``gate``: the check of each claimed message against its campaign's status and its
         validity window; by default one reading ``campaigns`` with a 1-second cache.
         ``transitions``: applies the claims and the sends recorded, batched across lanes.
         ``numbers``: whether a recipient is on WhatsApp, asked before its first send; None
-        sends without asking."""
+        sends without asking. ``suppressions``: the tenants' suppression lists, checked before
+        the number check and again right before the gateway call; None sends without looking."""
         self._db = db
         self._broker = broker
         self._gateways = gateways
@@ -130,6 +134,7 @@ class MessageSender:
         self._gate = gate or CampaignGate.reading(db, cache_seconds=1.0)
         self._transitions = transitions or TransitionBatcher(db)
         self._numbers = numbers
+        self._suppressions = suppressions
         self._media = MediaFiles(db)
         self._called: set[tuple[str, int]] = set()
         """(message, attempt) whose gateway call this process made and has not finished
@@ -166,6 +171,8 @@ class MessageSender:
 
         try:
             await self._check_sendable(event, route)
+            if await self._suppressed(event):
+                return await self._end_suppressed(event)
             await self._check_number(event, route)
             media = await self._media_file(event)
             # The account's anti-ban turn, right before the gateway call: a message that is not
@@ -177,6 +184,9 @@ class MessageSender:
                 # or the message's time run out, meanwhile.
                 if (stopped := await self._stop_if_not_sendable(event)) is not None:
                     return stopped
+                # An opt-out that came while the message waited stops it here.
+                if await self._suppressed(event):
+                    return await self._end_suppressed(event)
                 if self._lease_may_run_out(claimed_at) and not await self._renew_claim(event):
                     # The wait outlasted the claim's lease and the sweep resolved the message:
                     # it is not ours to send any more.
@@ -230,6 +240,38 @@ class MessageSender:
         if decision is GateDecision.HOLD:
             return await self._after_hand_back(event)
         return target
+
+    async def _suppressed(self, event: SendMessage) -> bool:
+        """Whether the recipient is on the tenant's suppression list (from memory; see
+        SuppressionCache). A confirmation reply to a keyword goes to a number that just opted
+        out, by design."""
+        if self._suppressions is None or event.kind is MessageKind.KEYWORD_REPLY:
+            return False
+        return await self._suppressions.is_suppressed(event.tenant_id, event.phone)
+
+    async def _end_suppressed(self, event: SendMessage) -> MessageStatus | None:
+        """End the claimed message ``suppressed``: its recipient opted out (or was put on the
+        list) after the message was made. No gateway call, no pace taken."""
+        moved = await transition(
+            self._db,
+            message_id=event.message_id,
+            campaign_id=event.campaign_id,
+            source=MessageStatus.SENDING,
+            target=MessageStatus.SUPPRESSED,
+            attempt=event.attempt,
+            fields={"suppressedAt": utc_now()},
+        )
+        if not moved:
+            log.warning("claim resolved by someone else before it was suppressed")
+            return None
+        CAMPAIGN_GATE_STOPS.labels(
+            delivery_method=self._profile.delivery_method, outcome=SUPPRESSED
+        ).inc()
+        await self._publish_status(
+            event, MessageStatus.SUPPRESSED, MessageStatus.SENDING, reason=SUPPRESSED
+        )
+        log.info("message not sent", reason=SUPPRESSED)
+        return MessageStatus.SUPPRESSED
 
     async def _after_hand_back(self, event: SendMessage) -> MessageStatus:
         """Look at the campaign again, uncached, now that the message is back in ``queued``: a
@@ -340,7 +382,7 @@ class MessageSender:
         """Raise ``not-on-whatsapp`` for a number that is not on WhatsApp. A number without a
         remembered answer is asked of the gateway in a paced turn of the account of its own:
         a check is a request to WhatsApp too."""
-        if self._numbers is None:
+        if self._numbers is None or event.kind is MessageKind.KEYWORD_REPLY:
             return
         on_whatsapp = await self._numbers.known(event)
         if on_whatsapp is None:

@@ -11,7 +11,9 @@ from fastapi import FastAPI
 
 from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.common import utc_now
+from herald_core.recipients.suppression import SuppressionScope
 from herald_infra.accounts.pace_slots import AccountPace
+from herald_infra.recipients.suppressions import SuppressionCache
 from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.command_line import parse_service_arguments
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
@@ -101,6 +103,11 @@ def _message_sender(
             keep_hours=settings.number_check_hours,
             delivery_method=profile.delivery_method,
             clock=utc_now,
+        ),
+        suppressions=SuppressionCache(
+            runtime.db,
+            scope=SuppressionScope(settings.suppression_scope),
+            refresh_seconds=settings.suppression_refresh_seconds,
         ),
     )
 

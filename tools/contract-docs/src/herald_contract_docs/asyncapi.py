@@ -24,9 +24,10 @@ DESCRIPTION = "\n\n".join(
         "Other services drive Herald by publishing commands on `campaign.commands` (key: the "
         "campaign id), each with a unique `event_id` (a command delivered twice acts once) and "
         "its `tenant_id`; what happened is announced on `campaign.events`, and every change of "
-        "a message's status on `message.status`. A command Herald cannot decode, validate or "
-        "accept goes to `message.dlt` as it came, with headers saying why "
-        f"(`{REASON}`) and the id Herald keeps it under (`{DEAD_LETTER_ID}`).",
+        "a message's status on `message.status`; what recipients answer (opt-out and opt-in "
+        "keywords, replies) on `contact.events` (key: tenant and number). A command Herald "
+        "cannot decode, validate or accept goes to `message.dlt` as it came, with headers "
+        f"saying why (`{REASON}`) and the id Herald keeps it under (`{DEAD_LETTER_ID}`).",
         "The delay topics (`message.retry.<delay>`) follow the attempt plan "
         "(`HERALD_ATTEMPT_PLAN`); this document shows the default plan, "
         "`primary, fallback, fallback@60s`. JSON Schemas of the commands and events: "

@@ -15,7 +15,9 @@ from pydantic import BaseModel, TypeAdapter
 from herald_core.contracts.commands import AnyCampaignCommand, CampaignCommand
 from herald_core.contracts.events import (
     AnyCampaignEvent,
+    AnyContactEvent,
     CampaignEvent,
+    ContactEvent,
     MessageStatusChanged,
     SendMessage,
 )
@@ -31,12 +33,17 @@ TOPIC_SCHEMAS: dict[str, tuple[Any, str]] = {
         CampaignEvent,
         "An event on campaign.events: one of the types, told apart by `type`.",
     ),
+    "contact.events": (
+        ContactEvent,
+        "An event on contact.events (opt-outs, opt-ins, replies): one of the types, told apart "
+        "by `type`.",
+    ),
 }
 
 
 def contract_models() -> list[type[BaseModel]]:
     """Every command and event model, in the order of their unions."""
-    unions = (AnyCampaignCommand, AnyCampaignEvent)
+    unions = (AnyCampaignCommand, AnyCampaignEvent, AnyContactEvent)
     models: list[type[BaseModel]] = [m for union in unions for m in typing.get_args(union)]
     return [*models, SendMessage, MessageStatusChanged]
 

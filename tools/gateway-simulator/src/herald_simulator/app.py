@@ -31,17 +31,21 @@ from herald_simulator.evolution_routes import add_evolution_routes
 from herald_simulator.faults import FaultSettings, apply_update, decide, draw_latency_seconds
 from herald_simulator.ids import MessageIdGenerator
 from herald_simulator.ledger import MediaSent, Outcome, SendLedger, ledger_key
+from herald_simulator.lids import LidDirectory
 from herald_simulator.receipts import (
     AckTarget,
     ReceiptSender,
     split_receipt_fields,
     updated_config,
 )
+from herald_simulator.recipient_routes import add_recipient_routes
+from herald_simulator.recipients import RecipientPlayer, message_reached_phone
 from herald_simulator.session_webhooks import waha_config_problems
 from herald_simulator.sessions import SessionRegistry
 from herald_simulator.shapes import sent_media_message, sent_message
 from herald_simulator.validation import CHAT_ID_PATTERN
 from herald_simulator.waha_auth import add_waha_auth_routes
+from herald_simulator.waha_lids import add_waha_lids_routes
 from herald_simulator.waha_sessions import (
     AVAILABLE_IN_PLUS,
     CORE_ONLY_DEFAULT,
@@ -75,6 +79,10 @@ class SimulatorState:
     receipts: ReceiptSender
     not_on_whatsapp: set[str]
     """Numbers (digits) WhatsApp does not know (``PUT /_sim/config`` ``notOnWhatsapp``)."""
+    recipients: RecipientPlayer
+    """The numbers that write back (``/_sim/recipients``)."""
+    lids: LidDirectory
+    """The lids the simulator has shown, and the numbers behind them."""
 
     @classmethod
     def from_config(
@@ -93,12 +101,15 @@ class SimulatorState:
                 config.receipts, transport=webhook_transport, tier=config.tier.value
             ),
             not_on_whatsapp=set(config.not_on_whatsapp),
+            recipients=RecipientPlayer(config.recipients, seed=config.seed),
+            lids=LidDirectory(),
         )
 
     def begin_shutdown(self) -> None:
         """Release requests hanging in the 'timeout' mode (call on the event loop's thread)."""
         self.stopping.set()
         self.receipts.cancel_pending()
+        self.recipients.cancel_pending()
 
     def config_json(self) -> dict[str, Any]:
         return {
@@ -279,6 +290,8 @@ def create_app(
                 schedule_waha_receipt(
                     state, session, replace(target, gateway_message_id=gateway_id)
                 )
+                if target.reachable:
+                    message_reached_phone(state, target)
             else:
                 record(Outcome.TIMEOUT, 504, name)
             try:
@@ -309,6 +322,8 @@ def create_app(
         outcome = Outcome.ACCEPTED if target.reachable else Outcome.NOT_ON_WHATSAPP
         record(outcome, 201, name, gateway_id)
         schedule_waha_receipt(state, session, replace(target, gateway_message_id=gateway_id))
+        if target.reachable:
+            message_reached_phone(state, target)
         if mode is FaultMode.ACCEPTED_WITHOUT_ID:  # as WAHA's WEBJS did (devlikeapro/waha#1087)
             return Response(status_code=201)
         if media is not None:
@@ -368,6 +383,7 @@ def create_app(
         return JSONResponse({"numberExists": True, "chatId": f"{digits}@c.us"})
 
     add_waha_auth_routes(app, state)  # GET /api/{session}/auth/qr
+    add_waha_lids_routes(app, state)  # GET /api/{session}/lids/{lid}
     add_evolution_routes(app, state)  # Evolution API's subset, on the same sessions
 
     @app.get("/api/sessions", dependencies=waha_auth)
@@ -472,9 +488,13 @@ def create_app(
             announce_status(state, session)
         return session.to_waha_json()
 
+    add_recipient_routes(app, state, auth)  # /_sim/recipients, /_sim/phones/{phone}
+
     @app.post("/_sim/reset", dependencies=auth)
     async def reset_all() -> dict[str, str]:
         state.ledger.reset()
+        state.recipients.reset()
+        state.lids.reset()
         state.settings = FaultSettings.from_config(config)
         state.sessions.reset()
         state.receipts.reset()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from herald_simulator.receipts import ReceiptConfig
+from herald_simulator.recipient_behaviours import RecipientBehaviour
 
 
 class Engine(StrEnum):
@@ -135,6 +136,9 @@ class SimulatorConfig:
     """Numbers (digits) WhatsApp does not know: check-exists says so, WAHA still answers a send
     201 (no receipt past SERVER), Evolution refuses it (400 ``exists: false``)."""
     evolution_version: str = EVOLUTION_VERSION
+    recipients: tuple[RecipientBehaviour, ...] = ()
+    """Numbers that write back to the sessions writing to them (``PUT /_sim/recipients``
+    changes them at runtime)."""
 
     @property
     def not_working_wait(self) -> float:

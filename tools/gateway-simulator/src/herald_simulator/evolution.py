@@ -314,6 +314,19 @@ def connection_closed_boom() -> dict[str, Any]:
     }
 
 
+def lid_on_whatsapp(number: str, cached_digits: str | None, name: str | None) -> dict[str, Any]:
+    """One item of a whatsappNumbers answer for a lid (``<digits>@lid``): from the
+    on-WhatsApp cache, the number's jid when the cache holds the lid (with the contact's
+    name), else the lid itself, said to exist (Baileys is not asked about lids)."""
+    if cached_digits is None:
+        return {"jid": number, "exists": True, "number": number, "lid": "lid"}
+    item: dict[str, Any] = {"jid": f"{cached_digits}@s.whatsapp.net", "exists": True}
+    item["number"] = number
+    if name is not None:
+        item["name"] = name
+    return item
+
+
 def number_on_whatsapp(number: str, unknown: set[str]) -> dict[str, Any]:
     """One item of a whatsappNumbers answer (``OnWhatsAppDto``)."""
     jid = remote_jid(number)

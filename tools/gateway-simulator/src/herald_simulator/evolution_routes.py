@@ -6,6 +6,8 @@
 ``connection.update`` go there, unsigned, with its headers);
 ``POST /chat/whatsappNumbers/{instance}`` ``{"numbers"}`` → ``[{"jid", "exists", "number"}]``,
 or, when the instance is not open, Baileys' raw Boom error (428 inside a 400), as 2.3.6 does;
+a lid (``<digits>@lid``) is answered from the on-WhatsApp cache (``lids.LidDirectory``),
+without Baileys, so a list of lids only is answered on a closed instance too;
 ``POST /message/sendText/{instance}`` ``{"number", "text"}`` → 201 with the sent message;
 ``POST /message/sendMedia/{instance}`` ``{"number", "mediatype", "mimetype", "media",
 "caption", "fileName"}`` → 201 with the sent media message; its schema's and its controller's
@@ -37,6 +39,7 @@ from herald_simulator.faults import decide, draw_latency_seconds
 from herald_simulator.ledger import MediaSent, Outcome, ledger_key
 from herald_simulator.login_qr import qr_png_base64, qr_value
 from herald_simulator.receipts import AckTarget
+from herald_simulator.recipients import message_reached_phone
 from herald_simulator.session_webhooks import evolution_destinations, evolution_webhook
 
 if TYPE_CHECKING:
@@ -117,17 +120,27 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
         rejected = guard(instance, request)
         if rejected is not None:
             return rejected
-        if state.sessions.require(instance).status is not SessionStatus.WORKING:
-            return _answer(400, evolution.connection_closed_boom())
         body = await body_of(request)
         numbers = body.get("numbers") if isinstance(body, dict) else None
         if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
             return _answer(400, evolution.error_body(400, [['requires property "numbers"']]))
+        closed = state.sessions.require(instance).status is not SessionStatus.WORKING
+        if closed and not all(n.endswith("@lid") for n in numbers):
+            # Baileys is asked about numbers (not lids), and fails on a closed connection
+            return _answer(400, evolution.connection_closed_boom())
         if state.settings.mode_for(instance) is FaultMode.PERMANENT_INVALID_NUMBER:
             unknown = {remote.partition("@")[0] for remote in map(evolution.remote_jid, numbers)}
         else:
             unknown = state.not_on_whatsapp
-        return JSONResponse([evolution.number_on_whatsapp(n, unknown) for n in numbers])
+
+        def answer(number: str) -> dict[str, Any]:
+            if not number.endswith("@lid"):
+                return evolution.number_on_whatsapp(number, unknown)
+            digits = state.lids.evolution_cached_phone_of(number)
+            known = state.recipients.behaviours.get(digits) if digits else None
+            return evolution.lid_on_whatsapp(number, digits, known.name if known else None)
+
+        return JSONResponse([answer(n) for n in numbers])
 
     async def evolution_send(instance: str, request: Request, media_route: bool) -> Response:
         """sendText and sendMedia (``media_route``): the same guards, faults, ledger, receipts."""
@@ -226,17 +239,16 @@ def add_evolution_routes(app: FastAPI, state: SimulatorState) -> None:
         gateway_id = state.ids.next_id()
         record(Outcome.ACCEPTED, 201, gateway_id)
         hooks = evolution_destinations(session.evolution_webhook, "messages.update")
-        state.receipts.schedule(
-            AckTarget(
-                instance,
-                "EVOLUTION",
-                session.me_id,
-                req.remote_jid,
-                gateway_id,
-                instance_id=evolution.instance_id(instance),
-            ),
-            hooks,
+        target = AckTarget(
+            instance,
+            "EVOLUTION",
+            session.me_id,
+            req.remote_jid,
+            gateway_id,
+            instance_id=evolution.instance_id(instance),
         )
+        state.receipts.schedule(target, hooks)
+        message_reached_phone(state, target)
         if mode is FaultMode.ACCEPTED_WITHOUT_ID:
             return Response(status_code=201)
         if isinstance(req, evolution.EvolutionSendMedia):

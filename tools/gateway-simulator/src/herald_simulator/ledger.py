@@ -1,9 +1,10 @@
 """The send ledger: counts every send request (text or media) and every accepted send, per
-Herald message.
+Herald message, and keeps them per number too.
 
-Tests use it to prove that nothing was sent twice. Memory per send is kept small (slotted
-records, shared outcome and session strings, text truncated to a preview) so a run of 100,000
-sends stays in the tens of megabytes.
+Tests use it to prove that nothing was sent twice, and which messages each number received.
+Memory per send is kept small (slotted records, shared outcome and session strings, text
+truncated to a preview, one index entry per number) so a run of 100,000 sends stays in the tens
+of megabytes.
 """
 
 from __future__ import annotations
@@ -36,8 +37,19 @@ class Outcome(StrEnum):
     def accepted(self) -> bool:
         return self in _ACCEPTED
 
+    @property
+    def reached_phone(self) -> bool:
+        """Whether the number got the message (accepted, and WhatsApp knows the number)."""
+        return self in _REACHED
+
 
 _ACCEPTED = frozenset({Outcome.ACCEPTED, Outcome.NOT_ON_WHATSAPP, Outcome.TIMEOUT_DELIVERED})
+_REACHED = frozenset({Outcome.ACCEPTED, Outcome.TIMEOUT_DELIVERED})
+
+
+def chat_digits(chat_id: str) -> str:
+    """The number of a chat id (``<digits>@c.us``, ``<digits>@s.whatsapp.net``)."""
+    return chat_id.partition("@")[0].lstrip("+")
 
 
 def ledger_key(herald_message_id: str | None, session: str, chat_id: str, text: str) -> str:
@@ -111,6 +123,7 @@ class SendLedger:
         self._duplicates: dict[str, None] = {}  # insertion-ordered set
         # one record per key is the common case: stored bare, promoted to a list on the second
         self._records: dict[str, SendRecord | list[SendRecord]] = {}
+        self._by_phone: dict[str, SendRecord | list[SendRecord]] = {}  # the same, per number
 
     def record(
         self,
@@ -148,13 +161,9 @@ class SendLedger:
             gateway_message_id=gateway_message_id,
             media=media,
         )
-        records = self._records.get(key)
-        if records is None:
-            self._records[key] = entry
-        elif isinstance(records, list):
-            records.append(entry)
-        else:
-            self._records[key] = [records, entry]
+        _keep(self._records, key, entry)
+        if chat_id:
+            _keep(self._by_phone, chat_digits(chat_id), entry)
 
     def accepted_count(self, key: str) -> int:
         return self._accepted_by_key.get(key, 0)
@@ -165,6 +174,13 @@ class SendLedger:
 
     def sends_for(self, key: str) -> list[SendRecord]:
         records = self._records.get(key)
+        if records is None:
+            return []
+        return list(records) if isinstance(records, list) else [records]
+
+    def sends_to(self, digits: str) -> list[SendRecord]:
+        """Every recorded send to a number (its digits), in order, whatever its outcome."""
+        records = self._by_phone.get(digits.lstrip("+"))
         if records is None:
             return []
         return list(records) if isinstance(records, list) else [records]
@@ -180,3 +196,13 @@ class SendLedger:
         if include_by_message:
             result["byMessage"] = dict(self._accepted_by_key)
         return result
+
+
+def _keep(index: dict[str, SendRecord | list[SendRecord]], key: str, entry: SendRecord) -> None:
+    records = index.get(key)
+    if records is None:
+        index[key] = entry
+    elif isinstance(records, list):
+        records.append(entry)
+    else:
+        index[key] = [records, entry]

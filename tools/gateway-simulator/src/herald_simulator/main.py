@@ -21,6 +21,7 @@ import uvicorn
 from herald_simulator.app import SimulatorState, create_app
 from herald_simulator.config import Engine, Profile, SimulatorConfig, WahaTier, parse_sessions
 from herald_simulator.receipts import add_receipt_options, receipt_config_from_args
+from herald_simulator.recipient_behaviours import behaviours_from_option
 
 log = logging.getLogger("herald_simulator")
 
@@ -157,6 +158,14 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
     )
     add_receipt_options(opt)
+    opt(
+        "--recipients",
+        "SIM_RECIPIENTS",
+        "",
+        'numbers that write back: a JSON list of behaviours ([{"phone": "+91...", '
+        '"replies": [{"text": "thanks", "afterMs": 300}], "optOutAfterFirst": true}]) '
+        "or the path of a JSON file holding one; PUT /_sim/recipients changes them",
+    )
     return parser
 
 
@@ -191,6 +200,7 @@ def config_from_args(
             evolution_version=str(args.evolution_version),
             log_level=str(args.log_level),
             receipts=receipt_config_from_args(args),
+            recipients=behaviours_from_option(str(args.recipients or "")),
         )
     except (ValueError, argparse.ArgumentTypeError) as exc:
         parser.error(str(exc))
@@ -257,6 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if config.receipts.read_delay_ms is None
             else f"{config.receipts.read_delay_ms:g}ms",
             "signed" if config.receipts.hmac_key else "unsigned",
+        )
+    if config.recipients:
+        log.info(
+            "recipients that write back: %s",
+            ", ".join(behaviour.phone for behaviour in config.recipients),
         )
     server.run()
     if not server.started:

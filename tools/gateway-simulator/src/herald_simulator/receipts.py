@@ -33,7 +33,6 @@ import json
 import logging
 import math
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import Any
 import httpx
 
 from herald_simulator.errors import bad_request
+from herald_simulator.lids import lid_of_phone
 
 log = logging.getLogger("herald_simulator.receipts")
 
@@ -183,9 +183,9 @@ class AckTarget:
     @property
     def receipt_chat(self) -> str:
         """The chat a receipt names: GOWS may name it by an ``@lid`` jid rather than the
-        ``@c.us`` jid the send used (a stable fake lid here)."""
+        ``@c.us`` jid the send used (the number's stable fake lid, ``lids.lid_of_phone``)."""
         if self.engine == "GOWS":
-            return f"{zlib.crc32(self.chat_id.encode()) % 10**15:015d}@lid"
+            return lid_of_phone(self.chat_id.partition("@")[0])
         return self.chat_id
 
     @property

@@ -125,7 +125,10 @@ async def waha_session_gate(
 
 
 def schedule_waha_receipt(state: SimulatorState, session: Session, target: AckTarget) -> None:
-    """The receipts of an accepted WAHA send, to the global and the session's webhooks."""
+    """The receipts of an accepted WAHA send, to the global and the session's webhooks (GOWS
+    names the chat by its lid: the lids API knows that lid from now on)."""
+    if target.engine == "GOWS":
+        state.lids.shown(target.chat_id.partition("@")[0])
     state.receipts.schedule(
         target, waha_destinations(session.config, "message.ack", state.config.tier)
     )

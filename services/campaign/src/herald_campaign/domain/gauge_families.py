@@ -20,6 +20,8 @@ from herald_core.messages.states import MessageStatus
 CAMPAIGNS = "herald_campaigns"
 CAMPAIGN_INFO = "herald_campaign_info"
 CAMPAIGN_MESSAGES = "herald_campaign_messages"
+CAMPAIGN_ENGAGEMENT = "herald_campaign_engagement"
+ENGAGEMENT_KINDS = ("replied", "opted_out", "suppressed_at_fan_out")
 CONSUMER_LAG = "herald_consumer_lag_records"
 
 IN_PROGRESS: frozenset[CampaignStatus] = frozenset(
@@ -38,6 +40,9 @@ class CampaignProgress:
     status: str
     messages: dict[str, int]
     """Every message status, zeros included."""
+    engagement: dict[str, int] = field(default_factory=dict)
+    """What recipients did: ``replied``, ``opted_out``, and the contacts the fan-out made no
+    message for because they are suppressed (``suppressed_at_fan_out``); zeros included."""
 
 
 @dataclass(frozen=True)
@@ -86,12 +91,19 @@ def campaign_progress(document: Mapping[str, object]) -> CampaignProgress:
     """A campaign document's progress: its ``counts`` per message status."""
     raw_counts = document.get("counts")
     counts: Mapping[str, object] = raw_counts if isinstance(raw_counts, Mapping) else {}
+    raw_engagement = document.get("engagement")
+    engaged: Mapping[str, object] = raw_engagement if isinstance(raw_engagement, Mapping) else {}
     return CampaignProgress(
         tenant=str(document.get("tenantId", "")),
         campaign=str(document["_id"]),
         name=str(document.get("name", "")),
         status=str(document.get("status", "")),
         messages={s.value: _count(counts.get(s.value)) for s in MessageStatus},
+        engagement={
+            "replied": _count(engaged.get("replied")),
+            "opted_out": _count(engaged.get("optedOut")),
+            "suppressed_at_fan_out": _count(document.get("suppressedAtFanOut")),
+        },
     )
 
 
@@ -126,11 +138,21 @@ def gauge_families(snapshot: GaugeSnapshot) -> list[Metric]:
             "Messages of each campaign in view per message status, from its counters.",
             labels=["tenant", "campaign", "status"],
         )
+        engagement = GaugeMetricFamily(
+            CAMPAIGN_ENGAGEMENT,
+            "What the recipients of each campaign in view did: replied (sent messages written "
+            "back to within the reply window), opted_out (answered with an opt-out keyword), "
+            "suppressed_at_fan_out (contacts given no message: on the suppression list).",
+            labels=["tenant", "campaign", "kind"],
+        )
         for each in snapshot.progress:
             info.add_metric([each.tenant, each.campaign, each.name, each.status], 1)
             for status, count in each.messages.items():
                 messages.add_metric([each.tenant, each.campaign, status], count)
-        families += [info, messages]
+            for kind in ENGAGEMENT_KINDS:
+                value = each.engagement.get(kind, 0)
+                engagement.add_metric([each.tenant, each.campaign, kind], value)
+        families += [info, messages, engagement]
     if snapshot.lag is not None:
         lag = GaugeMetricFamily(
             CONSUMER_LAG,

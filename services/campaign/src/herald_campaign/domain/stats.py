@@ -19,6 +19,17 @@ class CampaignStats:
     """Percentage of messages sent (delivered and read included), two decimals: "97.50"."""
     not_on_whatsapp: int = 0
     """Of ``failed``: numbers the gateway said are not on WhatsApp (never sent)."""
+    suppressed: int = 0
+    """Recipients not sent to because they are on the suppression list: contacts the fan-out
+    made no message for, and messages the sender stopped (status ``suppressed``)."""
+    replied: int = 0
+    """Sent messages a recipient wrote back to within the reply window."""
+    opted_out: int = 0
+    """Sent messages a recipient answered with an opt-out keyword."""
+    reply_rate: str = "0.00"
+    """``replied`` as a percentage of ``sent``, two decimals."""
+    opt_out_rate: str = "0.00"
+    """``opted_out`` as a percentage of ``sent``, two decimals."""
 
 
 def _count(counts: Mapping[str, object], name: str) -> int:
@@ -37,11 +48,18 @@ def success_rate(sent: int, total: int) -> str:
     return f"{100 * sent / total:.2f}"
 
 
-def campaign_stats(counts: Mapping[str, object], *, not_on_whatsapp: int = 0) -> CampaignStats:
-    """The statistics of a campaign document's ``counts`` (``total`` plus one per status).
+def campaign_stats(
+    counts: Mapping[str, object],
+    *,
+    not_on_whatsapp: int = 0,
+    engagement: Mapping[str, object] | None = None,
+    suppressed_at_fan_out: int = 0,
+) -> CampaignStats:
+    """The statistics of a campaign document's ``counts`` (``total`` plus one per status),
+    its ``engagement`` (``replied``, ``optedOut``) and ``suppressedAtFanOut``.
 
-    Sent includes delivered and read; failed includes expired; cancelled messages count as
-    neither sent, failed nor pending.
+    Sent includes delivered and read; failed includes expired; cancelled and suppressed
+    messages count as neither sent, failed nor pending.
     """
     total = _count(counts, "total")
     read = _count(counts, S.READ)
@@ -49,7 +67,11 @@ def campaign_stats(counts: Mapping[str, object], *, not_on_whatsapp: int = 0) ->
     sent = _count(counts, S.SENT) + delivered
     failed = _count(counts, S.FAILED) + _count(counts, S.EXPIRED)
     cancelled = _count(counts, S.CANCELLED)
-    pending = max(total - sent - failed - cancelled, 0)
+    stopped = _count(counts, S.SUPPRESSED)
+    pending = max(total - sent - failed - cancelled - stopped, 0)
+    engaged = engagement or {}
+    replied = min(_count(engaged, "replied"), sent)
+    opted_out = min(_count(engaged, "optedOut"), sent)
     return CampaignStats(
         total=total,
         pending=pending,
@@ -58,4 +80,9 @@ def campaign_stats(counts: Mapping[str, object], *, not_on_whatsapp: int = 0) ->
         failed=failed,
         not_on_whatsapp=min(max(not_on_whatsapp, 0), failed),
         success_rate=success_rate(sent, total),
+        suppressed=stopped + max(suppressed_at_fan_out, 0),
+        replied=replied,
+        opted_out=opted_out,
+        reply_rate=success_rate(replied, sent),
+        opt_out_rate=success_rate(opted_out, sent),
     )

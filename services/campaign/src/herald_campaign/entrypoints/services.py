@@ -13,6 +13,7 @@ from herald_campaign.service_layer.command_handlers import CommandHandlers
 from herald_campaign.service_layer.contact_import import ContactImport
 from herald_campaign.service_layer.contact_verification import ContactVerification
 from herald_campaign.service_layer.dead_letters import DeadLetterService
+from herald_campaign.service_layer.inbound_messages import InboundMessages
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
 from herald_campaign.service_layer.media_uploads import MediaUploads
 from herald_campaign.service_layer.messages import MessageQueueService
@@ -21,6 +22,7 @@ from herald_campaign.service_layer.ports import LagReader
 from herald_campaign.service_layer.receipts import ReceiptService
 from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
+from herald_campaign.service_layer.suppressions import SuppressionService
 from herald_campaign.service_layer.webhook_setup import WebhookSetupService
 from herald_campaign.settings import CampaignSettings
 from herald_core.attempt_plan import AttemptPlan
@@ -38,6 +40,8 @@ class CampaignServices:
     contact_verification: ContactVerification
     media: MediaUploads
     receipts: ReceiptService
+    suppressions: SuppressionService
+    inbound: InboundMessages
     schedules: ScheduleService
     lifecycle: CampaignLifecycle
     notifications: NotificationService

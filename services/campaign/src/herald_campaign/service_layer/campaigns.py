@@ -7,7 +7,7 @@ Every read and write is scoped by tenant: a campaign of another tenant is not fo
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -43,6 +43,7 @@ from herald_core.contracts.common import new_event_id, utc_now
 from herald_core.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
 from herald_core.media import MediaRef, UnsupportedMedia, caption_limit, media_kind
 from herald_core.messages.states import MessageStatus
+from herald_core.recipients.suppression import SuppressionScope
 from herald_core.templates import TemplateError, check_message_body
 from herald_gateways.failures import NOT_ON_WHATSAPP
 from herald_infra.media.uploads import upload_info
@@ -52,6 +53,7 @@ from herald_infra.outbound.public_addresses import (
     OutboundAllow,
     check_public_url,
 )
+from herald_infra.recipients.suppressions import suppressed_among
 from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
@@ -72,6 +74,9 @@ class ContactsOutcome:
     duplicates: int
     total: int
     """Contacts in the campaign afterwards."""
+    suppressed: list[str] = field(default_factory=list)
+    """Numbers added that are on the tenant's suppression list: nothing will be sent to them
+    while they are."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class CampaignService:
         *,
         default_region: str | None,
         outbound_allow: OutboundAllow | None = None,
+        suppression_scope: SuppressionScope = SuppressionScope.TENANT,
     ) -> None:
         """``outbound_allow``: the non-public addresses a media URL may point at all the same
         (none by default)."""
@@ -106,6 +112,7 @@ class CampaignService:
         self._messages = db[MESSAGES]
         self._events = events
         self._default_region = default_region
+        self._suppression_scope = suppression_scope
 
     async def create_campaign(
         self,
@@ -251,8 +258,19 @@ class CampaignService:
             command_id=command_id,
         )
         return ContactsOutcome(
-            accepted=inserted, rejected=screening.rejected, duplicates=duplicates, total=total
+            accepted=inserted,
+            rejected=screening.rejected,
+            duplicates=duplicates,
+            total=total,
+            suppressed=await self.suppressed_numbers(
+                tenant_id, [c.phone for c in screening.accepted]
+            ),
         )
+
+    async def suppressed_numbers(self, tenant_id: str, phones: Sequence[str]) -> list[str]:
+        """Which of ``phones`` are on the tenant's suppression list, in their order."""
+        found = await suppressed_among(self._db, tenant_id, phones, self._suppression_scope)
+        return [p for p in phones if p in found]
 
     async def campaign_taking_contacts(self, tenant_id: str, campaign_id: str) -> Document:
         """The tenant's campaign, if contacts may be added to it (a draft); raises
@@ -454,7 +472,12 @@ class CampaignService:
                     "failedReason": NOT_ON_WHATSAPP,
                 }
             )
-        return campaign_stats(counts, not_on_whatsapp=not_on_whatsapp)
+        return campaign_stats(
+            counts,
+            not_on_whatsapp=not_on_whatsapp,
+            engagement=campaign.get("engagement"),
+            suppressed_at_fan_out=int(campaign.get("suppressedAtFanOut") or 0),
+        )
 
 
 def _launch_fields(campaign: Document, command_id: str | None) -> Document:

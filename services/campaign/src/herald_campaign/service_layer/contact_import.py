@@ -26,6 +26,7 @@ log = get_logger(__name__)
 
 IMPORT_BATCH_SIZE = 1000
 LISTED_REJECTIONS = 1000
+LISTED_SUPPRESSED = 1000
 
 
 @dataclass
@@ -39,6 +40,10 @@ class ImportOutcome:
     rejected_count: int = 0
     total: int = 0
     """Contacts in the campaign afterwards."""
+    suppressed: int = 0
+    """Contacts added whose number is on the tenant's suppression list."""
+    suppressed_numbers: list[str] = field(default_factory=list)
+    """The first of them (at most ``LISTED_SUPPRESSED``)."""
     listed: list[tuple[int, int, CsvRejectedRow]] = field(default_factory=list, repr=False)
     """While importing: the rejections to list, as a heap."""
 
@@ -134,6 +139,12 @@ class ContactImport:
         inserted = await self._campaigns.insert_contacts(tenant_id, campaign_id, screening.accepted)
         outcome.accepted += inserted
         outcome.duplicates += screening.repeated + len(screening.accepted) - inserted
+        suppressed = await self._campaigns.suppressed_numbers(
+            tenant_id, [c.phone for c in screening.accepted]
+        )
+        outcome.suppressed += len(suppressed)
+        room = LISTED_SUPPRESSED - len(outcome.suppressed_numbers)
+        outcome.suppressed_numbers.extend(suppressed[:room])
 
     def _reject(self, outcome: ImportOutcome, row: CsvRejectedRow) -> None:
         # Keep the first rejections by line (a batch's screening reports after the reader's

@@ -31,7 +31,14 @@ async def campaigns_progress(
     :func:`~herald_campaign.domain.gauge_families.campaigns_in_view`), at most ``limit``, the
     most recently updated first."""
     selector = campaigns_in_view(now, finished_window)
-    projection = {"tenantId": 1, "name": 1, "status": 1, "counts": 1}
+    projection = {
+        "tenantId": 1,
+        "name": 1,
+        "status": 1,
+        "counts": 1,
+        "engagement": 1,
+        "suppressedAtFanOut": 1,
+    }
     cursor = db[CAMPAIGNS].find(selector, projection).sort([("updatedAt", -1)]).limit(limit)
     return [campaign_progress(document) async for document in cursor]
 

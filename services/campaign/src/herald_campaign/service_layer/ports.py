@@ -18,7 +18,7 @@ from herald_campaign.domain.notifications.endpoints import (
 from herald_campaign.domain.notifications.payloads import Notification, NotificationType
 from herald_core.accounts.model import GatewaySession
 from herald_core.attempt_plan import AttemptPlan
-from herald_core.contracts.events import MessageStatusChanged, SendMessage
+from herald_core.contracts.events import AnyContactEvent, MessageStatusChanged, SendMessage
 from herald_gateways.interface import Gateway
 from herald_infra.mongo.client import Document
 
@@ -37,6 +37,13 @@ class StatusEventPublisher(Protocol):
     (the change is in MongoDB already), so a failure is the publisher's to log, not raised."""
 
     async def publish(self, event: MessageStatusChanged) -> None: ...
+
+
+class ContactEventPublisher(Protocol):
+    """Announces opt-outs, opt-ins and replies on ``contact.events``: notices of changes already
+    in MongoDB, so a failure is the publisher's to log, not raised."""
+
+    async def publish(self, event: AnyContactEvent) -> None: ...
 
 
 class MessageQueue(Protocol):

@@ -1,8 +1,10 @@
-"""Events Herald publishes (version 1): ``campaign.events``, send topics, ``message.status``."""
+"""Events Herald publishes (version 1): ``campaign.events``, send topics, ``message.status``,
+``contact.events``."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
@@ -122,6 +124,18 @@ CampaignEvent = Annotated[AnyCampaignEvent, Field(discriminator="type")]
 campaign_event_adapter: TypeAdapter[AnyCampaignEvent] = TypeAdapter(CampaignEvent)
 
 
+class MessageKind(StrEnum):
+    CAMPAIGN = "campaign"
+    """A campaign's message to a contact."""
+    KEYWORD_REPLY = "keyword-reply"
+    """Herald's confirmation of a recipient's keyword (opt-out, opt-in, help), sent through the
+    account the keyword reached; it goes to a number that just opted out, by design."""
+
+
+KEYWORD_REPLIES_CAMPAIGN = "keyword-replies"
+"""The ``campaign_id`` of keyword replies: no campaign has it (campaign ids are ``cmp_…``)."""
+
+
 class SendMessage(Contract):
     """One attempt to deliver one message; published on a send topic keyed by ``account_id``.
 
@@ -150,6 +164,7 @@ class SendMessage(Contract):
     """Not sent by then: the message becomes ``expired`` instead of arriving late."""
     media: MediaRef | None = None
     """The campaign's image, video or document, with ``body`` as its caption."""
+    kind: MessageKind = MessageKind.CAMPAIGN
 
 
 class MessageStatusChanged(Contract):
@@ -167,3 +182,64 @@ class MessageStatusChanged(Contract):
     gateway_message_id: str | None = None
     reason: str | None = None
     at: datetime
+
+
+E164 = Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$")]
+
+
+class ContactOptedOut(Contract):
+    """A number was put on the tenant's suppression list: by an opt-out keyword the recipient
+    sent (``reason`` keyword), or by the tenant (manual, import, not-on-whatsapp). Herald sends
+    it nothing more (a confirmation reply aside) until it opts in again or the entry is
+    removed."""
+
+    type: Literal["contact.opted_out"] = "contact.opted_out"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    phone: E164
+    reason: Literal["keyword", "manual", "import", "not-on-whatsapp"]
+    account_id: Identifier | None = None
+    """The sender account the keyword reached, for a keyword opt-out."""
+    keyword: str | None = None
+    """The recipient's message as it matched an opt-out keyword."""
+    campaign_id: Identifier | None = None
+    """The campaign whose message the opt-out answered, when one was sent to the number from
+    that account within the reply window."""
+    message_id: Identifier | None = None
+    at: datetime
+
+
+class ContactOptedIn(Contract):
+    """A number left the tenant's suppression list: by an opt-in keyword (only a keyword
+    opt-out is lifted so), or removed by the tenant (``reason`` manual)."""
+
+    type: Literal["contact.opted_in"] = "contact.opted_in"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    phone: E164
+    reason: Literal["keyword", "manual"]
+    account_id: Identifier | None = None
+    keyword: str | None = None
+    at: datetime
+
+
+class MessageReplied(Contract):
+    """A recipient wrote back within the reply window of a campaign message to them; the
+    message is marked ``replied`` (a flag beside its status). Only the first reply to a
+    message is announced."""
+
+    type: Literal["message.replied"] = "message.replied"
+    version: Literal[1] = 1
+    tenant_id: Identifier
+    phone: E164
+    account_id: Identifier
+    campaign_id: Identifier
+    message_id: Identifier
+    text: Annotated[str, Field(max_length=4096)] | None = None
+    """The reply's text (or media caption), when it has one."""
+    replied_at: datetime
+
+
+AnyContactEvent = ContactOptedOut | ContactOptedIn | MessageReplied
+ContactEvent = Annotated[AnyContactEvent, Field(discriminator="type")]
+contact_event_adapter: TypeAdapter[AnyContactEvent] = TypeAdapter(ContactEvent)

@@ -8,6 +8,7 @@ MESSAGE_SEND_PRIMARY = "message.send.primary"
 MESSAGE_SEND_FALLBACK = "message.send.fallback"
 MESSAGE_STATUS = "message.status"
 MESSAGE_DLT = "message.dlt"
+CONTACT_EVENTS = "contact.events"
 RETRY_TOPIC_PREFIX = "message.retry."
 
 # The consumer group of each consuming service; queue-stats reads their lag by these names.

@@ -16,6 +16,9 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    SUPPRESSED = "suppressed"
+    """Not sent: the recipient opted out (or is on the tenant's suppression list) after the
+    message was made; the sender checks right before the gateway call."""
 
 
 S = MessageStatus
@@ -24,8 +27,11 @@ ALLOWED_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.PENDING: frozenset({S.QUEUED, S.SENDING, S.CANCELLED, S.EXPIRED}),
     S.QUEUED: frozenset({S.SENDING, S.CANCELLED, S.EXPIRED}),
     # A claim ends in an outcome; an expired claim may be handed back to the queue by policy, and
-    # a claim of a paused campaign is handed back; one found cancelled or out of time ends so.
-    S.SENDING: frozenset({S.SENT, S.FAILED, S.RETRYING, S.QUEUED, S.CANCELLED, S.EXPIRED}),
+    # a claim of a paused campaign is handed back; one found cancelled, out of time or to a
+    # number that opted out ends so.
+    S.SENDING: frozenset(
+        {S.SENT, S.FAILED, S.RETRYING, S.QUEUED, S.CANCELLED, S.EXPIRED, S.SUPPRESSED}
+    ),
     S.RETRYING: frozenset({S.QUEUED, S.SENDING, S.FAILED, S.CANCELLED, S.EXPIRED}),
     S.SENT: frozenset({S.DELIVERED, S.READ}),
     S.DELIVERED: frozenset({S.READ}),
@@ -34,10 +40,11 @@ ALLOWED_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.FAILED: frozenset({S.QUEUED}),
     S.CANCELLED: frozenset(),
     S.EXPIRED: frozenset(),
+    S.SUPPRESSED: frozenset(),
 }
 
 TERMINAL_STATUSES: frozenset[MessageStatus] = frozenset(
-    {S.SENT, S.DELIVERED, S.READ, S.FAILED, S.CANCELLED, S.EXPIRED}
+    {S.SENT, S.DELIVERED, S.READ, S.FAILED, S.CANCELLED, S.EXPIRED, S.SUPPRESSED}
 )
 """Statuses in which Herald has nothing more to do for a message (receipts may still arrive)."""
 

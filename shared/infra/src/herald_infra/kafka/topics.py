@@ -12,6 +12,7 @@ from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
+    CONTACT_EVENTS,
     MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
     MESSAGE_SEND_PRIMARY,
@@ -41,6 +42,8 @@ def herald_topics(settings: HeraldSettings) -> list[TopicSpec]:
         TopicSpec(MESSAGE_SEND_PRIMARY, send, keep),
         TopicSpec(MESSAGE_SEND_FALLBACK, send, keep),
         TopicSpec(MESSAGE_STATUS, events, keep),
+        # Recipients' opt-outs, opt-ins and replies, keyed by tenant and number.
+        TopicSpec(CONTACT_EVENTS, events, keep),
         # Dead letters are kept until someone looks at them.
         TopicSpec(MESSAGE_DLT, events, {"retention.ms": "-1"}),
         # Delay topics are keyed by sender account like the send topics they feed.

@@ -14,7 +14,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from herald_core.contracts.common import CustomDelay
-from herald_core.contracts.events import SendMessage
+from herald_core.contracts.events import MessageKind, SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_core.media import media_of
 from herald_core.messages.states import MessageStatus
@@ -45,6 +45,7 @@ def send_event_from_document(doc: Document) -> SendMessage:
         custom_delay=custom_delay_of(doc),
         expires_at=doc.get("expiresAt"),
         media=media_of(doc.get("media")),
+        kind=doc.get("kind", MessageKind.CAMPAIGN),
     )
 
 

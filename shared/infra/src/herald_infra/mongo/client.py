@@ -45,6 +45,11 @@ Documents (field names follow the seed schema, camelCase):
   firing id: schedule and due time), ``scheduleId``, ``scheduledFor``, ``firedAt``, ``state``
   (started, done), ``by`` (the scheduler replica); ``scheduler_leases``: ``_id``, ``owner``,
   ``leaseUntil``.
+- ``suppressions``: numbers a tenant sends nothing to; see
+  :mod:`herald_infra.recipients.suppressions`. ``opt_out_settings``: ``_id`` (tenant), the
+  tenant's opt-out keywords and replies. ``inbound_messages``: ``_id`` (account and the
+  gateway's message id), what recipients wrote to the tenant's accounts and what Herald made
+  of it, kept 90 days.
 - ``notification_endpoints`` and ``notification_deliveries``: tenants' webhook endpoints for
   campaign events, and each event's delivery to each endpoint.
 
@@ -88,6 +93,10 @@ SCHEDULE_FIRINGS = "schedule_firings"
 SCHEDULER_LEASES = "scheduler_leases"
 NOTIFICATION_ENDPOINTS = "notification_endpoints"
 NOTIFICATION_DELIVERIES = "notification_deliveries"
+SUPPRESSIONS = "suppressions"
+OPT_OUT_SETTINGS = "opt_out_settings"
+INBOUND_MESSAGES = "inbound_messages"
+INBOUND_RECORD_SECONDS = 90 * 24 * 3600
 
 FIRING_RECORD_SECONDS = 30 * 24 * 3600
 
@@ -135,6 +144,17 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     ACCOUNT_USAGE: [IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0)],
     NUMBER_CHECKS: [IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0)],
+    SUPPRESSIONS: [
+        # A sender's read of a tenant's changes, and of every tenant's (global scope).
+        IndexModel([("tenantId", ASCENDING), ("changedAt", ASCENDING)]),
+        IndexModel([("changedAt", ASCENDING)]),
+        # The global scope's look-up of numbers on any tenant's list.
+        IndexModel([("phone", ASCENDING)]),
+    ],
+    INBOUND_MESSAGES: [
+        IndexModel([("tenantId", ASCENDING), ("receivedAt", ASCENDING)]),
+        IndexModel([("receivedAt", ASCENDING)], expireAfterSeconds=INBOUND_RECORD_SECONDS),
+    ],
 }
 
 

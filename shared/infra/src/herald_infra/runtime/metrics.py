@@ -67,6 +67,13 @@ RECEIPTS = Counter(
     "stale, ignored, not-sent, unknown-message, bad-signature, invalid).",
     ["source", "outcome"],
 )
+INBOUND_MESSAGES = Counter(
+    "herald_inbound_messages_total",
+    "Messages recipients wrote to the tenants' accounts, by gateway (waha, evolution) and "
+    "outcome (opted-out, already-opted-out, opted-in, help, replied, message, duplicate, "
+    "ignored, unknown-sender, invalid).",
+    ["source", "outcome"],
+)
 SENDER_LANES = Gauge(
     "herald_sender_lanes",
     "Sender accounts this sender process is working on right now (one lane each).",
@@ -105,9 +112,10 @@ SESSION_STATUS = Gauge(
 )
 CAMPAIGN_GATE_STOPS = Counter(
     "herald_sender_campaign_stops_total",
-    "Claimed messages a sender did not send because of their campaign or validity window, by "
+    "Claimed messages a sender did not send because of their campaign, validity window or "
+    "recipient's opt-out, by "
     "delivery method and outcome (held: campaign paused, handed back; cancelled: campaign "
-    "cancelled; expired: validity window over).",
+    "cancelled; expired: validity window over; suppressed: the recipient opted out).",
     ["delivery_method", "outcome"],
 )
 NUMBER_CHECKS = Counter(

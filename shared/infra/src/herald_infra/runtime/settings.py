@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
@@ -71,6 +72,17 @@ class HeraldSettings(BaseSettings):
     past the server), in a paced turn of the account like a send; a number that is not fails as
     ``not-on-whatsapp`` without a send. Each answer is kept per tenant for this many hours.
     0 turns the check off."""
+    reply_window: timedelta = timedelta(days=7)
+    """A recipient's message counts as a reply to the latest campaign message sent to it from
+    the same account within this long before (``7d``, ``12h``, ``P7D``)."""
+    suppression_scope: Literal["tenant", "global"] = "tenant"
+    """Whose opt-outs a number's suppression follows: the tenant's own (a STOP sent to tenant
+    B's number does not stop tenant A's messages), or, when the operator chooses ``global``,
+    every tenant's."""
+    suppression_refresh_seconds: float = Field(default=1.0, gt=0)
+    """A sender keeps each tenant's suppression list in memory and reads its changes at most
+    this often (one query per tenant, never one per send): an opt-out stops the messages
+    claimed from this long after it on."""
     account_cache_seconds: float = Field(default=5.0, ge=0)
     """How long a sender remembers a sender account (gateway, session, enabled): a change or a
     disable reaches the senders within this time."""

@@ -10,6 +10,8 @@ Events taken:
 - WAHA ``message.ack`` and Evolution ``messages.update``: delivery receipts;
 - WAHA ``session.status`` and Evolution ``connection.update``: the session's health, as the
   gateway reports it, on the account (``sessions.<route>.health``);
+- WAHA ``message`` and Evolution ``messages.upsert``: what recipients write (opt-out and opt-in
+  keywords, replies; see :mod:`herald_campaign.service_layer.inbound_messages`);
 - anything else is answered 200 and changes nothing.
 """
 
@@ -44,10 +46,18 @@ from herald_campaign.entrypoints.rest.webhook_signatures import (
 from herald_campaign.service_layer.receipts import ReceiptScope
 from herald_core.accounts.model import GatewayAdapter, HealthStatus, SenderAccount, SessionHealth
 from herald_core.contracts.common import utc_now
+from herald_gateways.inbound import (
+    EVOLUTION_UPSERT_EVENT,
+    WAHA_MESSAGE_EVENT,
+    InboundMessage,
+    InboundShapeError,
+    evolution_inbound,
+    waha_inbound,
+)
 from herald_gateways.interface import SessionHealth as GatewayHealth
 from herald_gateways.session_states import evolution_status, health_detail, waha_status
 from herald_infra.runtime.logging import get_logger
-from herald_infra.runtime.metrics import RECEIPTS
+from herald_infra.runtime.metrics import INBOUND_MESSAGES, RECEIPTS
 
 log = get_logger(__name__)
 
@@ -162,6 +172,12 @@ async def _record_health(
 async def account_waha_webhook(
     token: Token, event: WahaWebhook, account: Account, services: Services
 ) -> ReceiptResponse:
+    if event.event == WAHA_MESSAGE_EVENT:
+        try:
+            inbound = waha_inbound(event.payload)
+        except InboundShapeError as error:
+            raise _invalid_inbound(ReceiptSource.WAHA, "payload", error) from None
+        return await _inbound(services, account, GatewayAdapter.WAHA, event.session, inbound)
     if event.event == WAHA_SESSION_EVENT:
         raw = event.payload.get("status")
         if isinstance(raw, str) and raw:
@@ -187,7 +203,14 @@ async def account_waha_webhook(
 async def account_evolution_webhook(
     token: Token, event: EvolutionWebhook, account: Account, services: Services
 ) -> ReceiptResponse:
-    if event.event.lower().replace("_", ".") == EVOLUTION_CONNECTION_EVENT:
+    name = event.event.lower().replace("_", ".")
+    if name == EVOLUTION_UPSERT_EVENT:
+        try:
+            inbound = evolution_inbound(event.data if isinstance(event.data, dict) else {})
+        except InboundShapeError as error:
+            raise _invalid_inbound(ReceiptSource.EVOLUTION, "data", error) from None
+        return await _inbound(services, account, GatewayAdapter.EVOLUTION, event.instance, inbound)
+    if name == EVOLUTION_CONNECTION_EVENT:
         state = event.data.get("state") if isinstance(event.data, dict) else None
         if isinstance(state, str) and state:
             health = GatewayHealth(evolution_status(state, qr_pending=False), state)
@@ -196,3 +219,30 @@ async def account_evolution_webhook(
             )
         return ignored(ReceiptSource.EVOLUTION)
     return await evolution_receipt(event, services, _scope(account))
+
+
+def _invalid_inbound(
+    source: ReceiptSource, within: str, error: InboundShapeError
+) -> RequestValidationError:
+    INBOUND_MESSAGES.labels(source=source.value, outcome="invalid").inc()
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", within, *error.loc), "msg": str(error)}]
+    )
+
+
+async def _inbound(
+    services: Services,
+    account: SenderAccount,
+    adapter: GatewayAdapter,
+    session: str | None,
+    message: InboundMessage,
+) -> ReceiptResponse:
+    """A recipient's message: answered 200 whatever it did (the outcome says), so the gateway
+    does not post it again."""
+    result = await services.inbound.receive(account, adapter, session, message)
+    INBOUND_MESSAGES.labels(source=adapter.value, outcome=result.outcome.value).inc()
+    return ReceiptResponse(
+        outcome=ReceiptOutcome.IGNORED,
+        inbound=result.outcome.value,
+        message_id=result.answered.message_id if result.answered else None,
+    )

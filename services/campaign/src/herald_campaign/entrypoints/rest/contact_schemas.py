@@ -24,6 +24,11 @@ class ImportContactsResponse(ResponseModel):
     )
     rejected_count: int = Field(description="All rejected rows.")
     total: int = Field(description="Contacts in the campaign now.")
+    suppressed: int = Field(
+        description="Contacts added whose number is on the tenant's suppression list: they "
+        "stay in the campaign, and get no message while the number is on the list."
+    )
+    suppressed_numbers: list[str] = Field(description="The first of them (at most 1000).")
 
     @classmethod
     def of(cls, outcome: ImportOutcome) -> ImportContactsResponse:
@@ -36,6 +41,8 @@ class ImportContactsResponse(ResponseModel):
             ],
             rejected_count=outcome.rejected_count,
             total=outcome.total,
+            suppressed=outcome.suppressed,
+            suppressed_numbers=outcome.suppressed_numbers,
         )
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from herald_campaign.domain.contact_csv import (
@@ -23,6 +22,15 @@ from herald_campaign.domain.contact_csv import (
 from herald_campaign.entrypoints.rest.contact_schemas import (
     ImportContactsResponse,
     ImportStoppedResponse,
+)
+from herald_campaign.entrypoints.rest.csv_uploads import (
+    CSV,
+    FILE_PART,
+    JSON,
+    MULTIPART,
+    UTF8_CHARSETS,
+    content_type,
+    uploaded_file,
 )
 from herald_campaign.entrypoints.rest.dependencies import CampaignId, Services, Tenant
 from herald_campaign.entrypoints.rest.errors import AUTH, CONFLICT, INVALID, NOT_FOUND, UNAVAILABLE
@@ -36,12 +44,6 @@ from herald_core.templates import WHATSAPP_MAX_BODY
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], responses=AUTH)
 
-JSON = "application/json"
-CSV = "text/csv"
-MULTIPART = "multipart/form-data"
-FILE_PART = "file"
-UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii"})
-UPLOAD_CHUNK_BYTES = 64 * 1024
 
 CSV_EXAMPLE = 'phone,name,city\n+919876543210,John,Pune\n+14155552671,,"San Francisco, CA"\n'
 
@@ -133,7 +135,7 @@ is not UTF-8 stops the import there (400, naming the line; the rows before it we
 async def add_contacts(
     campaign_id: CampaignId, request: Request, tenant: Tenant, services: Services
 ) -> JSONResponse:
-    media_type, charset = _content_type(request)
+    media_type, charset = content_type(request)
     if media_type == JSON:
         contacts = _json_contacts(await request.body())
         outcome = await services.campaigns.add_contacts(
@@ -148,7 +150,7 @@ async def add_contacts(
             )
         return await _import(services, tenant, campaign_id, request.stream())
     if media_type == MULTIPART:
-        async with aclosing(_uploaded_file(request)) as chunks:
+        async with aclosing(uploaded_file(request)) as chunks:
             return await _import(services, tenant, campaign_id, chunks)
     raise HTTPException(
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -179,21 +181,6 @@ def _answer(body: BaseModel, status_code: int = status.HTTP_200_OK) -> JSONRespo
     return JSONResponse(body.model_dump(mode="json"), status_code)
 
 
-def _content_type(request: Request) -> tuple[str, str | None]:
-    """The request's media type (JSON when it names none) and its charset parameter."""
-    header = request.headers.get("content-type", "")
-    media_type, *parameters = (part.strip() for part in header.split(";"))
-    media_type = media_type.lower()
-    if not media_type or media_type.endswith("+json"):
-        media_type = JSON
-    charset = None
-    for parameter in parameters:
-        key, _, value = parameter.partition("=")
-        if key.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    return media_type, charset
-
-
 def _json_contacts(body: bytes) -> AddContactsRequest:
     """The JSON body validated as FastAPI would, its errors reported the same way."""
     if not body.strip():
@@ -206,23 +193,3 @@ def _json_contacts(body: bytes) -> AddContactsRequest:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in invalid.errors()]
         ) from None
-
-
-async def _uploaded_file(request: Request) -> AsyncGenerator[bytes, None]:
-    """The bytes of the upload's ``file`` part (spooled to disk by the form parser), read on
-    first use, so the campaign is checked before the upload is."""
-    async with request.form(max_files=1, max_fields=20) as form:
-        upload = form.get(FILE_PART)
-        if not isinstance(upload, UploadFile):
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "missing",
-                        "loc": ("body", FILE_PART),
-                        "msg": f"a CSV file in a part named {FILE_PART} is required",
-                        "input": None,
-                    }
-                ]
-            )
-        while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
-            yield chunk

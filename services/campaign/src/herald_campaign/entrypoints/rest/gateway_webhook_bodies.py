@@ -91,8 +91,18 @@ class ReceiptResponse(ResponseModel):
         description="applied, duplicate, stale (never backwards), ignored, not-sent or "
         "unknown-message; all but applied changed nothing."
     )
-    message_id: str | None = Field(default=None, description="The Herald message, if found.")
+    message_id: str | None = Field(
+        default=None,
+        description="The Herald message, if found (for a recipient's message: the campaign "
+        "message it answered).",
+    )
     status: str | None = Field(default=None, description="Its status after the receipt.")
+    inbound: str | None = Field(
+        default=None,
+        description="For a recipient's message (WAHA `message`, Evolution `messages.upsert`): "
+        "what it did: opted-out, already-opted-out, opted-in, help, replied, message, "
+        "duplicate, ignored (the account's own, a group's, a broadcast) or unknown-sender.",
+    )
 
 
 def invalid(error: ValidationError, *within: str) -> RequestValidationError:

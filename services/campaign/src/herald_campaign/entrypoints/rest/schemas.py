@@ -322,6 +322,11 @@ class AddContactsResponse(ResponseModel):
         description="Numbers repeated in the request or already in the campaign."
     )
     total: int = Field(description="Contacts in the campaign now.")
+    suppressed: list[str] = Field(
+        default_factory=list,
+        description="Numbers added that are on the tenant's suppression list: they stay in "
+        "the campaign, and get no message while the number is on the list.",
+    )
 
     @classmethod
     def of(cls, outcome: ContactsOutcome) -> AddContactsResponse:
@@ -333,6 +338,7 @@ class AddContactsResponse(ResponseModel):
             ],
             duplicates=outcome.duplicates,
             total=outcome.total,
+            suppressed=outcome.suppressed,
         )
 
 
@@ -357,6 +363,17 @@ class CampaignStatsResponse(ResponseModel):
         description="Of failed: numbers the gateway said are not on WhatsApp (never sent)."
     )
     success_rate: str = Field(description="Percent of the total sent, two decimals.")
+    suppressed: int = Field(
+        description="Recipients not sent to because they are on the suppression list: "
+        "contacts the fan-out made no message for, and messages stopped before their send "
+        "(status `suppressed`)."
+    )
+    replied: int = Field(
+        description="Sent messages a recipient wrote back to within the reply window."
+    )
+    opted_out: int = Field(description="Sent messages answered with an opt-out keyword.")
+    reply_rate: str = Field(description="Percent of the sent messages replied to.")
+    opt_out_rate: str = Field(description="Percent of the sent messages answered with an opt-out.")
 
     @classmethod
     def of(cls, stats: CampaignStats) -> CampaignStatsResponse:
@@ -368,6 +385,11 @@ class CampaignStatsResponse(ResponseModel):
             failed=stats.failed,
             not_on_whatsapp=stats.not_on_whatsapp,
             success_rate=stats.success_rate,
+            suppressed=stats.suppressed,
+            replied=stats.replied,
+            opted_out=stats.opted_out,
+            reply_rate=stats.reply_rate,
+            opt_out_rate=stats.opt_out_rate,
         )
 
 
