@@ -121,6 +121,29 @@ def test_the_snapshot_becomes_gauges_with_their_labels() -> None:
     assert messages[(("campaign", "cmp_1"), ("status", "failed"), ("tenant", "acme"))] == 1
     lag = (("group", "herald-primary-sender"), ("topic", "message.send.primary"))
     assert samples["herald_consumer_lag_records"] == {lag: 42}
+    engagement = samples["herald_campaign_engagement"]
+    assert {dict(labels)["kind"]: value for labels, value in engagement.items()} == {
+        "replied": 0,
+        "opted_out": 0,
+        "suppressed_at_fan_out": 0,
+    }
+
+
+def test_a_campaign_shows_what_its_recipients_did() -> None:
+    progress = campaign_progress(
+        {
+            "_id": "cmp_2",
+            "tenantId": "acme",
+            "status": "running",
+            "counts": {"total": 9, "sent": 9},
+            "engagement": {"replied": 4, "optedOut": 2},
+            "suppressedAtFanOut": 3,
+        }
+    )
+    assert progress.engagement == {"replied": 4, "opted_out": 2, "suppressed_at_fan_out": 3}
+    samples = exposed(GaugeSnapshot(progress=[progress]))["herald_campaign_engagement"]
+    key = (("campaign", "cmp_2"), ("kind", "opted_out"), ("tenant", "acme"))
+    assert samples[key] == 2
 
 
 def test_a_source_that_was_not_read_has_no_gauges_rather_than_stale_ones() -> None:

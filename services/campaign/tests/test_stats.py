@@ -56,3 +56,22 @@ def test_numbers_not_on_whatsapp_are_part_of_failed_never_more() -> None:
     assert (stats.failed, stats.not_on_whatsapp, stats.pending) == (4, 3, 0)
     # Counters lag the messages a little: the part never exceeds the whole.
     assert campaign_stats({"total": 10, "failed": 1}, not_on_whatsapp=2).not_on_whatsapp == 1
+
+
+def test_suppressed_messages_are_no_longer_pending_and_add_to_those_skipped_at_the_fan_out() -> (
+    None
+):
+    counts = {"total": 10, "sent": 6, "queued": 1, "suppressed": 3}
+    stats = campaign_stats(counts, suppressed_at_fan_out=4)
+    assert (stats.pending, stats.suppressed, stats.failed) == (1, 7, 0)
+    assert stats.success_rate == "60.00"
+
+
+def test_replies_and_opt_outs_are_shares_of_the_sent_messages() -> None:
+    counts = {"total": 200, "sent": 150, "delivered": 40, "failed": 10}
+    stats = campaign_stats(counts, engagement={"replied": 19, "optedOut": 10})
+    assert (stats.replied, stats.opted_out) == (19, 10)
+    assert (stats.reply_rate, stats.opt_out_rate) == ("10.00", "5.26")
+    # Counters moved by concurrent writes never show more engagement than messages sent.
+    odd = campaign_stats({"total": 2, "sent": 1}, engagement={"replied": 5, "optedOut": -1})
+    assert (odd.replied, odd.opted_out, odd.reply_rate) == (1, 0, "100.00")
