@@ -189,6 +189,8 @@ async def test_a_multipart_upload_reports_bad_rows_by_line(
         ],
         "rejectedCount": 2,
         "total": 2,
+        "suppressed": 0,
+        "suppressedNumbers": [],
     }
     stored = mongo[stack.config.database]["contacts"].find({"campaignId": campaign_id})
     assert {c["phone"]: c["fields"] async for c in stored} == {

@@ -71,6 +71,11 @@ async def test_seed_walkthrough_sends_every_message_once(
         "failed": 0,
         "notOnWhatsapp": 0,
         "successRate": "100.00",
+        "suppressed": 0,
+        "replied": 0,
+        "optedOut": 0,
+        "replyRate": "0.00",
+        "optOutRate": "0.00",
     }
 
     messages = (

@@ -123,6 +123,11 @@ async def test_core_account_receipts_and_numbers_not_on_whatsapp(
         "failed": 2,
         "notOnWhatsapp": 2,
         "successRate": "60.00",
+        "suppressed": 0,
+        "replied": 0,
+        "optedOut": 0,
+        "replyRate": "0.00",
+        "optOutRate": "0.00",
     }
 
 

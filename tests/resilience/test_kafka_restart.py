@@ -175,4 +175,9 @@ async def test_a_kafka_outage_mid_campaign_loses_nothing_and_sends_nothing_twice
         "failed": 0,
         "notOnWhatsapp": 0,
         "successRate": "100.00",
+        "suppressed": 0,
+        "replied": 0,
+        "optedOut": 0,
+        "replyRate": "0.00",
+        "optOutRate": "0.00",
     }

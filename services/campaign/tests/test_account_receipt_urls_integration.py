@@ -138,7 +138,12 @@ async def test_a_receipt_moves_only_the_accounts_own_message(
     url = path_of(mine["receiptUrls"]["waha"])
     applied = await gateway.post(url, json=waha_ack(gateway_id))
     assert applied.status_code == 200, applied.text
-    assert applied.json() == {"outcome": "applied", "messageId": my_message, "status": "delivered"}
+    assert applied.json() == {
+        "outcome": "applied",
+        "messageId": my_message,
+        "status": "delivered",
+        "inbound": None,  # not a recipient's message
+    }
     assert await status_of(service, my_message) == "delivered"
     assert await status_of(service, their_message) == "sent"
     assert await status_of(service, default_message) == "sent"

@@ -288,12 +288,19 @@ async def test_contacts_accepted_rejected_and_duplicates(
         ],
         "duplicates": 1,
         "total": 3,
+        "suppressed": [],
     }
     # Against the contacts already in the campaign, national form included (default region IN).
     second = await api.post(
         path, json={"contacts": [{"phone": "98765 43210"}, {"phone": "+919812345678"}]}
     )
-    assert second.json() == {"accepted": 1, "rejected": [], "duplicates": 1, "total": 4}
+    assert second.json() == {
+        "accepted": 1,
+        "rejected": [],
+        "duplicates": 1,
+        "total": 4,
+        "suppressed": [],
+    }
 
     john = await service.db["contacts"].find_one({"_id": f"{campaign_id}:+919876543210"})
     assert john is not None
@@ -384,6 +391,11 @@ async def test_stats_come_from_the_counters(
         "failed": 0,
         "notOnWhatsapp": 0,
         "successRate": "0.00",
+        "suppressed": 0,
+        "replied": 0,
+        "optedOut": 0,
+        "replyRate": "0.00",
+        "optOutRate": "0.00",
     }
     counts = {"total": 7, "queued": 1, "sent": 2, "delivered": 1, "read": 1, "failed": 2}
     await service.db["campaigns"].update_one(
@@ -402,6 +414,11 @@ async def test_stats_come_from_the_counters(
         "failed": 2,
         "notOnWhatsapp": 1,
         "successRate": "57.14",
+        "suppressed": 0,
+        "replied": 0,
+        "optedOut": 0,
+        "replyRate": "0.00",
+        "optOutRate": "0.00",
     }
 
 

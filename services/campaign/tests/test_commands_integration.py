@@ -228,3 +228,84 @@ async def test_poison_and_refused_commands_are_dead_lettered_and_the_next_one_go
     assert "message_body" in headers[1]["kafka_dlt-exception-message"]
     campaign = await service.db["campaigns"].find_one({"_id": existing})
     assert campaign is not None and campaign["name"] == "first" and campaign["status"] == "draft"
+
+
+async def test_commands_that_pass_validation_but_fail_later_are_dead_lettered_and_others_go_on(
+    service: RunningService, producer: AIOKafkaProducer
+) -> None:
+    # Every record on one key, so on one partition: each bad command used to be redelivered
+    # forever and hold up every command (and scheduled run) behind it, any tenant's.
+    key = f"late-{uuid.uuid4().hex}"
+    draft = f"cmd-{uuid.uuid4().hex[:12]}"
+    corrupt = f"cmd-{uuid.uuid4().hex[:12]}"
+    other_tenants = f"cmd-{uuid.uuid4().hex[:12]}"
+    # A campaign document the handlers cannot read (no status), as a bad migration leaves it.
+    await service.db["campaigns"].insert_one({"_id": corrupt, "tenantId": TENANT, "name": "x"})
+    never_fires = command("campaign.send", campaign_id=draft, cron="0 0 30 2 *")
+    overflowing = command(
+        "campaign.create",
+        name="Too late",
+        message_body="hi",
+        expires_at="9999-12-31T23:59:59-12:00",  # past year 9999 in UTC: MongoDB cannot store it
+    )
+    unreadable = command("campaign.send", campaign_id=corrupt)
+    records: list[dict[str, Any] | bytes] = [
+        command("campaign.create", campaign_id=draft, name="Draft", message_body="hi"),
+        command("campaign.contacts.add", campaign_id=draft, contacts=[{"phone": "+14155550100"}]),
+        never_fires,
+        overflowing,
+        unreadable,
+        {
+            **command(
+                "campaign.create", campaign_id=other_tenants, name="Theirs", message_body="ok"
+            ),
+            "tenant_id": "tenant-other",
+        },
+    ]
+    bad_ids = {r["event_id"] for r in (never_fires, overflowing, unreadable)}
+    async with TopicReader(service.kafka, MESSAGE_DLT) as dead_letters:
+        await produce(producer, key, *records)
+        await eventually(
+            lambda: service.db["campaigns"].find_one({"_id": other_tenants}),
+            lambda found: found is not None,
+            timeout=60,
+            what="the other tenant's command behind the bad ones applied",
+        )
+        found = await dead_letters.read_until(
+            lambda got: {json.loads(r.value)["event_id"] for r in by_key(got, key)} >= bad_ids
+        )
+
+    letters = {
+        json.loads(r.value)["event_id"]: {k: v.decode() for k, v in r.headers}
+        for r in by_key(found, key)
+    }
+    assert set(letters) == bad_ids
+    # Each names its error; one that only failed in the handler was tried a bounded number of
+    # times first (the cron may also be refused as schema-invalid, by the contract's check).
+    cron = letters[never_fires["event_id"]]
+    assert cron["herald-dlt-reason"] in ("internal-error", "schema-invalid")
+    if cron["herald-dlt-reason"] == "internal-error":
+        assert cron["kafka_dlt-exception-fqcn"].endswith("CroniterBadDateError")
+        assert cron["herald-dlt-attempts"] == "3"
+    for event_id, error in (
+        (overflowing["event_id"], "OverflowError"),
+        (unreadable["event_id"], "KeyError"),
+    ):
+        letter = letters[event_id]
+        assert letter["herald-dlt-reason"] in ("internal-error", "schema-invalid")
+        if letter["herald-dlt-reason"] == "internal-error":
+            assert letter["kafka_dlt-exception-fqcn"].endswith(error)
+            assert letter["kafka_dlt-exception-message"].startswith(f"{error}: ")
+            assert letter["herald-dlt-attempts"] == "3"
+        assert letter["kafka_dlt-original-topic"] == CAMPAIGN_COMMANDS
+    assert letters[unreadable["event_id"]]["herald-dlt-reason"] == "internal-error"
+
+    processed = {
+        p["_id"]
+        async for p in service.db["processed_commands"].find({"_id": {"$in": list(bad_ids)}})
+    }
+    assert processed == set()
+    campaign = await service.db["campaigns"].find_one({"_id": draft})
+    assert campaign is not None and campaign["status"] == "draft"
+    theirs = await service.db["campaigns"].find_one({"_id": other_tenants})
+    assert theirs is not None and theirs["tenantId"] == "tenant-other"

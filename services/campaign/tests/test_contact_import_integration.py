@@ -99,6 +99,8 @@ async def test_a_csv_body_is_imported_with_rejected_rows_by_line(
         ],
         "rejectedCount": 4,
         "total": 3,
+        "suppressed": 0,
+        "suppressedNumbers": [],
     }
     stored = await stored_contacts(service, campaign_id)
     assert {phone: (c["name"], c["fields"]) for phone, c in stored.items()} == {
@@ -318,6 +320,7 @@ async def test_json_contacts_still_work_with_their_validation(api: httpx.AsyncCl
         "rejected": [{"index": 1, "phone": "+14155552671", "reason": "body-too-long"}],
         "duplicates": 0,
         "total": 1,
+        "suppressed": [],
     }
     invalid = await api.post(path, json={"contacts": [{"phone": "+919876543210", "x": 1}]})
     assert invalid.status_code == 422

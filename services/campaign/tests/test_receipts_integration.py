@@ -207,7 +207,12 @@ async def test_the_answer_names_the_message_and_its_status(
     gateway_id = new_gateway_id()
     _, [message_id] = await sent_messages(service, [gateway_id])
     response = await post_waha(gateway, waha_ack(gateway_id, DEVICE))
-    assert response.json() == {"outcome": "applied", "messageId": message_id, "status": "delivered"}
+    assert response.json() == {
+        "outcome": "applied",
+        "messageId": message_id,
+        "status": "delivered",
+        "inbound": None,
+    }
 
 
 # Never backwards
@@ -388,7 +393,12 @@ async def test_a_receipt_for_an_unknown_message_is_counted_and_dropped(
     before = receipts_counted("waha", "unknown-message")
     response = await post_waha(gateway, waha_ack(new_gateway_id(), DEVICE))
     assert response.status_code == 200
-    assert response.json() == {"outcome": "unknown-message", "messageId": None, "status": None}
+    assert response.json() == {
+        "outcome": "unknown-message",
+        "messageId": None,
+        "status": None,
+        "inbound": None,
+    }
     assert receipts_counted("waha", "unknown-message") == before + 1
 
 

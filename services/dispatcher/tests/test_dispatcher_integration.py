@@ -182,3 +182,38 @@ async def test_a_launch_for_an_unknown_campaign_is_dead_lettered(
     headers = {k: v.decode() for k, v in letter.headers}
     assert headers["kafka_dlt-original-topic"] == CAMPAIGN_EVENTS
     assert headers["herald-dlt-reason"] == "unknown-campaign"
+
+
+async def test_a_launch_whose_fan_out_keeps_failing_is_dead_lettered_and_the_next_goes_on(
+    dispatcher: None, settings: HeraldSettings, db: Any
+) -> None:
+    # Both launches on one key, so on one partition: the broken one used to be redelivered
+    # forever, holding up every launch behind it.
+    broken = await add_campaign(db, 3)
+    await db["contacts"].update_one({"_id": contact_id(broken, 1)}, {"$unset": {"phone": ""}})
+    fine = await add_campaign(db, 3)
+    key = f"shared-{uuid.uuid4().hex}".encode()
+    launches = [
+        CampaignLaunched(tenant_id="t", campaign_id=c).model_dump_json().encode()
+        for c in (broken, fine)
+    ]
+    async with TopicReader(settings.kafka_bootstrap_servers, MESSAGE_DLT) as dead_letters:
+        await publish(settings, *launches, key=key)
+        await eventually(
+            lambda: db["campaigns"].find_one({"_id": fine}),
+            lambda campaign: campaign is not None and "dispatchedAt" in campaign,
+            timeout=60,
+            what="the launch behind the broken one fanned out",
+        )
+        found = await dead_letters.read_until(lambda records: any(r.key == key for r in records))
+
+    assert await db["messages"].count_documents({"campaignId": fine}) == 3
+    [letter] = [r for r in found if r.key == key]
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert json.loads(letter.value)["campaign_id"] == broken
+    assert headers["kafka_dlt-original-topic"] == CAMPAIGN_EVENTS
+    assert headers["herald-dlt-reason"] == "internal-error"
+    assert headers["herald-dlt-attempts"] == str(settings.handler_attempts)
+    assert headers["kafka_dlt-exception-fqcn"] == "builtins.KeyError"
+    assert "phone" in headers["kafka_dlt-exception-message"]
+    assert (await db["campaigns"].find_one({"_id": broken}))["status"] == "running"

@@ -12,7 +12,12 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from herald_core.contracts.events import SendMessage
-from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS, MESSAGE_SEND_PRIMARY
+from herald_core.contracts.topics import (
+    CAMPAIGN_COMMANDS,
+    CAMPAIGN_EVENTS,
+    MESSAGE_DLT,
+    MESSAGE_SEND_PRIMARY,
+)
 from herald_core.messages.states import MessageStatus
 from herald_core.schedules import campaign_schedule_id
 from herald_devstack.topic_reader import TopicReader
@@ -20,7 +25,7 @@ from herald_infra.messages.counters import recount
 from herald_infra.mongo.client import Database
 from herald_scheduler.campaign_rules import run_event_id
 from herald_scheduler.settings import SchedulerSettings
-from herald_scheduler.sweep import Sweep, SweepReport
+from herald_scheduler.sweep import Sweep, SweepIncomplete, SweepReport
 
 from .conftest import (
     TENANT,
@@ -196,6 +201,43 @@ async def test_a_run_that_is_over_completes_once_and_is_announced(
         1,
         3,
     )
+
+
+async def test_a_campaign_the_sweep_cannot_handle_holds_up_no_other_and_is_dead_lettered(
+    db: Database, sweep: Sweep, settings: SchedulerSettings
+) -> None:
+    # Two runs over; the first one's document lost its tenant, so its completion event cannot
+    # be made. It used to stop the step every sweep, before the campaigns behind it.
+    broken = await seed(db, [(S.SENT, {})], run=1, dispatchedRun=1)
+    await db["campaigns"].update_one({"_id": broken}, {"$unset": {"tenantId": ""}})
+    fine = await seed(db, [(S.SENT, {})], run=1, dispatchedRun=1)
+    try:
+        async with (
+            TopicReader(settings.kafka_bootstrap_servers, CAMPAIGN_EVENTS) as topic,
+            TopicReader(settings.kafka_bootstrap_servers, MESSAGE_DLT) as dead_letters,
+        ):
+            failures = []
+            for _ in range(3):  # HERALD_HANDLER_ATTEMPTS, by default
+                with pytest.raises(SweepIncomplete) as incomplete:
+                    await sweep.run()
+                failures.append(str(incomplete.value))
+            events = of_campaign(await topic.read_to_end(), fine)
+            letters = [r for r in await dead_letters.read_to_end() if r.key == broken.encode()]
+    finally:
+        await db["campaigns"].delete_one({"_id": broken})
+
+    assert [e["type"] for e in events] == ["campaign.completed"]
+    assert (await campaign(db, fine))["runCompletion"]["publishedAt"] is not None
+    # Each sweep reports the one campaign it could not handle, by step.
+    assert all(f"completion-event:{broken}" in failure for failure in failures)
+    # Dead-lettered once it failed the bounded number of sweeps in a row, with the error.
+    assert len(letters) == 1
+    headers = {k: v.decode() for k, v in letters[0].headers}
+    assert headers["herald-dlt-reason"] == "internal-error"
+    assert headers["kafka_dlt-exception-fqcn"] == "builtins.KeyError"
+    assert "tenantId" in headers["kafka_dlt-exception-message"]
+    body = json.loads(letters[0].value)
+    assert (body["step"], body["campaign_id"]) == ("completion-event", broken)
 
 
 async def test_a_recurring_campaign_goes_back_to_scheduled_after_its_run(

@@ -324,6 +324,46 @@ async def test_a_session_the_gateway_can_never_serve_fails_its_sends_for_good() 
     assert "serves only 'default'" in refused.value.detail
 
 
+async def test_a_gateway_url_that_cannot_be_used_fails_only_its_accounts_sends_for_good() -> None:
+    # A tab inside the host passes the account's validation; httpx refuses it (InvalidURL)
+    # when the client is built, which used to escape the route before the claim.
+    accounts = Accounts()
+    accounts.add(account("acc_bad", primary_url="http://gw\tx:3100"))
+    accounts.add(account("acc_off", primary_url="http://gw\tx:3100", status=AccountStatus.DISABLED))
+    accounts.add(account("acc_ok"))
+    gateways = GatewayDirectory(
+        db=None,  # type: ignore[arg-type]  # the fake lookup never touches it
+        route=Route.PRIMARY,
+        default_account_id="default",
+        default_session=DEFAULT,
+        timeout_seconds=5,
+        find=accounts.find,
+    )
+    try:
+        bad = await gateways.route("t1", "acc_bad")
+        bad.check_account()
+        with pytest.raises(GatewayError) as refused:
+            bad.check_session()
+        assert (refused.value.reason, refused.value.retryable) == ("gateway-misconfigured", False)
+        assert "InvalidURL" in refused.value.detail and "http://gw\\tx:3100" in refused.value.detail
+        # Anything the sender or the health check asks of it fails the same way, without I/O.
+        with pytest.raises(GatewayError) as checked:
+            await bad.gateway.session_health(bad.session)
+        assert checked.value.reason == "gateway-misconfigured"
+
+        # Disabled, its messages fail as such (disabling the account is the fix that works).
+        with pytest.raises(GatewayError) as disabled:
+            (await gateways.route("t1", "acc_off")).check_account()
+        assert disabled.value.reason == "account-disabled"
+
+        ok = await gateways.route("t1", "acc_ok")
+        ok.check_account()
+        ok.check_session()
+        assert type(ok.gateway).__name__ == "WahaGateway"
+    finally:
+        await gateways.close()
+
+
 async def test_health_belongs_to_the_session_checked_not_to_a_changed_one() -> None:
     accounts = Accounts()
     accounts.add(account("acc_1"))

@@ -1,5 +1,6 @@
 """The lane consumer against the real Kafka broker: one lane per key, commits up to the lowest
-unfinished record, bounded memory, retries in the lane, rebalances."""
+unfinished record, bounded memory, retries in the lane (outages until they end, anything else a
+few times, then the record is given up), rebalances."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo.errors import AutoReconnect
 
 from herald_devstack.kafka_offsets import committed_offset
 from herald_devstack.waiting import eventually
@@ -54,6 +56,7 @@ async def lanes(
     group: str,
     handle: Callable[[Any], Awaitable[None]],
     limits: LaneLimits = FAST_LIMITS,
+    give_up: Callable[[Any, Exception], Awaitable[None]] | None = None,
 ) -> AsyncIterator[LaneConsumer]:
     lane_consumer = LaneConsumer(
         lambda: AIOKafkaConsumer(
@@ -65,6 +68,7 @@ async def lanes(
         topic,
         handle,
         limits,
+        give_up=give_up,
     )
     await lane_consumer.start()
     try:
@@ -179,6 +183,66 @@ async def test_a_failing_record_is_retried_in_its_lane_and_committed_only_once_h
             what="both committed",
         )
     assert tries == {"flaky": 3, "fine": 1}
+
+
+async def test_a_record_that_keeps_failing_is_given_up_and_its_partition_moves_on(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    tries: dict[str, int] = defaultdict(int)
+    given_up: list[tuple[str, str]] = []
+
+    async def handle(record: Any) -> None:
+        value = record.value.decode()
+        tries[value] += 1
+        if value.startswith("bad"):
+            raise ValueError(f"Invalid non-printable ASCII character in URL ({value})")
+
+    async def give_up(record: Any, error: Exception) -> None:
+        given_up.append((record.value.decode(), repr(error)))
+
+    # The bad account's records first, then another account's, all on one partition.
+    records = [("bad", "bad-1"), ("other", "other-1"), ("bad", "bad-2"), ("other", "other-2")]
+    await produce(kafka_bootstrap, topic, records, partition=0)
+    async with lanes(kafka_bootstrap, topic, group, handle, give_up=give_up):
+        await eventually(
+            lambda: committed_offset(kafka_bootstrap, group, topic, 0),
+            lambda offset: offset == len(records),
+            timeout=30,
+            what="the partition committed past the records given up",
+        )
+    limit = FAST_LIMITS.attempts
+    assert tries == {"bad-1": limit, "bad-2": limit, "other-1": 1, "other-2": 1}
+    assert [value for value, _ in given_up] == ["bad-1", "bad-2"]
+    assert "Invalid non-printable ASCII character" in given_up[0][1]
+
+
+async def test_an_outage_is_retried_past_the_bound_until_it_ends(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    tries = 0
+    given_up: list[Any] = []
+
+    async def handle(record: Any) -> None:
+        nonlocal tries
+        tries += 1
+        if tries <= 2 * FAST_LIMITS.attempts:
+            raise AutoReconnect("MongoDB primary away")
+
+    async def give_up(record: Any, error: Exception) -> None:
+        given_up.append(record)
+
+    await produce(kafka_bootstrap, topic, [("x", "waits-for-mongodb")], partition=1)
+    async with lanes(kafka_bootstrap, topic, group, handle, give_up=give_up):
+        await eventually(
+            lambda: committed_offset(kafka_bootstrap, group, topic, 1),
+            lambda offset: offset == 1,
+            timeout=30,
+            what="handled once the outage ended",
+        )
+    assert tries == 2 * FAST_LIMITS.attempts + 1
+    assert given_up == []
 
 
 async def test_a_rebalance_hands_unfinished_records_to_the_new_owner(

@@ -15,6 +15,7 @@ from herald_core.contracts.commands import campaign_command_adapter
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
+    CONTACT_EVENTS,
     MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
     MESSAGE_SEND_PRIMARY,
@@ -82,12 +83,13 @@ def test_every_topic_herald_creates_is_documented_with_who_publishes_and_who_rea
         MESSAGE_SEND_PRIMARY,
         MESSAGE_SEND_FALLBACK,
         MESSAGE_STATUS,
+        CONTACT_EVENTS,
         MESSAGE_DLT,
         "message.retry.60s",
     }
     assert published == created
-    # message.status is for other services: no Herald service reads it.
-    assert read == created - {MESSAGE_STATUS}
+    # message.status and contact.events are for other services: no Herald service reads them.
+    assert read == created - {MESSAGE_STATUS, CONTACT_EVENTS}
 
 
 def test_each_service_appears_with_what_it_reads_and_publishes(asyncapi: dict[str, Any]) -> None:
@@ -113,6 +115,7 @@ def test_each_service_appears_with_what_it_reads_and_publishes(asyncapi: dict[st
         "fallback-sender:message.retry.60s:publish",
         "primary-sender:message.dlt:publish",
         "primary-sender:message.status:publish",
+        "campaign:contact.events:publish",
     } <= sent
 
 
@@ -144,6 +147,8 @@ def test_payloads_are_the_contracts(asyncapi: dict[str, Any]) -> None:
         "CampaignCompleted",
         "CampaignFailed",
     }
+    contacts = _payload(asyncapi, "campaign:contact.events:publish")
+    assert _union(contacts) == {"ContactOptedOut", "ContactOptedIn", "MessageReplied"}
     lanes = _payload(asyncapi, "primary-sender:message.send.primary")
     assert lanes["title"] == "SendMessage"
     assert "account_id" in lanes["properties"]

@@ -71,6 +71,7 @@ def campaign_publications(plan: AttemptPlan) -> list[Publication]:
         poison_dead_letters(
             "Records of campaign.commands and campaign.events it cannot decode, validate or "
             "accept (the reason says why: undecodable, schema-invalid, a command the "
-            "campaign's status rules out …)"
+            "campaign's status rules out …), and those whose handling kept failing for another "
+            "reason than an outage (internal-error, after HERALD_HANDLER_ATTEMPTS tries)"
         ),
     ]

@@ -16,6 +16,7 @@ from herald_campaign.adapters.api_keys import ApiKeys, register_api_key
 from herald_campaign.adapters.campaign_events import KafkaCampaignEvents
 from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
 from herald_campaign.adapters.contact_events import KafkaContactEvents
+from herald_campaign.adapters.gateway_clients import build_account_gateway
 from herald_campaign.adapters.notification_delivery import DeliveryWorker
 from herald_campaign.adapters.notification_repositories import (
     DeliveryRepository,
@@ -43,6 +44,7 @@ from herald_campaign.entrypoints.rest import (
     schedules,
     suppressions,
 )
+from herald_campaign.entrypoints.rest.body_limits import BodyLimits, install_body_limits
 from herald_campaign.entrypoints.rest.dependencies import install_services, require_token_first
 from herald_campaign.entrypoints.rest.errors import install_error_handlers
 from herald_campaign.entrypoints.rest.webhook_signatures import WebhookKeys
@@ -74,7 +76,7 @@ from herald_core.accounts.sending_limits import parse_warmup_schedule
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.topics import MESSAGE_DLT
 from herald_core.recipients.suppression import SuppressionScope
-from herald_gateways.registry import WEBHOOK_EVENTS, build_gateway
+from herald_gateways.registry import WEBHOOK_EVENTS
 from herald_infra.kafka.topics import herald_topics
 from herald_infra.mongo.client import Database
 from herald_infra.outbound.public_addresses import OutboundAllow
@@ -147,6 +149,9 @@ def create_app(settings: CampaignSettings) -> FastAPI:
     app.title = TITLE
     install_services(app, services)
     install_error_handlers(app)
+    # Inside the token check (a middleware added later wraps those before it): a request
+    # without a valid token is a 401 whatever its body; a known caller's body is then capped.
+    install_body_limits(app, BodyLimits.of(settings))
     require_token_first(app)
     return app
 
@@ -172,7 +177,7 @@ def build_adapters(runtime: ServiceRuntime, settings: CampaignSettings) -> Adapt
             ),
             timeout_seconds=settings.notification_timeout_seconds,
         ),
-        gateways=build_gateway,
+        gateways=build_account_gateway,
     )
 
 
@@ -276,7 +281,7 @@ def build_services(
 
 
 def account_service(
-    db: Database, settings: CampaignSettings, gateways: GatewayFactory = build_gateway
+    db: Database, settings: CampaignSettings, gateways: GatewayFactory = build_account_gateway
 ) -> AccountService:
     """Sender accounts, their caps and warm-up defaulting to the service's settings; a new
     one's gateways are asked what they are before it is stored."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from herald_infra.runtime.settings import HeraldSettings
 
@@ -43,6 +43,18 @@ class CampaignSettings(HeraldSettings):
     campaign_metrics_limit: int = 500
     """At most this many campaigns (the most recently updated) on ``herald_campaign_messages``:
     a bound on the series one scrape adds."""
+
+    json_body_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    """The largest JSON request body (16 MB): 10,000 contacts, the most one request may add,
+    of 1.6 KB each on average. Larger is refused with 413 before or as it is read."""
+
+    csv_upload_max_bytes: int = Field(default=512 * 1024 * 1024, ge=64 * 1024)
+    """The largest CSV file (512 MB), as the body or a multipart upload: files are read as they
+    arrive, so this bounds an import's time, not the memory it takes."""
+
+    webhook_body_max_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    """The largest gateway webhook (1 MB): one event, without its media (Herald asks for none
+    inline)."""
 
     @field_validator("public_url")
     @classmethod

@@ -22,6 +22,8 @@ def dispatcher_publications(plan: AttemptPlan) -> list[Publication]:
         *(send_attempts(topic, " ".join(why)) for topic, why in reasons.items()),
         poison_dead_letters(
             "Records of campaign.events and of the delay topics it cannot decode or validate "
-            "(undecodable, schema-invalid, invalid-retry-headers)"
+            "(undecodable, schema-invalid, invalid-retry-headers), and those whose fan-out or "
+            "relay kept failing for another reason than an outage (internal-error, after "
+            "HERALD_HANDLER_ATTEMPTS tries)"
         ),
     ]

@@ -1,8 +1,10 @@
 """Keeps every record of ``message.dlt`` in MongoDB's ``dead_letters``, once per dead letter.
 
 A dead letter may be arbitrary bytes (that is often why it is one), so the handler takes the
-record as it is and never fails on its content: a failure here would send the record back to
-``message.dlt`` through the broker's dead-letter middleware, again and again.
+record as it is and never fails on its content. Should storing one fail all the same, for a
+reason other than an outage of MongoDB (retried until it ends), the broker's middleware tries
+it ``HERALD_HANDLER_ATTEMPTS`` times, then logs it and moves on: a dead letter is never
+dead-lettered again (that could loop), and the record stays on ``message.dlt``.
 """
 
 from __future__ import annotations

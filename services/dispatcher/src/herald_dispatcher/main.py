@@ -1,5 +1,9 @@
 """Composition root of the dispatcher service: fan-out, release of deferred messages, retry
-relay, dead-letter recorder."""
+relay, dead-letter recorder.
+
+Each subscriber's failures follow the broker's rule (herald_infra.kafka.broker
+DeadLetterOnFailure): an outage of MongoDB or Kafka is retried until it ends; any other error
+``HERALD_HANDLER_ATTEMPTS`` times, then the record is dead-lettered and its partition goes on."""
 
 from __future__ import annotations
 

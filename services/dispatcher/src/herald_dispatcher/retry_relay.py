@@ -15,9 +15,12 @@ never sleeps, so no partition holds up another:
   again (never forward), and that record is handled when it comes back in order.
 
 Bad headers and a payload that is not a SendMessage are dead-lettered by the broker's
-PoisonToDeadLetter middleware. The payload is validated here, after the check above, not by
+DeadLetterOnFailure middleware, and so is a record whose relay kept failing for a reason other
+than an outage (``internal-error``, after ``HERALD_HANDLER_ATTEMPTS`` tries; an outage of Kafka
+is retried until it ends). The payload is validated here, after the check above, not by
 FastStream before the handler runs: the middleware acks what it dead-letters, and an ack of a
-record behind a waiting one would commit past the waiting record.
+record behind a waiting one would commit past the waiting record (a record behind a waiting
+one never fails here: it is rewound before anything else).
 """
 
 from __future__ import annotations

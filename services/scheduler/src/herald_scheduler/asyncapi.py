@@ -44,6 +44,11 @@ def scheduler_publications(plan: AttemptPlan) -> list[Publication]:
         ),
         message_dead_letters(
             "Messages whose sender's claim expired without an outcome, under the fail policy "
-            "(reason outcome-unknown)"
+            "(reason outcome-unknown). Also, reason internal-error, what kept failing for "
+            "another reason than an outage: a schedule's firing (payload its campaign.run "
+            "command, original topic campaign.commands: a redrive starts the run), a schedule "
+            "that cannot be fired or moved on (made inactive; payload JSON naming it, original "
+            "topic schedules), a campaign or message the sweep cannot handle (payload JSON "
+            "naming the step, original topic sweep)"
         ),
     ]

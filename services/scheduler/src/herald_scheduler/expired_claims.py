@@ -32,6 +32,7 @@ from herald_infra.messages.transitions import transition
 from herald_infra.mongo.client import MESSAGES, Database, Document
 from herald_infra.runtime.logging import get_logger
 from herald_infra.runtime.metrics import EXPIRED_CLAIMS
+from herald_scheduler.sweep_failures import SweepItemFailures
 
 log = get_logger(__name__)
 
@@ -60,8 +61,12 @@ async def resolve_expired_claims(
     policy: ExpiredClaimPolicy = ExpiredClaimPolicy.FAIL,
     now: datetime | None = None,
     limit: int = 1000,
+    items: SweepItemFailures | None = None,
+    errors: dict[str, str] | None = None,
 ) -> ClaimSweep:
-    """Resolve up to ``limit`` claims whose lease ended before ``now``; returns the counts."""
+    """Resolve up to ``limit`` claims whose lease ended before ``now``; returns the counts.
+    ``items`` keeps a message that cannot be resolved (not an outage) from the others, its
+    failure recorded in ``errors``."""
     now = now or utc_now()
     expired = [
         doc
@@ -71,10 +76,30 @@ async def resolve_expired_claims(
     ]
     failed = resent = 0
     for doc in expired:
-        if policy is ExpiredClaimPolicy.FAIL:
-            failed += await _fail_unknown_outcome(db, broker, plan, doc)
+
+        async def resolve(doc: Document = doc) -> int:
+            if policy is ExpiredClaimPolicy.FAIL:
+                return await _fail_unknown_outcome(db, broker, plan, doc)
+            return await _resend(db, broker, plan, doc)
+
+        if items is None:
+            resolved = await resolve()
         else:
-            resent += await _resend(db, broker, plan, doc)
+            resolved = (
+                await items.run(
+                    "expired-claims",
+                    resolve,
+                    campaign_id=str(doc.get("campaignId")),
+                    tenant_id=doc.get("tenantId"),
+                    message_id=str(doc.get("_id")),
+                    errors=errors,
+                )
+                or 0
+            )
+        if policy is ExpiredClaimPolicy.FAIL:
+            failed += resolved
+        else:
+            resent += resolved
     if expired:
         log.warning("expired claims resolved", policy=policy.value, failed=failed, resent=resent)
     return ClaimSweep(failed=failed, resent=resent)

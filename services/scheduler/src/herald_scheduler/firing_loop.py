@@ -9,8 +9,15 @@ next run, or inactive after a one-shot), then the action runs, then the firing i
   firings first (actions are idempotent, the schedule's move is a compare-and-set). It leaves
   alone, for a lease's time, one touched just now: its replica may be alive and finishing it.
 - A campaign send whose publish failed leaves its firing ``started`` and is retried with
-  back-off while this replica leads; a failed redrive or sweep is recorded ``failed`` (its next
-  run does everything again).
+  back-off while this replica leads: for as long as MongoDB or Kafka are away, and otherwise
+  ``HERALD_HANDLER_ATTEMPTS`` times in all; then the firing is ``done`` with outcome
+  ``given-up`` and its dead letter (the run command, reason ``internal-error``) is on
+  ``message.dlt``. A failed redrive or sweep is recorded ``failed`` (its next run does
+  everything again).
+- A schedule the loop cannot even fire or move on (a document it cannot read, a cron
+  expression that no longer fires) is skipped so that the others fire, tried again after a
+  back-off, and after ``HERALD_HANDLER_ATTEMPTS`` failures made inactive (``stoppedReason``) and
+  dead-lettered.
 - A campaign send runs inline (one Kafka publish); the redrive and the sweep run beside the
   loop, so a long sweep never delays a send, and a system job whose previous run is still going
   waits for it (its missed slots then fire once).
@@ -31,8 +38,16 @@ from structlog.contextvars import bound_contextvars
 
 from herald_core.contracts.common import utc_now
 from herald_core.schedules import SYSTEM_KINDS, Firing
+from herald_infra.kafka.handler_retries import (
+    INTERNAL_ERROR,
+    RetryPolicy,
+    RetryState,
+    describe,
+    is_outage,
+)
 from herald_infra.mongo.client import SCHEDULE_FIRINGS, SCHEDULES, Database, Document
 from herald_infra.runtime.logging import get_logger
+from herald_infra.runtime.metrics import HANDLER_FAILURES
 from herald_scheduler.actions import FiringActions, InvalidJob
 from herald_scheduler.due_jobs import (
     DueFiring,
@@ -50,6 +65,8 @@ log = get_logger(__name__)
 
 STARTED = "started"
 DONE = "done"
+GIVEN_UP = "given-up"
+"""The outcome of a firing whose action kept failing (not an outage): it is dead-lettered."""
 DUE_BATCH = 100
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
@@ -61,6 +78,18 @@ class _Retry:
     due: DueFiring
     attempts: int
     at: datetime
+    failures: int = 0
+    """Failures that were not outages: the firing is given up at the policy's attempts."""
+
+
+def job_document(job: Job) -> Document:
+    """What the loop knows of a schedule, as its document names it (for its dead letter)."""
+    return {
+        "_id": job.id,
+        "kind": job.kind.value,
+        "tenantId": job.tenant_id,
+        "campaignId": job.campaign_id,
+    }
 
 
 def retry_delay(attempts: int) -> float:
@@ -78,7 +107,10 @@ class FiringLoop:
         tick_seconds: float,
         abandon_after_seconds: float,
         clock: Callable[[], datetime] = utc_now,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        """``retry``: how often a failure that is not an outage is tried again, of a firing's
+        action or of a schedule the loop cannot fire, before it is given up."""
         self._schedules = db[SCHEDULES]
         self._firings = db[SCHEDULE_FIRINGS]
         self._lease = lease
@@ -91,6 +123,11 @@ class FiringLoop:
         self._watched: dict[str, datetime] = {}
         """Firings another replica left ``started`` recently: when to look at them again."""
         self._retries: dict[str, _Retry] = {}
+        self._policy = retry or RetryPolicy()
+        self._unfireable: RetryState[str] = RetryState(self._policy)
+        """Schedules the loop failed to fire or move on, by id."""
+        self._held_back: dict[str, datetime] = {}
+        """When such a schedule is tried again."""
         self._beside: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
 
@@ -126,11 +163,65 @@ class FiringLoop:
         for document in await self._due_schedules(self._clock()):
             if not self._lease.is_leader():
                 break
-            job = Job.of(document)
-            due = due_firing(job, self._clock())
-            if due is not None and job.id not in self._beside:
-                await self.fire(job, due)
+            held_back = self._held_back.get(str(document.get("_id")))
+            if held_back is not None and held_back > self._clock():
+                continue
+            try:
+                job = Job.of(document)
+                due = due_firing(job, self._clock())
+                if due is not None and job.id not in self._beside:
+                    await self.fire(job, due)
+            except Exception as error:
+                if is_outage(error):
+                    raise  # nothing fires meanwhile: the next pass tries again
+                await self._schedule_failed(document, error)
+            else:
+                self._unfireable.succeeded(job.id)
+                self._held_back.pop(job.id, None)
         return await self._wait()
+
+    async def _schedule_failed(self, document: Document, error: Exception) -> None:
+        """A schedule that could not be fired or moved on (not an outage): skipped for a
+        back-off while the others fire; made inactive and dead-lettered once it failed the
+        policy's attempts."""
+        schedule_id = str(document.get("_id"))
+        wait = self._unfireable.failed(schedule_id, error)
+        if wait is not None:
+            HANDLER_FAILURES.labels(topic=SCHEDULES, outcome="retried").inc()
+            self._held_back[schedule_id] = self._clock() + timedelta(seconds=wait)
+            log.warning(
+                "schedule could not be fired; the others go on",
+                schedule_id=schedule_id,
+                retry_in_seconds=wait,
+                error=describe(error)[:300],
+            )
+            return
+        HANDLER_FAILURES.labels(topic=SCHEDULES, outcome=GIVEN_UP).inc()
+        self._held_back.pop(schedule_id, None)
+        now = self._clock()
+        await self._schedules.update_one(
+            {"_id": document.get("_id")},
+            {
+                "$set": {
+                    "active": False,
+                    "stoppedAt": now,
+                    "updatedAt": now,
+                    "stoppedReason": f"{INTERNAL_ERROR}: {describe(error)}"[:1000],
+                },
+                "$unset": {"nextRunAt": "", "runRequestedAt": ""},
+            },
+        )
+        try:
+            await self._actions.dead_letter(document, None, error, attempts=self._policy.attempts)
+        except Exception as failure:
+            if is_outage(failure):
+                raise
+            log.error("schedule's dead letter not published", error=describe(failure)[:300])
+        log.error(
+            "schedule kept failing; made inactive and dead-lettered",
+            schedule_id=schedule_id,
+            error=describe(error)[:500],
+        )
 
     async def _due_schedules(self, now: datetime) -> list[Document]:
         # Two queries rather than one $or, each on the (active, nextRunAt) index's prefix.
@@ -163,7 +254,8 @@ class FiringLoop:
 
     async def fire(self, job: Job, due: DueFiring) -> bool:
         """Record the firing, move the schedule on, run the action; False when the firing was
-        recorded already (another replica or loop fired it)."""
+        recorded already (another replica or loop fired it). Raises what fails to move the
+        schedule on (not an outage), the action then being tried later all the same."""
         firing = due.firing
         now = self._clock()
         try:
@@ -201,9 +293,13 @@ class FiringLoop:
         try:
             await self._move_on(job, due, now)
         except Exception as error:
-            # Recorded, not acted on: act later; the next look moves the schedule on.
-            self._fail(job, due, error)
-            return True
+            # Recorded, not acted on: act later; the next look moves the schedule on (or,
+            # should it keep failing, gives the schedule up).
+            if is_outage(error):
+                self._fail(job, due, error)
+                return True
+            self._retries[firing.firing_id] = _Retry(job, due, 1, now)
+            raise  # the schedule itself failed: the pass counts it
         await self._run(job, due, outcome="done")
         return True
 
@@ -253,12 +349,20 @@ class FiringLoop:
                 outcome, detail = "invalid", str(error)
                 log.error("firing cannot act", error=detail)
             except Exception as error:
-                if job.kind not in SYSTEM_KINDS:
-                    self._fail(job, due, error)
+                if job.kind in SYSTEM_KINDS:
+                    # The redrive and the sweep are not retried: their next run does it all
+                    # again.
+                    outcome, detail = "failed", repr(error)[:500]
+                    log.error("system job failed", kind=job.kind.value, error=detail)
+                elif not self._fail(job, due, error):
                     return
-                # The redrive and the sweep are not retried: their next run does it all again.
-                outcome, detail = "failed", repr(error)[:500]
-                log.error("system job failed", kind=job.kind.value, error=detail)
+                else:
+                    outcome, detail = GIVEN_UP, f"{INTERNAL_ERROR}: {describe(error)}"[:500]
+                    attempts = self._policy.attempts
+                    await self._actions.dead_letter(
+                        job_document(job), due.firing, error, attempts=attempts
+                    )
+                    log.error("firing kept failing; dead-lettered", error=detail)
         self._retries.pop(firing_id, None)
         await self._firings.update_one(
             {"_id": firing_id, "state": STARTED},
@@ -273,12 +377,26 @@ class FiringLoop:
         )
         FIRINGS.labels(kind=job.kind.value, outcome=outcome).inc()
 
-    def _fail(self, job: Job, due: DueFiring, error: Exception) -> None:
+    def _fail(self, job: Job, due: DueFiring, error: Exception) -> bool:
+        """Schedule another try of a firing whose action failed: with back-off for as long as
+        MongoDB or Kafka are away, and up to the policy's attempts for anything else; True when
+        it is given up instead."""
         firing_id = due.firing.firing_id
-        attempts = (self._retries[firing_id].attempts if firing_id in self._retries else 0) + 1
-        delay = retry_delay(attempts)
+        earlier = self._retries.get(firing_id)
+        attempts = (earlier.attempts if earlier is not None else 0) + 1
+        failures = earlier.failures if earlier is not None else 0
+        if is_outage(error):
+            delay = retry_delay(attempts)
+            HANDLER_FAILURES.labels(topic=SCHEDULES, outcome="outage").inc()
+        else:
+            failures += 1
+            if self._policy.gives_up(failures):
+                HANDLER_FAILURES.labels(topic=SCHEDULES, outcome=GIVEN_UP).inc()
+                return True
+            delay = self._policy.wait_after(failures)
+            HANDLER_FAILURES.labels(topic=SCHEDULES, outcome="retried").inc()
         self._retries[firing_id] = _Retry(
-            job, due, attempts, self._clock() + timedelta(seconds=delay)
+            job, due, attempts, self._clock() + timedelta(seconds=delay), failures
         )
         FIRINGS.labels(kind=job.kind.value, outcome="failed").inc()
         log.warning(
@@ -288,6 +406,7 @@ class FiringLoop:
             retry_in_seconds=delay,
             error=repr(error)[:300],
         )
+        return False
 
     async def _retry_failed(self) -> None:
         now = self._clock()
@@ -346,16 +465,41 @@ class FiringLoop:
                     {"$set": {"state": DONE, "doneAt": now, "outcome": "schedule-gone"}},
                 )
                 continue
-            job = Job.of(document)
-            due = DueFiring(
-                Firing(firing["scheduleId"], firing["scheduledFor"]), FiringReason(firing["reason"])
-            )
             log.warning(
                 "completing a firing another replica left",
                 firing_id=firing["_id"],
                 left_by=firing["by"],
             )
-            await self._move_on(job, due, now)
+            try:
+                job = Job.of(document)
+                due = DueFiring(
+                    Firing(firing["scheduleId"], firing["scheduledFor"]),
+                    FiringReason(firing["reason"]),
+                )
+            except Exception as error:  # a document this loop cannot read: not ours to fire
+                if is_outage(error):
+                    raise
+                await self._firings.update_one(
+                    {"_id": firing["_id"]},
+                    {
+                        "$set": {
+                            "state": DONE,
+                            "doneAt": now,
+                            "outcome": GIVEN_UP,
+                            "detail": f"{INTERNAL_ERROR}: {describe(error)}"[:500],
+                        }
+                    },
+                )
+                await self._schedule_failed(document, error)
+                continue
+            try:
+                await self._move_on(job, due, now)
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                # Acted on all the same; the loop's passes give the schedule up should it keep
+                # failing to move on.
+                log.warning("schedule could not be moved on", error=describe(error)[:300])
             await self._run(job, due, outcome="resumed")
             taken += 1
         return taken

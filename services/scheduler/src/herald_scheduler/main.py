@@ -14,6 +14,7 @@ from uuid import uuid4
 from fastapi import FastAPI
 
 from herald_core.attempt_plan import AttemptPlan
+from herald_infra.kafka.handler_retries import retry_policy
 from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.command_line import parse_service_arguments
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
@@ -55,6 +56,7 @@ def build_replica(runtime: ServiceRuntime, settings: SchedulerSettings) -> Sched
         actions,
         tick_seconds=settings.scheduler_tick_seconds,
         abandon_after_seconds=settings.scheduler_lease_seconds,
+        retry=retry_policy(settings),
     )
     return SchedulerReplica(db, lease, loop, configured_system_jobs(settings))
 

@@ -14,7 +14,9 @@ Steps, in order, each its own function and each safe to run twice or from two pl
 6. pause by the system a running campaign whose messages fail (``PauseCampaign`` by system).
 
 A step that fails is logged and the others still run; the sweep then reports the failure, so
-its firing is tried again.
+its firing is tried again. Within a step, a campaign (or message) whose work fails for a reason
+other than an outage is skipped and the step goes on with the others (see
+:mod:`.sweep_failures`: after ``HERALD_HANDLER_ATTEMPTS`` sweeps in a row it is dead-lettered).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
 
@@ -36,6 +38,7 @@ from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
 from herald_core.messages.states import MessageStatus
 from herald_core.schedules import campaign_schedule_id
 from herald_infra.campaigns.fan_out_watermark import FAN_OUT, Watermark, stalled_fan_out
+from herald_infra.kafka.handler_retries import retry_policy
 from herald_infra.messages.counters import count_by_status, reconcile_counters
 from herald_infra.messages.queueing import (
     publish_send_events,
@@ -62,9 +65,11 @@ from herald_scheduler.campaign_rules import (
 from herald_scheduler.expired_claims import ExpiredClaimPolicy, resolve_expired_claims
 from herald_scheduler.metrics import SWEEP_ACTIONS, SWEEP_DURATION
 from herald_scheduler.settings import SchedulerSettings
+from herald_scheduler.sweep_failures import SweepItemFailures
 
 log = get_logger(__name__)
 
+T = TypeVar("T")
 C = CampaignStatus
 RECONCILED_STATUSES = (C.RUNNING, C.PAUSED, C.SCHEDULED)
 FINISHED = (C.COMPLETED, C.CANCELLED)
@@ -111,9 +116,19 @@ async def resolve_claims(
     policy: ExpiredClaimPolicy,
     now: datetime,
     limit: int,
+    items: SweepItemFailures | None = None,
 ) -> None:
     """Step 1: claims whose lease ran out, by policy (:mod:`.expired_claims`)."""
-    swept = await resolve_expired_claims(db, broker, plan=plan, policy=policy, now=now, limit=limit)
+    swept = await resolve_expired_claims(
+        db,
+        broker,
+        plan=plan,
+        policy=policy,
+        now=now,
+        limit=limit,
+        items=items,
+        errors=report.errors,
+    )
     report.claims_failed += swept.failed
     report.claims_resent += swept.resent
     SWEEP_ACTIONS.labels(action="claims-failed").inc(swept.failed)
@@ -121,7 +136,12 @@ async def resolve_claims(
 
 
 async def end_unsent_messages(
-    db: Database, report: SweepReport, *, now: datetime, recent_since: datetime
+    db: Database,
+    report: SweepReport,
+    *,
+    now: datetime,
+    recent_since: datetime,
+    items: SweepItemFailures | None = None,
 ) -> None:
     """Step 2: unsent messages past their validity become ``expired``; the unsent messages a
     cancelled campaign still has (a cancel that stopped half-way, a message a sender handed
@@ -131,14 +151,17 @@ async def end_unsent_messages(
     SWEEP_ACTIONS.labels(action="expired").inc(expired)
     cancelled = 0
     async for campaign in db[CAMPAIGNS].find(
-        {"status": C.CANCELLED.value}, {"counts": 1, "updatedAt": 1}
+        {"status": C.CANCELLED.value}, {"counts": 1, "updatedAt": 1, "tenantId": 1}
     ):
-        counts = campaign.get("counts") or {}
-        unsent = sum(int(counts.get(s.value, 0)) for s in UNSENT_STATUSES)
-        updated_at = campaign.get("updatedAt")
-        recent = isinstance(updated_at, datetime) and updated_at >= recent_since
-        if unsent or recent:
-            cancelled += await cancel_unsent_messages(db, campaign["_id"])
+
+        async def cancel(campaign: Document = campaign) -> int:
+            counts = campaign.get("counts") or {}
+            unsent = sum(int(counts.get(s.value, 0)) for s in UNSENT_STATUSES)
+            updated_at = campaign.get("updatedAt")
+            recent = isinstance(updated_at, datetime) and updated_at >= recent_since
+            return await cancel_unsent_messages(db, campaign["_id"]) if unsent or recent else 0
+
+        cancelled += await _each(items, "unsent", campaign, cancel, report) or 0
     report.cancelled += cancelled
     SWEEP_ACTIONS.labels(action="cancelled").inc(cancelled)
 
@@ -151,6 +174,7 @@ async def republish_lost_publishes(
     topic: str,
     published_before: datetime,
     limit: int,
+    items: SweepItemFailures | None = None,
 ) -> None:
     """Step 3: messages whose publish was lost, up to ``limit`` per campaign, on the plan's
     first send topic. Only running campaigns' (a resume publishes a paused campaign's; a cancel
@@ -166,35 +190,57 @@ async def republish_lost_publishes(
     running = [
         c
         async for c in db[CAMPAIGNS].find(
-            {"status": C.RUNNING.value}, {"_id": 1, FAN_OUT: 1, "dispatchedRun": 1}
+            {"status": C.RUNNING.value},
+            {"_id": 1, "tenantId": 1, FAN_OUT: 1, "dispatchedRun": 1},
         )
     ]
     republished = 0
     for campaign in running:
-        campaign_id = campaign["_id"]
-        stale = [
-            doc
-            async for doc in db[MESSAGES]
-            .find(
-                {
-                    "campaignId": campaign_id,
-                    "status": MessageStatus.PENDING.value,
-                    "accountId": {"$ne": None},
-                    "updatedAt": {"$lte": published_before},
-                }
+
+        async def republish(campaign: Document = campaign) -> int:
+            return await _republish_campaign(
+                db, broker, campaign, topic=topic, published_before=published_before, limit=limit
             )
-            .limit(limit)
-        ]
-        if stale:
-            republished += await queue_messages(db, broker, campaign_id, stale, topic=topic)
-        if stalled := stalled_fan_out(campaign, published_before):
-            republished += await publish_past_watermark(
-                db, broker, campaign_id, stalled, topic=topic, limit=limit
-            )
+
+        republished += await _each(items, "republish", campaign, republish, report) or 0
     if republished:
         log.warning("messages whose publish was lost published again", messages=republished)
     report.republished += republished
     SWEEP_ACTIONS.labels(action="republished").inc(republished)
+
+
+async def _republish_campaign(
+    db: Database,
+    broker: KafkaBroker,
+    campaign: Document,
+    *,
+    topic: str,
+    published_before: datetime,
+    limit: int,
+) -> int:
+    """Step 3 for one running campaign; returns how many messages it published again."""
+    republished = 0
+    campaign_id = campaign["_id"]
+    stale = [
+        doc
+        async for doc in db[MESSAGES]
+        .find(
+            {
+                "campaignId": campaign_id,
+                "status": MessageStatus.PENDING.value,
+                "accountId": {"$ne": None},
+                "updatedAt": {"$lte": published_before},
+            }
+        )
+        .limit(limit)
+    ]
+    if stale:
+        republished += await queue_messages(db, broker, campaign_id, stale, topic=topic)
+    if stalled := stalled_fan_out(campaign, published_before):
+        republished += await publish_past_watermark(
+            db, broker, campaign_id, stalled, topic=topic, limit=limit
+        )
+    return republished
 
 
 async def publish_past_watermark(
@@ -238,51 +284,73 @@ async def publish_past_watermark(
 
 
 async def reconcile_campaign_counters(
-    db: Database, report: SweepReport, *, recent_since: datetime
+    db: Database,
+    report: SweepReport,
+    *,
+    recent_since: datetime,
+    items: SweepItemFailures | None = None,
 ) -> None:
     """Step 4: set the counters of running, paused and scheduled campaigns, and of those that
     finished since ``recent_since``, to a recount of their messages."""
-    ids = [
-        c["_id"]
+    campaigns = [
+        c
         async for c in db[CAMPAIGNS].find(
-            {"status": {"$in": [s.value for s in RECONCILED_STATUSES]}}, {"_id": 1}
+            {"status": {"$in": [s.value for s in RECONCILED_STATUSES]}}, {"_id": 1, "tenantId": 1}
         )
     ]
-    ids += [
-        c["_id"]
+    campaigns += [
+        c
         async for c in db[CAMPAIGNS].find(
             {"status": {"$in": [s.value for s in FINISHED]}, "updatedAt": {"$gte": recent_since}},
-            {"_id": 1},
+            {"_id": 1, "tenantId": 1},
         )
     ]
     reconciled = 0
-    for campaign_id in ids:
-        corrections = await reconcile_counters(db, campaign_id)
-        if corrections:
-            reconciled += 1
-            log.warning("campaign counters reconciled", campaign_id=campaign_id, **corrections)
+    for campaign in campaigns:
+
+        async def reconcile(campaign_id: str = campaign["_id"]) -> int:
+            corrections = await reconcile_counters(db, campaign_id)
+            if corrections:
+                log.warning("campaign counters reconciled", campaign_id=campaign_id, **corrections)
+            return 1 if corrections else 0
+
+        reconciled += await _each(items, "counters", campaign, reconcile, report) or 0
     report.counters_reconciled += reconciled
     SWEEP_ACTIONS.labels(action="counters-reconciled").inc(reconciled)
 
 
 async def complete_finished_runs(
-    db: Database, broker: KafkaBroker, report: SweepReport, *, now: datetime
+    db: Database,
+    broker: KafkaBroker,
+    report: SweepReport,
+    *,
+    now: datetime,
+    items: SweepItemFailures | None = None,
 ) -> None:
     """Step 5: a running campaign whose run is over moves (compare-and-set on status and run)
     to ``completed``, or back to ``scheduled`` while its recurring schedule is active, and its
     ``CampaignCompleted`` (``CampaignFailed`` when the run sent nothing) is published; an end
     recorded whose event did not make it is published again."""
     async for campaign in db[CAMPAIGNS].find({"status": C.RUNNING.value}):
-        if int(campaign.get("dispatchedRun") or 0) != int(campaign.get("run") or 0):
-            continue  # the dispatcher is still making this run's messages
-        unfinished = await has_messages_in(db, campaign["_id"], UNFINISHED)
-        if not run_is_over(campaign, unfinished_messages=unfinished):
-            continue
-        await _end_run(db, campaign, now)
+
+        async def end_if_over(campaign: Document = campaign) -> None:
+            if int(campaign.get("dispatchedRun") or 0) != int(campaign.get("run") or 0):
+                return  # the dispatcher is still making this run's messages
+            unfinished = await has_messages_in(db, campaign["_id"], UNFINISHED)
+            if run_is_over(campaign, unfinished_messages=unfinished):
+                await _end_run(db, campaign, now)
+
+        await _each(items, "completion", campaign, end_if_over, report)
     async for campaign in db[CAMPAIGNS].find(
         {f"{RUN_COMPLETION}.publishedAt": None, f"{RUN_COMPLETION}.run": {"$gte": 1}}
     ):
-        end = await _publish_run_end(db, broker, campaign)
+
+        async def announce(campaign: Document = campaign) -> RunEnd:
+            return await _publish_run_end(db, broker, campaign)
+
+        end = await _each(items, "completion-event", campaign, announce, report)
+        if end is None:
+            continue
         (report.failed if end is RunEnd.FAILED else report.completed).append(campaign["_id"])
         SWEEP_ACTIONS.labels(action=end.value).inc()
 
@@ -367,30 +435,55 @@ async def auto_pause_failing_campaigns(
     *,
     min_attempts: int,
     failure_ratio: float,
+    items: SweepItemFailures | None = None,
 ) -> None:
     """Step 6: ask the campaign service to pause (by the system, with the reason) each running
     campaign whose messages fail (see :func:`auto_pause_verdict`). The command's id derives from
     the campaign's launch or resume, so it applies once however many sweeps publish it."""
     async for campaign in db[CAMPAIGNS].find({"status": C.RUNNING.value}):
-        verdict = auto_pause_verdict(
-            campaign, min_attempts=min_attempts, failure_ratio=failure_ratio
-        )
-        if verdict is None:
-            continue
-        command = PauseCampaign(
-            type="campaign.pause",
-            event_id=auto_pause_event_id(campaign),
-            tenant_id=campaign["tenantId"],
-            campaign_id=campaign["_id"],
-            by="system",
-            reason=verdict.reason,
-        )
-        await broker.publish(command, topic=CAMPAIGN_COMMANDS, key=campaign["_id"].encode())
-        log.warning(
-            "campaign paused by the system", campaign_id=campaign["_id"], reason=verdict.reason
-        )
-        report.auto_paused.append(campaign["_id"])
-        SWEEP_ACTIONS.labels(action="auto-paused").inc()
+
+        async def pause_if_failing(campaign: Document = campaign) -> bool:
+            verdict = auto_pause_verdict(
+                campaign, min_attempts=min_attempts, failure_ratio=failure_ratio
+            )
+            if verdict is None:
+                return False
+            command = PauseCampaign(
+                type="campaign.pause",
+                event_id=auto_pause_event_id(campaign),
+                tenant_id=campaign["tenantId"],
+                campaign_id=campaign["_id"],
+                by="system",
+                reason=verdict.reason,
+            )
+            await broker.publish(command, topic=CAMPAIGN_COMMANDS, key=campaign["_id"].encode())
+            log.warning(
+                "campaign paused by the system", campaign_id=campaign["_id"], reason=verdict.reason
+            )
+            return True
+
+        if await _each(items, "auto-pause", campaign, pause_if_failing, report):
+            report.auto_paused.append(campaign["_id"])
+            SWEEP_ACTIONS.labels(action="auto-paused").inc()
+
+
+async def _each(
+    items: SweepItemFailures | None,
+    step: str,
+    campaign: Document,
+    work: Callable[[], Awaitable[T]],
+    report: SweepReport,
+) -> T | None:
+    """One campaign's work of a step, kept from the others' by ``items`` (when given)."""
+    if items is None:
+        return await work()
+    return await items.run(
+        step,
+        work,
+        campaign_id=str(campaign.get("_id")),
+        tenant_id=campaign.get("tenantId"),
+        errors=report.errors,
+    )
 
 
 class Sweep:
@@ -409,13 +502,14 @@ class Sweep:
         self._settings = settings
         self._plan = AttemptPlan.parse(settings.attempt_plan)
         self._clock = clock
+        self._items = SweepItemFailures(broker, retry_policy(settings))
 
     async def run(self) -> SweepReport:
         """One sweep; raises :class:`SweepIncomplete` (after every step ran) if a step failed."""
         started = time.perf_counter()
         now = self._clock()
         s = self._settings
-        db, broker, report = self._db, self._broker, SweepReport()
+        db, broker, report, items = self._db, self._broker, SweepReport(), self._items
         recent_since = now - timedelta(seconds=s.sweep_recent_seconds)
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             (
@@ -428,9 +522,15 @@ class Sweep:
                     policy=ExpiredClaimPolicy(s.expired_claim_policy),
                     now=now,
                     limit=s.sweep_batch_size,
+                    items=items,
                 ),
             ),
-            ("unsent", lambda: end_unsent_messages(db, report, now=now, recent_since=recent_since)),
+            (
+                "unsent",
+                lambda: end_unsent_messages(
+                    db, report, now=now, recent_since=recent_since, items=items
+                ),
+            ),
             (
                 "republish",
                 lambda: republish_lost_publishes(
@@ -440,13 +540,19 @@ class Sweep:
                     topic=self._plan.first_topic,
                     published_before=now - timedelta(seconds=s.republish_grace_seconds),
                     limit=s.sweep_batch_size,
+                    items=items,
                 ),
             ),
             (
                 "counters",
-                lambda: reconcile_campaign_counters(db, report, recent_since=recent_since),
+                lambda: reconcile_campaign_counters(
+                    db, report, recent_since=recent_since, items=items
+                ),
             ),
-            ("completion", lambda: complete_finished_runs(db, broker, report, now=now)),
+            (
+                "completion",
+                lambda: complete_finished_runs(db, broker, report, now=now, items=items),
+            ),
             (
                 "auto-pause",
                 lambda: auto_pause_failing_campaigns(
@@ -455,6 +561,7 @@ class Sweep:
                     report,
                     min_attempts=s.auto_pause_min_attempts,
                     failure_ratio=s.auto_pause_failure_ratio,
+                    items=items,
                 ),
             ),
         ]

@@ -3,7 +3,9 @@
 A schedule is one-shot (``sendAt``) or recurring (a cron expression in a time zone). Cron
 expressions have five fields (minute hour day month weekday), or six with seconds last
 (``* * * * * */5``: every five seconds), as croniter reads them; times are computed in the
-schedule's zone, so ``0 9 * * MON`` in ``Europe/Berlin`` is 09:00 Berlin time across DST.
+schedule's zone, so ``0 9 * * MON`` in ``Europe/Berlin`` is 09:00 Berlin time across DST. An
+expression must also fire: one with no firing within :data:`CRON_HORIZON_YEARS` (``0 0 30 2 *``,
+February 30th) is refused like one that cannot be read.
 
 Documents of ``schedules`` (see :mod:`herald_infra.mongo.client`): ``_id``, ``kind``
 (:class:`ScheduleKind`), ``tenantId`` (None for system jobs), ``campaignId``, ``sendAt`` or
@@ -20,9 +22,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 SCHEDULE_ID_PREFIX = "sch_"
+
+CRON_HORIZON_YEARS = 5
+"""A cron expression a schedule takes must fire within this many years (calendar years, as
+croniter counts them) of the moment it is given. A 29th of February comes every four years
+(until 2100), so what this refuses is an expression that never fires (``0 0 30 2 *``), which
+would otherwise fail every time its next firing is computed, and the odd one that fires once in
+decades (the fifth Monday of a February)."""
 
 
 class ScheduleKind(StrEnum):
@@ -38,7 +47,8 @@ SYSTEM_KINDS: frozenset[ScheduleKind] = frozenset({ScheduleKind.REDRIVE, Schedul
 
 
 class InvalidSchedule(ValueError):
-    """A cron expression or time zone that cannot be read; the message says which."""
+    """A cron expression or time zone that cannot be read, or an expression that does not
+    fire; the message says which."""
 
 
 def zone(name: str) -> ZoneInfo:
@@ -48,8 +58,7 @@ def zone(name: str) -> ZoneInfo:
         raise InvalidSchedule(f"unknown time zone {name!r}") from None
 
 
-def check_cron(expression: str) -> None:
-    """Raise :class:`InvalidSchedule` unless ``expression`` is a cron expression we can read."""
+def _check_syntax(expression: str) -> None:
     fields = expression.split()
     if len(fields) not in (5, 6) or not croniter.is_valid(expression):
         raise InvalidSchedule(
@@ -58,14 +67,36 @@ def check_cron(expression: str) -> None:
         )
 
 
+def check_cron(expression: str, timezone: str = "UTC", *, now: datetime | None = None) -> None:
+    """Raise :class:`InvalidSchedule` unless ``expression`` is a cron expression we can read
+    that fires within :data:`CRON_HORIZON_YEARS` after ``now`` (the clock when not given) in
+    ``timezone``."""
+    _check_syntax(expression)
+    after = (now or datetime.now(UTC)).astimezone(zone(timezone))
+    try:
+        croniter(expression, after, max_years_between_matches=CRON_HORIZON_YEARS).get_next(datetime)
+    except CroniterBadDateError:
+        raise InvalidSchedule(_does_not_fire(expression, CRON_HORIZON_YEARS)) from None
+
+
+def _does_not_fire(expression: str, years: int) -> str:
+    return (
+        f"cron expression {expression!r} does not fire within {years} years (a day its months "
+        "do not have, like the 30th of February?)"
+    )
+
+
 def next_fire_time(expression: str, timezone: str, after: datetime) -> datetime:
-    """The first time strictly after ``after`` at which the cron expression fires (in UTC)."""
-    check_cron(expression)
+    """The first time strictly after ``after`` at which the cron expression fires (in UTC);
+    :class:`InvalidSchedule` for one that cannot be read or never fires."""
+    _check_syntax(expression)
     local = after.astimezone(zone(timezone))
     try:
         fire: datetime = croniter(expression, local).get_next(datetime)
     except CroniterBadCronError as error:  # pragma: no cover - is_valid caught it
         raise InvalidSchedule(str(error)) from None
+    except CroniterBadDateError:  # none within croniter's own search, 50 years
+        raise InvalidSchedule(_does_not_fire(expression, 50)) from None
     return fire.astimezone(UTC)
 
 

@@ -52,7 +52,10 @@ def sender_publications(plan: AttemptPlan, route: Route) -> list[Publication]:
         *publications,
         message_dead_letters(
             "Messages whose attempt plan is exhausted, or that failed for good (an invalid or "
-            "non-WhatsApp number, a rejected body, a disabled account)"
+            "non-WhatsApp number, a rejected body, a disabled account, a gateway that cannot be "
+            "used as configured: gateway-misconfigured), or whose delivery kept failing for "
+            "another reason than an outage (internal-error, after HERALD_HANDLER_ATTEMPTS "
+            "tries)"
         ),
         status_changes(
             "Each status a sender moves a message to (sending, sent, retrying, failed, "

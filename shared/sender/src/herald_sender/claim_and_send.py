@@ -27,11 +27,13 @@ from herald_core.contracts.topics import MESSAGE_STATUS
 from herald_core.messages.states import CLAIMABLE_STATUSES, MessageStatus
 from herald_gateways.failures import CIRCUIT_OPEN, circuit_open
 from herald_gateways.interface import GatewayError, MediaFile, SendReceipt
+from herald_infra.kafka.handler_retries import INTERNAL_ERROR, describe
 from herald_infra.messages.attempt_outcomes import (
     RecordOrigin,
     attempt_record,
     fail_message,
     next_attempt_after,
+    publish_dead_letter,
     republish_unfinished,
     schedule_next_attempt,
 )
@@ -163,6 +165,39 @@ class MessageSender:
         status = await self._attempt(event, route, claimed_at, origin)
         self._called.discard((event.message_id, event.attempt))
         return status
+
+    async def give_up(
+        self, event: SendMessage, origin: RecordOrigin, error: Exception
+    ) -> MessageStatus | None:
+        """End a message whose delivery kept failing with ``error``, neither an outage nor a
+        gateway's answer (a bug, a sender account that cannot be read): claimed if it was not,
+        then ``failed`` as ``internal-error`` (permanent: an operator redrives it once the cause
+        is fixed) with its dead letter. A message whose gateway call this process made keeps its
+        claim for the sweep (its outcome is unknown) and only its dead letter is published; one
+        claimed or ended by someone else is left as it is (None)."""
+        bind_context(campaign_id=event.campaign_id, message_id=event.message_id)
+        failure = GatewayError(INTERNAL_ERROR, describe(error)[:1000], retryable=False)
+        SEND_ATTEMPTS.labels(
+            delivery_method=self._profile.delivery_method, outcome=INTERNAL_ERROR
+        ).inc()
+        if (event.message_id, event.attempt) in self._called:
+            await publish_dead_letter(self._broker, event, failure, origin)
+            log.error("message given up after its gateway call; the sweep resolves its claim")
+            return None
+        source = await self._claim(event, utc_now())
+        if source is not None:
+            await self._publish_status(event, MessageStatus.SENDING, source)
+        elif await self._own_claim_not_sent(event) is None:
+            # Failed by an earlier try whose dead letter did not make it (Kafka away), or
+            # claimed or ended by someone else meanwhile.
+            method = self._profile.delivery_method
+            if not await republish_unfinished(self._db, self._broker, self._plan, event, method):
+                log.warning("message given up, but claimed or done by someone else meanwhile")
+            return None
+        log.error("message given up", reason=INTERNAL_ERROR, error=failure.detail[:300])
+        return await outlast_outage(
+            partial(self._route_failure, event, failure, origin), what="message given up"
+        )
 
     async def _attempt(
         self, event: SendMessage, route: SendRoute, claimed_at: datetime, origin: RecordOrigin

@@ -116,8 +116,10 @@ def _lane_consumer(
     runtime: ServiceRuntime, service: str, profile: SenderProfile, sender: MessageSender
 ) -> LaneConsumer:
     """The consumer of the deployment's send topic: one lane per sender account, each record
-    handed to ``sender``, handed back on stop."""
+    handed to ``sender``, handed back on stop, given up after ``HERALD_HANDLER_ATTEMPTS``
+    failures that are not outages."""
     settings = runtime.settings
+    records = SendRecordHandler(sender, runtime.broker)
     return LaneConsumer(
         lambda: AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -132,18 +134,17 @@ def _lane_consumer(
             fetch_max_bytes=PREFETCH_BYTES,
         ),
         profile.topic,
-        HandBackOnStop(
-            SendRecordHandler(sender, runtime.broker),
-            runtime.db,
-            runtime.broker,
-            profile.delivery_method,
-        ),
+        HandBackOnStop(records, runtime.db, runtime.broker, profile.delivery_method),
         LaneLimits(
             max_in_flight=settings.sender_max_in_flight,
             # On SIGTERM a lane hands back a send still waiting for its account's turn, so
             # the longest it holds on is one gateway call (see graceful_stop).
             drain_seconds=settings.gateway_timeout_seconds + STOP_MARGIN,
+            attempts=settings.handler_attempts,
+            retry_backoff_seconds=settings.handler_backoff_seconds,
         ),
+        # A record that kept failing fails its message (internal-error) and is dead-lettered.
+        give_up=records.give_up,
     )
 
 

@@ -3,7 +3,11 @@ this sender's route (``account.session_for(route)``), or the process's configure
 the default account (a tenant without accounts).
 
 - Gateways (HTTP clients) are built by ``build_gateway`` once per adapter, base URL and API key
-  and shared by every account on them; :meth:`GatewayDirectory.close` closes them all.
+  and shared by every account on them; :meth:`GatewayDirectory.close` closes them all. A
+  gateway that cannot even be built (a base URL with a tab in it, an unknown adapter) is an
+  :class:`UnusableGateway`: every call of it fails ``gateway-misconfigured`` (permanent), so
+  its account's messages fail after their claim, its session health check shows ``FAILED``
+  with the reason, and the accounts beside it go on.
 - Accounts are looked up in MongoDB at most once per ``cache_seconds`` (a few seconds): a change
   or a disable takes effect that soon, without a read per message. A lookup that fails while an
   older answer is known uses the older answer.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from herald_core.accounts.model import GatewaySession, SenderAccount
@@ -31,7 +35,16 @@ from herald_gateways.failures import (
     account_not_found,
     session_not_connected,
 )
-from herald_gateways.interface import Gateway, GatewayError, SessionStatus
+from herald_gateways.interface import (
+    Gateway,
+    GatewayError,
+    GatewayInfo,
+    LoginQr,
+    MediaFile,
+    SendReceipt,
+    SessionHealth,
+    SessionStatus,
+)
 from herald_gateways.registry import build_gateway
 from herald_infra.accounts.repository import find_account
 from herald_infra.mongo.client import Database
@@ -111,8 +124,10 @@ class SendRoute:
     def check_session(self) -> None:
         """Raise ``session-not-connected`` (retryable) when the last health check found the
         session not WORKING, without calling the gateway; ``gateway-misconfigured`` (permanent)
-        when it found the gateway cannot serve the session at all. A session not checked yet is
-        tried: the gateway tells."""
+        when the gateway cannot be used as configured or a check found it cannot serve the
+        session at all. A session not checked yet is tried: the gateway tells."""
+        if isinstance(self.gateway, UnusableGateway):
+            raise self.gateway.error
         if self.health is not None and self.health.misconfigured:
             raise GatewayError(
                 GATEWAY_MISCONFIGURED,
@@ -121,6 +136,64 @@ class SendRoute:
             )
         if self.health is not None and not self.health.connected:
             raise session_not_connected(self.session, self.health.status.value, self.health.detail)
+
+
+class UnusableGateway:
+    """A gateway whose configuration cannot be used at all (its client could not be built):
+    every call raises its ``gateway-misconfigured`` error, without any I/O."""
+
+    def __init__(self, address: SessionAddress, cause: Exception) -> None:
+        self.error = GatewayError(
+            GATEWAY_MISCONFIGURED,
+            f"the {address.adapter} gateway at {address.base_url!r} cannot be used: "
+            f"{type(cause).__name__}: {cause}; fix the account's gateway, then redrive",
+            retryable=False,
+        )
+
+    async def send_text(
+        self, *, session: str, phone: str, text: str, message_id: str
+    ) -> SendReceipt:
+        raise self.error
+
+    async def send_media(
+        self, *, session: str, phone: str, media: MediaFile, caption: str, message_id: str
+    ) -> SendReceipt:
+        raise self.error
+
+    async def session_health(self, session: str) -> SessionHealth:
+        raise self.error
+
+    async def session_status(self, session: str) -> str:
+        raise self.error
+
+    async def login_qr(self, session: str) -> LoginQr | None:
+        raise self.error
+
+    async def server_info(self) -> GatewayInfo:
+        raise self.error
+
+    async def ensure_session(self, session: str) -> bool:
+        raise self.error
+
+    async def configure_webhook(
+        self,
+        session: str,
+        *,
+        url: str,
+        events: Sequence[str],
+        headers: Mapping[str, str],
+        hmac_key: str | None,
+    ) -> None:
+        raise self.error
+
+    async def check_numbers(self, session: str, phones: Sequence[str]) -> dict[str, bool]:
+        raise self.error
+
+    async def phone_of_lid(self, session: str, lid: str) -> str | None:
+        raise self.error
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass
@@ -194,13 +267,23 @@ class GatewayDirectory:
         )
 
     def gateway(self, address: SessionAddress) -> Gateway:
-        """The shared client of the session's gateway (built on first use)."""
+        """The shared client of the session's gateway (built on first use); an
+        :class:`UnusableGateway` when the client cannot be built from its configuration."""
         key = address.gateway_key
         gateway = self._gateways.get(key)
         if gateway is None:
-            gateway = self._build(
-                address.adapter, address.base_url, address.api_key, self.timeout_seconds
-            )
+            try:
+                gateway = self._build(
+                    address.adapter, address.base_url, address.api_key, self.timeout_seconds
+                )
+            except Exception as error:  # building is pure: only the configuration can fail it
+                gateway = UnusableGateway(address, error)
+                log.warning(
+                    "gateway cannot be used as configured",
+                    adapter=address.adapter,
+                    base_url=repr(address.base_url),
+                    error=repr(error),
+                )
             self._gateways[key] = gateway
         return gateway
 

@@ -11,8 +11,11 @@ make every account of the partition wait for the slowest. Instead:
   was finished after it is consumed again and skipped by its claim;
 - a partition whose lanes hold too many unfinished records is paused until they drain, so
   memory stays bounded whatever the lag;
-- a record whose handling fails unexpectedly (MongoDB or Kafka unavailable) is retried in its
-  lane after a back-off, holding up only its account; it is finished only once handled;
+- a record whose handling fails is retried in its lane after a back-off, holding up only its
+  account: for as long as MongoDB or Kafka are away (an outage), or else up to
+  ``LaneLimits.attempts`` tries in all; then it is given up: handed to the consumer's
+  ``give_up`` (the sender fails its message as ``internal-error`` and dead-letters it) and
+  finished, so that the partition's commit point moves on past it;
 - on a rebalance, the revoked partitions' progress is committed and the records their lanes did
   not start are dropped (the new owner reads them from the commit point);
 - on stop (SIGTERM), nothing new is fetched or started; each lane finishes the record it is on,
@@ -33,13 +36,22 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from herald_infra.kafka.handler_retries import RetryPolicy, describe, is_outage
 from herald_infra.runtime.logging import get_logger
-from herald_infra.runtime.metrics import SENDER_IN_FLIGHT, SENDER_LANES, SENDER_PAUSED_PARTITIONS
+from herald_infra.runtime.metrics import (
+    HANDLER_FAILURES,
+    SENDER_IN_FLIGHT,
+    SENDER_LANES,
+    SENDER_PAUSED_PARTITIONS,
+)
 from herald_sender.partition_progress import PartitionProgress
 
 log = get_logger(__name__)
 
 RecordHandler = Callable[[Any], Awaitable[None]]
+RecordRecoverer = Callable[[Any, Exception], Awaitable[None]]
+"""Given a record and the error it kept failing with, makes it a dead letter (the recoverer of
+Spring Kafka's error handlers); returns once that is durable."""
 
 
 class RecordHandedBack(Exception):
@@ -57,11 +69,25 @@ class LaneLimits:
     bounded by this whatever the lag and whatever the partition count."""
     min_partition_share: int = 20
     commit_interval_seconds: float = 1.0
-    retry_backoff_seconds: float = 1.0
+    retry_backoff_seconds: float = 0.5
+    """The wait before a failed record's second try; it doubles with each further one, up to
+    ``longest_backoff_seconds``."""
+    longest_backoff_seconds: float = 5.0
+    attempts: int = 3
+    """Tries of a record whose handling fails with an error that is not an outage of MongoDB
+    or Kafka (those are retried until they end); the last failure gives the record up."""
     fetch_max_records: int = 500
     drain_seconds: float = 10.0
     """On stop, how long the lanes may take to finish the records they are on; a record still
     running after that is abandoned (uncommitted, its claim left to the sweep)."""
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=self.attempts,
+            backoff_seconds=self.retry_backoff_seconds,
+            longest_backoff_seconds=self.longest_backoff_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -89,14 +115,19 @@ class LaneConsumer:
         topic: str,
         handle: RecordHandler,
         limits: LaneLimits | None = None,
+        *,
+        give_up: RecordRecoverer | None = None,
     ) -> None:
         """``new_consumer`` builds the consumer at start (aiokafka wants a running loop); it
-        must have a ``group_id`` and ``enable_auto_commit=False``."""
+        must have a ``group_id`` and ``enable_auto_commit=False``. ``give_up`` dead-letters a
+        record that kept failing; without one, such a record is only logged."""
         self._new_consumer = new_consumer
         self._consumer: AIOKafkaConsumer | Any = None
         self._topic = topic
         self._handle = handle
+        self._give_up = give_up
         self._limits = limits or LaneLimits()
+        self._retry = self._limits.retry_policy
         self._progress: dict[TopicPartition, PartitionProgress] = {}
         self._generation: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
@@ -224,8 +255,11 @@ class LaneConsumer:
         )
 
     async def _handle_until_done(self, work: _Work) -> bool:
-        """Handle the record, retrying what fails unexpectedly (MongoDB or Kafka away) in this
-        lane only; False when it was abandoned (stopping, or its partition was revoked)."""
+        """Handle the record in this lane only, retrying an outage for as long as it lasts and
+        any other error up to ``LaneLimits.attempts`` tries, then giving the record up; True
+        once it is handled or given up, False when it was abandoned (stopping, or its partition
+        was revoked)."""
+        failures = outages = 0
         while True:
             try:
                 await self._handle(work.record)
@@ -234,13 +268,64 @@ class LaneConsumer:
                 self._handed_back += 1
                 return False
             except Exception as error:
+                if is_outage(error):
+                    outages += 1
+                    wait = self._retry.wait_after(outages)
+                    HANDLER_FAILURES.labels(topic=self._topic, outcome="outage").inc()
+                else:
+                    failures, outages = failures + 1, 0
+                    if self._retry.gives_up(failures):
+                        HANDLER_FAILURES.labels(topic=self._topic, outcome="given-up").inc()
+                        return await self._give_up_record(work, error, failures)
+                    wait = self._retry.wait_after(failures)
+                    HANDLER_FAILURES.labels(topic=self._topic, outcome="retried").inc()
                 log.warning(
                     "send record failed; retrying",
                     partition=work.partition.partition,
                     offset=work.record.offset,
-                    error=repr(error),
+                    outage=outages > 0,
+                    failures=failures,
+                    retry_in_seconds=wait,
+                    error=describe(error)[:300],
                 )
-            await asyncio.sleep(self._limits.retry_backoff_seconds)
+            await asyncio.sleep(wait)
+            if self._stopping or not self._is_current(work):
+                return False
+
+    async def _give_up_record(self, work: _Work, error: Exception, failures: int) -> bool:
+        """Hand a record that kept failing to ``give_up`` (retried through outages); True once
+        that is done or could not be done for another reason (logged: the lane moves on
+        regardless), False when it was abandoned."""
+        log.error(
+            "send record kept failing; giving it up",
+            partition=work.partition.partition,
+            offset=work.record.offset,
+            tries=failures,
+            error=describe(error)[:500],
+        )
+        if self._give_up is None:
+            return True
+        outages = 0
+        while True:
+            try:
+                await self._give_up(work.record, error)
+                return True
+            except RecordHandedBack:
+                self._handed_back += 1
+                return False
+            except Exception as failure:
+                if not is_outage(failure):
+                    log.error(
+                        "send record could not be given up; skipped",
+                        partition=work.partition.partition,
+                        offset=work.record.offset,
+                        error=describe(failure)[:500],
+                    )
+                    return True
+                outages += 1
+                wait = self._retry.wait_after(outages)
+                log.warning("outage while giving a record up; retrying", error=repr(failure))
+            await asyncio.sleep(wait)
             if self._stopping or not self._is_current(work):
                 return False
 

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from herald_campaign.domain.phones import InvalidPhoneNumber, normalise_phone
 from herald_core.templates import (
     BODY_TOO_LONG,
+    FIELD_NAME,
     WHATSAPP_MAX_BODY,
     fits_whatsapp,
     template_fields,
 )
 
 ContactFieldValue = str | int | float | bool | None
+
+SMALLEST_WHOLE_VALUE = -(2**63)
+LARGEST_WHOLE_VALUE = 2**63 - 1
+"""A whole-number field value is stored as MongoDB's 64-bit integer: it must fit one."""
+
+
+def check_field_name(name: str) -> str:
+    """``name`` if a contact's custom field may be called so: a template can use it
+    (``{{city}}``), which also keeps ``$``, ``.`` and the empty name out of the stored document;
+    ValueError naming it otherwise."""
+    if not FIELD_NAME.fullmatch(name):
+        raise ValueError(
+            f"field name {name!r} cannot be used in a template: name it with letters, digits "
+            "and _, not starting with a digit"
+        )
+    return name
+
+
+def check_field_value(value: ContactFieldValue) -> ContactFieldValue:
+    """``value`` if Herald can store and render it: a whole number within 64 bits, a finite
+    number (no NaN or Infinity); ValueError saying which otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not SMALLEST_WHOLE_VALUE <= value <= LARGEST_WHOLE_VALUE:
+        raise ValueError(
+            f"a whole number must lie from {SMALLEST_WHOLE_VALUE} to {LARGEST_WHOLE_VALUE} "
+            "(64 bits); send a longer one as text"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number, not NaN or Infinity")
+    return value
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,12 @@
 It decodes each record into its command and hands it to
 :class:`~herald_campaign.service_layer.command_handlers.CommandHandlers` (once per
 ``event_id``). A command the campaign's state rules out is dead-lettered with the reason; one
-that cannot be decoded or validated is dead-lettered by the broker's middleware. Either way the
-consumer goes on.
+that cannot be decoded or validated is dead-lettered by the broker's middleware
+(``DeadLetterOnFailure``). A command that passes validation and still fails (a cron expression
+that never fires, a time MongoDB cannot store, a campaign document the handler cannot read) is
+tried ``HERALD_HANDLER_ATTEMPTS`` times, then dead-lettered as ``internal-error`` with the error
+named; only an outage of MongoDB or Kafka is retried until it ends. Either way the consumer goes
+on, and one tenant's command never holds up the others' on its partition.
 """
 
 from __future__ import annotations

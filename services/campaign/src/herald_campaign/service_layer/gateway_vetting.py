@@ -12,7 +12,11 @@ from __future__ import annotations
 import asyncio
 
 from herald_campaign.service_layer.errors import InvalidAccount
-from herald_campaign.service_layer.ports import GatewayFactory, session_gateway
+from herald_campaign.service_layer.ports import (
+    GatewayFactory,
+    UnusableGatewaySettings,
+    session_gateway,
+)
 from herald_core.accounts.model import SenderAccount
 from herald_core.attempt_plan import Route
 from herald_gateways.interface import GatewayError
@@ -29,13 +33,17 @@ class GatewayVetting:
 
     async def vet(self, account: SenderAccount) -> tuple[str, ...]:
         """Warnings about the account's gateways; raises InvalidAccount (``<route>.gateway``)
-        when one of them cannot serve Herald at all. Both gateways are asked at once."""
+        when one of them cannot serve Herald at all (``<route>.baseUrl`` when it cannot even be
+        asked). Both gateways are asked at once."""
         found = await asyncio.gather(*(self._vet_session(account, route) for route in Route))
         return tuple(warning for warnings in found for warning in warnings)
 
     async def _vet_session(self, account: SenderAccount, route: Route) -> tuple[str, ...]:
         session = account.session_for(route)
-        gateway = session_gateway(self._build, session, self._timeout)
+        try:
+            gateway = session_gateway(self._build, session, self._timeout)
+        except UnusableGatewaySettings as unusable:
+            raise InvalidAccount(f"{route.value}.{unusable.setting}", unusable.detail) from None
         try:
             info = await gateway.server_info()
         except GatewayError as error:

@@ -32,6 +32,7 @@ from herald_campaign.service_layer.ports import (
     ContactEventPublisher,
     GatewayFactory,
     RedrivePublisher,
+    UnusableGatewaySettings,
     session_gateway,
 )
 from herald_campaign.service_layer.suppressions import SuppressionService
@@ -195,7 +196,11 @@ class InboundMessages:
         ]
         if not matching:
             return None
-        gateway = session_gateway(self._gateways, matching[0], self._timeout)
+        try:
+            gateway = session_gateway(self._gateways, matching[0], self._timeout)
+        except UnusableGatewaySettings as unusable:
+            log.warning("lid not mapped: the gateway cannot be asked", setting=unusable.setting)
+            return None
         try:
             phone = await gateway.phone_of_lid(matching[0].session, lid)
         except GatewayError as error:

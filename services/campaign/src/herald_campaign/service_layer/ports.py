@@ -103,19 +103,39 @@ class LagReader(Protocol):
 
 class GatewayFactory(Protocol):
     """The gateway of an account's session, from its settings: adapter name (``waha``,
-    ``evolution``), base URL, API key and request timeout."""
+    ``evolution``), base URL, API key and request timeout. Raises ValueError for settings no
+    client can be made of: :class:`UnusableGatewaySettings` naming the one (a base URL no
+    request can go to, an API key no header can carry), or any ValueError for an adapter it
+    does not know."""
 
     def __call__(
         self, adapter: str, base_url: str, api_key: str | None, timeout_seconds: float
     ) -> Gateway: ...
 
 
+class UnusableGatewaySettings(ValueError):
+    """A session whose gateway cannot be asked anything: no client can be made of its settings
+    (stored before the API refused such settings). ``setting`` names the session's setting as
+    the API does (``baseUrl``, ``apiKey``, ``gateway``); ``detail`` says why, without the key."""
+
+    def __init__(self, setting: str, detail: str) -> None:
+        super().__init__(f"{setting}: {detail}")
+        self.setting = setting
+        self.detail = detail
+
+
 def session_gateway(
     build: GatewayFactory, session: GatewaySession, timeout_seconds: float
 ) -> Gateway:
-    """The gateway of one account session, built from its settings (close it after use)."""
+    """The gateway of one account session, built from its settings (close it after use);
+    :class:`UnusableGatewaySettings` when none can be."""
     key = session.api_key.get_secret_value() if session.api_key is not None else None
-    return build(session.gateway.value, session.base_url, key, timeout_seconds)
+    try:
+        return build(session.gateway.value, session.base_url, key, timeout_seconds)
+    except UnusableGatewaySettings:
+        raise
+    except ValueError as error:  # the factory knows no such adapter
+        raise UnusableGatewaySettings("gateway", str(error)) from None
 
 
 class NotificationEndpoints(Protocol):

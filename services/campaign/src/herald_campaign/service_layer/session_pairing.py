@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from herald_campaign.service_layer.accounts import AccountService
-from herald_campaign.service_layer.errors import OperationRefused
-from herald_campaign.service_layer.ports import GatewayFactory, session_gateway
+from herald_campaign.service_layer.errors import InvalidAccount, OperationRefused
+from herald_campaign.service_layer.ports import (
+    GatewayFactory,
+    UnusableGatewaySettings,
+    session_gateway,
+)
 from herald_core.attempt_plan import Route
 from herald_gateways.failures import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE
 from herald_gateways.interface import GatewayError, LoginQr, SessionStatus
@@ -100,10 +104,18 @@ class SessionPairing:
 
     async def login_qr(self, tenant_id: str, account_id: str, route: Route) -> SessionQr:
         """The QR code that pairs the account's ``route`` session. AccountNotFound (another
-        tenant's account too), SessionNotWaitingForScan, or GatewayUnavailable."""
+        tenant's account too), SessionNotWaitingForScan, GatewayUnavailable, or InvalidAccount
+        naming the setting (``primary.baseUrl``) of a stored session no request can be made
+        with."""
         account = await self._accounts.get_account(tenant_id, account_id)
         session = account.session_for(route)
-        gateway = session_gateway(self._build, session, self._timeout)
+        try:
+            gateway = session_gateway(self._build, session, self._timeout)
+        except UnusableGatewaySettings as unusable:
+            raise InvalidAccount(
+                f"{route.value}.{unusable.setting}",
+                f"{unusable.detail}; change it (PATCH the account)",
+            ) from None
         try:
             qr = await gateway.login_qr(session.session)
             if qr is None:

@@ -19,7 +19,11 @@ from pydantic import SecretStr
 from herald_campaign.domain.receipt_urls import RECEIPT_TOKEN_HEADER, receipt_path, receipt_url
 from herald_campaign.service_layer.accounts import AccountService
 from herald_campaign.service_layer.campaigns import stored_now
-from herald_campaign.service_layer.ports import GatewayFactory, session_gateway
+from herald_campaign.service_layer.ports import (
+    GatewayFactory,
+    UnusableGatewaySettings,
+    session_gateway,
+)
 from herald_core.accounts.model import (
     GatewaySession,
     SenderAccount,
@@ -90,7 +94,14 @@ class WebhookSetupService:
                 detail=f"HERALD_PUBLIC_URL is not set: {_BY_HAND} "
                 f"(<Herald's public URL>{receipt_path(session.gateway, _MASKED)})",
             )
-        gateway = session_gateway(self._build, session, self._timeout)
+        try:
+            gateway = session_gateway(self._build, session, self._timeout)
+        except UnusableGatewaySettings as unusable:
+            return WebhookSetup(
+                status=S.FAILED,
+                checked_at=now,
+                detail=f"the session's {unusable.setting} {unusable.detail}; change it",
+            )
         try:
             await gateway.configure_webhook(
                 session.session,

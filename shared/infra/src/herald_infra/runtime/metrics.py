@@ -14,6 +14,13 @@ DEAD_LETTERED = Counter(
     "Records sent to message.dlt, by original topic and reason.",
     ["topic", "reason"],
 )
+HANDLER_FAILURES = Counter(
+    "herald_handler_failures_total",
+    "Failed tries of a consumer's handler, by topic (or scheduler job) and what followed: "
+    "retried (a bounded number of times), outage (retried until MongoDB or Kafka are back), "
+    "given-up (dead-lettered with the error, and the consumer moved on).",
+    ["topic", "outcome"],
+)
 MESSAGE_TRANSITIONS = Counter(
     "herald_message_transitions_total",
     "Message status changes that applied, by source and target status.",

@@ -147,6 +147,16 @@ class HeraldSettings(BaseSettings):
     auto_pause_failure_ratio: float = Field(default=0.8, gt=0, le=1)
     """… and at least this share of them failed: a broken number or gateway, not bad luck."""
 
+    handler_attempts: int = Field(default=3, ge=1)
+    """How many times a consumer tries a record (a command, a campaign event, a send, a delayed
+    attempt, a dead letter; the scheduler a firing, the sweep a campaign) whose handling fails
+    with an error that is not an outage of MongoDB or Kafka; then the record becomes a dead
+    letter naming the error (``internal-error``) and the consumer moves on. Outages are retried
+    with back-off for as long as they last."""
+    handler_backoff_seconds: float = Field(default=0.5, ge=0)
+    """The wait before a failed record's second try; it doubles with each further one (at most
+    5 s, outages included)."""
+
     notification_max_attempts: int = Field(default=8, ge=1)
     """Deliveries of one campaign notification to one webhook endpoint before giving up."""
     notification_backoff_seconds: float = Field(default=2.0, gt=0)

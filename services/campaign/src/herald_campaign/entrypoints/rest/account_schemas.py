@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from pydantic import AwareDatetime, Field, SecretStr, StringConstraints, field_validator
+from pydantic import Field, SecretStr, StringConstraints, field_validator
 
 from herald_campaign.domain.accounts import (
     AccountChanges,
@@ -18,7 +18,12 @@ from herald_campaign.domain.accounts import (
     SessionSetup,
 )
 from herald_campaign.domain.receipt_urls import receipt_path, receipt_url
-from herald_campaign.entrypoints.rest.schemas import RequestModel, ResponseModel
+from herald_campaign.entrypoints.rest.schemas import (
+    INSTANT_RANGE,
+    Instant,
+    RequestModel,
+    ResponseModel,
+)
 from herald_campaign.entrypoints.rest.urls import checked_http_url
 from herald_campaign.service_layer.accounts import AccountPage
 from herald_campaign.service_layer.session_pairing import SessionQr
@@ -74,8 +79,8 @@ WarmupSchedule = Annotated[
     ),
 ]
 ActivatedAt = Annotated[
-    AwareDatetime,
-    Field(description="When the number started sending: day 1 of its warm-up."),
+    Instant,
+    Field(description=f"When the number started sending: day 1 of its warm-up. {INSTANT_RANGE}"),
 ]
 AccountName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 WebhookHmacKey = Annotated[
@@ -108,6 +113,16 @@ def api_key_text(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+def header_api_key(value: SecretStr | None) -> SecretStr | None:
+    """A gateway API key travels in a header (``X-Api-Key``, ``apikey``): printable ASCII."""
+    checked = api_key_text(value)
+    if checked is not None:
+        key = checked.get_secret_value()
+        if not (key.isascii() and key.isprintable()):
+            raise ValueError("must be printable ASCII: it is sent in a header")
+    return checked
+
+
 def not_null(value: T | None) -> T:
     if value is None:
         raise ValueError("must not be null")
@@ -124,7 +139,7 @@ class SessionRequest(RequestModel):
     api_key: ApiKey | None = None
 
     _url = field_validator("base_url")(gateway_url)
-    _key = field_validator("api_key")(api_key_text)
+    _key = field_validator("api_key")(header_api_key)
 
     def setup(self) -> SessionSetup:
         return SessionSetup(self.gateway, self.base_url, self.session, self.api_key)
@@ -140,7 +155,7 @@ class SessionChangesRequest(RequestModel):
 
     _not_null = field_validator("gateway", "base_url", "session")(not_null)
     _url = field_validator("base_url")(gateway_url)
-    _key = field_validator("api_key")(api_key_text)
+    _key = field_validator("api_key")(header_api_key)
 
     def changes(self) -> SessionChanges:
         return SessionChanges(

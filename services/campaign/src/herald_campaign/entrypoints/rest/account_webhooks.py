@@ -3,7 +3,8 @@
 Herald sets these up on the account's gateways itself (:mod:`..service_layer.webhook_setup`);
 the token in the path is the account's receipt token, a secret shown only when the account is
 made or its token rotated. A call is checked before its body is read: an unknown token is 401;
-when the account has a ``webhookHmacKey``, a WAHA call must also be signed with it. What a call
+when the account has a ``webhookHmacKey``, a WAHA call must also be signed with it. The body the
+signature check reads is held to the webhooks' cap (1 MB, :mod:`.body_limits`). What a call
 may touch is that account's messages and sessions, never another account's or tenant's.
 
 Events taken:

@@ -26,6 +26,7 @@ from herald_campaign.entrypoints.rest.errors import (
     INVALID,
     NOT_WAITING_FOR_SCAN,
 )
+from herald_campaign.entrypoints.rest.paging import PageOffset
 from herald_core.accounts.model import AccountStatus, WebhookSetupStatus
 from herald_core.attempt_plan import Route
 
@@ -70,7 +71,7 @@ async def list_accounts(
     services: Services,
     status: Annotated[AccountStatus | None, Query(description="enabled or disabled")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> AccountListResponse:
     page = await services.accounts.list_accounts(tenant, status=status, limit=limit, offset=offset)
     return AccountListResponse.of(page, limit=limit, offset=offset)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, status
 
 from herald_campaign.entrypoints.rest.dependencies import CampaignId, Services, Tenant
 from herald_campaign.entrypoints.rest.errors import AUTH, CONFLICT, INVALID, NOT_FOUND, UNAVAILABLE
+from herald_campaign.entrypoints.rest.paging import PageOffset
 from herald_campaign.entrypoints.rest.schedule_schemas import SendCampaignRequest
 from herald_campaign.entrypoints.rest.schemas import (
     CampaignListResponse,
@@ -43,7 +44,7 @@ async def list_campaigns(
     tenant: Tenant,
     services: Services,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> CampaignListResponse:
     page = await services.campaigns.list_campaigns(tenant, limit=limit, offset=offset)
     return CampaignListResponse.of(page, limit=limit, offset=offset)

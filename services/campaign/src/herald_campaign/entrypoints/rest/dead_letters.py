@@ -15,6 +15,7 @@ from herald_campaign.entrypoints.rest.errors import (
     NOT_REDRIVABLE,
     UNAVAILABLE,
 )
+from herald_campaign.entrypoints.rest.paging import PageOffset
 from herald_campaign.entrypoints.rest.schemas import (
     CampaignRedriveResponse,
     DeadLetterListResponse,
@@ -49,7 +50,7 @@ async def list_dead_letters(
     ] = None,
     status: Annotated[DeadLetterStatus | None, Query(description="open or redriven")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> DeadLetterListResponse:
     page = await services.dead_letters.list_dead_letters(
         tenant,

@@ -3,8 +3,9 @@
 
 No bearer token here: the gateway proves itself with the deployment-wide key, checked on the raw
 body before anything else (:mod:`.webhook_signatures`): WAHA Plus's HMAC signature, or Evolution's
-fixed token header. These receipts touch only messages of the default account. Sender accounts'
-gateways post to each account's own receipt URL instead (:mod:`.account_webhooks`).
+fixed token header. That body is held to the webhooks' cap (1 MB, :mod:`.body_limits`). These
+receipts touch only messages of the default account. Sender accounts' gateways post to each
+account's own receipt URL instead (:mod:`.account_webhooks`).
 """
 
 from __future__ import annotations

@@ -5,30 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from herald_campaign.domain.schedules import SendSchedule
-from herald_campaign.entrypoints.rest.schemas import RequestModel, ResponseModel
+from herald_campaign.entrypoints.rest.schemas import (
+    INSTANT_RANGE,
+    Instant,
+    RequestModel,
+    ResponseModel,
+)
 from herald_campaign.service_layer.schedules import ScheduleList, is_system_job
-from herald_core.schedules import InvalidSchedule, check_cron, zone
+from herald_core.schedules import CRON_HORIZON_YEARS, InvalidSchedule, check_cron, zone
 from herald_infra.mongo.client import Document
 
 
 class SendCampaignRequest(RequestModel):
     """Optional body of ``POST /api/campaigns/{id}/send``: without one the campaign sends now."""
 
-    send_at: AwareDatetime | None = Field(
+    send_at: Instant | None = Field(
         default=None,
         description="Send once at this time (ISO 8601 with offset); a time that has passed "
-        "sends at once.",
+        f"sends at once. {INSTANT_RANGE}",
+    )
+    # Before the cron expression: its check reads it.
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        default="UTC", description='The cron expression\'s time zone ("Europe/Berlin").'
     )
     cron: Annotated[str, Field(min_length=9, max_length=120)] | None = Field(
         default=None,
         description='Send at every firing of this cron expression ("0 9 * * MON"; six fields '
-        'with seconds last, "* * * * * */30", also work), each firing a run of its own.',
-    )
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = Field(
-        default="UTC", description='The cron expression\'s time zone ("Europe/Berlin").'
+        'with seconds last, "* * * * * */30", also work), each firing a run of its own. One '
+        f'that never fires (no firing within {CRON_HORIZON_YEARS} years: "0 0 30 2 *") is '
+        "refused.",
     )
 
     @field_validator("cron")
@@ -39,7 +47,8 @@ class SendCampaignRequest(RequestModel):
         if info.data.get("send_at") is not None:
             raise ValueError("give sendAt or cron, not both")
         try:
-            check_cron(value)
+            # An unknown zone is the timezone field's error; the firing is checked in UTC then.
+            check_cron(value, info.data.get("timezone", "UTC"))
         except InvalidSchedule as error:
             raise ValueError(str(error)) from None
         return value

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from herald_campaign.entrypoints.rest.dependencies import Services, Tenant
 from herald_campaign.entrypoints.rest.errors import AUTH, INVALID
+from herald_campaign.entrypoints.rest.paging import PageOffset
 from herald_campaign.entrypoints.rest.schedule_schemas import (
     ScheduleErrorResponse,
     ScheduleListResponse,
@@ -45,7 +46,7 @@ async def list_schedules(
     tenant: Tenant,
     services: Services,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> ScheduleListResponse:
     listing = await services.schedules.list_schedules(tenant, limit=limit, offset=offset)
     return ScheduleListResponse.of(listing, limit=limit, offset=offset)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -18,8 +19,15 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from herald_campaign.domain.campaigns import CampaignDraft, MediaChoice
-from herald_campaign.domain.contacts import ContactFieldValue, SubmittedContact
+from herald_campaign.domain.contacts import (
+    ContactFieldValue,
+    SubmittedContact,
+    check_field_name,
+    check_field_value,
+)
 from herald_campaign.domain.stats import CampaignStats
+from herald_campaign.domain.time_range import TIME_RANGE, check_time_in_range
+from herald_campaign.entrypoints.rest.urls import requestable_http_url
 from herald_campaign.service_layer.campaigns import CampaignPage, ContactsOutcome
 from herald_campaign.service_layer.dead_letters import CampaignRedrive, DeadLetterPage, Redriven
 from herald_campaign.service_layer.messages import QueueStats
@@ -30,6 +38,11 @@ from herald_core.templates import MAX_TEMPLATE_LENGTH, check_message_body
 from herald_infra.mongo.client import Document
 
 MAX_CONTACTS_PER_REQUEST = 10_000
+
+Instant = Annotated[AwareDatetime, AfterValidator(check_time_in_range)]
+"""A time a tenant gives (ISO 8601 with an offset), within the range Herald can store and add
+durations to (:mod:`herald_campaign.domain.time_range`)."""
+INSTANT_RANGE = f"It must lie {TIME_RANGE}."
 
 
 def _title(name: str, _: object) -> str:
@@ -93,6 +106,13 @@ class MediaRequest(RequestModel):
         default=None, description="The name a document shows in the chat."
     )
 
+    @field_validator("url")
+    @classmethod
+    def _requestable(cls, value: str | None) -> str | None:
+        if value is not None:
+            requestable_http_url(value, example="https://example.com/offer.jpg")
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> MediaRequest:
         if (self.upload_id is None) == (self.url is None):
@@ -132,10 +152,10 @@ class CreateCampaignRequest(RequestModel):
         description="An own anti-ban gap range in seconds, instead of the delay type's "
         "(fast 2-5, balanced 5-10, safe 10-30).",
     )
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Instant | None = Field(
         default=None,
         description="A message not sent by then becomes `expired` instead of arriving late "
-        "(ISO 8601 with offset).",
+        f"(ISO 8601 with offset). {INSTANT_RANGE}",
     )
     valid_for_seconds: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] | None = Field(
         default=None,
@@ -177,16 +197,28 @@ class CreateCampaignRequest(RequestModel):
         return value
 
 
+StorableFieldValue = Annotated[ContactFieldValue, AfterValidator(check_field_value)]
+
+
 class ContactRequest(RequestModel):
     phone: Annotated[str, Field(min_length=1, max_length=40)]
     name: Annotated[str | None, Field(max_length=200)] = None
     fields: Annotated[
-        dict[Annotated[str, Field(max_length=64)], ContactFieldValue],
+        dict[Annotated[str, Field(max_length=64)], StorableFieldValue],
         Field(
             max_length=50,
-            description="Custom fields a message template can use: {{field}}.",
+            description="Custom fields a message template can use: {{field}}. Their names: "
+            "letters, digits and _, not starting with a digit; a whole number must fit 64 "
+            "bits, a number must be finite.",
         ),
     ] = {}
+
+    @field_validator("fields")
+    @classmethod
+    def _template_names(cls, fields: dict[str, ContactFieldValue]) -> dict[str, ContactFieldValue]:
+        for name in fields:
+            check_field_name(name)
+        return fields
 
     def submitted(self) -> SubmittedContact:
         return SubmittedContact(phone=self.phone, name=self.name, fields=self.fields)
