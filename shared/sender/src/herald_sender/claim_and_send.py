@@ -78,6 +78,7 @@ _STOPPED_AT_FIELD = {
     MessageStatus.QUEUED: HELD_AT,
     MessageStatus.CANCELLED: "cancelledAt",
     MessageStatus.EXPIRED: "expiredAt",
+    MessageStatus.SUPPRESSED: "suppressedAt",
 }
 
 
@@ -255,23 +256,8 @@ class MessageSender:
         if decision is GateDecision.SEND:
             return None
         target, reason, outcome = _STOPPED_AS[decision]
-        moved = await transition(
-            self._db,
-            message_id=event.message_id,
-            campaign_id=event.campaign_id,
-            source=MessageStatus.SENDING,
-            target=target,
-            attempt=event.attempt,
-            fields={_STOPPED_AT_FIELD[target]: utc_now()},
-        )
-        if not moved:
-            log.warning("claim resolved by someone else before it was stopped", reason=reason)
+        if not await self._end_claim(event, target, reason, outcome):
             return None
-        CAMPAIGN_GATE_STOPS.labels(
-            delivery_method=self._profile.delivery_method, outcome=outcome
-        ).inc()
-        await self._publish_status(event, target, MessageStatus.SENDING, reason=reason)
-        log.info("message not sent", reason=reason, status=target.value)
         if decision is GateDecision.HOLD:
             return await self._after_hand_back(event)
         return target
@@ -287,26 +273,32 @@ class MessageSender:
     async def _end_suppressed(self, event: SendMessage) -> MessageStatus | None:
         """End the claimed message ``suppressed``: its recipient opted out (or was put on the
         list) after the message was made. No gateway call, no pace taken."""
+        target = MessageStatus.SUPPRESSED
+        return target if await self._end_claim(event, target, SUPPRESSED, SUPPRESSED) else None
+
+    async def _end_claim(
+        self, event: SendMessage, target: MessageStatus, reason: str, outcome: str
+    ) -> bool:
+        """Move this process's claim to ``target`` without a send, count it (``outcome``) and
+        announce it with ``reason``; False if the claim no longer held."""
         moved = await transition(
             self._db,
             message_id=event.message_id,
             campaign_id=event.campaign_id,
             source=MessageStatus.SENDING,
-            target=MessageStatus.SUPPRESSED,
+            target=target,
             attempt=event.attempt,
-            fields={"suppressedAt": utc_now()},
+            fields={_STOPPED_AT_FIELD[target]: utc_now()},
         )
         if not moved:
-            log.warning("claim resolved by someone else before it was suppressed")
-            return None
+            log.warning("claim resolved by someone else before it was stopped", reason=reason)
+            return False
         CAMPAIGN_GATE_STOPS.labels(
-            delivery_method=self._profile.delivery_method, outcome=SUPPRESSED
+            delivery_method=self._profile.delivery_method, outcome=outcome
         ).inc()
-        await self._publish_status(
-            event, MessageStatus.SUPPRESSED, MessageStatus.SENDING, reason=SUPPRESSED
-        )
-        log.info("message not sent", reason=SUPPRESSED)
-        return MessageStatus.SUPPRESSED
+        await self._publish_status(event, target, MessageStatus.SENDING, reason=reason)
+        log.info("message not sent", reason=reason, status=target.value)
+        return True
 
     async def _after_hand_back(self, event: SendMessage) -> MessageStatus:
         """Look at the campaign again, uncached, now that the message is back in ``queued``: a

@@ -7,6 +7,7 @@ list) and the announcements of each change on ``contact.events``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +38,7 @@ from herald_infra.mongo.client import (
     Database,
     Document,
 )
-from herald_infra.recipients.suppressions import lift, suppress, suppress_many, suppressed_among
+from herald_infra.recipients.suppressions import lift, suppress, suppress_new
 
 IMPORT_BATCH = 1000
 LISTED_REJECTIONS = 100
@@ -129,16 +130,18 @@ class SuppressionService:
     ) -> int:
         """Put each of ``phones`` (E.164) on the list; announces and returns the new ones."""
         now = utc_now()
-        before = await suppressed_among(self._db, tenant_id, phones, SuppressionScope.TENANT)
-        fresh = [p for p in dict.fromkeys(phones) if p not in before]
-        added = await suppress_many(
-            self._db, tenant_id, fresh, reason, source or {"by": "tenant"}, now=now
+        fresh = await suppress_new(
+            self._db, tenant_id, phones, reason, source or {"by": "tenant"}, now=now
         )
-        for phone in fresh:
-            await self._events.publish(
-                ContactOptedOut(tenant_id=tenant_id, phone=phone, reason=reason.value, at=now)
+        await asyncio.gather(
+            *(
+                self._events.publish(
+                    ContactOptedOut(tenant_id=tenant_id, phone=phone, reason=reason.value, at=now)
+                )
+                for phone in fresh
             )
-        return added
+        )
+        return len(fresh)
 
     async def remove(self, tenant_id: str, phone: str) -> bool:
         """Take ``phone`` off the list, whatever put it there; False if it was not on it."""
@@ -263,10 +266,6 @@ class SuppressionService:
     async def lift_keyword(self, tenant_id: str, phone: str) -> bool:
         """A recipient's opt-in keyword: lifts only a keyword opt-out; True if it did."""
         return await lift(self._db, tenant_id, phone, only=SuppressionReason.KEYWORD)
-
-    async def suppressed(self, tenant_id: str, phones: Sequence[str]) -> set[str]:
-        """Which of ``phones`` the tenant may not send to now (under the deployment's scope)."""
-        return await suppressed_among(self._db, tenant_id, phones, self._scope)
 
 
 def settings_document(settings: KeywordSettings) -> Document:

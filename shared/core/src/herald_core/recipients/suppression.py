@@ -40,8 +40,3 @@ def tenant_id_range(tenant_id: str) -> tuple[str, str]:
     """The ``_id`` bounds of a tenant's entries (``[low, high)``), so that its list is read in
     number order by the ``_id`` index alone. ``}`` is the character after ``|``."""
     return (f"{tenant_id}|", f"{tenant_id}}}")
-
-
-def lifted_by_opt_in(reason: SuppressionReason) -> bool:
-    """Whether an opt-in keyword lifts an entry added for ``reason``: only a keyword opt-out."""
-    return reason is SuppressionReason.KEYWORD

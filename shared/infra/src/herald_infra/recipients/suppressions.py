@@ -82,18 +82,34 @@ async def suppress_many(
     now: datetime | None = None,
 ) -> int:
     """Put every number of ``phones`` on the tenant's list; returns how many were not on it."""
-    if not phones:
-        return 0
+    return len(await suppress_new(db, tenant_id, phones, reason, source, now=now))
+
+
+async def suppress_new(
+    db: Database,
+    tenant_id: str,
+    phones: Sequence[str],
+    reason: SuppressionReason,
+    source: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+) -> list[str]:
+    """Put every number of ``phones`` on the tenant's list in one bulk write; returns those
+    that were not on it (each once), as the write itself found them."""
+    unique = list(dict.fromkeys(phones))
+    if not unique:
+        return []
     at = now or utc_now()
-    requests = [UpdateOne(*_entry(tenant_id, p, reason, source, at), upsert=True) for p in phones]
+    requests = [UpdateOne(*_entry(tenant_id, p, reason, source, at), upsert=True) for p in unique]
     try:
         await db[SUPPRESSIONS].bulk_write(requests, ordered=False)
     except BulkWriteError as error:
         failed = error.details["writeErrors"]
         if any(e.get("code") != DUPLICATE_KEY for e in failed):
             raise
-        return len(phones) - len(failed)
-    return len(phones)
+        already = {int(e["index"]) for e in failed}
+        return [p for i, p in enumerate(unique) if i not in already]
+    return unique
 
 
 async def lift(
