@@ -50,7 +50,8 @@ say herald campaigns send "$campaign"
 "$herald" campaigns send "$campaign"
 
 # The scheduler's sweep marks a campaign completed, every five minutes under make up; once
-# every message has ended, the watch asks for a sweep now, so this ends within seconds.
+# every message has ended, the watch asks for a sweep now with the operator token make up wrote
+# (.local/admin-token: the sweep is a system job), so this ends within seconds.
 say herald campaigns watch "$campaign"
 "$herald" campaigns watch "$campaign"
 

@@ -1,5 +1,5 @@
-"""The five services as their own code declares them (name, command, HTTP port), for the tests
-that check the deployment files against them."""
+"""The five services as their own code declares them (name, command, HTTP and metrics ports),
+for the tests that check the deployment files against them."""
 
 from __future__ import annotations
 
@@ -16,8 +16,18 @@ DEFAULT_PORTS: dict[str, int] = {
     "fallback-sender": fallback_sender.DEPLOYMENT.default_port,
     "scheduler": scheduler.DEFAULT_PORT,
 }
-"""Each service's HTTP port (its API or its /metrics, /healthz, /readyz) when
-HERALD_HTTP_PORT does not say otherwise."""
+"""Each service's HTTP port (its API, /healthz, /readyz) when HERALD_HTTP_PORT does not say
+otherwise."""
+
+DEFAULT_METRICS_PORTS: dict[str, int] = {
+    "campaign": campaign.DEFAULT_METRICS_PORT,
+    "dispatcher": dispatcher.DEFAULT_METRICS_PORT,
+    "primary-sender": primary_sender.DEPLOYMENT.default_metrics_port,
+    "fallback-sender": fallback_sender.DEPLOYMENT.default_metrics_port,
+    "scheduler": scheduler.DEFAULT_METRICS_PORT,
+}
+"""Each service's metrics listener (/metrics, for Prometheus only) when HERALD_METRICS_PORT
+does not say otherwise."""
 
 SENDERS = {
     "primary-sender": primary_sender.DEPLOYMENT,

@@ -50,11 +50,13 @@ if TYPE_CHECKING:
 __all__ = [
     "InfraError",
     "LocalServer",
+    "add_acls",
     "docker_available",
     "kafka_bootstrap",
     "local_kafka",
     "local_mongodb",
     "local_prometheus",
+    "local_sasl_kafka",
     "mongodb_url",
     "restartable_local_kafka",
     "servers_from_docker",
@@ -340,6 +342,43 @@ def restartable_local_kafka() -> Iterator[LocalServer]:
         },
     ) as server:
         yield server
+
+
+@contextlib.contextmanager
+def local_sasl_kafka(admin: str, users: Mapping[str, str]) -> Iterator[LocalServer]:
+    """A locked-down Kafka broker of its own (``deploy/local/kafka.sh start --sasl`` on free
+    ports in a temp dir): SASL_PLAINTEXT with PLAIN and SCRAM for ``admin`` (``NAME:PASSWORD``,
+    the super user) and ``users`` (name to password), and ACLs enforced, so ``users`` may do
+    nothing until :func:`add_acls` grants it. Always local, like :func:`restartable_local_kafka`."""
+    with _local_server(
+        "kafka-sasl",
+        KAFKA_SCRIPT,
+        "KAFKA_BOOTSTRAP_SERVERS",
+        ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT"),
+        {
+            "KAFKA_SASL": "1",
+            "KAFKA_SASL_ADMIN": admin,
+            "KAFKA_SASL_USERS": ",".join(f"{name}:{password}" for name, password in users.items()),
+            "KAFKA_HEAP": os.environ.get("HERALD_TEST_KAFKA_HEAP", "-Xmx512m -Xms128m"),
+            "KAFKA_EXTRA_PROPERTIES": "offsets.topic.num.partitions=1",
+        },
+    ) as server:
+        yield server
+
+
+def add_acls(server: LocalServer, *arguments: str) -> None:
+    """Kafka's kafka-acls ``--add`` with ``arguments`` on a :func:`local_sasl_kafka` broker."""
+    proc = subprocess.run(
+        ["bash", str(KAFKA_SCRIPT), "acl", "--add", *arguments],
+        env={**os.environ, **server.env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=LOCAL_START_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise InfraError(f"kafka.sh acl failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
 
 
 @contextlib.contextmanager

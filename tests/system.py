@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from herald_campaign.adapters.api_keys import register_api_key
+from herald_campaign.domain.callers import Role
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.messages.states import TERMINAL_STATUSES
 from herald_devstack.processes import ManagedProcess, wait_ready
@@ -55,8 +56,12 @@ class RunningStack:
         return self.config.url(self.config.fallback_gateway_port)
 
     def service_url(self, service: str) -> str:
-        """Base URL of one service's HTTP surface (/healthz, /readyz, /metrics)."""
+        """Base URL of one service's HTTP surface (/healthz, /readyz; campaign: the API)."""
         return self.config.url(self.config.service_ports[service])
+
+    def metrics_url(self, service: str) -> str:
+        """One service's ``/metrics``, on its metrics listener."""
+        return self.config.metrics_url(service)
 
 
 def stack_config(
@@ -82,6 +87,7 @@ def stack_config(
         api_token=f"e2e-{uuid.uuid4().hex}",
         database=f"herald_e2e_{uuid.uuid4().hex[:8]}",
         service_ports=ports.services,
+        metrics_ports=ports.metrics,
         primary_gateway_port=ports.primary_gateway,
         fallback_gateway_port=ports.fallback_gateway,
         service_env={
@@ -124,6 +130,18 @@ async def add_tenant_token(
     """A bearer token for another tenant, registered as an operator would."""
     token = f"{tenant}-{uuid.uuid4().hex}"
     await register_api_key(client[stack.config.database], token, tenant, tenant)
+    return token
+
+
+async def add_operator_token(
+    client: AsyncMongoClient[dict[str, object]], stack: RunningStack
+) -> str:
+    """A bearer token of an operator key (the ``/api/admin`` routes), registered in
+    ``api_keys`` as ``herald admin keys`` would."""
+    token = f"operator-{uuid.uuid4().hex}"
+    await register_api_key(
+        client[stack.config.database], token, None, "operator", role=Role.OPERATOR
+    )
     return token
 
 
@@ -231,7 +249,7 @@ async def metric_value(
     """The value of one sample on a service's ``/metrics`` (the sample called ``name`` whose
     labels include ``labels``), or None when the service exposes no such sample."""
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"{stack.service_url(service)}/metrics")
+        response = await client.get(stack.metrics_url(service))
     assert response.status_code == 200, response.text
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
-from tests.herald_services import DEFAULT_PORTS, SENDERS, command
+from tests.herald_services import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, SENDERS, command
 from tests.promtool import promtool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,14 +189,30 @@ def test_the_waha_profile_adds_waha_per_engine_and_points_the_senders_at_it() ->
         assert any(v.endswith(":/app/.sessions") for v in raw[waha]["volumes"])
 
 
-def test_prometheus_scrapes_every_service_on_its_port(services: dict[str, Any]) -> None:
+def test_metrics_listen_on_their_own_port_which_is_never_published(
+    services: dict[str, Any],
+) -> None:
+    for name, port in DEFAULT_METRICS_PORTS.items():
+        env = services[name]["environment"]
+        assert env["HERALD_METRICS_PORT"] == str(port), name
+        assert env["HERALD_METRICS_PORT"] != env["HERALD_HTTP_PORT"], name
+        for mapping in services[name].get("ports", []):
+            # Resolved as {target, published} or kept as "host:container".
+            if isinstance(mapping, dict):
+                ends = {str(mapping.get("target")), str(mapping.get("published"))}
+            else:
+                ends = set(str(mapping).split(":"))
+            assert str(port) not in ends, (name, mapping)
+
+
+def test_prometheus_scrapes_every_service_on_its_metrics_port(services: dict[str, Any]) -> None:
     config = yaml.safe_load(PROMETHEUS.read_text())
     scraped = {
         job["job_name"]: [t for s in job["static_configs"] for t in s["targets"]]
         for job in config["scrape_configs"]
     }
     expected = {
-        name: [f"{name}:{services[name]['environment']['HERALD_HTTP_PORT']}"]
+        name: [f"{name}:{services[name]['environment']['HERALD_METRICS_PORT']}"]
         for name in DEFAULT_PORTS
     }
     assert scraped == expected

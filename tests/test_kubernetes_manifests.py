@@ -2,7 +2,8 @@
 `kubectl kustomize`, validate offline against the Kubernetes, KEDA and Prometheus Operator
 schemas (kubeconform; deploy/local/k8s-validate.sh installs it and the schemas), and say what
 Herald needs: a Deployment per service with probes on its port, resources, a disruption budget,
-settings from a ConfigMap and a Secret, Services and a ServiceMonitor for the metrics, KEDA
+settings from a ConfigMap and a Secret, Services, a PodMonitor for the metrics (on a port of
+their own that no Service exposes), KEDA
 scaling of the senders on their consumer lag within the send topics' partitions, an HPA for the
 API, and time for a sender to stop gracefully."""
 
@@ -21,7 +22,7 @@ from herald_core.pacing import PROFILES
 from herald_infra.runtime.service_app import HTTP_DRAIN_SECONDS
 from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.deployment import STOP_MARGIN
-from tests.herald_services import DEFAULT_PORTS, SENDERS, command
+from tests.herald_services import DEFAULT_METRICS_PORTS, DEFAULT_PORTS, SENDERS, command
 from tests.image_contents import image_commands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,7 @@ VALIDATE = ROOT / "deploy" / "local" / "k8s-validate.sh"
 OVERLAYS = ("dev", "prod")
 SECRET_KEYS = {
     "HERALD_API_TOKEN",
+    "HERALD_ADMIN_TOKEN",
     "HERALD_MONGODB_URL",
     "HERALD_GATEWAY_API_KEY",
     "HERALD_WAHA_WEBHOOK_HMAC_KEY",
@@ -172,7 +174,12 @@ def test_a_deployment_per_service_with_probes_resources_and_settings(overlay: st
         assert main["command"] == [command(name)]
         assert main["command"][0] in image_commands()
         assert env_value(main, "HERALD_HTTP_PORT")["value"] == str(port)
-        assert main["ports"] == [{"name": "http", "containerPort": port}]
+        metrics_port = DEFAULT_METRICS_PORTS[name]
+        assert env_value(main, "HERALD_METRICS_PORT")["value"] == str(metrics_port)
+        assert main["ports"] == [
+            {"name": "http", "containerPort": port},
+            {"name": "metrics", "containerPort": metrics_port},
+        ]
         assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         assert main["startupProbe"]["httpGet"]["path"] == "/healthz"
@@ -200,19 +207,22 @@ def test_the_dev_secret_holds_every_setting_the_services_read_from_it() -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_services_disruption_budgets_and_a_service_monitor_cover_every_service(
+def test_services_disruption_budgets_and_a_pod_monitor_cover_every_service(
     overlay: str,
 ) -> None:
     manifests = rendered(overlay)
     services = of_kind(manifests, "Service")
     budgets = of_kind(manifests, "PodDisruptionBudget")
     deployments = of_kind(manifests, "Deployment")
-    (monitor,) = of_kind(manifests, "ServiceMonitor").values()
+    assert of_kind(manifests, "ServiceMonitor") == {}  # no Service carries the metrics
+    (monitor,) = of_kind(manifests, "PodMonitor").values()
     wanted = monitor["spec"]["selector"]["matchLabels"]
-    (endpoint,) = monitor["spec"]["endpoints"]
-    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
     scraped = {
-        name for name, s in services.items() if wanted.items() <= s["metadata"]["labels"].items()
+        name
+        for name, d in deployments.items()
+        if wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()
     }
     assert scraped == set(DEFAULT_PORTS)  # every service, and no simulator
     for name, port in DEFAULT_PORTS.items():
@@ -225,6 +235,18 @@ def test_services_disruption_budgets_and_a_service_monitor_cover_every_service(
         assert selector.items() <= pod_labels.items()
         assert {"minAvailable", "maxUnavailable"} & set(budgets[name]["spec"])
     assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/name"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_service_or_ingress_exposes_a_metrics_port(overlay: str) -> None:
+    manifests = rendered(overlay)
+    assert not [m for m in manifests if m["kind"] in {"Ingress", "Gateway", "HTTPRoute"}]
+    metrics_ports = set(DEFAULT_METRICS_PORTS.values())
+    for name, service in of_kind(manifests, "Service").items():
+        assert service["spec"].get("type", "ClusterIP") == "ClusterIP", name
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] != "metrics", (name, port)
+            assert {port["port"], port["targetPort"]}.isdisjoint(metrics_ports), (name, port)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -1,5 +1,6 @@
 """The watch loop against a scripted API: it follows the counts, asks for the sweep once every
-message ended, and ends on the campaign's status or its timeout."""
+message ended (with the operator token: the sweep is a system job), and ends on the campaign's
+status or its timeout."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from herald_cli.progress import Verdict
 from herald_cli.watch import WatchOptions, watch_campaign
 from herald_cli.watch_displays import JsonDisplay, LiveDisplay, LogDisplay
 
-SWEEP = "sch_system_sweep"
+SWEEP = "sch_system-sweep"
+OPERATOR_TOKEN = "operator-token"
 
 
 @dataclass
@@ -31,6 +33,8 @@ class ScriptedHerald:
     """(total, pending, sent) per poll; the last one repeats."""
     name: str = "Sale"
     sweep_listed: bool = True
+    sweep_running: bool = False
+    """A sweep under way: a run asked for now is refused (409)."""
     polls: int = 0
     sweep_runs: int = 0
     completed: bool = False
@@ -65,10 +69,18 @@ class ScriptedHerald:
                     "successRate": "0.00",
                 },
             )
-        if path == "/api/schedules":
+        operator = request.headers.get("Authorization") == f"Bearer {OPERATOR_TOKEN}"
+        if path.startswith("/api/admin/") and not operator:
+            return httpx.Response(403, json={"error": "this route is for operators"})
+        if path == "/api/admin/schedules":
             jobs = [{"id": SWEEP, "kind": "sweep", "system": True}] if self.sweep_listed else []
-            return httpx.Response(200, json={"schedules": jobs, "total": 0})
-        if path == f"/api/schedules/{SWEEP}/run":
+            return httpx.Response(200, json={"schedules": jobs})
+        if path == f"/api/admin/schedules/{SWEEP}/run":
+            if self.sweep_running:
+                self.completed = True  # the sweep under way completes it
+                return httpx.Response(
+                    409, json={"error": "a run is in progress", "reason": "run-in-progress"}
+                )
             self.sweep_runs += 1
             self.completed = True
             return httpx.Response(202, json={"id": SWEEP, "nextRunAt": "2026-11-29T12:05:00Z"})
@@ -90,20 +102,27 @@ class FakeClock:
 class Run:
     herald: ScriptedHerald
     api: HeraldApi
+    operator_api: HeraldApi | None
     clock: FakeClock
     out: io.StringIO
 
 
 @contextmanager
-def scripted(herald: ScriptedHerald, *, tty: bool = False) -> Iterator[Run]:
-    api = HeraldApi(
-        Connection("http://h.test", "t", "--token"), transport=httpx.MockTransport(herald.handle)
+def scripted(herald: ScriptedHerald, *, tty: bool = False, operator: bool = True) -> Iterator[Run]:
+    transport = httpx.MockTransport(herald.handle)
+    api = HeraldApi(Connection("http://h.test", "t", "--token"), transport=transport)
+    operator_api = (
+        HeraldApi(Connection("http://h.test", OPERATOR_TOKEN, "--admin-token"), transport=transport)
+        if operator
+        else None
     )
     out = TerminalStream() if tty else io.StringIO()
     try:
-        yield Run(herald, api, FakeClock(), out)
+        yield Run(herald, api, operator_api, FakeClock(), out)
     finally:
         api.close()
+        if operator_api is not None:
+            operator_api.close()
 
 
 class TerminalStream(io.StringIO):
@@ -125,6 +144,7 @@ def test_once_every_message_ended_the_sweep_is_asked_for_once_and_completes_it()
             LogDisplay(Output.on(r.out, io.StringIO())),
             clock=r.clock,
             sleep=r.clock.sleep,
+            operator_api=r.operator_api,
         )
         assert result.verdict is Verdict.COMPLETED and not result.timed_out
         assert r.herald.sweep_runs == 1
@@ -150,6 +170,7 @@ def test_without_sweep_requests_the_watch_waits_and_times_out() -> None:
             LogDisplay(Output.on(r.out, io.StringIO())),
             clock=r.clock,
             sleep=r.clock.sleep,
+            operator_api=r.operator_api,
         )
         assert result.timed_out and result.verdict is Verdict.ALL_ENDED
         assert r.herald.sweep_runs == 0
@@ -166,6 +187,7 @@ def test_a_sweep_that_cannot_be_asked_for_is_said_once_and_the_watch_goes_on() -
             LogDisplay(Output.on(r.out, io.StringIO())),
             clock=r.clock,
             sleep=r.clock.sleep,
+            operator_api=r.operator_api,
         )
         assert result.timed_out
         notes = [line for line in r.out.getvalue().splitlines() if "sweep" in line]
@@ -173,7 +195,46 @@ def test_a_sweep_that_cannot_be_asked_for_is_said_once_and_the_watch_goes_on() -
             "cannot ask for the sweep (the scheduler lists no sweep job); the campaign is "
             "marked completed at the scheduler's next sweep"
         ]
-        assert r.herald.requests.count("GET /api/schedules") == 1
+        assert r.herald.requests.count("GET /api/admin/schedules") == 1
+
+
+def test_without_the_operator_token_the_watch_says_the_next_sweep_completes_it() -> None:
+    with scripted(ScriptedHerald(SENDING_THEN_ENDED), operator=False) as r:
+        result = watch_campaign(
+            r.api,
+            "cmp_1",
+            WatchOptions(interval=1, timeout=30),
+            LogDisplay(Output.on(r.out, io.StringIO())),
+            clock=r.clock,
+            sleep=r.clock.sleep,
+            operator_api=r.operator_api,
+        )
+        assert result.timed_out and result.verdict is Verdict.ALL_ENDED
+        notes = [line for line in r.out.getvalue().splitlines() if "sweep" in line]
+        assert notes == [
+            "every message ended; the scheduler's next sweep marks the campaign completed (the "
+            "sweep is an operator's job: with --admin-token or HERALD_ADMIN_TOKEN the watch "
+            "asks for it now)"
+        ]
+        assert r.herald.sweep_runs == 0
+        assert not any("schedules" in request for request in r.herald.requests)
+
+
+def test_a_sweep_under_way_is_not_asked_for_again_and_completes_the_campaign() -> None:
+    with scripted(ScriptedHerald(SENDING_THEN_ENDED, sweep_running=True)) as r:
+        result = watch_campaign(
+            r.api,
+            "cmp_1",
+            WatchOptions(),
+            LogDisplay(Output.on(r.out, io.StringIO())),
+            clock=r.clock,
+            sleep=r.clock.sleep,
+            operator_api=r.operator_api,
+        )
+        assert result.verdict is Verdict.COMPLETED and r.herald.sweep_runs == 0
+        assert (
+            "every message ended: the scheduler is sweeping now, which marks the campaign completed"
+        ) in r.out.getvalue().splitlines()
 
 
 def test_json_lines_one_per_change_and_the_last_says_the_outcome() -> None:
@@ -185,6 +246,7 @@ def test_json_lines_one_per_change_and_the_last_says_the_outcome() -> None:
             JsonDisplay(Output.on(r.out, io.StringIO(), json=True)),
             clock=r.clock,
             sleep=r.clock.sleep,
+            operator_api=r.operator_api,
         )
         lines = [json.loads(line) for line in r.out.getvalue().splitlines()]
         assert [line["state"] for line in lines] == [
@@ -223,6 +285,7 @@ def test_a_terminal_gets_a_live_bar_then_the_outcome() -> None:
             LiveDisplay(console_for(r.out), clock=r.clock),
             clock=r.clock,
             sleep=r.clock.sleep,
+            operator_api=r.operator_api,
         )
         drawn = r.out.getvalue()
         assert "\x1b[2K" in drawn  # redrawn in place
@@ -255,6 +318,7 @@ def test_while_sending_the_bar_shows_the_rate_and_the_time_left() -> None:
             LiveDisplay(console_for(r.out), clock=r.clock),
             clock=r.clock,
             sleep=r.clock.sleep,
+            operator_api=r.operator_api,
         )
         bar = screen(r.out.getvalue())[-2]
         assert bar.startswith("Sale  running ")

@@ -6,6 +6,16 @@
 #   deploy/local/kafka.sh stop      SIGTERM, wait, SIGKILL after KAFKA_STOP_TIMEOUT
 #   deploy/local/kafka.sh status    exit 0 when running
 #
+# A locked-down broker, as production runs it (SASL and ACLs), on its own data dir and ports:
+#   deploy/local/kafka.sh start --sasl           SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256,
+#                                                SCRAM-SHA-512), StandardAuthorizer: no ACL, no
+#                                                access; the super user is KAFKA_SASL_ADMIN
+#   deploy/local/kafka.sh acl --sasl ARGS...     Kafka's own kafka-acls (AclCommand, from the
+#                                                kafka-tools jar, resolved once) as the super
+#                                                user, e.g. --add --allow-principal User:x
+#                                                --operation Write --topic campaign.commands
+#   stop --sasl, status --sasl                   the same for the SASL broker
+#
 # Environment (defaults in brackets):
 #   HERALD_LOCAL_DIR       state root [<repo>/.local]
 #   KAFKA_PORT             client listener on 127.0.0.1 [9092]
@@ -23,7 +33,22 @@
 #   MVN                    Maven command [mvn]; MVN_ARGS extra Maven arguments, e.g. -o []
 #   JAVA                   Java 17+ launcher [$JAVA_HOME/bin/java, else java]
 #   HERALD_OWNER_PID       if set, a watchdog stops the broker when that process exits
+# With --sasl (or KAFKA_SASL=1) the defaults change to KAFKA_PORT 9094, KAFKA_CONTROLLER_PORT
+# 9095, KAFKA_DATA_DIR $HERALD_LOCAL_DIR/kafka-sasl-data, KAFKA_LOG_FILE …/logs/kafka-sasl.log,
+# and these apply:
+#   KAFKA_SASL_ADMIN       super user name and password, NAME:PASSWORD [admin:admin-secret]
+#   KAFKA_SASL_USERS       further users, NAME:PASSWORD,NAME:PASSWORD [] (PLAIN reads them at
+#                          each start; SCRAM credentials are written when the data dir is
+#                          formatted, i.e. on its first start)
 set -euo pipefail
+
+# `--sasl` may follow the subcommand; everything else is the subcommand and its arguments.
+KAFKA_SASL="${KAFKA_SASL:-}"
+ARGS=()
+for arg in "$@"; do
+	if [[ "$arg" == --sasl ]]; then KAFKA_SASL=1; else ARGS+=("$arg"); fi
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
 
 HERALD_COMPONENT=kafka
 # shellcheck source=deploy/local/lib.sh
@@ -34,10 +59,19 @@ POM="$HERALD_REPO_ROOT/deploy/kafka/pom.xml"
 PROBE="$HERALD_REPO_ROOT/deploy/local/kafka_probe.py"
 
 HERALD_LOCAL_DIR="$(abspath "${HERALD_LOCAL_DIR:-$HERALD_REPO_ROOT/.local}")"
-KAFKA_PORT="${KAFKA_PORT:-9092}"
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
-KAFKA_DATA_DIR="$(abspath "${KAFKA_DATA_DIR:-$HERALD_LOCAL_DIR/kafka-data}")"
-KAFKA_LOG_FILE="$(abspath "${KAFKA_LOG_FILE:-$HERALD_LOCAL_DIR/logs/kafka.log}")"
+if [[ -n "$KAFKA_SASL" ]]; then
+	KAFKA_PORT="${KAFKA_PORT:-9094}"
+	KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9095}"
+	KAFKA_DATA_DIR="$(abspath "${KAFKA_DATA_DIR:-$HERALD_LOCAL_DIR/kafka-sasl-data}")"
+	KAFKA_LOG_FILE="$(abspath "${KAFKA_LOG_FILE:-$HERALD_LOCAL_DIR/logs/kafka-sasl.log}")"
+else
+	KAFKA_PORT="${KAFKA_PORT:-9092}"
+	KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+	KAFKA_DATA_DIR="$(abspath "${KAFKA_DATA_DIR:-$HERALD_LOCAL_DIR/kafka-data}")"
+	KAFKA_LOG_FILE="$(abspath "${KAFKA_LOG_FILE:-$HERALD_LOCAL_DIR/logs/kafka.log}")"
+fi
+KAFKA_SASL_ADMIN="${KAFKA_SASL_ADMIN:-admin:admin-secret}"
+KAFKA_SASL_USERS="${KAFKA_SASL_USERS:-}"
 KAFKA_HEAP="${KAFKA_HEAP:--Xmx768m -Xms256m}"
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:-}"
 KAFKA_EXTRA_PROPERTIES="${KAFKA_EXTRA_PROPERTIES:-}"
@@ -47,11 +81,14 @@ KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 KAFKA_LOG4J_CONFIG="${KAFKA_LOG4J_CONFIG:-$HERALD_REPO_ROOT/deploy/kafka/log4j2.yaml}"
 
 LIBS_DIR="$KAFKA_INSTALL_DIR/libs"
+# kafka-tools (AclCommand) only, beside the broker's jars: `acl` resolves it on first use.
+TOOLS_DIR="$KAFKA_INSTALL_DIR/tools"
 STAMP="$KAFKA_INSTALL_DIR/installed.sha256"
 HOST=127.0.0.1
 PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
 ADDR_FILE="$KAFKA_DATA_DIR/kafka.addr"
 PROPS="$KAFKA_DATA_DIR/server.properties"
+ADMIN_CONFIG="$KAFKA_DATA_DIR/admin-client.properties"
 LOG_DIRS="$KAFKA_DATA_DIR/kraft"
 CLUSTER_ID_FILE="$KAFKA_DATA_DIR/cluster.id"
 # Identifies our broker in `ps`: the generated properties path is unique per data dir.
@@ -134,10 +171,7 @@ write_properties() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+$(listener_properties)
 controller.listener.names=CONTROLLER
 log.dirs=$LOG_DIRS
 # The project creates its topics itself.
@@ -155,6 +189,50 @@ EOF
 	if [[ -n "$KAFKA_EXTRA_PROPERTIES" ]]; then
 		printf '# From KAFKA_EXTRA_PROPERTIES:\n%s\n' "$KAFKA_EXTRA_PROPERTIES" >>"$PROPS"
 	fi
+}
+
+listener_properties() {
+	if [[ -z "$KAFKA_SASL" ]]; then
+		cat <<EOF
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+EOF
+		return
+	fi
+	local admin_name="${KAFKA_SASL_ADMIN%%:*}" admin_password="${KAFKA_SASL_ADMIN#*:}" users="" user
+	for user in "$KAFKA_SASL_ADMIN" ${KAFKA_SASL_USERS//,/ }; do
+		users+=" user_${user%%:*}=\"${user#*:}\""
+	done
+	# Clients and the broker itself speak SASL; the controller listener stays PLAINTEXT on
+	# 127.0.0.1, so the broker's requests to its controller come as User:ANONYMOUS, which
+	# must then be a super user (Kafka's KRaft security notes).
+	cat <<EOF
+listeners=SASL_PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://$HOST:$KAFKA_PORT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$admin_name" password="$admin_password"$users;
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$admin_name;User:ANONYMOUS
+EOF
+}
+
+# `--add-scram` arguments of `StorageTool format`: every SASL user, both SCRAM mechanisms.
+scram_arguments() {
+	[[ -n "$KAFKA_SASL" ]] || return 0
+	local user mechanism
+	for user in "$KAFKA_SASL_ADMIN" ${KAFKA_SASL_USERS//,/ }; do
+		for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+			printf '%s\n' --add-scram "$mechanism=[name=${user%%:*},password=${user#*:}]"
+		done
+	done
 }
 
 new_cluster_id() {
@@ -180,10 +258,12 @@ format_storage() {
 	java="$(java_cmd)"
 	log "formatting $LOG_DIRS (cluster id $cluster_id)"
 	# Short-lived tool: C1 only and the serial GC start about a second faster.
+	local scram=()
+	mapfile -t scram < <(scram_arguments)
 	if ! "$java" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
 		-Dlog4j2.configurationFile="$KAFKA_LOG4J_CONFIG" \
 		-cp "$LIBS_DIR/*" kafka.tools.StorageTool format \
-		-t "$cluster_id" -c "$PROPS" >>"$KAFKA_LOG_FILE" 2>&1; then
+		-t "$cluster_id" -c "$PROPS" "${scram[@]+"${scram[@]}"}" >>"$KAFKA_LOG_FILE" 2>&1; then
 		tail -n 20 "$KAFKA_LOG_FILE" >&2
 		die "formatting storage failed (full output in $KAFKA_LOG_FILE)"
 	fi
@@ -259,7 +339,9 @@ wait_ready() {
 	local pid="$1" python
 	python="$(probe_python)"
 	if [[ -n "$python" ]]; then
-		"$python" "$PROBE" "$HOST" "$KAFKA_PORT" --pid "$pid" --timeout "$KAFKA_START_TIMEOUT" >/dev/null
+		# On the SASL listener the probe logs in as the super user (PLAIN) first.
+		KAFKA_PROBE_SASL_PLAIN="${KAFKA_SASL:+$KAFKA_SASL_ADMIN}" \
+			"$python" "$PROBE" "$HOST" "$KAFKA_PORT" --pid "$pid" --timeout "$KAFKA_START_TIMEOUT" >/dev/null
 		return
 	fi
 	local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
@@ -298,4 +380,57 @@ do_status() {
 	return 1
 }
 
-run_subcommand "$@"
+install_tools() {
+	compgen -G "$TOOLS_DIR/kafka-tools-$KAFKA_VERSION.jar" >/dev/null && return 0
+	local mvn="${MVN:-mvn}"
+	command -v "$mvn" >/dev/null 2>&1 ||
+		die "Maven ('$mvn') not found: install it (Debian: apt-get install maven) or set MVN"
+	mkdir -p "$KAFKA_INSTALL_DIR"
+	exec 8>"$KAFKA_INSTALL_DIR/tools.lock"
+	if command -v flock >/dev/null 2>&1; then flock 8; fi
+	if ! compgen -G "$TOOLS_DIR/kafka-tools-$KAFKA_VERSION.jar" >/dev/null; then
+		log "resolving kafka-tools $KAFKA_VERSION into $TOOLS_DIR ..."
+		local tmp="$TOOLS_DIR.tmp.$$" mvn_log="$KAFKA_INSTALL_DIR/tools-install.log"
+		rm -rf "$tmp"
+		# The pom pins the dependency plugin's version; the tool's other jars are in libs/.
+		# shellcheck disable=SC2086 # MVN_ARGS is a list of arguments
+		if ! "$mvn" -q -B -Dstyle.color=never -f "$POM" ${MVN_ARGS:-} dependency:copy \
+			-Dartifact="org.apache.kafka:kafka-tools:$KAFKA_VERSION" \
+			-DoutputDirectory="$tmp" >"$mvn_log" 2>&1; then
+			rm -rf "$tmp"
+			tail -n 40 "$mvn_log" >&2
+			die "Maven could not resolve kafka-tools $KAFKA_VERSION; full output in $mvn_log"
+		fi
+		rm -rf "$TOOLS_DIR"
+		mv "$tmp" "$TOOLS_DIR"
+	fi
+	exec 8>&-
+}
+
+# Kafka's kafka-acls (AclCommand) against the running SASL broker, as its super user.
+do_acl() {
+	[[ -n "$KAFKA_SASL" ]] || die "acl needs --sasl: the plaintext broker has no authorizer"
+	running_pid "$PID_FILE" "$MARKER" >/dev/null || die "no SASL broker running (data $KAFKA_DATA_DIR)"
+	install_tools
+	local admin_name="${KAFKA_SASL_ADMIN%%:*}" admin_password="${KAFKA_SASL_ADMIN#*:}" java
+	(
+		umask 077
+		cat >"$ADMIN_CONFIG" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$admin_name" password="$admin_password";
+EOF
+	)
+	java="$(java_cmd)"
+	"$java" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+		-Dlog4j2.configurationFile="$KAFKA_LOG4J_CONFIG" \
+		-cp "$LIBS_DIR/*:$TOOLS_DIR/*" org.apache.kafka.tools.AclCommand \
+		--bootstrap-server "$(cat "$ADDR_FILE")" --command-config "$ADMIN_CONFIG" "$@"
+}
+
+if [[ "${1:-}" == acl ]]; then
+	shift
+	do_acl "$@"
+else
+	run_subcommand "$@"
+fi

@@ -7,7 +7,8 @@ Standard library only, so any Python 3 can run it (deploy/local/kafka.sh calls i
 Exit codes: 0 ready (prints the cluster id), 1 deadline passed, 2 the process PID exited.
 A bare TCP connect is not enough: the broker binds its port long before it is unfenced and
 serves requests, so this sends a real Metadata (v4, plain encoding) request and reads the
-broker list from the answer.
+broker list from the answer. With ``KAFKA_PROBE_SASL_PLAIN=NAME:PASSWORD`` in the environment
+it first logs in with SASL PLAIN (a SASL_PLAINTEXT listener answers nothing before).
 """
 
 from __future__ import annotations
@@ -24,16 +25,45 @@ METADATA_API_KEY = 3
 # version without the "flexible" (tagged-field) encoding, so it is the simplest to speak.
 METADATA_VERSION = 4
 CLIENT_ID = b"herald-probe"
+SASL_HANDSHAKE_API_KEY = 17
+SASL_HANDSHAKE_VERSION = 1  # v0 (the unframed exchange) is gone from Kafka 4.x
+SASL_AUTHENTICATE_API_KEY = 36
+SASL_AUTHENTICATE_VERSION = 0
+
+
+def _frame(api_key: int, version: int, correlation_id: int, body: bytes) -> bytes:
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(CLIENT_ID))
+    payload = header + CLIENT_ID + body
+    return struct.pack(">i", len(payload)) + payload
 
 
 def _request(correlation_id: int) -> bytes:
-    header = struct.pack(
-        ">hhih", METADATA_API_KEY, METADATA_VERSION, correlation_id, len(CLIENT_ID)
-    )
     # topics: empty array (no topic metadata wanted); allow_auto_topic_creation: false.
-    body = struct.pack(">ib", 0, 0)
-    payload = header + CLIENT_ID + body
-    return struct.pack(">i", len(payload)) + payload
+    return _frame(METADATA_API_KEY, METADATA_VERSION, correlation_id, struct.pack(">ib", 0, 0))
+
+
+def _response(sock: socket.socket, correlation_id: int) -> _Reader:
+    (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
+    reader = _Reader(_recv_exactly(sock, size))
+    if reader.int32() != correlation_id:
+        raise ConnectionError("unexpected correlation id")
+    return reader
+
+
+def _sasl_plain_login(sock: socket.socket, credentials: str) -> None:
+    """SaslHandshake (PLAIN), then SaslAuthenticate with ``\\0name\\0password``."""
+    name, _, password = credentials.partition(":")
+    mechanism = b"PLAIN"
+    body = struct.pack(">h", len(mechanism)) + mechanism
+    sock.sendall(_frame(SASL_HANDSHAKE_API_KEY, SASL_HANDSHAKE_VERSION, 101, body))
+    if (error := _response(sock, 101).int16()) != 0:
+        raise ConnectionError(f"SASL handshake refused (error {error})")
+    token = b"\0" + name.encode() + b"\0" + password.encode()
+    body = struct.pack(">i", len(token)) + token
+    sock.sendall(_frame(SASL_AUTHENTICATE_API_KEY, SASL_AUTHENTICATE_VERSION, 102, body))
+    reader = _response(sock, 102)
+    if (error := reader.int16()) != 0:
+        raise ConnectionError(f"SASL login refused (error {error}): {reader.string()}")
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
@@ -73,13 +103,13 @@ class _Reader:
 def metadata(host: str, port: int, timeout: float) -> tuple[int, str | None]:
     """Return (number of live brokers, cluster id) from one Metadata round trip."""
     correlation_id = 1
+    credentials = os.environ.get("KAFKA_PROBE_SASL_PLAIN", "")
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.settimeout(timeout)
+        if credentials:
+            _sasl_plain_login(sock, credentials)
         sock.sendall(_request(correlation_id))
-        (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
-        reader = _Reader(_recv_exactly(sock, size))
-    if reader.int32() != correlation_id:
-        raise ConnectionError("unexpected correlation id")
+        reader = _response(sock, correlation_id)
     reader.int32()  # throttle_time_ms
     brokers = reader.int32()
     for _ in range(max(brokers, 0)):

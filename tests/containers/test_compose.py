@@ -43,6 +43,13 @@ PORT_VARIABLES = {
     "gateway-primary": "CI_PRIMARY_GATEWAY_PORT",
     "gateway-fallback": "CI_FALLBACK_GATEWAY_PORT",
 }
+METRICS_PORT_VARIABLES = {
+    "campaign": "CI_CAMPAIGN_METRICS_PORT",
+    "dispatcher": "CI_DISPATCHER_METRICS_PORT",
+    "primary-sender": "CI_PRIMARY_SENDER_METRICS_PORT",
+    "fallback-sender": "CI_FALLBACK_SENDER_METRICS_PORT",
+    "scheduler": "CI_SCHEDULER_METRICS_PORT",
+}
 
 
 class Compose:
@@ -54,6 +61,9 @@ class Compose:
         self.folder = folder
         self.env = {**os.environ, "DOCKER_HOST": docker_host, **variables}
         self.ports = {name: int(variables[var]) for name, var in PORT_VARIABLES.items()}
+        self.metrics_ports = {
+            name: int(variables[var]) for name, var in METRICS_PORT_VARIABLES.items()
+        }
 
     def run(self, *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -93,7 +103,8 @@ def compose(
     mongodb_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Compose]:
-    ports = free_ports(len(PORT_VARIABLES))
+    wanted = [*PORT_VARIABLES.values(), *METRICS_PORT_VARIABLES.values()]
+    ports = free_ports(len(wanted))
     variables = {
         "HERALD_IMAGE": herald_image,
         "HERALD_API_TOKEN": f"compose-{uuid.uuid4().hex}",
@@ -101,7 +112,7 @@ def compose(
         "CI_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CI_MONGODB_URL": mongodb_url,
         "CI_MONGODB_DATABASE": f"herald_compose_{uuid.uuid4().hex[:8]}",
-        **{var: str(port) for var, port in zip(PORT_VARIABLES.values(), ports, strict=True)},
+        **{var: str(port) for var, port in zip(wanted, ports, strict=True)},
     }
     project = Compose(engine.docker_host, variables, tmp_path_factory.mktemp("compose"))
     # Never a Docker network: a user-defined one is a bridge on the host. Every service of the
@@ -163,6 +174,12 @@ async def test_compose_starts_herald_services_healthy_and_they_send(
         for service in SERVICES:
             ready = await http.get(f"http://127.0.0.1:{compose.ports[service]}/readyz")
             assert ready.status_code == 200 and ready.json()["service"] == service, ready.text
+            # Metrics only on the metrics listener, never on the service's own port.
+            hidden = await http.get(f"http://127.0.0.1:{compose.ports[service]}/metrics")
+            assert hidden.status_code == 404, (service, hidden.text)
+            metrics = await http.get(f"http://127.0.0.1:{compose.metrics_ports[service]}/metrics")
+            assert metrics.status_code == 200, (service, metrics.text)
+            assert "herald_message_transitions_total" in metrics.text, service
 
     token = compose.env["HERALD_API_TOKEN"]
     api = httpx.AsyncClient(

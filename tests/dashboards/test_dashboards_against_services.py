@@ -32,6 +32,7 @@ from tests.promtool import check_metrics
 from tests.system import (
     RunningStack,
     add_account,
+    add_operator_token,
     api_client,
     gateway_client,
     launch_campaign,
@@ -65,7 +66,7 @@ async def scrape_all(stack: RunningStack) -> dict[str, str]:
     scrapes: dict[str, str] = {}
     async with httpx.AsyncClient(timeout=30) as client:
         for service in SERVICES:
-            response = await client.get(f"{stack.service_url(service)}/metrics")
+            response = await client.get(stack.metrics_url(service))
             assert response.status_code == 200, (service, response.text)
             scrapes[service] = response.text
     return scrapes
@@ -118,7 +119,10 @@ async def drive_traffic(
         },
     )
     assert endpoint.status_code == 201, endpoint.text
-    run = await api.post(f"/api/schedules/{SWEEP}/run")
+    # The sweep is a system job: operators run it.
+    async with api_client(stack) as operator:
+        operator.headers["Authorization"] = f"Bearer {await add_operator_token(mongo, stack)}"
+        run = await operator.post(f"/api/admin/schedules/{SWEEP}/run")
     assert run.status_code == 202, run.text
 
 

@@ -49,6 +49,7 @@ from tests.dashboards.traffic import redeliver_a_send, send_a_command, set_gatew
 from tests.system import (
     RunningStack,
     add_account,
+    add_operator_token,
     add_tenant_token,
     api_client,
     gateway_client,
@@ -159,11 +160,14 @@ async def watch_alert(
     scenario.fired[key] = [a for a in seen if labels.items() <= a.items()]
 
 
-async def run_sweep(api: httpx.AsyncClient, prom: PrometheusApi) -> None:
-    """Run the sweep now; wait until Prometheus has seen it fire."""
+async def run_sweep(stack: RunningStack, mongo: Mongo, prom: PrometheusApi) -> None:
+    """Run the sweep now, as operators do (a system job); wait until Prometheus has seen it
+    fire."""
+    token = await add_operator_token(mongo, stack)
 
     async def run() -> None:
-        started = await api.post(f"/api/schedules/{SWEEP}/run")
+        async with tenant_client(stack, token) as operator:
+            started = await operator.post(f"/api/admin/schedules/{SWEEP}/run")
         assert started.status_code == 202, started.text
 
     expr = 'sum(herald_schedule_firing_lateness_seconds_count{kind="sweep"})'
@@ -230,7 +234,7 @@ async def drive(
         )
     await send_a_command(producer)
     await send_a_command(producer)
-    await run_sweep(api, prom)
+    await run_sweep(stack, mongo, prom)
 
     # The primary sender stopped while a campaign fans out: its group's lag grows.
     lagging: list[str] = []
@@ -269,7 +273,7 @@ async def drive(
     await watch_alert(prom, scenario, "HeraldCircuitOpen", {"account": "default"})
     for gateway in gateways:
         await gateway.delete("/_sim/config")
-    await run_sweep(api, prom)
+    await run_sweep(stack, mongo, prom)
 
     # No scheduler: no leader, and its target down.
     async def without_scheduler() -> None:

@@ -21,6 +21,8 @@ from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
 from tests.system import (
     RunningStack,
+    add_operator_token,
+    api_client,
     sends_of,
     set_gateway_mode,
     wait_for_statuses,
@@ -135,14 +137,19 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_and_what_follows_
         assert headers["herald-dlt-attempts"] == "1"
         assert headers["herald-dlt-first-failure"] <= headers["herald-dlt-last-failure"]
 
-    # The dispatcher recorded each of them; the operator sees them through the API.
+    # The dispatcher recorded each of them; they name no tenant, so operators alone see them
+    # through the API (every tenant's and the unattributed dead letters).
     wanted = {topic for topic, _, _ in poisoned}
-    listed = await eventually(
-        lambda: listed_poison(api, wanted),
-        lambda found: set(poisoned) <= found,
-        what="the poison records listed by the API",
-    )
-    assert set(poisoned) <= listed
+    async with api_client(stack) as operator:
+        operator.headers["Authorization"] = f"Bearer {await add_operator_token(mongo, stack)}"
+        listed = await eventually(
+            lambda: listed_poison(operator, wanted),
+            lambda found: set(poisoned) <= found,
+            what="the poison records listed by the API",
+        )
+        assert set(poisoned) <= listed
+        # Not the default tenant's: the tenant that sent the campaign sees none of them.
+        assert not set(poisoned) & await listed_poison(api, wanted, "/api/dead-letters")
 
 
 def expected_reasons(topic: str, kind: str) -> set[str]:
@@ -165,12 +172,15 @@ def origins(records: list[Any]) -> set[tuple[str, int, int]]:
     return {origin_of({k: v.decode() for k, v in r.headers}) for r in records}
 
 
-async def listed_poison(api: httpx.AsyncClient, topics: set[str]) -> set[tuple[str, int, int]]:
-    """The origins of every dead letter the API lists (poison records name no campaign)."""
+async def listed_poison(
+    api: httpx.AsyncClient, topics: set[str], path: str = "/api/admin/dead-letters"
+) -> set[tuple[str, int, int]]:
+    """The origins of every dead letter the API lists at ``path`` (poison records name no
+    campaign)."""
     found: set[tuple[str, int, int]] = set()
     offset = 0
     while True:
-        response = await api.get("/api/dead-letters", params={"limit": 500, "offset": offset})
+        response = await api.get(path, params={"limit": 500, "offset": offset})
         assert response.status_code == 200, response.text
         page = response.json()
         for letter in page["deadLetters"]:

@@ -103,7 +103,7 @@ async def counters(
 async def receipts_applied(stack: RunningStack) -> float:
     """``herald_receipts_total{source="waha",outcome="applied"}`` on the campaign service."""
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"{stack.api}/metrics")
+        response = await client.get(stack.metrics_url("campaign"))
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
             if sample.name == "herald_receipts_total" and sample.labels == {

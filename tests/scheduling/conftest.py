@@ -22,6 +22,8 @@ SCHEDULING_ENV = {
     # Six fields, seconds last: the sweep (which completes campaigns) every two seconds.
     "HERALD_SWEEP_CRON": "* * * * * */2",
     "HERALD_REDRIVE_CRON": "0 * * * *",
+    # The cron campaigns fire every few seconds (the quota's default is 5 minutes).
+    "HERALD_QUOTA_MIN_CRON_INTERVAL_SECONDS": "1",
 }
 
 

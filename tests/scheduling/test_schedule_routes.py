@@ -1,18 +1,30 @@
-"""``/api/schedules`` and scheduled sends over REST: the tenant's schedules and the system
-jobs, stop one or all, run one now; another tenant's are invisible; bad schedules are 422
-naming the field."""
+"""``/api/schedules`` and scheduled sends over REST: the tenant's schedules, stop one or all, run
+one now; another tenant's and the system jobs are invisible to a tenant; operators list and run
+the system jobs (``/api/admin/schedules``); no run is requested on top of one in progress; bad
+schedules are 422 naming the field."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from herald_devstack.processes import wait_ready
 from herald_devstack.waiting import eventually
-from tests.system import RunningStack, add_tenant_token, api_client, phones, wait_for_statuses
+from tests.system import (
+    RunningStack,
+    add_operator_token,
+    add_tenant_token,
+    api_client,
+    phones,
+    wait_for_statuses,
+)
 
 from .conftest import (
+    SCHEDULERS,
     Mongo,
     campaign_of,
     draft_campaign,
@@ -27,23 +39,57 @@ SWEEP = "sch_system-sweep"
 REDRIVE = "sch_system-redrive"
 
 
+@pytest.fixture
+async def operator(mongo: Mongo, stack: RunningStack) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with an operator key."""
+    token = await add_operator_token(mongo, stack)
+    async with api_client(stack) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
 async def schedules(api: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     response = await api.get("/api/schedules")
     assert response.status_code == 200, response.text
     return {s["id"]: s for s in response.json()["schedules"]}
 
 
-async def test_the_list_shows_the_system_jobs_and_the_tenants_schedules(
-    api: httpx.AsyncClient,
+async def system_jobs(operator: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    response = await operator.get("/api/admin/schedules")
+    assert response.status_code == 200, response.text
+    return {s["id"]: s for s in response.json()["schedules"]}
+
+
+async def requested_runs(mongo: Mongo, stack: RunningStack, job: str) -> list[dict[str, Any]]:
+    """The firings of ``job`` that a request made (not its cron: an hour may turn meanwhile)."""
+    return [f for f in await firings_of(mongo, stack, job) if f["reason"] == "requested"]
+
+
+async def schedule_document(mongo: Mongo, stack: RunningStack, schedule_id: str) -> Any:
+    return await mongo[stack.config.database]["schedules"].find_one({"_id": schedule_id})
+
+
+async def test_the_tenant_lists_its_own_schedules_and_the_operator_the_system_jobs(
+    api: httpx.AsyncClient, operator: httpx.AsyncClient
 ) -> None:
     campaign_id = await draft_campaign(api, phones(1, prefix="+1707"))
     body = await schedule_send(
         api, campaign_id, {"cron": "0 9 * * MON", "timezone": "Europe/Berlin"}
     )
     listed = await schedules(api)
-    assert listed[SWEEP]["system"] is True and listed[SWEEP]["cron"] == "* * * * * */2"
-    assert listed[REDRIVE]["system"] is True and listed[REDRIVE]["cron"] == "0 * * * *"
-    assert listed[REDRIVE]["nextRunAt"] is not None
+    assert SWEEP not in listed and REDRIVE not in listed
+    assert all(s["system"] is False for s in listed.values())
+    jobs = await system_jobs(operator)
+    assert set(jobs) == {REDRIVE, SWEEP}
+    assert jobs[SWEEP]["system"] is True and jobs[SWEEP]["cron"] == "* * * * * */2"
+    assert jobs[REDRIVE]["system"] is True and jobs[REDRIVE]["cron"] == "0 * * * *"
+    assert jobs[REDRIVE]["nextRunAt"] is not None
+    assert (await operator.get(f"/api/admin/schedules/{REDRIVE}")).json() == jobs[REDRIVE]
+    # Operators have the system jobs there, not a tenant's schedules.
+    theirs = await operator.get(f"/api/admin/schedules/{body['scheduleId']}")
+    assert theirs.status_code == 404, theirs.text
+    for tenant_route in ("/api/schedules", f"/api/schedules/{body['scheduleId']}"):
+        assert (await operator.get(tenant_route)).status_code == 403
     mine = listed[body["scheduleId"]]
     assert mine == {
         **mine,
@@ -107,25 +153,85 @@ async def test_run_now_fires_within_about_a_second(
     assert schedule["runRequestedAt"] is None and schedule["lastRunAt"] is not None
 
 
-async def test_a_system_job_can_run_now_but_not_be_stopped(
+async def test_a_tenant_neither_reads_nor_stops_nor_runs_a_system_job(
     api: httpx.AsyncClient, mongo: Mongo, stack: RunningStack
 ) -> None:
-    refused = await api.delete(f"/api/schedules/{SWEEP}")
-    assert refused.status_code == 409, refused.text
-    assert refused.json()["reason"] == "system-job"
-    assert "system job" in refused.json()["error"]
+    for job in (REDRIVE, SWEEP):
+        for response in (
+            await api.get(f"/api/schedules/{job}"),
+            await api.delete(f"/api/schedules/{job}"),
+            await api.post(f"/api/schedules/{job}/run"),
+            await api.post(f"/api/schedules/{job}/run"),
+        ):
+            assert response.status_code == 404, response.text
+            assert response.json() == {"error": "schedule not found"}
+        # Nothing asked the scheduler for a run: it fires a job only at its time or on a
+        # request, and no request is recorded.
+        document = await schedule_document(mongo, stack, job)
+        assert document["active"] is True and document.get("runRequestedAt") is None
+    for admin_route in ("/api/admin/schedules", f"/api/admin/schedules/{REDRIVE}"):
+        refused = await api.get(admin_route)
+        assert refused.status_code == 403, refused.text
+    refused = await api.post(f"/api/admin/schedules/{REDRIVE}/run")
+    assert refused.status_code == 403, refused.text
+    assert (await schedule_document(mongo, stack, REDRIVE)).get("runRequestedAt") is None
 
-    before = len(await firings_of(mongo, stack, REDRIVE))
-    run = await api.post(f"/api/schedules/{REDRIVE}/run")
+
+async def test_an_operator_runs_a_system_job_and_the_scheduler_fires_it(
+    operator: httpx.AsyncClient, mongo: Mongo, stack: RunningStack
+) -> None:
+    before = len(await requested_runs(mongo, stack, REDRIVE))
+    run = await operator.post(f"/api/admin/schedules/{REDRIVE}/run")
     assert run.status_code == 202, run.text
+    assert run.json()["runRequestedAt"] is not None
     firings = await eventually(
-        lambda: firings_of(mongo, stack, REDRIVE),
+        lambda: requested_runs(mongo, stack, REDRIVE),
         lambda found: len(found) == before + 1 and found[-1]["state"] == "done",
         timeout=10,
         what="the redrive ran",
     )
-    assert firings[-1]["reason"] == "requested" and "redriven" in firings[-1]["detail"]
-    assert (await schedules(api))[REDRIVE]["active"] is True
+    assert "redriven" in firings[-1]["detail"]
+    job = (await system_jobs(operator))[REDRIVE]
+    assert job["active"] is True and job["runRequestedAt"] is None
+
+
+async def test_a_run_in_progress_is_not_requested_again(
+    operator: httpx.AsyncClient, mongo: Mongo, stack: RunningStack
+) -> None:
+    before = len(await requested_runs(mongo, stack, REDRIVE))
+    # With no scheduler running, a requested run stays in progress (asked for, not fired).
+    for name in SCHEDULERS:
+        await asyncio.to_thread(stack.processes[name].stop, 20)
+    try:
+        first = await operator.post(f"/api/admin/schedules/{REDRIVE}/run")
+        assert first.status_code == 202, first.text
+        for _ in range(3):
+            again = await operator.post(f"/api/admin/schedules/{REDRIVE}/run")
+            assert again.status_code == 409, again.text
+            assert again.json()["reason"] == "run-in-progress"
+            assert "has not fired yet" in again.json()["error"]
+        assert (await system_jobs(operator))[REDRIVE]["runRequestedAt"] == (
+            first.json()["runRequestedAt"]
+        )
+    finally:
+        for name in SCHEDULERS:
+            stack.processes[name].start()
+        await asyncio.to_thread(wait_ready, [stack.processes[n] for n in SCHEDULERS], 60)
+    await eventually(
+        lambda: requested_runs(mongo, stack, REDRIVE),
+        lambda found: len(found) == before + 1 and found[-1]["state"] == "done",
+        timeout=30,
+        what="the one requested redrive ran",
+    )
+    # Once it has ended, the job can run again.
+    after = await operator.post(f"/api/admin/schedules/{REDRIVE}/run")
+    assert after.status_code == 202, after.text
+    await eventually(
+        lambda: requested_runs(mongo, stack, REDRIVE),
+        lambda found: len(found) == before + 2 and found[-1]["state"] == "done",
+        timeout=10,
+        what="the next requested redrive ran",
+    )
 
 
 async def test_another_tenants_schedules_are_not_found(
@@ -145,7 +251,7 @@ async def test_another_tenants_schedules_are_not_found(
             assert response.status_code == 404, response.text
             assert response.json() == {"error": "schedule not found"}
         theirs = (await other.get("/api/schedules")).json()
-        assert {s["id"] for s in theirs["schedules"]} == {SWEEP, REDRIVE}
+        assert theirs["schedules"] == []
         assert theirs["total"] == 0
         assert (await other.delete("/api/schedules")).json() == {"stopped": 0}
     assert (await api.get(path)).json()["active"] is True
@@ -153,7 +259,7 @@ async def test_another_tenants_schedules_are_not_found(
 
 
 async def test_stopping_all_stops_only_the_tenants_active_schedules(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, operator: httpx.AsyncClient
 ) -> None:
     ids = []
     for prefix in ("+1715", "+1712"):
@@ -164,7 +270,8 @@ async def test_stopping_all_stops_only_the_tenants_active_schedules(
     assert stopped.status_code == 200 and stopped.json()["stopped"] >= 2, stopped.text
     listed = await schedules(api)
     assert all(listed[i]["active"] is False for i in ids)
-    assert listed[SWEEP]["active"] is True and listed[REDRIVE]["active"] is True
+    jobs = await system_jobs(operator)
+    assert jobs[SWEEP]["active"] is True and jobs[REDRIVE]["active"] is True
     assert (await api.delete("/api/schedules")).json() == {"stopped": 0}
 
 

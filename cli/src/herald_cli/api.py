@@ -102,6 +102,12 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _keys_path(tenant_id: str | None) -> str:
+    if tenant_id is None:
+        return "/api/admin/keys"
+    return f"/api/admin/tenants/{_segment(tenant_id)}/keys"
+
+
 class HeraldApi:
     """The routes of the campaign service's REST API that the CLI uses."""
 
@@ -225,10 +231,19 @@ class HeraldApi:
         return self._call("GET", "/api/messages/queue-stats")
 
     def schedules(self) -> Json:
+        """The tenant's schedules (never a system job)."""
         return self._call("GET", "/api/schedules")
 
     def run_schedule(self, schedule_id: str) -> Json:
         return self._call("POST", f"/api/schedules/{_segment(schedule_id)}/run")
+
+    def system_jobs(self) -> Json:
+        """Operators: the system jobs (the redrive, the sweep)."""
+        return self._call("GET", "/api/admin/schedules")
+
+    def run_system_job(self, schedule_id: str) -> Json:
+        """Operators: run a system job now (409 while its previous run is in progress)."""
+        return self._call("POST", f"/api/admin/schedules/{_segment(schedule_id)}/run")
 
     # Suppression list (phones in paths are E.164: their ``+`` is sent as ``%2B``)
 
@@ -272,6 +287,33 @@ class HeraldApi:
 
     def set_keyword_settings(self, settings: Json) -> Json:
         return self._call("PUT", "/api/suppressions/keywords", json=settings)
+
+    # Operators: tenants and API keys (``/api/admin``)
+
+    def create_tenant(self, body: Json) -> Json:
+        return self._call("POST", "/api/admin/tenants", json=body)
+
+    def tenants(self, filters: Mapping[str, str | int]) -> Json:
+        return self._call("GET", "/api/admin/tenants", params=filters)
+
+    def tenant(self, tenant_id: str) -> Json:
+        return self._call("GET", f"/api/admin/tenants/{_segment(tenant_id)}")
+
+    def disable_tenant(self, tenant_id: str) -> Json:
+        return self._call("POST", f"/api/admin/tenants/{_segment(tenant_id)}/disable")
+
+    def enable_tenant(self, tenant_id: str) -> Json:
+        return self._call("POST", f"/api/admin/tenants/{_segment(tenant_id)}/enable")
+
+    def issue_key(self, tenant_id: str | None, body: Json) -> Json:
+        """A tenant's key, or an operator key for None."""
+        return self._call("POST", _keys_path(tenant_id), json=body)
+
+    def keys(self, tenant_id: str | None, filters: Mapping[str, str | int]) -> Json:
+        return self._call("GET", _keys_path(tenant_id), params=filters)
+
+    def revoke_key(self, tenant_id: str | None, key_id: str) -> None:
+        self._call("DELETE", f"{_keys_path(tenant_id)}/{_segment(key_id)}")
 
     def _download(self, path: str) -> Generator[bytes, None, None]:
         refused: ApiError | None = None

@@ -8,18 +8,27 @@ from typing import Annotated
 import typer
 
 from herald_cli.commands.accounts import accounts
+from herald_cli.commands.admin import admin
 from herald_cli.commands.campaigns import campaigns
 from herald_cli.commands.contacts import contacts
 from herald_cli.commands.dead_letters import dead_letters
 from herald_cli.commands.queue import queue
 from herald_cli.commands.suppressions import suppressions
-from herald_cli.connection import API_ENV, DEFAULT_API, TOKEN_ENV, TOKEN_FILE
+from herald_cli.connection import (
+    ADMIN_TOKEN_ENV,
+    ADMIN_TOKEN_FILE,
+    API_ENV,
+    DEFAULT_API,
+    TOKEN_ENV,
+    TOKEN_FILE,
+)
 from herald_cli.flags import ApiFlag, ConnectionFlags, JsonFlag, TokenFlag
 from herald_cli.session import invocation_of
 
 EPILOG = f"""\
 [bold]connection[/]: --api, else ${API_ENV}, else {DEFAULT_API}; --token, else ${TOKEN_ENV}, \
-else {TOKEN_FILE} in this folder or a parent (written by `make up`).
+else {TOKEN_FILE} in this folder or a parent (written by `make up`). `herald admin` sends the \
+operator token instead: --admin-token, else ${ADMIN_TOKEN_ENV}, else {ADMIN_TOKEN_FILE}.
 
 [bold]exit status[/]: 0 done; 1 the API refused (the error names the field) or a watched \
 campaign was cancelled; 2 bad usage; 3 the API cannot be reached; 4 --timeout passed; \
@@ -48,6 +57,7 @@ app.add_typer(dead_letters, name="dead-letters")
 app.add_typer(accounts, name="accounts")
 app.add_typer(queue, name="queue")
 app.add_typer(suppressions, name="suppressions")
+app.add_typer(admin, name="admin")
 
 
 def print_version(asked: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from herald_cli.connection import API_ENV, TOKEN_ENV
+from herald_cli.connection import ADMIN_TOKEN_ENV, API_ENV, TOKEN_ENV
 
 CONNECTION_PANEL = "Connection and output"
 
@@ -24,6 +24,15 @@ TokenFlag = Annotated[
         "--token",
         metavar="TOKEN",
         help=f"bearer token (${TOKEN_ENV})",
+        rich_help_panel=CONNECTION_PANEL,
+    ),
+]
+AdminTokenFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--admin-token",
+        metavar="TOKEN",
+        help=f"operator token (${ADMIN_TOKEN_ENV})",
         rich_help_panel=CONNECTION_PANEL,
     ),
 ]

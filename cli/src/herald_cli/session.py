@@ -14,7 +14,12 @@ import httpx
 import typer
 
 from herald_cli.api import ApiError, ApiUnreachable, HeraldApi
-from herald_cli.connection import Connection, NoToken, resolve_connection
+from herald_cli.connection import (
+    Connection,
+    NoToken,
+    resolve_admin_connection,
+    resolve_connection,
+)
 from herald_cli.exit_status import ExitStatus
 from herald_cli.flags import ConnectionFlags
 from herald_cli.output import Output
@@ -49,13 +54,21 @@ def invocation_of(ctx: typer.Context) -> Invocation:
 
 
 @contextmanager
-def command_session(ctx: typer.Context, flags: ConnectionFlags) -> Iterator[Session]:
+def command_session(
+    ctx: typer.Context,
+    flags: ConnectionFlags,
+    *,
+    operator: bool = False,
+    admin_token: str | None = None,
+) -> Iterator[Session]:
     """The API and the output for a command's body; what the body raises becomes an error
-    message and an exit status (``typer.Exit``)."""
+    message and an exit status (``typer.Exit``). An ``operator`` command sends the operator
+    token: ``admin_token`` (``--admin-token``), else ``HERALD_ADMIN_TOKEN``, else
+    ``.local/admin-token``."""
     invocation = invocation_of(ctx)
     flags = flags.over(invocation.flags)
     output = Output.on(sys.stdout, sys.stderr, json=flags.json)
-    connection = _connection(flags, output)
+    connection = _connection(flags, output, operator, admin_token)
     with HeraldApi(connection, transport=invocation.transport) as api:
         try:
             yield Session(api, output)
@@ -73,11 +86,33 @@ def command_session(ctx: typer.Context, flags: ConnectionFlags) -> Iterator[Sess
             raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
 
-def _connection(flags: ConnectionFlags, output: Output) -> Connection:
+def _connection(
+    flags: ConnectionFlags, output: Output, operator: bool, admin_token: str | None
+) -> Connection:
     try:
+        if operator:
+            return resolve_admin_connection(
+                api_flag=flags.api, token_flag=admin_token, environ=os.environ, cwd=Path.cwd()
+            )
         return resolve_connection(
             api_flag=flags.api, token_flag=flags.token, environ=os.environ, cwd=Path.cwd()
         )
     except NoToken as error:
         output.error(str(error))
         raise typer.Exit(ExitStatus.USAGE) from None
+
+
+def operator_api_if_any(
+    ctx: typer.Context, flags: ConnectionFlags, admin_token: str | None
+) -> HeraldApi | None:
+    """The API with the operator token, when one is given (``admin_token``) or found
+    (``HERALD_ADMIN_TOKEN``, ``.local/admin-token``); None without one. The caller closes it."""
+    invocation = invocation_of(ctx)
+    flags = flags.over(invocation.flags)
+    try:
+        connection = resolve_admin_connection(
+            api_flag=flags.api, token_flag=admin_token, environ=os.environ, cwd=Path.cwd()
+        )
+    except NoToken:
+        return None
+    return HeraldApi(connection, transport=invocation.transport)

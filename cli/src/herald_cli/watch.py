@@ -2,7 +2,10 @@
 
 When every message has ended but the campaign is still ``running``, the watch asks the
 scheduler to run its sweep now (the sweep is what marks a campaign completed; it otherwise runs
-every five minutes), unless ``--no-sweep``. How the progress is shown is the display's business
+every five minutes), unless ``--no-sweep``. The sweep is a system job, an operator's: the watch
+asks for it only with the operator token (``--admin-token``, ``HERALD_ADMIN_TOKEN`` or
+``.local/admin-token``, which ``make up`` writes); with a tenant's token alone it says so and
+waits for the next sweep. How the progress is shown is the display's business
 (watch_displays.py).
 """
 
@@ -47,10 +50,22 @@ class Display(Protocol):
         """The watch ended: with a result, or None when interrupted or failed."""
 
 
-class SweepRequests:
-    """Asks the scheduler for its sweep now: at most every :data:`SWEEP_AGAIN_SECONDS`."""
+NO_OPERATOR_TOKEN = (
+    "every message ended; the scheduler's next sweep marks the campaign completed (the sweep "
+    "is an operator's job: with --admin-token or HERALD_ADMIN_TOKEN the watch asks for it now)"
+)
 
-    def __init__(self, api: HeraldApi, clock: Callable[[], float]) -> None:
+SWEEPING_NOW = (
+    "every message ended: the scheduler is sweeping now, which marks the campaign completed"
+)
+
+
+class SweepRequests:
+    """Asks the scheduler for its sweep now (an operator's request: ``api`` carries the
+    operator token): at most every :data:`SWEEP_AGAIN_SECONDS`. Without ``api``, says once
+    that the next sweep completes the campaign."""
+
+    def __init__(self, api: HeraldApi | None, clock: Callable[[], float]) -> None:
         self._api = api
         self._clock = clock
         self._sweep_id: str | None = None
@@ -62,6 +77,9 @@ class SweepRequests:
         """Ask now if due; returns a note for the first request or a refusal."""
         if self.refused is not None:
             return None
+        if self._api is None:
+            self.refused = "no operator token"
+            return NO_OPERATOR_TOKEN
         now = self._clock()
         if self._asked_at is not None and now - self._asked_at < SWEEP_AGAIN_SECONDS:
             return None
@@ -70,13 +88,13 @@ class SweepRequests:
         try:
             if self._sweep_id is None:
                 self._sweep_id = self._find_sweep()
-            next_run = self._api.run_schedule(self._sweep_id).get("nextRunAt")
-        except (ApiError, LookupError) as error:
-            self.refused = str(error)
-            return (
-                f"cannot ask for the sweep ({error}); the campaign is marked completed at "
-                "the scheduler's next sweep"
-            )
+            next_run = self._api.run_system_job(self._sweep_id).get("nextRunAt")
+        except ApiError as error:
+            if error.status == 409:  # a sweep is under way already: it completes the campaign
+                return SWEEPING_NOW if first else None
+            return self._refusal(error)
+        except LookupError as error:
+            return self._refusal(error)
         if first:
             return (
                 "every message ended: asked the scheduler to sweep now, which marks the "
@@ -84,8 +102,16 @@ class SweepRequests:
             )
         return None
 
+    def _refusal(self, error: Exception) -> str:
+        self.refused = str(error)
+        return (
+            f"cannot ask for the sweep ({error}); the campaign is marked completed at "
+            "the scheduler's next sweep"
+        )
+
     def _find_sweep(self) -> str:
-        for schedule in self._api.schedules().get("schedules") or []:
+        assert self._api is not None
+        for schedule in self._api.system_jobs().get("schedules") or []:
             if schedule.get("system") and schedule.get("kind") == SWEEP_KIND:
                 return str(schedule["id"])
         raise LookupError("the scheduler lists no sweep job")
@@ -99,11 +125,13 @@ def watch_campaign(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    operator_api: HeraldApi | None = None,
 ) -> WatchResult:
     """Poll until the campaign is completed, cancelled, between runs, or a draft; or until
-    ``options.timeout``. API errors propagate (the caller says them)."""
+    ``options.timeout``. API errors propagate (the caller says them). ``operator_api`` (the
+    operator token) is what asks for the sweep; without it the watch waits for the next one."""
     started = clock()
-    sweeps = SweepRequests(api, clock)
+    sweeps = SweepRequests(operator_api, clock)
     result: WatchResult | None = None
     try:
         while True:

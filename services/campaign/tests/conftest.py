@@ -20,6 +20,7 @@ from herald_core.contracts.events import SendMessage
 from herald_core.messages.states import MessageStatus
 from herald_devstack.asgi import running
 from herald_infra.mongo.client import Database, connect, database
+from herald_infra.runtime.service_app import metrics_app_of
 
 T = TypeVar("T")
 
@@ -38,6 +39,8 @@ def campaign_settings(kafka_bootstrap: str, mongodb_url: str, purpose: str) -> C
         api_token=TOKEN,
         default_tenant=TENANT,
         default_region="IN",
+        # The tests' gateway simulators and notification receivers listen on loopback.
+        outbound_allow="127.0.0.0/8",
     )
 
 
@@ -57,6 +60,13 @@ class RunningService:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://campaign", headers=headers
+        )
+
+    def metrics_client(self) -> httpx.AsyncClient:
+        """A client of the service's metrics listener (its own port when served)."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=metrics_app_of(self.app)),
+            base_url="http://campaign-metrics",
         )
 
 

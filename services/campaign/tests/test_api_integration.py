@@ -17,6 +17,8 @@ from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
     CAMPAIGN_GROUP,
+    CAMPAIGN_SYSTEM_COMMANDS,
+    CAMPAIGN_SYSTEM_GROUP,
     DEAD_LETTER_GROUP,
     DISPATCHER_GROUP,
     FALLBACK_SENDER_GROUP,
@@ -512,8 +514,24 @@ async def test_retry_failed_of_a_tenant_takes_every_campaign_of_its_own_and_no_o
     failed = [f"msg-{campaign_id}-0" for campaign_id in campaigns]
 
     async with service.client_for(OTHER_TOKEN) as other:
+        # Tenant B's own retryable failure is requeued; tenant A's are not touched.
+        theirs = await campaign_with_contacts(other)
+        assert (await other.post(f"/api/campaigns/{theirs}/send")).status_code == 202
+        await service.db["messages"].insert_one(
+            message_document(theirs, 0, s.FAILED, tenantId=OTHER_TENANT, retryable=True)
+        )
+        await service.db["campaigns"].update_one(
+            {"_id": theirs}, {"$set": {"counts.total": 1, "counts.failed": 1}}
+        )
+        assert (await other.post("/api/messages/retry-failed")).json() == {"requeued": 1}
         assert (await other.post("/api/messages/retry-failed")).json() == {"requeued": 0}
+        for campaign_id in campaigns:
+            by_id = await other.post(
+                "/api/messages/retry-failed", params={"campaignId": campaign_id}
+            )
+            assert by_id.status_code == 404, by_id.text
     assert await statuses_of(service, failed) == ["failed", "failed"]
+    assert await statuses_of(service, [f"msg-{theirs}-0"]) == ["queued"]
 
     response = await api.post("/api/messages/retry-failed")
     assert response.status_code == 200, response.text
@@ -551,6 +569,7 @@ async def test_queue_stats_count_statuses_and_read_the_lag(
         (MESSAGE_SEND_FALLBACK, FALLBACK_SENDER_GROUP),
         (CAMPAIGN_EVENTS, DISPATCHER_GROUP),
         (CAMPAIGN_COMMANDS, CAMPAIGN_GROUP),
+        (CAMPAIGN_SYSTEM_COMMANDS, CAMPAIGN_SYSTEM_GROUP),
         (CAMPAIGN_EVENTS, NOTIFICATIONS_GROUP),
         *((topic, RETRY_RELAY_GROUP) for topic in retry_topics),
         (MESSAGE_DLT, DEAD_LETTER_GROUP),

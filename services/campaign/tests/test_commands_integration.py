@@ -46,11 +46,16 @@ def command(kind: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "event_id": uuid.uuid4().hex, "tenant_id": TENANT, **fields}
 
 
-async def produce(producer: AIOKafkaProducer, key: str, *records: dict[str, Any] | bytes) -> None:
+async def produce(
+    producer: AIOKafkaProducer,
+    key: str,
+    *records: dict[str, Any] | bytes,
+    topic: str = CAMPAIGN_COMMANDS,
+) -> None:
     """Send ``records`` in order on one key (one partition), each acknowledged by Kafka."""
     for record in records:
         value = record if isinstance(record, bytes) else json.dumps(record).encode()
-        await producer.send_and_wait(CAMPAIGN_COMMANDS, value, key=key.encode())
+        await producer.send_and_wait(topic, value, key=key.encode())
 
 
 async def handled_after(service: RunningService, producer: AIOKafkaProducer, key: str) -> None:

@@ -1,18 +1,25 @@
-"""Which dead letters a tenant sees, and which can be redriven."""
+"""Whose dead letters a caller sees, and which can be redriven."""
 
 from __future__ import annotations
 
-from herald_campaign.domain.dead_letters import message_refusal, poison_refusal, visible_tenants
+import pytest
+
+from herald_campaign.domain.dead_letters import DeadLetterScope, message_refusal, poison_refusal
 from herald_core.contracts.topics import CAMPAIGN_COMMANDS, MESSAGE_DLT
 
 
-def test_a_tenant_sees_its_own_dead_letters() -> None:
-    assert visible_tenants("tenant-b", operator_tenant="tenant-a") == ["tenant-b"]
+def test_a_tenant_sees_its_own_dead_letters_and_nothing_else() -> None:
+    assert DeadLetterScope.of_tenant("tenant-b").selector() == {"tenantId": "tenant-b"}
+    # The default tenant is a tenant like any other: no records that named no tenant.
+    assert DeadLetterScope.of_tenant("default").selector() == {"tenantId": "default"}
 
 
-def test_the_operator_also_sees_poison_records_that_named_no_tenant() -> None:
-    assert visible_tenants("ops", operator_tenant="ops") == ["ops", "default"]
-    assert visible_tenants("default", operator_tenant="default") == ["default"]
+def test_an_operator_sees_every_tenants_one_tenants_or_the_unattributed() -> None:
+    assert DeadLetterScope.everyone().selector() == {}
+    assert DeadLetterScope(tenant_id="tenant-a").selector() == {"tenantId": "tenant-a"}
+    assert DeadLetterScope(unattributed=True).selector() == {"tenantId": None}
+    with pytest.raises(ValueError, match="not both"):
+        DeadLetterScope(tenant_id="tenant-a", unattributed=True)
 
 
 def test_only_a_failed_message_can_be_redriven() -> None:

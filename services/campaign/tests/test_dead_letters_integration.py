@@ -1,4 +1,6 @@
-"""``/api/dead-letters`` and the campaign-wide redrive against the real Kafka and MongoDB.
+"""``/api/dead-letters`` and the campaign-wide redrive against the real Kafka and MongoDB; a
+tenant sees its own dead letters only, operators every tenant's and the records that named no
+tenant (``/api/admin/dead-letters``).
 
 The dead letters are written here as the dispatcher records them (``dead_letter_document``).
 """
@@ -14,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from herald_campaign.adapters.api_keys import register_api_key
 from herald_core.contracts.topics import (
@@ -36,6 +39,7 @@ from .conftest import (
     OTHER_TENANT,
     OTHER_TOKEN,
     TENANT,
+    TOKEN,
     RunningService,
     by_key,
     campaign_settings,
@@ -46,6 +50,8 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.integration
+
+ADMIN_TOKEN = "campaign-it-admin-token"
 
 S = MessageStatus
 _offsets = itertools.count(1_000)
@@ -121,7 +127,9 @@ def redriven_already(at: datetime) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 async def service(kafka_bootstrap: str, mongodb_url: str) -> AsyncIterator[RunningService]:
-    settings = campaign_settings(kafka_bootstrap, mongodb_url, "dead_letters")
+    settings = campaign_settings(kafka_bootstrap, mongodb_url, "dead_letters").model_copy(
+        update={"admin_token": SecretStr(ADMIN_TOKEN)}
+    )
     async with running_service(settings) as svc:
         await register_api_key(svc.db, OTHER_TOKEN, OTHER_TENANT, "other tenant")
         yield svc
@@ -247,7 +255,7 @@ async def test_an_unknown_dead_letter_is_404(api: httpx.AsyncClient) -> None:
         assert response.json() == {"error": "dead letter not found"}
 
 
-async def test_another_tenants_dead_letters_are_not_found_nor_listed(
+async def test_a_tenant_sees_its_own_dead_letters_only(
     api: httpx.AsyncClient, service: RunningService
 ) -> None:
     campaign_id = await running_campaign_with_messages(api, service, [(S.FAILED, True)])
@@ -256,8 +264,10 @@ async def test_another_tenants_dead_letters_are_not_found_nor_listed(
     theirs = poison_dead_letter(
         json.dumps({"tenant_id": OTHER_TENANT, "campaign_id": "cmp_theirs"}).encode()
     )
-    # A record that named no tenant belongs to the operator's tenant (ours, in these tests).
+    # A record that named no tenant is nobody's: not even the default tenant's (ours, in these
+    # tests, as HERALD_API_TOKEN's tenant), which saw them before there were operators.
     unattributed = poison_dead_letter(b"\xff\xfe not json", reason="undecodable")
+    assert unattributed["tenantId"] is None
     await service.db["dead_letters"].insert_many([ours, theirs, unattributed])
 
     async with service.client_for(OTHER_TOKEN) as intruder:
@@ -274,13 +284,97 @@ async def test_another_tenants_dead_letters_are_not_found_nor_listed(
         assert await listed_ids(intruder, campaignId=campaign_id) == []
         assert (await intruder.get(f"/api/dead-letters/{theirs['_id']}")).status_code == 200
 
-    assert (await api.get(f"/api/dead-letters/{theirs['_id']}")).status_code == 404
+    for method, path in [
+        ("GET", f"/api/dead-letters/{theirs['_id']}"),
+        ("GET", f"/api/dead-letters/{unattributed['_id']}"),
+        ("POST", f"/api/dead-letters/{unattributed['_id']}/redrive"),
+    ]:
+        response = await api.request(method, path)
+        assert response.status_code == 404, (method, path, response.text)
     our_list = await listed_ids(api, limit=500)
-    assert {ours["_id"], unattributed["_id"]} <= set(our_list)
-    assert theirs["_id"] not in our_list
-    assert await dead_letter_statuses(service, [ours["_id"]]) == [("open", 0)]
+    assert ours["_id"] in our_list
+    assert theirs["_id"] not in our_list and unattributed["_id"] not in our_list
+    assert await dead_letter_statuses(service, [ours["_id"], unattributed["_id"]]) == [
+        ("open", 0),
+        ("open", 0),
+    ]
     stored = await service.db["messages"].find_one({"_id": message["_id"]})
     assert stored is not None and stored["status"] == "failed"
+
+
+async def admin_ids(operator: httpx.AsyncClient, **params: Any) -> list[tuple[str, str | None]]:
+    response = await operator.get("/api/admin/dead-letters", params={"limit": 500, **params})
+    assert response.status_code == 200, response.text
+    return [(d["id"], d["tenantId"]) for d in response.json()["deadLetters"]]
+
+
+async def test_an_operator_sees_every_tenants_dead_letters_and_the_unattributed(
+    api: httpx.AsyncClient, service: RunningService
+) -> None:
+    campaign_id = await running_campaign_with_messages(api, service, [(S.FAILED, True)])
+    (message,) = await messages_of(service, campaign_id)
+    ours = message_dead_letter(message)
+    theirs = poison_dead_letter(
+        json.dumps({"tenant_id": OTHER_TENANT, "campaign_id": "cmp_theirs"}).encode()
+    )
+    unattributed = poison_dead_letter(b"\xff\xfe not json", reason="undecodable")
+    await service.db["dead_letters"].insert_many([ours, theirs, unattributed])
+
+    async with service.client_for(ADMIN_TOKEN) as operator:
+        everything = await admin_ids(operator)
+        assert {
+            (ours["_id"], TENANT),
+            (theirs["_id"], OTHER_TENANT),
+            (unattributed["_id"], None),
+        } <= set(everything)
+        assert all(
+            tenant == OTHER_TENANT for _, tenant in await admin_ids(operator, tenantId=OTHER_TENANT)
+        )
+        assert (theirs["_id"], OTHER_TENANT) in await admin_ids(operator, tenantId=OTHER_TENANT)
+        nobodys = await admin_ids(operator, unattributed="true")
+        assert (unattributed["_id"], None) in nobodys
+        assert all(tenant is None for _, tenant in nobodys)
+        assert await admin_ids(operator, campaignId=campaign_id) == [(ours["_id"], TENANT)]
+        one = await operator.get(f"/api/admin/dead-letters/{theirs['_id']}")
+        assert one.status_code == 200 and one.json()["tenantId"] == OTHER_TENANT, one.text
+        both = await operator.get(
+            "/api/admin/dead-letters", params={"tenantId": TENANT, "unattributed": "true"}
+        )
+        assert both.status_code == 422, both.text
+        assert [f["field"] for f in both.json()["fields"]] == ["unattributed"]
+        # The operator credential is not a tenant's.
+        assert (await operator.get("/api/dead-letters")).status_code == 403
+
+    for token in (TOKEN, OTHER_TOKEN):
+        async with service.client_for(token) as tenant:
+            for method, path in [
+                ("GET", "/api/admin/dead-letters"),
+                ("GET", f"/api/admin/dead-letters/{ours['_id']}"),
+                ("POST", f"/api/admin/dead-letters/{ours['_id']}/redrive"),
+            ]:
+                response = await tenant.request(method, path)
+                assert response.status_code == 403, (method, path, response.text)
+    assert await dead_letter_statuses(service, [ours["_id"]]) == [("open", 0)]
+
+
+async def test_an_operator_redrives_a_record_that_named_no_tenant(
+    service: RunningService,
+) -> None:
+    # A command that named no tenant, refused by the consumer: only an operator can see it and
+    # publish it again (here, to see it refused again by the fixed consumer).
+    raw = json.dumps({"type": "campaign.pause", "event_id": uuid.uuid4().hex}).encode()
+    letter = poison_dead_letter(raw, key=b"nobody")
+    assert letter["tenantId"] is None
+    await service.db["dead_letters"].insert_one(letter)
+    async with (
+        service.client_for(ADMIN_TOKEN) as operator,
+        TopicReader(service.kafka, CAMPAIGN_COMMANDS) as topic,
+    ):
+        response = await operator.post(f"/api/admin/dead-letters/{letter['_id']}/redrive")
+        assert response.status_code == 200, response.text
+        records = [r for r in await topic.read_to_end() if r.key == b"nobody"]
+    assert [r.value for r in records] == [raw]
+    assert response.json()["deadLetter"]["status"] == "redriven"
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from herald_core.contracts.events import campaign_event_adapter
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
+    CAMPAIGN_SYSTEM_COMMANDS,
     MESSAGE_DLT,
     MESSAGE_SEND_PRIMARY,
 )
@@ -289,11 +290,11 @@ def command(kind: str, campaign_id: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-async def produce(producer: AIOKafkaProducer, key: str, *records: dict[str, Any]) -> None:
+async def produce(
+    producer: AIOKafkaProducer, key: str, *records: dict[str, Any], topic: str = CAMPAIGN_COMMANDS
+) -> None:
     for record in records:
-        await producer.send_and_wait(
-            CAMPAIGN_COMMANDS, json.dumps(record).encode(), key=key.encode()
-        )
+        await producer.send_and_wait(topic, json.dumps(record).encode(), key=key.encode())
 
 
 async def test_commands_pause_resume_and_cancel_once_each_and_refusals_are_dead_lettered(
@@ -311,12 +312,17 @@ async def test_commands_pause_resume_and_cancel_once_each_and_refusals_are_dead_
         TopicReader(service.kafka, CAMPAIGN_EVENTS) as events,
         TopicReader(service.kafka, MESSAGE_DLT) as dead_letters,
     ):
-        # Each delivered twice: it acts once.
+        # Each delivered twice: it acts once. A pause by the system is the scheduler's, on
+        # its own topic (campaign.commands refuses it); the others wait until it applied.
+        await produce(producer, campaign_id, pause, pause, topic=CAMPAIGN_SYSTEM_COMMANDS)
+        await eventually(
+            lambda: campaign_doc(service, campaign_id),
+            lambda stored: stored["status"] == "paused",
+            what="the system's pause applied",
+        )
         await produce(
             producer,
             campaign_id,
-            pause,
-            pause,
             resume,
             resume,
             cancel,

@@ -45,6 +45,7 @@ from herald_core.contracts.events import (
 from herald_core.contracts.topics import CAMPAIGN_EVENTS
 from herald_devstack.waiting import eventually
 from herald_infra.mongo.client import NOTIFICATION_DELIVERIES
+from herald_infra.outbound.public_addresses import OutboundAllow
 
 from .conftest import (
     OTHER_TENANT,
@@ -473,6 +474,7 @@ async def test_three_replicas_send_each_delivery_once(
             owner=f"replica-{n}",
             max_in_flight=4,
             poll_seconds=0.05,
+            outbound_allow=OutboundAllow.parse(service.settings.outbound_allow),
         )
         for n in range(2)
     ]

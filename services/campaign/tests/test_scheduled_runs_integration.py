@@ -15,9 +15,10 @@ from aiokafka import AIOKafkaProducer
 
 from herald_campaign.adapters.api_keys import register_api_key
 from herald_campaign.domain.campaigns import derived_event_id
-from herald_core.contracts.topics import CAMPAIGN_EVENTS, MESSAGE_DLT
+from herald_core.contracts.topics import CAMPAIGN_EVENTS, CAMPAIGN_SYSTEM_COMMANDS, MESSAGE_DLT
 from herald_core.schedules import Firing, campaign_schedule_id
 from herald_devstack.topic_reader import TopicReader
+from herald_devstack.waiting import eventually
 
 from .conftest import (
     OTHER_TENANT,
@@ -63,6 +64,23 @@ def run_command(campaign_id: str, scheduled_for: datetime) -> dict[str, Any]:
     }
 
 
+async def produce_runs(producer: AIOKafkaProducer, key: str, *runs: dict[str, Any]) -> None:
+    """The scheduler's run starts, on the topic only the scheduler may write."""
+    await produce(producer, key, *runs, topic=CAMPAIGN_SYSTEM_COMMANDS)
+
+
+async def runs_handled_after(service: RunningService, producer: AIOKafkaProducer, key: str) -> None:
+    """Wait until every run start sent on ``key`` so far was handled: send a run start of a
+    draft campaign (skipped, but recorded) behind them on the same partition, and wait for it."""
+    marker = run_command(await campaign_with_contacts(service.client), datetime.now(UTC))
+    await produce_runs(producer, key, marker)
+    await eventually(
+        lambda: service.db["processed_commands"].find_one({"_id": marker["event_id"]}),
+        lambda found: found is not None,
+        what="the marker run start handled",
+    )
+
+
 async def test_a_send_with_a_cron_schedules_the_campaign_and_stores_its_schedule(
     service: RunningService,
 ) -> None:
@@ -103,15 +121,15 @@ async def test_each_firing_starts_one_run_and_a_repeated_firing_acts_once(
 ) -> None:
     campaign_id = await campaign_with_contacts(service.client)
     sent = await service.client.post(
-        f"/api/campaigns/{campaign_id}/send", json={"cron": "* * * * *"}
+        f"/api/campaigns/{campaign_id}/send", json={"cron": "*/5 * * * *"}
     )
     assert sent.status_code == 202, sent.text
     first_slot = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
     first = run_command(campaign_id, first_slot)
     second = run_command(campaign_id, first_slot + timedelta(minutes=1))
     async with TopicReader(service.kafka, CAMPAIGN_EVENTS) as events:
-        await produce(producer, campaign_id, first, first, second, second)
-        await handled_after(service, producer, campaign_id)
+        await produce_runs(producer, campaign_id, first, first, second, second)
+        await runs_handled_after(service, producer, campaign_id)
         launches = [
             e
             for e in events_of(await events.read_to_end(), campaign_id)
@@ -147,8 +165,8 @@ async def test_a_run_start_redelivered_after_a_crash_publishes_its_launch_again(
         },
     )
     async with TopicReader(service.kafka, CAMPAIGN_EVENTS) as events:
-        await produce(producer, campaign_id, start)
-        await handled_after(service, producer, campaign_id)
+        await produce_runs(producer, campaign_id, start)
+        await runs_handled_after(service, producer, campaign_id)
         published = events_of(await events.read_to_end(), campaign_id)
     assert [(e.type, e.event_id, e.run) for e in published] == [
         ("campaign.launched", launch_event_id, 1)
@@ -168,10 +186,10 @@ async def test_a_firing_for_a_campaign_that_no_longer_sends_is_skipped_not_dead_
         TopicReader(service.kafka, CAMPAIGN_EVENTS) as events,
         TopicReader(service.kafka, MESSAGE_DLT) as dead_letters,
     ):
-        await produce(producer, draft_id, firings[0])
-        await produce(producer, paused_id, firings[1])
-        await handled_after(service, producer, draft_id)
-        await handled_after(service, producer, paused_id)
+        await produce_runs(producer, draft_id, firings[0])
+        await produce_runs(producer, paused_id, firings[1])
+        await runs_handled_after(service, producer, draft_id)
+        await runs_handled_after(service, producer, paused_id)
         published = [*events_of(await events.read_to_end(), draft_id)]
         published += events_of(await events.read_to_end(), paused_id)
         refused = await dead_letters.read_to_end()

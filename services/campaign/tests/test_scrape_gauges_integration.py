@@ -1,10 +1,13 @@
 """The campaign service's scrape-time gauges on the real MongoDB-wire server and Kafka broker:
-``/metrics`` shows campaigns per status, each campaign in view with its message counters, and
-the lag of every Herald consumer group; it reads them at most once per interval, and a source it
-cannot read is left out (and counted) while the rest of the scrape goes on."""
+``/metrics`` (on the metrics listener, never the API) shows campaigns per status, each campaign
+in view with its message counters but not its name, at most ``HERALD_CAMPAIGN_METRICS_LIMIT``
+of them however many there are, and the lag of every Herald consumer group; it reads them at
+most once per interval, and a source it cannot read is left out (and counted) while the rest of
+the scrape goes on."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +17,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
+from herald_campaign.domain.campaigns import CampaignDraft, draft_campaign_document
 from herald_campaign.entrypoints.scrape_gauges import ScrapeGauges
 from herald_campaign.service_layer.messages import watched_consumers
 from herald_campaign.service_layer.ports import WatchedConsumer
@@ -23,7 +27,9 @@ from herald_core.messages.states import MessageStatus
 from herald_devstack.processes import free_port
 
 from .conftest import (
+    OTHER_TENANT,
     TENANT,
+    TOKEN,
     RunningService,
     campaign_settings,
     create_campaign,
@@ -53,11 +59,15 @@ def parse(exposition: str) -> Samples:
     return samples
 
 
-async def scrape(service: RunningService) -> Samples:
-    async with service.client_for(None) as client:
+async def exposition(service: RunningService) -> str:
+    async with service.metrics_client() as client:
         response = await client.get("/metrics")
     assert response.status_code == 200, response.text
-    return parse(response.text)
+    return response.text
+
+
+async def scrape(service: RunningService) -> Samples:
+    return parse(await exposition(service))
 
 
 def value(samples: Samples, metric: str, /, **labels: str) -> float | None:
@@ -110,16 +120,58 @@ async def test_metrics_show_each_campaign_in_view_with_its_message_counters(
     assert value(samples, messages, campaign=just_done, status="sent") == 2
     shown = {labels["campaign"] for labels, _ in samples[messages]}
     assert draft not in shown and long_done not in shown
-    info = value(
-        samples, "herald_campaign_info", campaign=running, name="Summer Sale", status="running"
-    )
+    info = value(samples, "herald_campaign_info", campaign=running, status="running")
     assert info == 1
+    assert "name" not in next(labels for labels, _ in samples["herald_campaign_info"])
     assert value(samples, "herald_campaign_info", campaign=just_done, status="completed") == 1
     campaigns = await service.db["campaigns"].count_documents({"status": "completed"})
     assert value(samples, "herald_campaigns", status="completed") == campaigns
     assert value(samples, "herald_campaigns", status="draft") == (
         await service.db["campaigns"].count_documents({"status": "draft"})
     )
+
+
+async def test_the_api_serves_no_metrics(service: RunningService) -> None:
+    for token in (None, TOKEN):
+        async with service.client_for(token) as api:
+            response = await api.get("/metrics")
+        assert response.status_code == 404, response.text
+        assert "herald_" not in response.text
+
+
+PER_CAMPAIGN = ("herald_campaign_info", "herald_campaign_messages", "herald_campaign_engagement")
+
+
+async def test_campaigns_in_view_are_bounded_and_no_campaign_name_is_exported(
+    service: RunningService,
+) -> None:
+    limit = service.settings.campaign_metrics_limit
+    many = limit + 100
+    marker = f"name-{uuid.uuid4().hex}"  # in every name, in no id
+    batch = uuid.uuid4().hex[:12]
+    now = datetime.now(UTC)
+    documents = []
+    for n in range(many):
+        draft = CampaignDraft(name=f"{marker} Private launch {n}", message_body="Hi")
+        tenant = TENANT if n % 2 else OTHER_TENANT
+        document = draft_campaign_document(f"cmp_{batch}_{n}", tenant, draft, now=now)
+        documents.append({**document, "status": "running"})
+    await service.db["campaigns"].insert_many(documents)
+
+    text = await exposition(service)
+    samples = parse(text)
+
+    in_view = {labels["campaign"] for labels, _ in samples["herald_campaign_info"]}
+    assert len(in_view) == limit  # more than that are running: the most recent ones
+    for metric in PER_CAMPAIGN:
+        assert {labels["campaign"] for labels, _ in samples[metric]} <= in_view, metric
+    per_campaign = sum(len(samples[metric]) for metric in PER_CAMPAIGN)
+    series_per_campaign = 1 + len(MessageStatus) + 3
+    assert per_campaign <= limit * series_per_campaign, per_campaign
+    names = await service.db["campaigns"].distinct("name")
+    assert len(names) > many
+    assert marker not in text
+    assert [name for name in names if name in text] == []
 
 
 async def test_metrics_show_the_lag_of_every_herald_consumer_group(

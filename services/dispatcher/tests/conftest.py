@@ -20,6 +20,10 @@ from herald_core.accounts.model import (
     account_document,
 )
 from herald_core.accounts.sending_limits import day_start
+from herald_core.accounts.shared_gateway import SharedGateway
+
+ROOMY_SHARED_GATEWAY = SharedGateway("default", hourly_cap=1_000_000, daily_cap=1_000_000)
+"""A shared gateway whose caps a test's campaigns never reach (tests of other things)."""
 
 
 def today_at(hours: float) -> datetime:

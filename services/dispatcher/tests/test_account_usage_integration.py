@@ -93,9 +93,7 @@ async def test_slots_of_messages_not_stored_are_given_back_and_only_stored_ones_
     tenant = f"t-{uuid.uuid4().hex[:6]}"
     account = await add_account(db, tenant, hourly_cap=100, daily_cap=100)
     recipients = [Recipient(f"m{i}", f"+91980000000{i}") for i in range(4)]
-    assignment = await assign_sender_accounts(
-        db, tenant, recipients, default_account_id="default", now=NOON
-    )
+    assignment = await assign_sender_accounts(db, tenant, recipients, shared_gateway=None, now=NOON)
     assert set(assignment.accounts.values()) == {account.id}
     assert (await read_usage(db, [account.id], NOON))[account.id].today == 4
 

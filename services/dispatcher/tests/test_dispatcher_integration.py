@@ -36,6 +36,9 @@ def settings(kafka_bootstrap: str, mongodb_url: str) -> HeraldSettings:
         mongodb_url=mongodb_url,
         mongodb_database=f"it_dispatcher_{uuid.uuid4().hex[:8]}",
         dispatch_batch_size=500,
+        # These campaigns go through the shared gateway: room for all of them this hour.
+        shared_gateway_hourly_cap=1_000_000,
+        shared_gateway_daily_cap=1_000_000,
     )
 
 

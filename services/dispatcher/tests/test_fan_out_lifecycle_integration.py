@@ -32,7 +32,14 @@ from herald_infra.messages.unsent import republish_waiting_messages
 from herald_infra.mongo.client import ensure_indexes
 from herald_infra.runtime.settings import HeraldSettings
 
-from .conftest import add_running_campaign, counts_of, messages_of, new_tenant, phones
+from .conftest import (
+    ROOMY_SHARED_GATEWAY,
+    add_running_campaign,
+    counts_of,
+    messages_of,
+    new_tenant,
+    phones,
+)
 
 pytestmark = pytest.mark.integration
 BATCH = 3
@@ -136,7 +143,7 @@ async def fan_out(
             db,
             broker,
             CampaignLaunched(tenant_id=tenant, campaign_id=campaign_id),
-            default_account_id="default",
+            shared_gateway=ROOMY_SHARED_GATEWAY,
             batch_size=BATCH,
             send_topic=topic,
             clock=clock,

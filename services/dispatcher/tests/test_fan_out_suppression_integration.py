@@ -22,7 +22,14 @@ from herald_infra.mongo.client import ensure_indexes
 from herald_infra.recipients.suppressions import suppress
 from herald_infra.runtime.settings import HeraldSettings
 
-from .conftest import add_running_campaign, counts_of, messages_of, new_tenant, phones
+from .conftest import (
+    ROOMY_SHARED_GATEWAY,
+    add_running_campaign,
+    counts_of,
+    messages_of,
+    new_tenant,
+    phones,
+)
 
 pytestmark = pytest.mark.integration
 BATCH = 3
@@ -55,7 +62,7 @@ async def fan_out(
         db,
         broker,
         CampaignLaunched(tenant_id=tenant, campaign_id=campaign_id),
-        default_account_id="default",
+        shared_gateway=ROOMY_SHARED_GATEWAY,
         batch_size=BATCH,
         send_topic=MESSAGE_SEND_PRIMARY,
         clock=lambda: datetime.now(UTC),

@@ -17,6 +17,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from herald_core.accounts.model import AccountStatus
+from herald_core.accounts.shared_gateway import SharedGateway
 from herald_core.contracts.events import CampaignLaunched, SendMessage
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_devstack.topic_reader import TopicReader
@@ -72,23 +73,28 @@ async def fan_out(
     tenant_id: str,
     campaign_id: str,
     at: datetime | Callable[[], datetime],
+    *,
+    shared_gateway: SharedGateway | None = None,
 ) -> int:
-    """Fan the campaign out counting caps at ``at`` (a moment, or a clock it asks per batch)."""
+    """Fan the campaign out counting caps at ``at`` (a moment, or a clock it asks per batch);
+    a tenant without accounts gets ``shared_gateway`` (None: off)."""
     clock = at if callable(at) else (lambda: at)
     return await fan_out_campaign(
         db,
         broker,
         CampaignLaunched(tenant_id=tenant_id, campaign_id=campaign_id),
-        default_account_id="default",
+        shared_gateway=shared_gateway,
         batch_size=10,
         send_topic=MESSAGE_SEND_PRIMARY,
         clock=clock,
     )
 
 
-async def release(db: Any, broker: KafkaBroker, at: datetime) -> int:
+async def release(
+    db: Any, broker: KafkaBroker, at: datetime, *, shared_gateway: SharedGateway | None = None
+) -> int:
     return await release_deferred_messages(
-        db, broker, at, topic=MESSAGE_SEND_PRIMARY, batch_size=10
+        db, broker, at, topic=MESSAGE_SEND_PRIMARY, shared_gateway=shared_gateway, batch_size=10
     )
 
 
@@ -194,16 +200,42 @@ async def test_messages_wait_while_every_account_is_disabled(broker: KafkaBroker
     assert not any("notBefore" in m for m in messages)
 
 
-async def test_a_tenant_without_accounts_sends_on_the_default_account_without_caps(
+async def test_tenants_without_accounts_share_the_shared_gateways_caps(
+    broker: KafkaBroker, db: Any
+) -> None:
+    # Two tenants without accounts of their own: one shared number, one hourly cap for both.
+    shared = SharedGateway("default", hourly_cap=10, daily_cap=15)
+    first, second = new_tenant(), new_tenant()
+    first_campaign = await add_running_campaign(db, first, phones(8))
+    second_campaign = await add_running_campaign(db, second, phones(8, start=100))
+    assert await fan_out(db, broker, first, first_campaign, MORNING, shared_gateway=shared) == 8
+    assert await fan_out(db, broker, second, second_campaign, MORNING, shared_gateway=shared) == 2
+    waiting = await messages_of(db, second_campaign)
+    assert by_status(waiting) == Counter({"queued": 2, "pending": 6})
+    assert {m["accountId"] for m in waiting if m["status"] == "queued"} == {"default"}
+    assert {m["notBefore"] for m in waiting if m["status"] == "pending"} == {ELEVEN}
+    usage = (await read_usage(db, ["default"], MORNING))["default"]
+    assert (usage.today, usage.this_hour) == (10, 10)
+    assert await db["recipients"].count_documents({}) == 0
+
+    # The next hour has room for what is left of the day's cap (15): 5 of the 6.
+    assert await release(db, broker, ELEVEN, shared_gateway=shared) == 5
+    assert by_status(await messages_of(db, second_campaign)) == Counter({"queued": 7, "pending": 1})
+
+
+async def test_with_the_shared_gateway_off_a_tenant_without_accounts_waits_for_one(
     broker: KafkaBroker, db: Any
 ) -> None:
     tenant = new_tenant()
-    campaign_id = await add_running_campaign(db, tenant, phones(25))
-    assert await fan_out(db, broker, tenant, campaign_id, MORNING) == 25
+    campaign_id = await add_running_campaign(db, tenant, phones(4))
+    assert await fan_out(db, broker, tenant, campaign_id, MORNING, shared_gateway=None) == 0
     messages = await messages_of(db, campaign_id)
-    assert {(m["status"], m["accountId"]) for m in messages} == {("queued", "default")}
-    assert await db["recipients"].count_documents({"tenantId": tenant}) == 0
-    assert await db["account_usage"].count_documents({}) == 0
+    assert {(m["status"], m["accountId"]) for m in messages} == {("pending", None)}
+
+    account = await add_account(db, tenant)
+    assert await release(db, broker, MORNING + timedelta(minutes=1)) == 4
+    messages = await messages_of(db, campaign_id)
+    assert {(m["status"], m["accountId"]) for m in messages} == {("queued", account.id)}
 
 
 async def test_once_a_fan_out_ended_each_account_counts_exactly_the_messages_it_was_given(

@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 from pymongo.errors import AutoReconnect
 
 from herald_core.contracts.common import utc_now
-from herald_core.contracts.topics import CAMPAIGN_COMMANDS, MESSAGE_DLT, MESSAGE_SEND_PRIMARY
+from herald_core.contracts.topics import CAMPAIGN_SYSTEM_COMMANDS, MESSAGE_DLT, MESSAGE_SEND_PRIMARY
 from herald_core.schedules import Firing, campaign_schedule_id
 from herald_devstack.topic_reader import TopicReader
 from herald_infra.kafka.handler_retries import RetryPolicy
@@ -139,7 +139,7 @@ async def test_a_run_start_that_keeps_failing_is_given_up_while_an_outage_is_wai
     headers = headers_of(letters[0])
     assert headers["herald-dlt-reason"] == "internal-error"
     assert headers["herald-dlt-attempts"] == str(POLICY.attempts)
-    assert headers["kafka_dlt-original-topic"] == CAMPAIGN_COMMANDS
+    assert headers["kafka_dlt-original-topic"] == CAMPAIGN_SYSTEM_COMMANDS
     assert headers["kafka_dlt-exception-fqcn"] == "builtins.ValueError"
     # Its payload is the run command the firing would have published: a redrive starts it.
     command = json.loads(letters[0].value)

@@ -16,7 +16,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from herald_core.contracts.common import utc_now
-from herald_core.contracts.topics import CAMPAIGN_COMMANDS, MESSAGE_SEND_PRIMARY
+from herald_core.contracts.topics import CAMPAIGN_SYSTEM_COMMANDS, MESSAGE_SEND_PRIMARY
 from herald_core.schedules import Firing, ScheduleKind, campaign_schedule_id, system_schedule_id
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
@@ -89,7 +89,7 @@ async def clean(db: Database) -> Database:
 
 @pytest.fixture
 async def commands(settings: SchedulerSettings) -> AsyncIterator[TopicReader]:
-    async with TopicReader(settings.kafka_bootstrap_servers, CAMPAIGN_COMMANDS) as reader:
+    async with TopicReader(settings.kafka_bootstrap_servers, CAMPAIGN_SYSTEM_COMMANDS) as reader:
         yield reader
 
 

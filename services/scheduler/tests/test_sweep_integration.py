@@ -13,8 +13,8 @@ from faststream.kafka import KafkaBroker
 
 from herald_core.contracts.events import SendMessage
 from herald_core.contracts.topics import (
-    CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
+    CAMPAIGN_SYSTEM_COMMANDS,
     MESSAGE_DLT,
     MESSAGE_SEND_PRIMARY,
 )
@@ -297,7 +297,7 @@ async def test_a_failing_campaign_is_paused_by_the_system_with_one_command(
     failing += [(S.SENT, {}) for _ in range(3)]
     campaign_id = await seed(db, [*failing, (S.QUEUED, {})], launchedAt=LONG_AGO)
     healthy = await seed(db, [(S.SENT, {}) for _ in range(25)] + [(S.QUEUED, {})])
-    async with TopicReader(settings.kafka_bootstrap_servers, CAMPAIGN_COMMANDS) as topic:
+    async with TopicReader(settings.kafka_bootstrap_servers, CAMPAIGN_SYSTEM_COMMANDS) as topic:
         first = await sweep.run()
         second = await sweep.run()
         records = await topic.read_to_end()

@@ -43,7 +43,7 @@ def test_a_message_dead_letter_names_its_tenant_campaign_and_message() -> None:
     assert doc["reason"] == "gateway-error" and doc["status"] == "open"
 
 
-def test_a_poison_record_is_kept_byte_for_byte_and_shown_to_the_operator_tenant() -> None:
+def test_a_poison_record_is_kept_byte_for_byte_and_attributed_to_no_tenant() -> None:
     headers = dead_letter_headers(
         topic="campaign.commands",
         partition=1,
@@ -60,7 +60,7 @@ def test_a_poison_record_is_kept_byte_for_byte_and_shown_to_the_operator_tenant(
         recorded_at=NOW,
     )
     assert doc["_id"] == record_dead_letter_id("campaign.commands", 1, 5)
-    assert doc["tenantId"] == "default" and doc["messageId"] is None
+    assert doc["tenantId"] is None and doc["messageId"] is None
     assert doc["rawPayload"] == b"\xff{not json"
     assert doc["exceptionType"] == "builtins.ValueError"
 

@@ -23,12 +23,18 @@ def test_help_lists_every_variable_with_its_default_and_exits_0(
 ) -> None:
     with pytest.raises(SystemExit) as stop:
         parse_service_arguments(
-            "herald-example", "An example.", ExampleSettings, default_port=9999, argv=["--help"]
+            "herald-example",
+            "An example.",
+            ExampleSettings,
+            default_port=9999,
+            default_metrics_port=9998,
+            argv=["--help"],
         )
     assert stop.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: herald-example")
     assert "HERALD_HTTP_PORT (default 9999)" in out
+    assert "HERALD_METRICS_PORT (default 9998): /metrics" in out
     assert "HERALD_MONGODB_URL" in out and "'mongodb://127.0.0.1:27017'" in out
     assert "HERALD_BATCH" in out and "2000" in out
 
@@ -36,7 +42,12 @@ def test_help_lists_every_variable_with_its_default_and_exits_0(
 def test_an_unknown_argument_is_refused_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         parse_service_arguments(
-            "herald-example", "An example.", ExampleSettings, default_port=1, argv=["--port=1"]
+            "herald-example",
+            "An example.",
+            ExampleSettings,
+            default_port=1,
+            default_metrics_port=2,
+            argv=["--port=1"],
         )
     assert stop.value.code == 2
     assert "unrecognized arguments: --port=1" in capsys.readouterr().err
@@ -44,7 +55,12 @@ def test_an_unknown_argument_is_refused_with_exit_2(capsys: pytest.CaptureFixtur
 
 def test_no_argument_returns_so_the_service_starts() -> None:
     parse_service_arguments(
-        "herald-example", "An example.", ExampleSettings, default_port=1, argv=[]
+        "herald-example",
+        "An example.",
+        ExampleSettings,
+        default_port=1,
+        default_metrics_port=2,
+        argv=[],
     )
 
 

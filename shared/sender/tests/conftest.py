@@ -38,6 +38,8 @@ def settings(kafka_bootstrap: str, mongodb_url: str, simulator: str) -> HeraldSe
         gateway_url=simulator,
         gateway_api_key=SIMULATOR_API_KEY,
         gateway_timeout_seconds=5,
+        # Accounts' gateways in these tests are simulators on loopback.
+        outbound_allow="127.0.0.0/8",
     )
 
 

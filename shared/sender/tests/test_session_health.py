@@ -63,8 +63,21 @@ def test_a_check_that_got_no_answer_is_failed_with_the_reason() -> None:
     assert unreachable.detail is not None
     assert unreachable.detail.startswith("health check failed: gateway-unreachable")
     unauthorized = failed_check(GatewayError("gateway-unauthorized", "bad key", retryable=True))
-    assert unauthorized.detail == "health check failed: gateway-unauthorized: bad key"
+    assert unauthorized.detail == "health check failed: gateway-unauthorized"
     assert failed_check(ValueError("no scheme")).status is SessionStatus.FAILED
+
+
+def test_what_the_gateways_address_answered_is_not_in_the_detail() -> None:
+    """The tenant reads the detail, and a base URL may point at anything: its answer's words
+    stay out (the HTTP status says enough)."""
+    answered = GatewayError("gateway-error", "root:x:0:0:secret", retryable=True, status_code=500)
+    assert failed_check(answered).detail == (
+        "health check failed: gateway-error: the gateway answered 500"
+    )
+    banner = classify_transport_failure(httpx.RemoteProtocolError("illegal status: SSH-2.0"))
+    assert failed_check(banner).detail == (
+        "health check failed: gateway-unreachable: no HTTP answer from the gateway"
+    )
 
 
 def test_a_gateway_that_cannot_serve_the_session_is_failed_with_what_to_fix() -> None:

@@ -188,7 +188,9 @@ async def test_each_enabled_accounts_session_is_checked_stored_and_gauged(db: An
     assert abs(found.checked_at.replace(tzinfo=UTC) - datetime.now(UTC)) < timedelta(seconds=30)
     unreachable = (await stored(db, away)).primary.health
     assert unreachable.status is HealthStatus.FAILED
-    assert unreachable.detail == "health check failed: gateway-unreachable: ConnectError: refused"
+    assert unreachable.detail == (
+        "health check failed: gateway-unreachable: no HTTP answer from the gateway"
+    )
     # Only the primary's sessions are this poller's; the fallback's stay unknown.
     assert (await stored(db, pairing)).fallback.health.status is HealthStatus.UNKNOWN
     assert (await stored(db, disabled)).primary.health.status is HealthStatus.UNKNOWN
@@ -317,4 +319,6 @@ async def test_a_gateway_that_never_answers_holds_up_only_its_own_sessions(db: A
     assert (await stored(db, fine)).primary.health.status is HealthStatus.WORKING
     timed_out = (await stored(db, silent)).primary.health
     assert timed_out.status is HealthStatus.FAILED
-    assert timed_out.detail == "health check failed: gateway-timeout: no answer within 1 s"
+    assert timed_out.detail == (
+        "health check failed: gateway-timeout: the gateway did not answer in time"
+    )

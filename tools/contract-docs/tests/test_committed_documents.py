@@ -15,6 +15,7 @@ from herald_core.contracts.commands import campaign_command_adapter
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
+    CAMPAIGN_SYSTEM_COMMANDS,
     CONTACT_EVENTS,
     MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
@@ -79,6 +80,7 @@ def test_every_topic_herald_creates_is_documented_with_who_publishes_and_who_rea
 
     assert created == {
         CAMPAIGN_COMMANDS,
+        CAMPAIGN_SYSTEM_COMMANDS,
         CAMPAIGN_EVENTS,
         MESSAGE_SEND_PRIMARY,
         MESSAGE_SEND_FALLBACK,
@@ -87,7 +89,8 @@ def test_every_topic_herald_creates_is_documented_with_who_publishes_and_who_rea
         MESSAGE_DLT,
         "message.retry.60s",
     }
-    assert published == created
+    # campaign.commands is the tenants' producers' (other services): no Herald service writes it.
+    assert published == created - {CAMPAIGN_COMMANDS}
     # message.status and contact.events are for other services: no Herald service reads them.
     assert read == created - {MESSAGE_STATUS, CONTACT_EVENTS}
 
@@ -98,6 +101,7 @@ def test_each_service_appears_with_what_it_reads_and_publishes(asyncapi: dict[st
 
     assert read == {
         "campaign:campaign.commands",
+        "campaign:campaign.system-commands",
         "campaign:campaign.events",
         "dispatcher:campaign.events",
         "dispatcher:message.retry.60s",
@@ -106,7 +110,7 @@ def test_each_service_appears_with_what_it_reads_and_publishes(asyncapi: dict[st
         "fallback-sender:message.send.fallback",
     }
     assert {
-        "scheduler:campaign.commands:publish",
+        "scheduler:campaign.system-commands:publish",
         "scheduler:campaign.events:publish",
         "campaign:campaign.events:publish",
         "dispatcher:message.send.primary:publish",
@@ -141,8 +145,10 @@ def test_payloads_are_the_contracts(asyncapi: dict[str, Any]) -> None:
         "PauseCampaign",
         "ResumeCampaign",
         "CancelCampaign",
-        "StartCampaignRun",
     }
+    system = {"StartCampaignRun", "PauseCampaign"}
+    assert _union(_payload(asyncapi, "campaign:campaign.system-commands")) == system
+    assert _union(_payload(asyncapi, "scheduler:campaign.system-commands:publish")) == system
     assert _union(_payload(asyncapi, "scheduler:campaign.events:publish")) == {
         "CampaignCompleted",
         "CampaignFailed",
@@ -192,8 +198,9 @@ def test_the_json_schema_of_commands_names_every_command_type(generated: dict[st
         "campaign.pause",
         "campaign.resume",
         "campaign.cancel",
-        "campaign.run",
     }
+    system = json.loads(generated["schemas/campaign.system-commands.json"])
+    assert set(system["discriminator"]["mapping"]) == {"campaign.run", "campaign.pause"}
     create = json.loads(generated["schemas/campaign.create.v1.json"])
     assert create["properties"]["type"]["const"] == "campaign.create"
     assert create["properties"]["version"]["const"] == 1

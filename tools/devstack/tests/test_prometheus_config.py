@@ -1,4 +1,5 @@
-"""The local Prometheus configuration is the deployed one with the stack's addresses."""
+"""The local Prometheus configuration is the deployed one with the stack's addresses: each
+process's metrics listener, never its HTTP port."""
 
 from __future__ import annotations
 
@@ -14,16 +15,16 @@ DEPLOYED = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "prom
 
 
 def stack(tmp_path: Path) -> StackConfig:
-    ports = {
-        "campaign": 4000,
-        "dispatcher": 4001,
-        "primary-sender": 4002,
-        "fallback-sender": 4003,
-        "scheduler": 4004,
-        "scheduler-2": 4005,
-    }
+    names = ["campaign", "dispatcher", "primary-sender", "fallback-sender"]
+    names += ["scheduler", "scheduler-2"]
     return StackConfig(
-        "k:9092", "mongodb://m", tmp_path, "t", service_ports=ports, scheduler_replicas=2
+        "k:9092",
+        "mongodb://m",
+        tmp_path,
+        "t",
+        service_ports={name: 4000 + n for n, name in enumerate(names)},
+        metrics_ports={name: 5000 + n for n, name in enumerate(names)},
+        scheduler_replicas=2,
     )
 
 
@@ -37,11 +38,11 @@ def targets(config: prometheus.Config) -> dict[str, list[str]]:
 def test_each_job_scrapes_its_service_s_local_processes(tmp_path: Path) -> None:
     config = prometheus.local_config(DEPLOYED, stack(tmp_path))
     assert targets(config) == {
-        "campaign": ["127.0.0.1:4000"],
-        "dispatcher": ["127.0.0.1:4001"],
-        "primary-sender": ["127.0.0.1:4002"],
-        "fallback-sender": ["127.0.0.1:4003"],
-        "scheduler": ["127.0.0.1:4004", "127.0.0.1:4005"],
+        "campaign": ["127.0.0.1:5000"],
+        "dispatcher": ["127.0.0.1:5001"],
+        "primary-sender": ["127.0.0.1:5002"],
+        "fallback-sender": ["127.0.0.1:5003"],
+        "scheduler": ["127.0.0.1:5004", "127.0.0.1:5005"],
     }
     deployed = yaml.safe_load(DEPLOYED.read_text())
     # Intervals and rule files as deployed; the rule files found from anywhere.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +13,7 @@ import typer
 from herald_cli.api import HeraldApi, Json
 from herald_cli.exit_status import ExitStatus
 from herald_cli.flags import (
+    AdminTokenFlag,
     ApiFlag,
     ConnectionFlags,
     FlagConflict,
@@ -24,7 +26,7 @@ from herald_cli.flags import (
 )
 from herald_cli.progress import Verdict, progress_of
 from herald_cli.request_bodies import create_request, media_request, schedule_request
-from herald_cli.session import command_session
+from herald_cli.session import command_session, operator_api_if_any
 from herald_cli.views import campaigns as views
 from herald_cli.views.watching import watch_gave_up
 from herald_cli.watch import WatchOptions, watch_campaign
@@ -193,17 +195,30 @@ def watch(
         typer.Option(
             "--no-sweep",
             help="when every message ended, wait for the scheduler's next sweep to mark the "
-            "campaign completed instead of asking for one now",
+            "campaign completed instead of asking for one now (which takes the operator "
+            "token: --admin-token, $HERALD_ADMIN_TOKEN or .local/admin-token)",
         ),
     ] = False,
     api_url: ApiFlag = None,
     token: TokenFlag = None,
+    admin_token: AdminTokenFlag = None,
     as_json: JsonFlag = False,
 ) -> None:
     """A live progress bar until the campaign completes."""
     options = WatchOptions(interval=interval, timeout=timeout, request_sweep=not no_sweep)
-    with command_session(ctx, ConnectionFlags(api_url, token, as_json)) as session:
-        result = watch_campaign(session.api, campaign, options, display_for(session.output))
+    flags = ConnectionFlags(api_url, token, as_json)
+    operator_api = operator_api_if_any(ctx, flags, admin_token) if not no_sweep else None
+    with (
+        command_session(ctx, flags) as session,
+        operator_api if operator_api is not None else nullcontext(),
+    ):
+        result = watch_campaign(
+            session.api,
+            campaign,
+            options,
+            display_for(session.output),
+            operator_api=operator_api,
+        )
         if result.timed_out:
             session.output.error(watch_gave_up(result.progress, options.timeout or 0))
             raise typer.Exit(ExitStatus.TIMEOUT)

@@ -11,6 +11,7 @@ from herald_cli.api import ApiError, FieldError
 
 FIELD_FLAGS: Mapping[str, str] = {
     "name": "--name",
+    "id": "--id",
     "messageBody": "--body",
     "delayType": "--delay-type",
     "customDelay": "--min-delay/--max-delay",
@@ -65,7 +66,7 @@ def api_error_text(error: ApiError, *, token_source: str) -> str:
     it), plus what helps with a 401 or an import that stopped."""
     lines = [f"{error.status} {error.message}"]
     lines += [f"  {field_label(f.field)}: {f.message}" for f in error.fields]
-    if error.status == 401:
+    if error.status in (401, 403):
         lines.append(f"  (the token came from {token_source})")
     if isinstance(error.body.get("line"), int):
         body = error.body

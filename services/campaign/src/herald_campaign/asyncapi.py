@@ -69,9 +69,10 @@ def campaign_publications(plan: AttemptPlan) -> list[Publication]:
             for topic in plan.send_topics()
         ),
         poison_dead_letters(
-            "Records of campaign.commands and campaign.events it cannot decode, validate or "
-            "accept (the reason says why: undecodable, schema-invalid, a command the "
-            "campaign's status rules out …), and those whose handling kept failing for another "
-            "reason than an outage (internal-error, after HERALD_HANDLER_ATTEMPTS tries)"
+            "Records of campaign.commands, campaign.system-commands and campaign.events it "
+            "cannot decode, validate or accept (the reason says why: undecodable, "
+            "schema-invalid, system-only for a system command on campaign.commands, a command "
+            "the campaign's status rules out …), and those whose handling kept failing for "
+            "another reason than an outage (internal-error, after HERALD_HANDLER_ATTEMPTS tries)"
         ),
     ]

@@ -16,7 +16,7 @@ from herald_campaign.adapters.api_keys import ApiKeys, register_api_key
 from herald_campaign.adapters.campaign_events import KafkaCampaignEvents
 from herald_campaign.adapters.consumer_lag import KafkaConsumerLag
 from herald_campaign.adapters.contact_events import KafkaContactEvents
-from herald_campaign.adapters.gateway_clients import build_account_gateway
+from herald_campaign.adapters.gateway_clients import AccountGateways, build_account_gateway
 from herald_campaign.adapters.notification_delivery import DeliveryWorker
 from herald_campaign.adapters.notification_repositories import (
     DeliveryRepository,
@@ -32,6 +32,10 @@ from herald_campaign.entrypoints import commands_consumer, notifications_consume
 from herald_campaign.entrypoints.rest import (
     account_webhooks,
     accounts,
+    admin_dead_letters,
+    admin_keys,
+    admin_schedules,
+    admin_tenants,
     campaigns,
     contact_verification,
     contacts,
@@ -40,6 +44,7 @@ from herald_campaign.entrypoints.rest import (
     media_uploads,
     messages,
     notification_endpoints,
+    quotas,
     receipt_webhooks,
     schedules,
     suppressions,
@@ -50,6 +55,7 @@ from herald_campaign.entrypoints.rest.errors import install_error_handlers
 from herald_campaign.entrypoints.rest.webhook_signatures import WebhookKeys
 from herald_campaign.entrypoints.services import CampaignServices
 from herald_campaign.service_layer.accounts import AccountService
+from herald_campaign.service_layer.api_key_issuing import ApiKeyIssuing
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.command_handlers import CommandHandlers
 from herald_campaign.service_layer.contact_import import ContactImport
@@ -65,11 +71,13 @@ from herald_campaign.service_layer.media_uploads import MediaUploads
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.service_layer.notifications import NotificationService
 from herald_campaign.service_layer.ports import GatewayFactory
+from herald_campaign.service_layer.quotas import TenantQuotas
 from herald_campaign.service_layer.receipts import ReceiptService
 from herald_campaign.service_layer.scheduled_runs import ScheduledRuns
 from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
 from herald_campaign.service_layer.suppressions import SuppressionService
+from herald_campaign.service_layer.tenants import TenantService
 from herald_campaign.service_layer.webhook_setup import WebhookSetupService
 from herald_campaign.settings import CampaignSettings
 from herald_core.accounts.sending_limits import parse_warmup_schedule
@@ -77,6 +85,7 @@ from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.topics import MESSAGE_DLT
 from herald_core.recipients.suppression import SuppressionScope
 from herald_gateways.registry import WEBHOOK_EVENTS
+from herald_infra.kafka.connection import client_options
 from herald_infra.kafka.topics import herald_topics
 from herald_infra.mongo.client import Database
 from herald_infra.outbound.public_addresses import OutboundAllow
@@ -106,6 +115,11 @@ ROUTERS: Sequence[APIRouter] = (
     lifecycle.router,
     notification_endpoints.router,
     suppressions.router,
+    admin_tenants.router,
+    admin_keys.router,
+    admin_schedules.router,
+    admin_dead_letters.router,
+    quotas.router,
 )
 """The REST API, in the order of the OpenAPI document."""
 
@@ -165,7 +179,7 @@ def build_adapters(runtime: ServiceRuntime, settings: CampaignSettings) -> Adapt
         status_events=KafkaStatusEvents(runtime.broker),
         contact_events=KafkaContactEvents(runtime.broker),
         send_events=KafkaSendEvents(runtime.db, runtime.broker),
-        consumer_lag=KafkaConsumerLag(settings.kafka_bootstrap_servers),
+        consumer_lag=KafkaConsumerLag(client_options(settings)),
         endpoints=endpoints,
         deliveries=deliveries,
         delivery_worker=DeliveryWorker(
@@ -176,8 +190,12 @@ def build_adapters(runtime: ServiceRuntime, settings: CampaignSettings) -> Adapt
                 max_attempts=settings.notification_max_attempts,
             ),
             timeout_seconds=settings.notification_timeout_seconds,
+            outbound_allow=OutboundAllow.parse(settings.outbound_allow),
         ),
-        gateways=build_account_gateway,
+        gateways=AccountGateways(
+            OutboundAllow.parse(settings.outbound_allow),
+            trusted_base_urls=(settings.gateway_url,),
+        ),
     )
 
 
@@ -186,18 +204,31 @@ def build_services(
 ) -> CampaignServices:
     """The service layer on ``adapters``, and what the entrypoints check callers with."""
     db, batch_size = runtime.db, settings.dispatch_batch_size
+    tenant_quotas = TenantQuotas(
+        db,
+        settings.default_quotas(),
+        cache_seconds=settings.quota_cache_seconds,
+        shared_gateway=settings.shared_gateway,
+    )
     campaigns = CampaignService(
         db,
         adapters.campaign_events,
         default_region=settings.default_region,
         outbound_allow=OutboundAllow.parse(settings.outbound_allow),
         suppression_scope=SuppressionScope(settings.suppression_scope),
+        quotas=tenant_quotas,
     )
     lifecycle = CampaignLifecycle(
-        db, adapters.campaign_events, adapters.send_events, plan=plan, batch_size=batch_size
+        db,
+        adapters.campaign_events,
+        adapters.send_events,
+        plan=plan,
+        batch_size=batch_size,
+        quotas=tenant_quotas,
     )
     schedules = ScheduleService(db, campaigns, adapters.campaign_events)
-    accounts = account_service(db, settings, adapters.gateways)
+    tenants = TenantService(db, lifecycle)
+    accounts = account_service(db, settings, adapters.gateways, quotas=tenant_quotas)
     suppression_list = SuppressionService(
         db,
         adapters.contact_events,
@@ -206,6 +237,7 @@ def build_services(
     )
     return CampaignServices(
         campaigns=campaigns,
+        quotas=tenant_quotas,
         contact_import=ContactImport(campaigns),
         messages=MessageQueueService(
             db, adapters.send_events, adapters.consumer_lag, plan=plan, batch_size=batch_size
@@ -216,7 +248,6 @@ def build_services(
             campaigns,
             plan=plan,
             redrivable_topics=poison_redrive_topics(settings),
-            operator_tenant=settings.default_tenant,
             batch_size=batch_size,
         ),
         accounts=accounts,
@@ -260,7 +291,10 @@ def build_services(
         schedules=schedules,
         lifecycle=lifecycle,
         notifications=NotificationService(
-            adapters.endpoints, adapters.deliveries, on_queued=adapters.delivery_worker.wake
+            adapters.endpoints,
+            adapters.deliveries,
+            on_queued=adapters.delivery_worker.wake,
+            outbound_allow=OutboundAllow.parse(settings.outbound_allow),
         ),
         commands=CommandHandlers(
             db,
@@ -269,7 +303,13 @@ def build_services(
             schedules=schedules,
             runs=ScheduledRuns(db, campaigns),
         ),
-        api_keys=ApiKeys(db, cache_seconds=settings.api_key_cache_seconds),
+        tenants=tenants,
+        api_key_issuing=ApiKeyIssuing(db, tenants),
+        api_keys=ApiKeys(
+            db,
+            cache_seconds=settings.api_key_cache_seconds,
+            admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
+        ),
         webhook_keys=WebhookKeys(
             waha_hmac_key=settings.waha_webhook_hmac_key,
             evolution_token=settings.evolution_webhook_token,
@@ -281,10 +321,15 @@ def build_services(
 
 
 def account_service(
-    db: Database, settings: CampaignSettings, gateways: GatewayFactory = build_account_gateway
+    db: Database,
+    settings: CampaignSettings,
+    gateways: GatewayFactory = build_account_gateway,
+    *,
+    quotas: TenantQuotas | None = None,
 ) -> AccountService:
     """Sender accounts, their caps and warm-up defaulting to the service's settings; a new
-    one's gateways are asked what they are before it is stored."""
+    one's gateways are asked what they are before it is stored; ``quotas``: the tenants'
+    quotas (the settings' defaults when not given)."""
     return AccountService(
         db,
         defaults=AccountDefaults(
@@ -296,6 +341,8 @@ def account_service(
         vetting=GatewayVetting(
             timeout_seconds=settings.webhook_setup_timeout_seconds, build=gateways
         ),
+        outbound_allow=OutboundAllow.parse(settings.outbound_allow),
+        quotas=quotas or TenantQuotas(db, settings.default_quotas()),
     )
 
 
@@ -315,6 +362,7 @@ def add_lifecycle_hooks(
 
     async def register_default_api_key() -> None:
         if settings.api_token:
+            await services.tenants.ensure(settings.default_tenant, settings.default_tenant)
             await register_api_key(
                 runtime.db, settings.api_token, settings.default_tenant, "default"
             )

@@ -9,6 +9,7 @@ from herald_infra.runtime.command_line import parse_service_arguments
 from herald_infra.runtime.service_app import serve
 
 DEFAULT_PORT = 3000
+DEFAULT_METRICS_PORT = 9401
 
 
 def main() -> None:
@@ -17,6 +18,7 @@ def main() -> None:
         "The campaign service: the REST API, campaign commands from Kafka, notifications.",
         CampaignSettings,
         default_port=DEFAULT_PORT,
+        default_metrics_port=DEFAULT_METRICS_PORT,
     )
     settings = CampaignSettings()
-    serve(create_app(settings), settings, SERVICE, DEFAULT_PORT)
+    serve(create_app(settings), settings, SERVICE, DEFAULT_PORT, DEFAULT_METRICS_PORT)

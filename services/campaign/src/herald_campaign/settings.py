@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
+from herald_campaign.domain.quotas import Quotas
 from herald_infra.runtime.settings import HeraldSettings
 
 
@@ -12,8 +13,13 @@ class CampaignSettings(HeraldSettings):
     """ISO 3166 region of phone numbers written without ``+<country code>`` ("9876543210");
     empty: such numbers are rejected."""
 
-    api_key_cache_seconds: float = 30.0
-    """How long a found API token is remembered before it is looked up again."""
+    api_key_cache_seconds: float = Field(default=2.0, ge=0.0, le=10.0)
+    """How long a found API key is remembered before it is looked up again: the bound on how
+    long a revoked or expired key, or a disabled tenant's key, may still work (2 s)."""
+
+    admin_token: SecretStr | None = None
+    """The operator credential: it acts on the ``/api/admin`` routes (tenants, their keys and
+    quotas, the system jobs) and on nothing else. Unset: only operator keys in ``api_keys``."""
 
     waha_webhook_hmac_key: SecretStr | None = None
     """The key WAHA signs its webhooks with (the webhook's ``hmac.key``): receipts arrive on
@@ -37,12 +43,16 @@ class CampaignSettings(HeraldSettings):
     """``/metrics`` reads campaign counters (MongoDB) and consumer lag (Kafka) at most once per
     this many seconds, however often it is scraped."""
 
-    campaign_metrics_finished_seconds: float = 3600.0
-    """How long a completed or cancelled campaign stays on ``herald_campaign_messages``."""
+    campaign_metrics_finished_seconds: float = Field(default=3600.0, ge=0.0)
+    """How long a completed or cancelled campaign stays on the per-campaign gauges
+    (``herald_campaign_info``, ``herald_campaign_messages``, ``herald_campaign_engagement``);
+    scheduled, running and paused campaigns stay for as long as they are."""
 
-    campaign_metrics_limit: int = 500
-    """At most this many campaigns (the most recently updated) on ``herald_campaign_messages``:
-    a bound on the series one scrape adds."""
+    campaign_metrics_limit: int = Field(default=500, ge=1)
+    """At most this many campaigns (the most recently updated of those above) on the
+    per-campaign gauges, whatever the number of campaigns or tenants: a campaign shown adds a
+    series for its status, one per message status and one per kind of engagement, so this
+    bounds the series a scrape adds."""
 
     json_body_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     """The largest JSON request body (16 MB): 10,000 contacts, the most one request may add,
@@ -55,6 +65,38 @@ class CampaignSettings(HeraldSettings):
     webhook_body_max_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
     """The largest gateway webhook (1 MB): one event, without its media (Herald asks for none
     inline)."""
+
+    quota_contacts_per_campaign: int = Field(default=1_000_000, ge=1)
+    """Quota: contacts one campaign may hold (1,000,000), unless an operator set the tenant's
+    own (``PUT /api/admin/tenants/{tenantId}/quotas``). docs/quotas.md lists every quota."""
+
+    quota_running_campaigns: int = Field(default=20, ge=0)
+    """Quota: a tenant's campaigns ``running`` at the same time (20); a launch, resume or
+    scheduled run past it is refused."""
+
+    quota_accounts: int = Field(default=50, ge=0)
+    """Quota: a tenant's sender accounts, enabled or disabled (50)."""
+
+    quota_schedules: int = Field(default=100, ge=0)
+    """Quota: a tenant's active schedules (100)."""
+
+    quota_min_cron_interval_seconds: int = Field(default=300, ge=1)
+    """Quota: the shortest interval between two firings of a campaign's cron expression
+    (300 s: ``*/5 * * * *`` is taken, ``*/1 * * * *`` and ``* * * * * *`` are refused)."""
+
+    quota_cache_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
+    """How long a tenant's quotas are remembered: an operator's change applies within this
+    time (5 s)."""
+
+    def default_quotas(self) -> Quotas:
+        """Every tenant's quotas but where an operator set its own."""
+        return Quotas(
+            contacts_per_campaign=self.quota_contacts_per_campaign,
+            running_campaigns=self.quota_running_campaigns,
+            accounts=self.quota_accounts,
+            schedules=self.quota_schedules,
+            min_cron_interval_seconds=self.quota_min_cron_interval_seconds,
+        )
 
     @field_validator("public_url")
     @classmethod

@@ -12,8 +12,10 @@ other process may call it too (every step is a compare-and-set).
 Once stored, a message's account never changes. Slots counted for a message that was not stored
 (it existed already) are given back, so the counts follow what was stored.
 
-A tenant without sender accounts keeps the single configured account (``default_account_id``)
-and the senders' configured gateway: no caps, no memory of recipients.
+A tenant without sender accounts sends through the deployment's shared gateway when the operator
+has it on (:mod:`herald_core.accounts.shared_gateway`): one account for all such tenants, whose
+caps hold like any account's (no memory of recipients: there is no other account to stick to).
+With it off, such a tenant's messages are deferred until it has an account.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from datetime import datetime
 from faststream.kafka import KafkaBroker
 
 from herald_core.accounts.model import SenderAccount
-from herald_core.accounts.sending_limits import next_opening, room_left
+from herald_core.accounts.sending_limits import CappedAccount, next_opening, room_left
+from herald_core.accounts.shared_gateway import SharedGateway
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_core.messages.states import MessageStatus
 from herald_dispatcher.account_choice import AccountChoice, Recipient, choose_accounts
@@ -74,8 +77,8 @@ class SenderAssignment:
     """Message id → phone."""
     previous: dict[str, str] = field(default_factory=dict)
     """Phone → the account it had before this assignment."""
-    counted: bool = True
-    """False for the default account: nothing counted, nothing remembered."""
+    remembered: bool = True
+    """False for the shared gateway: its recipients' accounts are not remembered."""
 
     def account_of(self, message_id: str) -> str | None:
         return self.accounts.get(message_id)
@@ -111,7 +114,7 @@ async def assign_sender_accounts(
     tenant_id: str,
     recipients: Sequence[Recipient],
     *,
-    default_account_id: str,
+    shared_gateway: SharedGateway | None,
     now: datetime,
     accounts: Sequence[SenderAccount] | None = None,
     reserve: SlotReserve | None = None,
@@ -120,7 +123,8 @@ async def assign_sender_accounts(
     """Choose an account for each recipient and count it against that account's caps.
 
     ``reads`` (of :func:`read_for_assignment`, for these recipients' phones) saves reading
-    them again.
+    them again. A tenant without accounts gets ``shared_gateway`` (None: it is off, and every
+    recipient is deferred).
 
     With a ``reserve`` (a fan-out's), slots come from it first, and an account that runs short
     takes some ahead into it (:mod:`herald_dispatcher.slot_reserve`); give it back with
@@ -138,18 +142,18 @@ async def assign_sender_accounts(
         accounts = reads.accounts
     elif accounts is None:
         accounts = await tenant_accounts(db, tenant_id)
-    if not accounts:
-        assignment.accounts = {r.message_id: default_account_id for r in recipients}
-        assignment.counted = False
-        return assignment
-
-    enabled = {account.id: account for account in accounts if account.enabled}
+    enabled: dict[str, CappedAccount] = {
+        account.id: account for account in accounts if account.enabled
+    }
+    if not accounts and shared_gateway is not None:
+        enabled = {shared_gateway.id: shared_gateway}
+        assignment.remembered = False
     if reserve is not None and reserve.is_stale(now):
         # The clock left the window the reserve was counted in: give it back to that window.
         await give_back_reserve(db, reserve)
     if reads is not None:
         assignment.previous = reads.previous
-    else:
+    elif assignment.remembered:
         assignment.previous = await last_accounts(db, tenant_id, [r.phone for r in recipients])
     waiting = await _assign_within_room(db, assignment, recipients, enabled, reserve, now)
     assignment.deferred = [r.message_id for r in waiting]
@@ -162,7 +166,7 @@ async def _assign_within_room(
     db: Database,
     assignment: SenderAssignment,
     recipients: Sequence[Recipient],
-    enabled: Mapping[str, SenderAccount],
+    enabled: Mapping[str, CappedAccount],
     reserve: SlotReserve | None,
     now: datetime,
 ) -> list[Recipient]:
@@ -213,7 +217,7 @@ def _keep_what_got_slots(
 async def _slots_for(
     db: Database,
     wanted: Mapping[str, int],
-    enabled: Mapping[str, SenderAccount],
+    enabled: Mapping[str, CappedAccount],
     free: Mapping[str, int],
     reserve: SlotReserve | None,
     now: datetime,
@@ -252,7 +256,7 @@ async def give_back_reserve(db: Database, reserve: SlotReserve) -> None:
 
 
 async def _earliest_opening(
-    db: Database, accounts: Sequence[SenderAccount], now: datetime
+    db: Database, accounts: Sequence[CappedAccount], now: datetime
 ) -> datetime:
     """When the first of ``accounts`` has room again; ``now`` when there is none (enabling an
     account is the only way out, and each release looks for one)."""
@@ -267,8 +271,6 @@ async def settle_assignment(
 ) -> None:
     """After storing: give back the slots of chosen messages that were not stored (``stored``
     lists the message ids whose assignment was), remember the accounts of those that were."""
-    if not assignment.counted:
-        return
     unused: dict[str, int] = defaultdict(int)
     remembered: dict[str, str] = {}
     for message_id, account_id in assignment.accounts.items():
@@ -277,6 +279,8 @@ async def settle_assignment(
         else:
             unused[account_id] += 1
     await give_back_slots(db, unused, assignment.taken_at)
+    if not assignment.remembered:
+        return
     await remember_accounts(
         db, assignment.tenant_id, remembered, assignment.taken_at, known=assignment.previous
     )
@@ -288,12 +292,13 @@ async def release_deferred_messages(
     now: datetime,
     *,
     topic: str = MESSAGE_SEND_PRIMARY,
-    default_account_id: str = "default",
+    shared_gateway: SharedGateway | None = None,
     batch_size: int = 500,
 ) -> int:
     """Give the deferred messages whose ``notBefore`` has come an account with room, oldest
     first, and publish them on ``topic`` (the attempt plan's first send topic); those still
-    without room wait for the next window. Returns how many were queued."""
+    without room wait for the next window. Tenants without accounts take ``shared_gateway``
+    (None: off). Returns how many were queued."""
     tenants = await db[MESSAGES].distinct("tenantId", due_deferred(now))
     released = 0
     for tenant_id in sorted(tenants):
@@ -303,7 +308,7 @@ async def release_deferred_messages(
             tenant_id,
             now,
             topic=topic,
-            default_account_id=default_account_id,
+            shared_gateway=shared_gateway,
             batch_size=batch_size,
         )
     return released
@@ -316,7 +321,7 @@ async def _release_for_tenant(
     now: datetime,
     *,
     topic: str,
-    default_account_id: str,
+    shared_gateway: SharedGateway | None,
     batch_size: int,
 ) -> int:
     accounts = await tenant_accounts(db, tenant_id)
@@ -338,7 +343,7 @@ async def _release_for_tenant(
             db,
             tenant_id,
             [Recipient(d["_id"], d["phone"]) for d in due],
-            default_account_id=default_account_id,
+            shared_gateway=shared_gateway,
             now=now,
             accounts=accounts,
         )

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from faststream.kafka import KafkaBroker
 
+from herald_core.accounts.shared_gateway import SharedGateway
 from herald_core.contracts.common import utc_now
 from herald_dispatcher.account_assignment import release_deferred_messages
 from herald_dispatcher.metrics import MESSAGES_RELEASED
@@ -32,7 +33,7 @@ class DeferredRelease:
         *,
         interval_seconds: float,
         topic: str,
-        default_account_id: str,
+        shared_gateway: SharedGateway | None,
         batch_size: int,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -40,7 +41,7 @@ class DeferredRelease:
         self._broker = broker
         self._interval = interval_seconds
         self._topic = topic
-        self._default_account_id = default_account_id
+        self._shared_gateway = shared_gateway
         self._batch_size = batch_size
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
@@ -52,7 +53,7 @@ class DeferredRelease:
             self._broker,
             self._clock(),
             topic=self._topic,
-            default_account_id=self._default_account_id,
+            shared_gateway=self._shared_gateway,
             batch_size=self._batch_size,
         )
         if released:

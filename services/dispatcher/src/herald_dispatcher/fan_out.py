@@ -48,6 +48,7 @@ from datetime import datetime
 from faststream.kafka import KafkaBroker
 from pymongo.errors import BulkWriteError
 
+from herald_core.accounts.shared_gateway import SharedGateway
 from herald_core.campaigns.lifecycle import CampaignStatus
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import CampaignLaunched
@@ -173,16 +174,17 @@ async def fan_out_campaign(
     broker: KafkaBroker,
     launched: CampaignLaunched,
     *,
-    default_account_id: str,
+    shared_gateway: SharedGateway | None,
     batch_size: int,
     send_topic: str,
     clock: Callable[[], datetime] = utc_now,
     suppression_scope: SuppressionScope = SuppressionScope.TENANT,
 ) -> int:
     """Create the messages of a launched campaign and queue them on ``send_topic`` (the first
-    attempt's); returns how many were queued. A tenant without sender accounts sends all on
-    ``default_account_id``; ``clock`` tells the time the caps count in; ``suppression_scope``
-    whose suppression lists the contacts are checked against."""
+    attempt's); returns how many were queued. A tenant without sender accounts sends through
+    ``shared_gateway``, within its caps (None: off; its messages wait for an account);
+    ``clock`` tells the time the caps count in; ``suppression_scope`` whose suppression lists
+    the contacts are checked against."""
     bind_context(campaign_id=launched.campaign_id)
     campaign = await db[CAMPAIGNS].find_one(
         {"_id": launched.campaign_id, "tenantId": launched.tenant_id}
@@ -199,7 +201,7 @@ async def fan_out_campaign(
         broker,
         campaign,
         launched,
-        default_account_id=default_account_id,
+        shared_gateway=shared_gateway,
         send_topic=send_topic,
         clock=clock,
         watermark=watermark_of(campaign, launched.run),
@@ -282,7 +284,7 @@ class FanOut:
     broker: KafkaBroker
     campaign: Document
     launched: CampaignLaunched
-    default_account_id: str
+    shared_gateway: SharedGateway | None
     send_topic: str
     clock: Callable[[], datetime]
     watermark: Watermark
@@ -352,7 +354,7 @@ class FanOut:
             self.db,
             self.campaign["tenantId"],
             [Recipient(mid, contact["phone"]) for mid, contact in fresh.items()],
-            default_account_id=self.default_account_id,
+            shared_gateway=self.shared_gateway,
             now=now,
             reserve=self.reserve,
             reads=batch.reads,

@@ -29,6 +29,7 @@ from herald_infra.runtime.settings import HeraldSettings
 
 SERVICE = "dispatcher"
 DEFAULT_PORT = 9102
+DEFAULT_METRICS_PORT = 9402
 FAN_OUT_DEADLINE_MS = 30 * 60 * 1000
 
 
@@ -55,7 +56,7 @@ def create_app(settings: HeraldSettings, *, clock: Callable[[], datetime] = utc_
                 runtime.db,
                 runtime.broker,
                 event,
-                default_account_id=settings.default_account_id,
+                shared_gateway=settings.shared_gateway_caps(),
                 batch_size=settings.dispatch_batch_size,
                 send_topic=plan.first_topic,
                 clock=clock,
@@ -67,7 +68,7 @@ def create_app(settings: HeraldSettings, *, clock: Callable[[], datetime] = utc_
         runtime.broker,
         interval_seconds=settings.deferred_release_interval_seconds,
         topic=plan.first_topic,
-        default_account_id=settings.default_account_id,
+        shared_gateway=settings.shared_gateway_caps(),
         batch_size=settings.dispatch_batch_size,
         clock=clock,
     )
@@ -89,6 +90,7 @@ def main() -> None:
         "relays retries, records dead letters.",
         HeraldSettings,
         default_port=DEFAULT_PORT,
+        default_metrics_port=DEFAULT_METRICS_PORT,
     )
     settings = HeraldSettings()
-    serve(create_app(settings), settings, SERVICE, DEFAULT_PORT)
+    serve(create_app(settings), settings, SERVICE, DEFAULT_PORT, DEFAULT_METRICS_PORT)

@@ -10,6 +10,7 @@ DEPLOYMENT = SenderDeployment(
     delivery_method="web-js",
     consumer_group=FALLBACK_SENDER_GROUP,
     default_port=9104,
+    default_metrics_port=9404,
 )
 
 

@@ -10,6 +10,7 @@ DEPLOYMENT = SenderDeployment(
     delivery_method="baileys",
     consumer_group=PRIMARY_SENDER_GROUP,
     default_port=9103,
+    default_metrics_port=9403,
 )
 
 

@@ -1,6 +1,7 @@
 """What a firing does, by the kind of its schedule.
 
-- ``campaign-send``: publish ``StartCampaignRun`` on ``campaign.commands`` (keyed by campaign);
+- ``campaign-send``: publish ``StartCampaignRun`` on ``campaign.system-commands`` (keyed by
+  campaign; the topic tenants cannot write, so a run start cannot be forged);
   its ``event_id`` derives from the firing, so the campaign service starts the run once even if
   a firing is completed twice (a replica died mid-firing and another finished it).
 - ``redrive``: the scheduled redrive of retryable failures.
@@ -8,7 +9,8 @@
 
 Every action is idempotent. A firing (or a schedule) the firing loop gives up on, because it
 kept failing with an error that is not an outage, becomes a dead letter: the ``StartCampaignRun``
-it would have published (redriving the dead letter publishes it on ``campaign.commands``), or
+it would have published (redriving the dead letter publishes it on
+``campaign.system-commands``), or
 what is known of the job when not even that can be made.
 """
 
@@ -21,7 +23,7 @@ from typing import Protocol
 from faststream.kafka import KafkaBroker
 
 from herald_core.contracts.commands import StartCampaignRun
-from herald_core.contracts.topics import CAMPAIGN_COMMANDS, MESSAGE_DLT
+from herald_core.contracts.topics import CAMPAIGN_SYSTEM_COMMANDS, MESSAGE_DLT
 from herald_core.messages.dead_letters import dead_letter_headers
 from herald_core.schedules import Firing, ScheduleKind
 from herald_infra.kafka.handler_retries import INTERNAL_ERROR, describe
@@ -77,7 +79,7 @@ class ScheduleActions:
     async def start_campaign_run(self, job: Job, firing: Firing) -> None:
         command = run_command(job, firing)
         await self._broker.publish(
-            command, topic=CAMPAIGN_COMMANDS, key=command.campaign_id.encode()
+            command, topic=CAMPAIGN_SYSTEM_COMMANDS, key=command.campaign_id.encode()
         )
 
     async def dead_letter(
@@ -91,7 +93,7 @@ class ScheduleActions:
             if firing is None:
                 raise InvalidJob("no firing")
             payload = run_command(Job.of(schedule), firing).model_dump_json().encode()
-            topic = CAMPAIGN_COMMANDS
+            topic = CAMPAIGN_SYSTEM_COMMANDS
         except Exception:  # the job cannot even make its command: say what is known of it
             payload = json.dumps(
                 {

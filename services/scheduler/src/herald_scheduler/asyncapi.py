@@ -7,12 +7,11 @@ from typing import Annotated
 from pydantic import Field
 
 from herald_core.attempt_plan import AttemptPlan
-from herald_core.contracts.commands import PauseCampaign, StartCampaignRun
+from herald_core.contracts.commands import SystemCommand
 from herald_core.contracts.events import CampaignCompleted, CampaignFailed
-from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
+from herald_core.contracts.topics import CAMPAIGN_EVENTS, CAMPAIGN_SYSTEM_COMMANDS
 from herald_infra.runtime.asyncapi import Publication, message_dead_letters, send_attempts
 
-SchedulerCommand = Annotated[StartCampaignRun | PauseCampaign, Field(discriminator="type")]
 RunEnded = Annotated[CampaignCompleted | CampaignFailed, Field(discriminator="type")]
 
 
@@ -20,12 +19,13 @@ def scheduler_publications(plan: AttemptPlan) -> list[Publication]:
     """Runs of schedules that fired, the sweep's verdicts, and the messages it moves on."""
     return [
         Publication(
-            CAMPAIGN_COMMANDS,
-            SchedulerCommand,
+            CAMPAIGN_SYSTEM_COMMANDS,
+            SystemCommand,
             "campaign.run when a campaign's schedule fires (its event_id derives from the "
             "schedule and due time, so a firing repeated after a hand-over acts once), and "
             "campaign.pause by the system when the sweep finds a campaign's messages failing; "
-            "keyed by campaign id.",
+            "keyed by campaign id. On the topic only the scheduler may write, not on "
+            "campaign.commands, where the campaign service refuses them as forged.",
         ),
         Publication(
             CAMPAIGN_EVENTS,
@@ -46,9 +46,9 @@ def scheduler_publications(plan: AttemptPlan) -> list[Publication]:
             "Messages whose sender's claim expired without an outcome, under the fail policy "
             "(reason outcome-unknown). Also, reason internal-error, what kept failing for "
             "another reason than an outage: a schedule's firing (payload its campaign.run "
-            "command, original topic campaign.commands: a redrive starts the run), a schedule "
-            "that cannot be fired or moved on (made inactive; payload JSON naming it, original "
-            "topic schedules), a campaign or message the sweep cannot handle (payload JSON "
-            "naming the step, original topic sweep)"
+            "command, original topic campaign.system-commands: a redrive starts the run), a "
+            "schedule that cannot be fired or moved on (made inactive; payload JSON naming it, "
+            "original topic schedules), a campaign or message the sweep cannot handle (payload "
+            "JSON naming the step, original topic sweep)"
         ),
     ]

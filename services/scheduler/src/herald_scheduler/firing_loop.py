@@ -37,7 +37,7 @@ from pymongo.errors import DuplicateKeyError
 from structlog.contextvars import bound_contextvars
 
 from herald_core.contracts.common import utc_now
-from herald_core.schedules import SYSTEM_KINDS, Firing
+from herald_core.schedules import FIRING_STARTED, SYSTEM_KINDS, Firing
 from herald_infra.kafka.handler_retries import (
     INTERNAL_ERROR,
     RetryPolicy,
@@ -63,7 +63,7 @@ from herald_scheduler.metrics import FIRING_LATENESS, FIRINGS
 
 log = get_logger(__name__)
 
-STARTED = "started"
+STARTED = FIRING_STARTED
 DONE = "done"
 GIVEN_UP = "given-up"
 """The outcome of a firing whose action kept failing (not an outage): it is dead-lettered."""

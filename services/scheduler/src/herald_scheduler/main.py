@@ -30,6 +30,7 @@ from herald_scheduler.system_jobs import configured_system_jobs
 
 SERVICE = "scheduler"
 DEFAULT_PORT = 9105
+DEFAULT_METRICS_PORT = 9405
 
 
 def replica_id() -> str:
@@ -78,6 +79,7 @@ def main() -> None:
         "and the sweep, fired by the replica holding the lease.",
         SchedulerSettings,
         default_port=DEFAULT_PORT,
+        default_metrics_port=DEFAULT_METRICS_PORT,
     )
     settings = SchedulerSettings()
-    serve(create_app(settings), settings, SERVICE, DEFAULT_PORT)
+    serve(create_app(settings), settings, SERVICE, DEFAULT_PORT, DEFAULT_METRICS_PORT)

@@ -34,7 +34,7 @@ from herald_core.campaigns.lifecycle import CampaignStatus, status_after_run
 from herald_core.contracts.commands import PauseCampaign
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import CampaignCompleted, CampaignFailed
-from herald_core.contracts.topics import CAMPAIGN_COMMANDS, CAMPAIGN_EVENTS
+from herald_core.contracts.topics import CAMPAIGN_EVENTS, CAMPAIGN_SYSTEM_COMMANDS
 from herald_core.messages.states import MessageStatus
 from herald_core.schedules import campaign_schedule_id
 from herald_infra.campaigns.fan_out_watermark import FAN_OUT, Watermark, stalled_fan_out
@@ -456,7 +456,9 @@ async def auto_pause_failing_campaigns(
                 by="system",
                 reason=verdict.reason,
             )
-            await broker.publish(command, topic=CAMPAIGN_COMMANDS, key=campaign["_id"].encode())
+            await broker.publish(
+                command, topic=CAMPAIGN_SYSTEM_COMMANDS, key=campaign["_id"].encode()
+            )
             log.warning(
                 "campaign paused by the system", campaign_id=campaign["_id"], reason=verdict.reason
             )

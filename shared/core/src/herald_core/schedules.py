@@ -45,6 +45,10 @@ class ScheduleKind(StrEnum):
 
 SYSTEM_KINDS: frozenset[ScheduleKind] = frozenset({ScheduleKind.REDRIVE, ScheduleKind.SWEEP})
 
+FIRING_STARTED = "started"
+"""The ``state`` of a ``schedule_firings`` record whose action has not ended yet (``done``
+once it has): while one exists, a run of its schedule is in progress."""
+
 
 class InvalidSchedule(ValueError):
     """A cron expression or time zone that cannot be read, or an expression that does not

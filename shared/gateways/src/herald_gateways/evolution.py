@@ -55,6 +55,7 @@ from herald_gateways.failures import WEBHOOK_SETUP_REFUSED, classify_evolution_f
 from herald_gateways.http_client import (
     MESSAGE_ID_HEADER,
     GatewayHttp,
+    http_failure,
     json_or_none,
     path_segment,
 )
@@ -180,7 +181,8 @@ class EvolutionGateway:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """``transport``: httpx's, for tests that answer in process (None: the network)."""
+        """``transport``: where requests go (tests answer in process; the services give one
+        that checks and pins the addresses it connects to); None: the network."""
         headers = {"apikey": api_key} if api_key else {}
         self._http = GatewayHttp(
             base_url, headers, timeout_seconds, classify_evolution_failure, transport
@@ -239,7 +241,7 @@ class EvolutionGateway:
             expect=(403,),
         )
         if created.status_code == 403 and "already in use" not in created.text:
-            raise classify_evolution_failure(403, created.text)
+            raise http_failure(classify_evolution_failure, created)
         return created.status_code != 403
 
     async def configure_webhook(
@@ -285,6 +287,7 @@ class EvolutionGateway:
                 f"({answer.text[:300]}); set its webhook by hand: url {url}, byEvents off, "
                 f"events {', '.join(events)}, headers {', '.join(headers)}",
                 retryable=False,
+                status_code=answer.status_code,
             )
 
     async def check_numbers(self, session: str, phones: Sequence[str]) -> dict[str, bool]:

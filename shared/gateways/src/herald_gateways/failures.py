@@ -234,6 +234,34 @@ def classify_transport_failure(error: Exception) -> GatewayError:
     return GatewayError(reason, f"{name}: {error}", retryable=True)
 
 
+_WITHOUT_ANSWER = {
+    GATEWAY_UNREACHABLE: "no HTTP answer from the gateway",
+    GATEWAY_TIMEOUT: "the gateway did not answer in time",
+}
+_ANSWER_HINTS = {
+    GATEWAY_MISCONFIGURED: " (WAHA Core serves only the session named 'default')",
+}
+# Errors Herald words itself, never with what a gateway answered.
+_HERALD_WORDED = frozenset(
+    {GATEWAY_MISCONFIGURED, CIRCUIT_OPEN, OUTCOME_UNKNOWN, ACCOUNT_DISABLED, ACCOUNT_NOT_FOUND}
+)
+
+
+def fixed_form(error: GatewayError) -> str:
+    """What a tenant may be shown of a gateway failure: its reason and a fixed-form cause (the
+    HTTP status the gateway answered, or that it gave none), never the gateway's own words. A
+    tenant's gateway URL may point anywhere, so its answer, or a transport error quoting the
+    bytes that came back, could be anything (a banner, another service's page)."""
+    if error.status_code is not None:
+        hint = _ANSWER_HINTS.get(error.reason, "")
+        return f"{error.reason}: the gateway answered {error.status_code}{hint}"
+    if error.reason in _WITHOUT_ANSWER:
+        return f"{error.reason}: {_WITHOUT_ANSWER[error.reason]}"
+    if error.reason in _HERALD_WORDED:
+        return f"{error.reason}: {error.detail}"
+    return error.reason
+
+
 def _json_field(detail: str, key: str) -> Any:
     try:
         body = json.loads(detail)

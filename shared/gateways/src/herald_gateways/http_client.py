@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from herald_gateways.failures import classify_transport_failure
+from herald_gateways.failures import GATEWAY_MISCONFIGURED, classify_transport_failure
 from herald_gateways.interface import GatewayError
 
 MESSAGE_ID_HEADER = "X-Herald-Message-Id"
@@ -17,7 +17,23 @@ MESSAGE_ID_HEADER = "X-Herald-Message-Id"
 DETAIL_CHARS = 500
 """How much of a failed answer's body an error keeps."""
 
+GATEWAY_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+"""The connection pool of one gateway's client (a transport given to it should use these)."""
+
 ClassifyHttpFailure = Callable[[int, str], GatewayError]
+
+
+class DestinationRefused(Exception):
+    """Raised by a transport given to a gateway client that will not connect to where the
+    gateway's URL points (the deployment's outbound policy: herald_infra.outbound). The client
+    reports it as ``gateway-misconfigured`` (permanent): the account's URL must change."""
+
+
+def http_failure(classify: ClassifyHttpFailure, response: httpx.Response) -> GatewayError:
+    """The classified error of a non-2xx answer, carrying its status code."""
+    error = classify(response.status_code, response.text[:DETAIL_CHARS])
+    error.status_code = response.status_code
+    return error
 
 
 def path_segment(name: str) -> str:
@@ -34,7 +50,10 @@ def json_or_none(response: httpx.Response) -> Any:
 
 
 class GatewayHttp:
-    """A pooled client for one gateway; non-2xx answers go through the gateway's classifier."""
+    """A pooled client for one gateway; non-2xx answers go through the gateway's classifier.
+
+    Redirects are never followed (a gateway answers its API's routes itself). A given
+    ``transport`` is where every request goes: no proxy from the environment overrides it."""
 
     def __init__(
         self,
@@ -49,8 +68,10 @@ class GatewayHttp:
             base_url=base_url,
             headers=dict(headers),
             timeout=timeout_seconds,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=GATEWAY_LIMITS,
             transport=transport,
+            follow_redirects=False,
+            trust_env=transport is None,
         )
 
     async def request(
@@ -71,8 +92,15 @@ class GatewayHttp:
             )
         except httpx.TransportError as error:
             raise classify_transport_failure(error) from error
+        except DestinationRefused as refused:
+            raise GatewayError(
+                GATEWAY_MISCONFIGURED,
+                f"the gateway's address is refused: {refused}; change the account's baseUrl "
+                "(or an operator allows the network: HERALD_OUTBOUND_ALLOW)",
+                retryable=False,
+            ) from refused
         if not 200 <= response.status_code < 300 and response.status_code not in expect:
-            raise self._classify(response.status_code, response.text[:DETAIL_CHARS])
+            raise http_failure(self._classify, response)
         return response
 
     async def close(self) -> None:

@@ -51,11 +51,16 @@ class MediaFile:
 class GatewayError(Exception):
     """A send that did not happen, classified as retryable or permanent."""
 
-    def __init__(self, reason: str, detail: str, *, retryable: bool) -> None:
+    def __init__(
+        self, reason: str, detail: str, *, retryable: bool, status_code: int | None = None
+    ) -> None:
+        """``status_code``: the gateway's HTTP answer, when it answered one (``detail`` may
+        then hold its words: see ``failures.fixed_form``)."""
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.retryable = retryable
+        self.status_code = status_code
 
 
 class SessionStatus(StrEnum):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from herald_gateways.evolution import EVOLUTION_WEBHOOK_EVENTS, EvolutionGateway
 from herald_gateways.interface import Gateway
 from herald_gateways.waha import WAHA_WEBHOOK_EVENTS, WahaGateway
@@ -19,12 +21,19 @@ WEBHOOK_EVENTS: dict[str, tuple[str, ...]] = {
 
 
 def build_gateway(
-    adapter: str, base_url: str, api_key: str | None, timeout_seconds: float
+    adapter: str,
+    base_url: str,
+    api_key: str | None,
+    timeout_seconds: float,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Gateway:
     """The adapter named ``adapter`` (one of GATEWAY_ADAPTERS; a str enum of them will do),
-    talking to the gateway at ``base_url``. Raises ValueError for any other name."""
+    talking to the gateway at ``base_url``. Raises ValueError for any other name.
+    ``transport``: where its requests go (None: httpx's own, to whatever the URL names); the
+    services give one that checks and pins the addresses it connects to."""
     if adapter == "waha":
-        return WahaGateway(base_url, api_key, timeout_seconds)
+        return WahaGateway(base_url, api_key, timeout_seconds, transport=transport)
     if adapter == "evolution":
-        return EvolutionGateway(base_url, api_key, timeout_seconds)
+        return EvolutionGateway(base_url, api_key, timeout_seconds, transport=transport)
     raise ValueError(f"unknown gateway adapter {adapter!r} (known: {', '.join(GATEWAY_ADAPTERS)})")

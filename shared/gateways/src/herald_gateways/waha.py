@@ -54,9 +54,9 @@ from herald_gateways.failures import (
     classify_http_failure,
 )
 from herald_gateways.http_client import (
-    DETAIL_CHARS,
     MESSAGE_ID_HEADER,
     GatewayHttp,
+    http_failure,
     json_or_none,
     path_segment,
 )
@@ -234,7 +234,8 @@ class WahaGateway:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """``transport``: httpx's, for tests that answer in process (None: the network)."""
+        """``transport``: where requests go (tests answer in process; the services give one
+        that checks and pins the addresses it connects to); None: the network."""
         headers = {"X-Api-Key": api_key} if api_key else {}
         self._http = GatewayHttp(
             base_url, headers, timeout_seconds, classify_http_failure, transport
@@ -310,7 +311,7 @@ class WahaGateway:
         if created.status_code == 422 and "already exists" in created.text:
             return False  # created by someone else meanwhile
         if created.status_code == 422:
-            raise classify_http_failure(422, created.text)
+            raise http_failure(classify_http_failure, created)
         return True
 
     async def configure_webhook(
@@ -341,6 +342,7 @@ class WahaGateway:
                 f"{answer.status_code}: {answer.text[:300]}); set its webhook by hand: url "
                 f"{url}, events {', '.join(events)}",
                 retryable=False,
+                status_code=answer.status_code,
             )
 
     async def check_numbers(self, session: str, phones: Sequence[str]) -> dict[str, bool]:
@@ -377,7 +379,7 @@ class WahaGateway:
         if response.status_code == 404:
             if WAHA_NO_SUCH_ROUTE in response.text.lower():
                 return None
-            raise classify_http_failure(404, response.text[:DETAIL_CHARS])
+            raise http_failure(classify_http_failure, response)
         return waha_phone_of_lid(json_or_none(response))
 
     async def _refuse_on_core(self, session: str, reason: str, *, ask: bool = False) -> None:
@@ -393,7 +395,7 @@ class WahaGateway:
         if self._info is not None and self._info.single_session_only:
             raise GatewayError(
                 reason,
-                f"WAHA Core ({self._info.version}) serves only the session named "
+                "WAHA Core serves only the session named "
                 f"'{WAHA_CORE_SESSION}', not {session!r}: name the account's session "
                 f"'{WAHA_CORE_SESSION}' (one account per WAHA Core), or run WAHA Plus",
                 retryable=False,

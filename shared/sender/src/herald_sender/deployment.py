@@ -13,6 +13,7 @@ from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.common import utc_now
 from herald_core.recipients.suppression import SuppressionScope
 from herald_infra.accounts.pace_slots import AccountPace
+from herald_infra.kafka.connection import client_options
 from herald_infra.recipients.suppressions import SuppressionCache
 from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.command_line import parse_service_arguments
@@ -122,7 +123,7 @@ def _lane_consumer(
     records = SendRecordHandler(sender, runtime.broker)
     return LaneConsumer(
         lambda: AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             client_id=f"herald-{service}",
             group_id=profile.group_id,
             enable_auto_commit=False,
@@ -157,6 +158,7 @@ class SenderDeployment:
     delivery_method: str
     consumer_group: str
     default_port: int
+    default_metrics_port: int
 
     @property
     def topic(self) -> str:
@@ -180,6 +182,13 @@ class SenderDeployment:
             f"({self.delivery_method}), each sender account paced with anti-ban gaps.",
             HeraldSettings,
             default_port=self.default_port,
+            default_metrics_port=self.default_metrics_port,
         )
         settings = HeraldSettings()
-        serve(self.create_app(settings), settings, self.service, self.default_port)
+        serve(
+            self.create_app(settings),
+            settings,
+            self.service,
+            self.default_port,
+            self.default_metrics_port,
+        )

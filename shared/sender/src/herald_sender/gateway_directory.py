@@ -4,10 +4,14 @@ the default account (a tenant without accounts).
 
 - Gateways (HTTP clients) are built by ``build_gateway`` once per adapter, base URL and API key
   and shared by every account on them; :meth:`GatewayDirectory.close` closes them all. A
-  gateway that cannot even be built (a base URL with a tab in it, an unknown adapter) is an
-  :class:`UnusableGateway`: every call of it fails ``gateway-misconfigured`` (permanent), so
-  its account's messages fail after their claim, its session health check shows ``FAILED``
-  with the reason, and the accounts beside it go on.
+  sender deployment's connect only to checked, pinned addresses (``herald_infra.outbound``:
+  an account's base URL that points at loopback, a private network or the metadata address
+  fails ``gateway-misconfigured`` unless HERALD_OUTBOUND_ALLOW allows it), except the
+  deployment's own configured gateway. A gateway that cannot even be built (a base URL with
+  a tab in it, an unknown adapter) is an :class:`UnusableGateway`: every call of it fails
+  ``gateway-misconfigured`` (permanent), so its account's messages fail after their claim,
+  its session health check shows ``FAILED`` with the reason, and the accounts beside it go
+  on.
 - Accounts are looked up in MongoDB at most once per ``cache_seconds`` (a few seconds): a change
   or a disable takes effect that soon, without a read per message. A lookup that fails while an
   older answer is known uses the older answer.
@@ -48,6 +52,8 @@ from herald_gateways.interface import (
 from herald_gateways.registry import build_gateway
 from herald_infra.accounts.repository import find_account
 from herald_infra.mongo.client import Database
+from herald_infra.outbound.checked_gateways import CheckedGateways
+from herald_infra.outbound.public_addresses import OutboundAllow
 from herald_infra.runtime.logging import get_logger
 from herald_infra.runtime.settings import HeraldSettings
 
@@ -234,7 +240,8 @@ class GatewayDirectory:
 
     @classmethod
     def for_route(cls, db: Database, settings: HeraldSettings, route: Route) -> GatewayDirectory:
-        """The directory of a sender deployment, its default session from the settings."""
+        """The directory of a sender deployment, its default session from the settings; the
+        accounts' gateways reached only at addresses HERALD_OUTBOUND_ALLOW permits."""
         return cls(
             db,
             route=route,
@@ -247,6 +254,10 @@ class GatewayDirectory:
             ),
             timeout_seconds=settings.gateway_timeout_seconds,
             cache_seconds=settings.account_cache_seconds,
+            build=CheckedGateways(
+                OutboundAllow.parse(settings.outbound_allow),
+                trusted_base_urls=(settings.gateway_url,),
+            ),
         )
 
     async def route(self, tenant_id: str, account_id: str) -> SendRoute:

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from herald_core.accounts.model import AccountStatus, HealthStatus, SessionHealth, account_of
 from herald_core.attempt_plan import Route
 from herald_core.contracts.common import utc_now
-from herald_gateways.failures import GATEWAY_MISCONFIGURED, GATEWAY_TIMEOUT
+from herald_gateways.failures import GATEWAY_MISCONFIGURED, GATEWAY_TIMEOUT, fixed_form
 from herald_gateways.interface import GatewayError, SessionStatus
 from herald_gateways.interface import SessionHealth as GatewayHealth
 from herald_gateways.session_states import health_detail
@@ -61,12 +61,14 @@ def observed_health(health: GatewayHealth) -> ObservedHealth:
 
 
 def failed_check(error: Exception) -> ObservedHealth:
-    """A check that got no health: the session cannot be used until one does."""
+    """A check that got no health: the session cannot be used until one does. The detail is a
+    fixed form (the tenant reads it): never what the gateway's address answered."""
     if isinstance(error, GatewayError) and error.reason == GATEWAY_MISCONFIGURED:
-        return ObservedHealth(SessionStatus.FAILED, error.detail, misconfigured=True)
+        said = error.detail if error.status_code is None else fixed_form(error)
+        return ObservedHealth(SessionStatus.FAILED, said, misconfigured=True)
     if isinstance(error, GatewayError):
-        return ObservedHealth(SessionStatus.FAILED, f"health check failed: {error}")
-    return ObservedHealth(SessionStatus.FAILED, f"health check failed: {error!r}")
+        return ObservedHealth(SessionStatus.FAILED, f"health check failed: {fixed_form(error)}")
+    return ObservedHealth(SessionStatus.FAILED, f"health check failed: {type(error).__name__}")
 
 
 def health_status(status: SessionStatus) -> HealthStatus:

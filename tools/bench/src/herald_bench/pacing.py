@@ -144,6 +144,7 @@ def bench_stack(kafka: str, mongo: str, run_dir: Path, sessions: int) -> StackCo
         api_token="herald-bench",
         gateway_api_key=SIMULATOR_KEY,
         service_ports=ports.services,
+        metrics_ports=ports.metrics,
         primary_gateway_port=ports.primary_gateway,
         fallback_gateway_port=ports.fallback_gateway,
         simulator_args=("--sessions", ",".join(names)),
@@ -232,10 +233,10 @@ async def gateway_check(
 
 
 async def sender_metrics(url: str) -> tuple[list[tuple[float, float]], int]:
-    """From the sender's /metrics: the pace-lateness histogram's buckets (le, cumulative) and
-    the send attempts that did not end ``sent``."""
+    """From the sender's /metrics (``url``): the pace-lateness histogram's buckets (le,
+    cumulative) and the send attempts that did not end ``sent``."""
     async with httpx.AsyncClient(timeout=60) as client:
-        response = await client.get(f"{url}/metrics")
+        response = await client.get(url)
     response.raise_for_status()
     buckets: list[tuple[float, float]] = []
     failures = 0
@@ -354,7 +355,7 @@ async def run_workload(
         ops_after = await mongo_ops(db)
         peak = memory_mb(sender.pid(), "VmHWM")
         accepted, duplicates = await accepted_sends(gateway)
-        buckets, failures = await sender_metrics(run_cfg.url(run_cfg.service_ports[sender.name]))
+        buckets, failures = await sender_metrics(run_cfg.metrics_url(sender.name))
         await asyncio.to_thread(sender.stop)
         if profile is not None:
             print_profile(profile)

@@ -158,6 +158,7 @@ def bench_stack(kafka: str, mongo: str, run_dir: Path, options: Options) -> Stac
         database=HERALD_DATABASE,
         gateway_api_key=SIMULATOR_KEY,
         service_ports=ports.services,
+        metrics_ports=ports.metrics,
         primary_gateway_port=ports.primary_gateway,
         fallback_gateway_port=ports.fallback_gateway,
         service_env={
@@ -467,8 +468,7 @@ async def claims_by_source(bench: Bench) -> Counter[str]:
     """The primary sender's claims so far by the status they took the message from (from its
     ``herald_message_transitions_total``): ``pending`` ones were published by the dispatcher
     but not yet marked queued when claimed."""
-    url = bench.cfg.url(bench.cfg.service_ports["primary-sender"])
-    response = await bench.api.get(f"{url}/metrics")
+    response = await bench.api.get(bench.cfg.metrics_url("primary-sender"))
     response.raise_for_status()
     claims: Counter[str] = Counter()
     for family in text_string_to_metric_families(response.text):

@@ -28,6 +28,15 @@ DESCRIPTION = "\n\n".join(
         "keywords, replies) on `contact.events` (key: tenant and number). A command Herald "
         "cannot decode, validate or accept goes to `message.dlt` as it came, with headers "
         f"saying why (`{REASON}`) and the id Herald keeps it under (`{DEAD_LETTER_ID}`).",
+        "Kafka is a trust boundary: producing to `campaign.commands` is acting as any "
+        "tenant (the `tenant_id` of a command is whatever its producer wrote), so a "
+        "production broker runs with SASL and ACLs (`HERALD_KAFKA_SECURITY_PROTOCOL`, "
+        "`HERALD_KAFKA_SASL_*`, `HERALD_KAFKA_SSL_*` for every Herald client) and grants WRITE "
+        "on it only to producers trusted with every tenant named in their commands. The "
+        "scheduler's own commands (`campaign.run`, `campaign.pause` by the system) travel on "
+        "`campaign.system-commands`, which only Herald's principals may write; on "
+        "`campaign.commands` they are dead-lettered with the reason `system-only`. "
+        "docs/kafka-contract.md lists the ACLs of each principal.",
         "The delay topics (`message.retry.<delay>`) follow the attempt plan "
         "(`HERALD_ATTEMPT_PLAN`); this document shows the default plan, "
         "`primary, fallback, fallback@60s`. JSON Schemas of the commands and events: "

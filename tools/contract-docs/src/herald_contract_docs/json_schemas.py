@@ -1,8 +1,9 @@
 """JSON Schemas of Herald's commands and events, from their pydantic contracts.
 
 One schema per type and version (``campaign.create.v1.json`` …), and one per topic that carries
-several types (``campaign.commands.json``, ``campaign.events.json``: any of them, told apart by
-``type``); each stands alone (what it refers to is in its own ``$defs``).
+several types (``campaign.commands.json``, ``campaign.system-commands.json``,
+``campaign.events.json``: any of them, told apart by ``type``); each stands alone (what it
+refers to is in its own ``$defs``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from herald_core.contracts.commands import AnyCampaignCommand, CampaignCommand
+from herald_core.contracts.commands import AnyCampaignCommand, SystemCommand, TenantCommand
 from herald_core.contracts.events import (
     AnyCampaignEvent,
     AnyContactEvent,
@@ -26,8 +27,14 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 TOPIC_SCHEMAS: dict[str, tuple[Any, str]] = {
     "campaign.commands": (
-        CampaignCommand,
-        "A command on campaign.commands: one of the types, told apart by `type`.",
+        TenantCommand,
+        "A command on campaign.commands: one of the types, told apart by `type`. Producing "
+        "here is acting as any tenant; the system's own commands are refused here.",
+    ),
+    "campaign.system-commands": (
+        SystemCommand,
+        "A command of the scheduler on campaign.system-commands, a topic no tenant may "
+        "write: one of the types, told apart by `type`.",
     ),
     "campaign.events": (
         CampaignEvent,

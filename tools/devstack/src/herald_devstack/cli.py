@@ -24,6 +24,7 @@ from herald_devstack.stack import StackConfig, metrics_addresses, services, simu
 REPO = Path(os.environ.get("HERALD_REPO_ROOT", Path.cwd()))
 LOCAL = Path(os.environ.get("HERALD_LOCAL_DIR", REPO / ".local"))
 TOKEN_FILE = LOCAL / "api-token"
+ADMIN_TOKEN_FILE = LOCAL / "admin-token"
 KAFKA_PORT = int(os.environ.get("KAFKA_PORT", "9092"))
 MONGO_PORT = int(os.environ.get("MONGO_PORT", "27017"))
 PROMETHEUS_PORT = int(os.environ.get("PROMETHEUS_PORT", "9090"))
@@ -32,14 +33,24 @@ PROMETHEUS_CONFIG = LOCAL / "prometheus" / "prometheus.yml"
 
 def api_token() -> str:
     """``HERALD_API_TOKEN`` if set; otherwise one generated once and kept in .local/api-token."""
-    if token := os.environ.get("HERALD_API_TOKEN"):
+    return kept_token("HERALD_API_TOKEN", TOKEN_FILE)
+
+
+def admin_token() -> str:
+    """``HERALD_ADMIN_TOKEN`` if set; otherwise one generated once and kept in
+    .local/admin-token (where ``herald admin`` finds it)."""
+    return kept_token("HERALD_ADMIN_TOKEN", ADMIN_TOKEN_FILE)
+
+
+def kept_token(variable: str, file: Path) -> str:
+    if token := os.environ.get(variable):
         return token
-    if TOKEN_FILE.exists():
-        return TOKEN_FILE.read_text().strip()
+    if file.exists():
+        return file.read_text().strip()
     LOCAL.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
-    TOKEN_FILE.write_text(token + "\n")
-    TOKEN_FILE.chmod(0o600)
+    file.write_text(token + "\n")
+    file.chmod(0o600)
     return token
 
 
@@ -50,6 +61,7 @@ def config() -> StackConfig:
         mongodb_url=f"mongodb://127.0.0.1:{MONGO_PORT}/?directConnection=true&retryWrites=false",
         run_dir=LOCAL / "services",
         api_token=api_token(),
+        admin_token=admin_token(),
         # Receipts as a phone would send them: delivered after a second, read a little later.
         receipt_delay_ms=1000,
         read_receipt_delay_ms=3000,
@@ -91,6 +103,7 @@ def up(observability: bool = False) -> int:
     print()
     print(f"Herald is up. API: {cfg.api_url.replace(cfg.host, 'localhost')}")
     print(f"API token: {cfg.api_token}   (Authorization: Bearer <token>)")
+    print(f"Operator token: {cfg.admin_token}   (HERALD_ADMIN_TOKEN: /api/admin, herald admin)")
     for name, url in metrics_addresses(cfg).items():
         print(f"  {name:16} metrics {url.replace(cfg.host, 'localhost')}")
     print(f"Logs: {cfg.run_dir}/*.log  (make logs)")

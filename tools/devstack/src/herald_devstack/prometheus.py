@@ -28,10 +28,11 @@ def local_config(
     interval: str | None = None,
     rule_files: list[Path] | None = None,
 ) -> Config:
-    """``deployed`` with each job scraping its service's local processes (every scheduler
-    replica for ``scheduler``). ``interval`` sets the scrape and evaluation interval (and a
-    timeout that fits in it); ``rule_files`` replaces the rule files, which are otherwise the
-    deployed ones, made absolute (Prometheus reads them relative to its configuration file).
+    """``deployed`` with each job scraping its service's local processes on their metrics
+    ports (every scheduler replica for ``scheduler``). ``interval`` sets the scrape and
+    evaluation interval (and a timeout that fits in it); ``rule_files`` replaces the rule
+    files, which are otherwise the deployed ones, made absolute (Prometheus reads them relative
+    to its configuration file).
     ValueError when a job is not a Herald service or a service has no job."""
     config = copy.deepcopy(load(deployed))
     jobs = [job["job_name"] for job in config["scrape_configs"]]
@@ -40,7 +41,7 @@ def local_config(
     for job in config["scrape_configs"]:
         service = job["job_name"]
         replicas = cfg.scheduler_replicas if service == SCHEDULER else 1
-        targets = [f"{cfg.host}:{cfg.service_ports[n]}" for n in replica_names(service, replicas)]
+        targets = [f"{cfg.host}:{cfg.metrics_ports[n]}" for n in replica_names(service, replicas)]
         job["static_configs"] = [{"targets": targets}]
     if interval is not None:
         config.setdefault("global", {}).update(

@@ -43,6 +43,8 @@ class StackConfig:
     api_token: str
     database: str = "herald"
     gateway_api_key: str = "herald-simulator-key"
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    """The operator credential (HERALD_ADMIN_TOKEN): the /api/admin routes, nothing else."""
     webhook_hmac_key: str = field(default_factory=lambda: secrets.token_hex(24))
     """Signs the simulators' delivery receipts to the campaign service's deployment-wide webhook
     (WAHA Plus's HMAC); random for each stack, never a published default."""
@@ -63,17 +65,32 @@ class StackConfig:
             "scheduler": 9105,
         }
     )
+    metrics_ports: Mapping[str, int] = field(
+        default_factory=lambda: {
+            "campaign": 9401,
+            "dispatcher": 9402,
+            "primary-sender": 9403,
+            "fallback-sender": 9404,
+            "scheduler": 9405,
+        }
+    )
+    """Each process's metrics listener (``/metrics``; the services' default ports), keyed as
+    ``service_ports``."""
     primary_gateway_port: int = 3100
     fallback_gateway_port: int = 3101
     service_env: Mapping[str, str] = field(default_factory=dict)
     """Extra HERALD_* settings for every service (tests tune partitions, leases …)."""
     scheduler_replicas: int = 1
     """Scheduler processes (one fires at a time; the others stand by): ``scheduler``,
-    ``scheduler-2`` …, each on its port in ``service_ports``."""
+    ``scheduler-2`` …, each on its ports in ``service_ports`` and ``metrics_ports``."""
     simulator_args: tuple[str, ...] = ()
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
+
+    def metrics_url(self, name: str) -> str:
+        """Where Prometheus scrapes one process: its metrics listener's ``/metrics``."""
+        return f"{self.url(self.metrics_ports[name])}/metrics"
 
     @property
     def api_url(self) -> str:
@@ -137,16 +154,24 @@ quiet (at their production times a run would meet them only if it straddled a 5-
 
 @dataclass(frozen=True)
 class StackPorts:
-    """Distinct free ports for a stack's processes and its two gateway simulators."""
+    """Distinct free ports for a stack's processes (an HTTP port and a metrics port each) and
+    its two gateway simulators."""
 
     services: dict[str, int]
+    metrics: dict[str, int]
     primary_gateway: int
     fallback_gateway: int
 
     @classmethod
     def free(cls, names: Sequence[str]) -> StackPorts:
-        *ports, primary, fallback = free_ports(len(names) + 2)
-        return cls(dict(zip(names, ports, strict=True)), primary, fallback)
+        *ports, primary, fallback = free_ports(2 * len(names) + 2)
+        http, metrics = ports[: len(names)], ports[len(names) :]
+        return cls(
+            dict(zip(names, http, strict=True)),
+            dict(zip(names, metrics, strict=True)),
+            primary,
+            fallback,
+        )
 
 
 def services(cfg: StackConfig) -> list[ManagedProcess]:
@@ -157,11 +182,19 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
         "HERALD_MONGODB_DATABASE": cfg.database,
         "HERALD_HTTP_HOST": cfg.host,
         "HERALD_API_TOKEN": cfg.api_token,
+        "HERALD_ADMIN_TOKEN": cfg.admin_token,
         # Sender accounts' gateways are told to post receipts here (the simulators, locally).
         "HERALD_PUBLIC_URL": cfg.api_url,
         "HERALD_GATEWAY_API_KEY": cfg.gateway_api_key,
         "HERALD_WAHA_WEBHOOK_HMAC_KEY": cfg.webhook_hmac_key,
         "HERALD_EVOLUTION_WEBHOOK_TOKEN": cfg.evolution_webhook_token,
+        # Accounts' gateways (the simulators) and notification receivers listen on loopback.
+        "HERALD_OUTBOUND_ALLOW": "127.0.0.0/8",
+        # The shared gateway is a simulator here, not a number WhatsApp could ban, and tests
+        # and benchmarks launch campaign after campaign on the default tenant: room for them.
+        "HERALD_SHARED_GATEWAY_HOURLY_CAP": "10000000",
+        "HERALD_SHARED_GATEWAY_DAILY_CAP": "10000000",
+        "HERALD_QUOTA_RUNNING_CAMPAIGNS": "10000",
         **cfg.service_env,
     }
     gateways = {
@@ -173,7 +206,11 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
         replicas = cfg.scheduler_replicas if service == SCHEDULER else 1
         for name in replica_names(service, replicas):
             port = cfg.service_ports[name]
-            env = {**common, "HERALD_HTTP_PORT": str(port)}
+            env = {
+                **common,
+                "HERALD_HTTP_PORT": str(port),
+                "HERALD_METRICS_PORT": str(cfg.metrics_ports[name]),
+            }
             if service in gateways:
                 env["HERALD_GATEWAY_URL"] = gateways[service]
             result.append(
@@ -190,7 +227,8 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
 
 
 def metrics_addresses(cfg: StackConfig) -> dict[str, str]:
-    return {name: f"{cfg.url(port)}/metrics" for name, port in cfg.service_ports.items()}
+    """Each process's ``/metrics`` (on its metrics listener, not its HTTP port)."""
+    return {name: cfg.metrics_url(name) for name in cfg.metrics_ports}
 
 
 @contextmanager

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -18,8 +18,14 @@ from herald_campaign.service_layer.ports import ConsumerLag, WatchedConsumer
 class KafkaConsumerLag:
     """Reads committed and end offsets; its Kafka clients open on first use and stay open."""
 
-    def __init__(self, bootstrap_servers: str, *, timeout_seconds: float = 10.0) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(
+        self, connection: str | Mapping[str, Any], *, timeout_seconds: float = 10.0
+    ) -> None:
+        """``connection``: aiokafka's connection arguments, bootstrap servers and security
+        (``herald_infra.kafka.connection.client_options``), or a plaintext bootstrap address."""
+        self._connection: dict[str, Any] = (
+            {"bootstrap_servers": connection} if isinstance(connection, str) else dict(connection)
+        )
         self._timeout = timeout_seconds
         self._lock = asyncio.Lock()
         self._admin: Any = None
@@ -47,10 +53,8 @@ class KafkaConsumerLag:
         async with self._lock:
             if self._admin is not None:
                 return
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers)
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap_servers, enable_auto_commit=False
-            )
+            admin = AIOKafkaAdminClient(**self._connection)
+            consumer = AIOKafkaConsumer(**self._connection, enable_auto_commit=False)
             await admin.start()
             try:
                 await consumer.start()

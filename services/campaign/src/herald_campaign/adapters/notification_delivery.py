@@ -7,6 +7,11 @@ that falls due again when its lease ends (that attempt may then reach the receiv
 ``X-Herald-Delivery`` id lets the receiver tell). Every attempt is recorded on the delivery and
 on the endpoint's health. Requests run concurrently (up to ``max_in_flight``), so one slow
 endpoint does not hold up the others.
+
+Endpoint URLs are tenants' input: every connection is checked and pinned
+(``herald_infra.outbound``), redirects are not followed, and what is recorded of an attempt is
+a fixed form (a status code, or why there was none) that never quotes what came back. An
+endpoint at an address Herald may not fetch records that reason and no status code.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ from herald_campaign.domain.notifications.signing import (
 )
 from herald_core.contracts.common import utc_now
 from herald_infra.mongo.client import Document
+from herald_infra.outbound.pinned_connections import pinned_client
+from herald_infra.outbound.public_addresses import AddressRefused, OutboundAllow
 from herald_infra.runtime.logging import get_logger
 
 USER_AGENT = "Herald-Notifications/1"
@@ -85,7 +92,11 @@ class DeliveryWorker:
         poll_seconds: float = 1.0,
         clock: Callable[[], datetime] = utc_now,
         draw: Callable[[], float] = random.random,
+        outbound_allow: OutboundAllow | None = None,
     ) -> None:
+        """``outbound_allow``: the non-public addresses an endpoint may be at all the same
+        (HERALD_OUTBOUND_ALLOW; None: none)."""
+        self._outbound_allow = outbound_allow or OutboundAllow()
         self._endpoints = endpoints
         self._deliveries = deliveries
         self._schedule = schedule
@@ -102,8 +113,8 @@ class DeliveryWorker:
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(
-            timeout=self._timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}
+        self._client = pinned_client(
+            self._outbound_allow, timeout_seconds=self._timeout, headers={"User-Agent": USER_AGENT}
         )
         self._task = asyncio.create_task(self._run(), name="notification-delivery")
 
@@ -247,6 +258,8 @@ class DeliveryWorker:
                 return AttemptResult.answered(response.status_code, response.reason_phrase)
         except (TimeoutError, httpx.TimeoutException):
             return AttemptResult.no_answer(f"no answer within {self._timeout:g}s")
+        except AddressRefused as refused:
+            return AttemptResult.no_answer(f"not sent: {refused}")
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as error:
-            detail = str(error) or type(error).__name__
-            return AttemptResult.no_answer(f"request failed: {detail}")
+            # The exception's words may quote what the address sent back (a banner): not kept.
+            return AttemptResult.no_answer(f"request failed: {type(error).__name__}")

@@ -1,22 +1,45 @@
-"""Dead letters as a tenant sees them: which ones are its own, and which can be redriven and
-where to. Pure; no I/O."""
+"""Dead letters: whose a caller sees, and which can be redriven and where to. Pure; no I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from herald_core.messages.dead_letters import UNATTRIBUTED_TENANT
 from herald_core.messages.states import MessageStatus
 
 
-def visible_tenants(tenant_id: str, operator_tenant: str) -> list[str]:
-    """The ``tenantId`` values of the dead letters ``tenant_id`` sees: its own, and for the
-    operator's tenant also the poison records that named no tenant (recorded as "default",
-    whatever the operator's tenant is called)."""
-    if tenant_id == operator_tenant and tenant_id != UNATTRIBUTED_TENANT:
-        return [tenant_id, UNATTRIBUTED_TENANT]
-    return [tenant_id]
+@dataclass(frozen=True)
+class DeadLetterScope:
+    """Whose dead letters a caller sees. A tenant: its own, nothing else. An operator: every
+    tenant's (``everyone``), one tenant's, or the poison records that named no tenant
+    (``unattributed``)."""
+
+    tenant_id: str | None = None
+    """Only this tenant's."""
+    unattributed: bool = False
+    """Only those of no tenant (``tenantId`` null)."""
+
+    def __post_init__(self) -> None:
+        if self.tenant_id is not None and self.unattributed:
+            raise ValueError("a tenant's dead letters or the unattributed ones, not both")
+
+    @classmethod
+    def of_tenant(cls, tenant_id: str) -> DeadLetterScope:
+        return cls(tenant_id=tenant_id)
+
+    @classmethod
+    def everyone(cls) -> DeadLetterScope:
+        return cls()
+
+    def selector(self) -> dict[str, Any]:
+        """The MongoDB filter on ``dead_letters`` for this scope."""
+        if self.tenant_id is not None:
+            return {"tenantId": self.tenant_id}
+        if self.unattributed:
+            return {"tenantId": UNATTRIBUTED_TENANT}
+        return {}
 
 
 def message_refusal(message_id: str, status: str | None) -> str | None:

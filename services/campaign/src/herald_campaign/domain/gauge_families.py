@@ -3,6 +3,11 @@ each campaign's messages by status, and the consumer lag of every Herald group. 
 service reads them when Prometheus scrapes it (see
 :mod:`herald_campaign.entrypoints.scrape_gauges`); this module only decides which campaigns are
 shown and turns what was read into metric families.
+
+A campaign is named by its tenant and id, never by its name: a name is the tenant's words (it
+may say what a campaign is about, or hold anything), and a label is kept by every Prometheus
+that scrapes. The campaigns shown one by one are bounded (those in progress and those finished
+lately, at most a limit), so a tenant's number of campaigns never sets the number of series.
 Pure; no I/O.
 """
 
@@ -36,7 +41,6 @@ class CampaignProgress:
 
     tenant: str
     campaign: str
-    name: str
     status: str
     messages: dict[str, int]
     """Every message status, zeros included."""
@@ -96,7 +100,6 @@ def campaign_progress(document: Mapping[str, object]) -> CampaignProgress:
     return CampaignProgress(
         tenant=str(document.get("tenantId", "")),
         campaign=str(document["_id"]),
-        name=str(document.get("name", "")),
         status=str(document.get("status", "")),
         messages={s.value: _count(counts.get(s.value)) for s in MessageStatus},
         engagement={
@@ -130,8 +133,8 @@ def gauge_families(snapshot: GaugeSnapshot) -> list[Metric]:
         info = GaugeMetricFamily(
             CAMPAIGN_INFO,
             "1 for each campaign in view (scheduled, running, paused, or finished lately), "
-            "with its name and lifecycle status.",
-            labels=["tenant", "campaign", "name", "status"],
+            "with its lifecycle status.",
+            labels=["tenant", "campaign", "status"],
         )
         messages = GaugeMetricFamily(
             CAMPAIGN_MESSAGES,
@@ -146,7 +149,7 @@ def gauge_families(snapshot: GaugeSnapshot) -> list[Metric]:
             labels=["tenant", "campaign", "kind"],
         )
         for each in snapshot.progress:
-            info.add_metric([each.tenant, each.campaign, each.name, each.status], 1)
+            info.add_metric([each.tenant, each.campaign, each.status], 1)
             for status, count in each.messages.items():
                 messages.add_metric([each.tenant, each.campaign, status], count)
             for kind in ENGAGEMENT_KINDS:

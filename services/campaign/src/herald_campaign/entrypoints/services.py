@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from herald_campaign.adapters.api_keys import ApiKeys
 from herald_campaign.entrypoints.rest.webhook_signatures import WebhookKeys
 from herald_campaign.service_layer.accounts import AccountService
+from herald_campaign.service_layer.api_key_issuing import ApiKeyIssuing
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.command_handlers import CommandHandlers
 from herald_campaign.service_layer.contact_import import ContactImport
@@ -19,10 +20,12 @@ from herald_campaign.service_layer.media_uploads import MediaUploads
 from herald_campaign.service_layer.messages import MessageQueueService
 from herald_campaign.service_layer.notifications import NotificationService
 from herald_campaign.service_layer.ports import LagReader
+from herald_campaign.service_layer.quotas import TenantQuotas
 from herald_campaign.service_layer.receipts import ReceiptService
 from herald_campaign.service_layer.schedules import ScheduleService
 from herald_campaign.service_layer.session_pairing import SessionPairing
 from herald_campaign.service_layer.suppressions import SuppressionService
+from herald_campaign.service_layer.tenants import TenantService
 from herald_campaign.service_layer.webhook_setup import WebhookSetupService
 from herald_campaign.settings import CampaignSettings
 from herald_core.attempt_plan import AttemptPlan
@@ -31,6 +34,8 @@ from herald_core.attempt_plan import AttemptPlan
 @dataclass(frozen=True)
 class CampaignServices:
     campaigns: CampaignService
+    quotas: TenantQuotas
+    """Tenants' quotas: what they may hold, what they hold (the guards are in each service)."""
     contact_import: ContactImport
     messages: MessageQueueService
     dead_letters: DeadLetterService
@@ -48,6 +53,10 @@ class CampaignServices:
     commands: CommandHandlers
     api_keys: ApiKeys
     """Who a bearer token acts for (the REST API)."""
+    tenants: TenantService
+    """The tenants, as operators manage them (``/api/admin/tenants``)."""
+    api_key_issuing: ApiKeyIssuing
+    """Tenant and operator keys, as operators issue and revoke them."""
     webhook_keys: WebhookKeys
     """How a gateway's webhook proves itself (the receipt webhooks)."""
     consumer_lag: LagReader

@@ -24,7 +24,9 @@ from herald_campaign.domain.accounts import (
 from herald_campaign.domain.receipt_urls import is_receipt_token, new_receipt_token
 from herald_campaign.service_layer.campaigns import stored_now
 from herald_campaign.service_layer.errors import AccountConflict, AccountNotFound, InvalidAccount
+from herald_campaign.service_layer.gateway_addresses import check_gateway_addresses
 from herald_campaign.service_layer.gateway_vetting import GatewayVetting
+from herald_campaign.service_layer.quotas import TenantQuotas
 from herald_core.accounts.model import (
     AccountStatus,
     GatewayAdapter,
@@ -40,6 +42,7 @@ from herald_core.accounts.model import (
 )
 from herald_core.attempt_plan import Route
 from herald_infra.mongo.client import ACCOUNTS, Database, Document
+from herald_infra.outbound.public_addresses import OutboundAllow
 from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -70,18 +73,25 @@ class AccountService:
         defaults: AccountDefaults,
         default_region: str | None,
         vetting: GatewayVetting | None = None,
+        outbound_allow: OutboundAllow | None = None,
+        quotas: TenantQuotas | None = None,
     ) -> None:
         """``vetting`` asks a new account's gateways what they are before it is stored; None
-        stores it unasked."""
+        stores it unasked. ``outbound_allow``: the non-public addresses a gateway may be at
+        all the same (HERALD_OUTBOUND_ALLOW; None: none)."""
+        self._outbound_allow = outbound_allow or OutboundAllow()
         self._accounts = db[ACCOUNTS]
         self._defaults = defaults
         self._default_region = default_region
         self._vetting = vetting
+        # The tenants' quotas (the defaults when not given): ``accounts`` caps creation.
+        self._quotas = quotas or TenantQuotas(db)
 
     async def create_account(self, tenant_id: str, draft: AccountDraft) -> CreatedAccount:
         """A new enabled account, and what its gateways' reports warn of; InvalidAccount naming
-        the field (a rule broken, or a gateway Herald cannot use), or AccountConflict when the
-        tenant has an account with this number already."""
+        the field (a rule broken, or a gateway Herald cannot use), AccountConflict when the
+        tenant has an account with this number already, or QuotaExceeded when it has as many
+        accounts as its ``accounts`` quota allows."""
         try:
             account = new_account(
                 new_account_id(),
@@ -94,11 +104,14 @@ class AccountService:
             )
         except InvalidAccountSettings as error:
             raise InvalidAccount(error.field, error.message) from None
+        await check_gateway_addresses(account, self._outbound_allow)
+        await self._quotas.check_room_for_account(tenant_id)
         warnings = await self._vetting.vet(account) if self._vetting is not None else ()
-        try:
-            await self._accounts.insert_one(account_document(account))
-        except DuplicateKeyError:
-            raise _phone_taken(account.phone) from None
+        async with self._quotas.room_for_account(tenant_id):
+            try:
+                await self._accounts.insert_one(account_document(account))
+            except DuplicateKeyError:
+                raise _phone_taken(account.phone) from None
         log.info("sender account created", account_id=account.id, tenant_id=tenant_id)
         return CreatedAccount(account, warnings)
 
@@ -136,6 +149,10 @@ class AccountService:
             )
         except InvalidAccountSettings as error:
             raise InvalidAccount(error.field, error.message) from None
+        moved = tuple(
+            r for r in Route if changed.session_for(r).base_url != current.session_for(r).base_url
+        )
+        await check_gateway_addresses(changed, self._outbound_allow, moved)
         document = account_document(changed)
         fields = {
             name: value

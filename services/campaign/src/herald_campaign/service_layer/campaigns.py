@@ -39,6 +39,7 @@ from herald_campaign.service_layer.errors import (
     NoValidContacts,
 )
 from herald_campaign.service_layer.ports import CampaignEventPublisher
+from herald_campaign.service_layer.quotas import TenantQuotas
 from herald_core.contracts.common import new_event_id, utc_now
 from herald_core.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
 from herald_core.media import MediaRef, UnsupportedMedia, caption_limit, media_kind
@@ -102,9 +103,11 @@ class CampaignService:
         default_region: str | None,
         outbound_allow: OutboundAllow | None = None,
         suppression_scope: SuppressionScope = SuppressionScope.TENANT,
+        quotas: TenantQuotas | None = None,
     ) -> None:
         """``outbound_allow``: the non-public addresses a media URL may point at all the same
-        (none by default)."""
+        (none by default); ``quotas``: the tenants' quotas (the defaults when not given)."""
+        self.quotas = quotas or TenantQuotas(db)
         self._outbound_allow = outbound_allow or OutboundAllow()
         self._db = db
         self._campaigns = db[CAMPAIGNS]
@@ -237,7 +240,8 @@ class CampaignService:
 
         Numbers are normalised to E.164; a number already in the campaign, or repeated in
         ``contacts``, counts as a duplicate. Under a command, a request whose every contact is
-        invalid is refused (:class:`NoValidContacts`) and nothing is written.
+        invalid is refused (:class:`NoValidContacts`) and nothing is written; so is one whose
+        new contacts would pass the tenant's ``contactsPerCampaign`` (:class:`QuotaExceeded`).
         """
         bind_context(campaign_id=campaign_id)
         campaign = await self.campaign_taking_contacts(tenant_id, campaign_id)
@@ -247,7 +251,10 @@ class CampaignService:
             raise NoValidContacts(
                 f"all {len(screening.rejected)} contacts were rejected: {', '.join(reasons)}"
             )
-        inserted = await self.insert_contacts(tenant_id, campaign_id, screening.accepted)
+        phones = [c.phone for c in screening.accepted]
+        async with self.quotas.room_for_contacts(tenant_id, campaign_id, phones) as room:
+            inserted = await self.insert_contacts(tenant_id, campaign_id, screening.accepted)
+            room.inserted = inserted
         duplicates = screening.repeated + len(screening.accepted) - inserted
         total = await self.contacts_added(
             tenant_id,
@@ -370,6 +377,7 @@ class CampaignService:
         Under a command, a second delivery of the command that launched the campaign publishes
         the event again (the first delivery may have stopped between the two steps). Through the
         API, a launch whose event Kafka did not take is undone, so the client can send again.
+        A launch past the tenant's ``runningCampaigns`` is refused (:class:`QuotaExceeded`).
         """
         bind_context(campaign_id=campaign_id)
         campaign = await self.get_campaign(tenant_id, campaign_id)
@@ -385,7 +393,8 @@ class CampaignService:
             raise _cannot_send(campaign["status"])
         if not await self._has_contacts(campaign):
             raise CampaignConflict("campaign has no contacts", "no-contacts")
-        campaign = await self._mark_running(campaign, _launch_fields(campaign, command_id))
+        async with self.quotas.room_to_run(tenant_id, campaign_id):
+            campaign = await self._mark_running(campaign, _launch_fields(campaign, command_id))
         try:
             await self._publish_launch(campaign)
         except EventBusUnavailable:

@@ -20,6 +20,7 @@ from herald_campaign.domain.contact_csv import (
 )
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.errors import CampaignConflict
+from herald_campaign.service_layer.quotas import QuotaExceeded
 from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
@@ -83,7 +84,9 @@ class ContactImport:
         then publish one ``ContactsAdded``.
 
         The campaign is checked before the first byte is read (:class:`CampaignNotFound`,
-        :class:`CampaignConflict`) and again before each batch; a bad header raises
+        :class:`CampaignConflict`) and again before each batch, as is the tenant's
+        ``contactsPerCampaign`` (:class:`QuotaExceeded`, the rows before the batch that would
+        pass it imported); a bad header raises
         :class:`CsvHeaderInvalid` before anything is written; an unreadable line raises
         :class:`ImportStopped` with what the rows before it did.
         """
@@ -136,7 +139,22 @@ class ContactImport:
             self._reject(
                 outcome, CsvRejectedRow(batch[rejected.index].line, rejected.phone, rejected.reason)
             )
-        inserted = await self._campaigns.insert_contacts(tenant_id, campaign_id, screening.accepted)
+        phones = [c.phone for c in screening.accepted]
+        try:
+            quotas = self._campaigns.quotas
+            async with quotas.room_for_contacts(tenant_id, campaign_id, phones) as added:
+                inserted = await self._campaigns.insert_contacts(
+                    tenant_id, campaign_id, screening.accepted
+                )
+                added.inserted = inserted
+        except QuotaExceeded as exceeded:
+            # The campaign is full: stop, and say how far the file got.
+            await self._finish(tenant_id, campaign_id, outcome)
+            exceeded.message = (
+                f"{exceeded.message}; the import stopped at line {batch[0].line} (contacts "
+                f"added before it: {outcome.accepted})"
+            )
+            raise
         outcome.accepted += inserted
         outcome.duplicates += screening.repeated + len(screening.accepted) - inserted
         suppressed = await self._campaigns.suppressed_numbers(

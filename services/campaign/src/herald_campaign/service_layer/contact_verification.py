@@ -27,6 +27,7 @@ from herald_campaign.service_layer.errors import CampaignNotFound
 from herald_campaign.service_layer.ports import GatewayFactory
 from herald_core.contracts.common import DelayType
 from herald_core.pacing import PaceRange, pace_range
+from herald_gateways.failures import fixed_form
 from herald_gateways.interface import Gateway, GatewayError
 from herald_gateways.support import NUMBERS_PER_CHECK
 from herald_infra.accounts.pace_slots import AccountPace
@@ -194,9 +195,7 @@ class ContactVerification:
             finally:
                 await gateway.close()
         except GatewayError as error:
-            await self._finish(
-                campaign_id, VerificationStatus.FAILED, f"{error.reason}: {error.detail}"
-            )
+            await self._finish(campaign_id, VerificationStatus.FAILED, fixed_form(error))
             return
         except asyncio.CancelledError:
             raise

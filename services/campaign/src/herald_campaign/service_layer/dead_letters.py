@@ -1,4 +1,5 @@
-"""Dead letters of a tenant: read them, and redrive them.
+"""Dead letters: a tenant reads and redrives its own; an operator every tenant's, and the poison
+records that named no tenant (:class:`~herald_campaign.domain.dead_letters.DeadLetterScope`).
 
 Redriving a message's dead letter gives the message a fresh attempt plan (shared
 :func:`~herald_infra.messages.redrive.requeue_failed_message`: same id, attempt history kept) and
@@ -15,7 +16,7 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from herald_campaign.domain.dead_letters import message_refusal, poison_refusal, visible_tenants
+from herald_campaign.domain.dead_letters import DeadLetterScope, message_refusal, poison_refusal
 from herald_campaign.service_layer.campaigns import CampaignService
 from herald_campaign.service_layer.errors import DeadLetterNotFound, RedriveRefused
 from herald_campaign.service_layer.ports import RedrivePublisher
@@ -76,7 +77,6 @@ class DeadLetterService:
         *,
         plan: AttemptPlan,
         redrivable_topics: Collection[str],
-        operator_tenant: str,
         batch_size: int = 500,
     ) -> None:
         self._db = db
@@ -86,18 +86,13 @@ class DeadLetterService:
         self._campaigns = campaigns
         self._plan = plan
         self._redrivable_topics = redrivable_topics
-        self._operator_tenant = operator_tenant
         self._batch_size = batch_size
 
-    def _scope(self, tenant_id: str) -> Document:
-        tenants = visible_tenants(tenant_id, self._operator_tenant)
-        return {"tenantId": tenants[0] if len(tenants) == 1 else {"$in": tenants}}
-
     async def list_dead_letters(
-        self, tenant_id: str, which: DeadLetterFilter, *, limit: int, offset: int
+        self, scope: DeadLetterScope, which: DeadLetterFilter, *, limit: int, offset: int
     ) -> DeadLetterPage:
-        """The tenant's dead letters matching ``which``, newest first."""
-        selector = self._scope(tenant_id)
+        """The dead letters in ``scope`` matching ``which``, newest first."""
+        selector = scope.selector()
         if which.campaign_id is not None:
             selector["campaignId"] = which.campaign_id
         if which.reason is not None:
@@ -113,17 +108,17 @@ class DeadLetterService:
         dead_letters = [d async for d in cursor]
         return DeadLetterPage(dead_letters, await self._dead_letters.count_documents(selector))
 
-    async def get_dead_letter(self, tenant_id: str, dead_letter_id: str) -> Document:
-        found = await self._dead_letters.find_one({"_id": dead_letter_id, **self._scope(tenant_id)})
+    async def get_dead_letter(self, scope: DeadLetterScope, dead_letter_id: str) -> Document:
+        found = await self._dead_letters.find_one({"_id": dead_letter_id, **scope.selector()})
         if found is None:
             raise DeadLetterNotFound(dead_letter_id)
         return found
 
-    async def redrive(self, tenant_id: str, dead_letter_id: str) -> Redriven:
-        """Redrive one dead letter (see the module); :class:`RedriveRefused` when its message
-        is no longer failed or a poison record has nowhere to go."""
+    async def redrive(self, scope: DeadLetterScope, dead_letter_id: str) -> Redriven:
+        """Redrive one dead letter in ``scope`` (see the module); :class:`RedriveRefused` when
+        its message is no longer failed or a poison record has nowhere to go."""
         bind_context(dead_letter_id=dead_letter_id)
-        letter = await self.get_dead_letter(tenant_id, dead_letter_id)
+        letter = await self.get_dead_letter(scope, dead_letter_id)
         if letter.get("messageId"):
             message = await self._redrive_message(letter)
             topic = self._plan.first_topic
@@ -132,7 +127,7 @@ class DeadLetterService:
             message = None
         await self._mark_redriven([letter["_id"]])
         log.info("dead letter redriven", topic=topic, message_id=letter.get("messageId"))
-        return Redriven(await self.get_dead_letter(tenant_id, dead_letter_id), topic, message)
+        return Redriven(await self.get_dead_letter(scope, dead_letter_id), topic, message)
 
     async def _redrive_message(self, letter: Document) -> Document:
         message_id = str(letter["messageId"])
@@ -190,7 +185,7 @@ class DeadLetterService:
         self, tenant_id: str, campaign_id: str
     ) -> AsyncIterator[list[Document]]:
         selector: Document = {
-            **self._scope(tenant_id),
+            **DeadLetterScope.of_tenant(tenant_id).selector(),
             "campaignId": campaign_id,
             "status": DeadLetterStatus.OPEN.value,
         }

@@ -33,7 +33,6 @@ async def campaigns_progress(
     selector = campaigns_in_view(now, finished_window)
     projection = {
         "tenantId": 1,
-        "name": 1,
         "status": 1,
         "counts": 1,
         "engagement": 1,

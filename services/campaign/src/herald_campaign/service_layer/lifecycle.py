@@ -32,6 +32,7 @@ from herald_campaign.domain.lifecycle import (
 from herald_campaign.service_layer.campaigns import stored_now
 from herald_campaign.service_layer.errors import CampaignConflict, CampaignNotFound
 from herald_campaign.service_layer.ports import CampaignEventPublisher, MessageQueue
+from herald_campaign.service_layer.quotas import TenantQuotas
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.campaigns.lifecycle import TARGET, CampaignAction, CampaignStatus, refusal
 from herald_core.contracts.common import new_event_id
@@ -67,7 +68,11 @@ class CampaignLifecycle:
         *,
         plan: AttemptPlan,
         batch_size: int = 500,
+        quotas: TenantQuotas | None = None,
     ) -> None:
+        """``quotas``: the tenants' quotas (the defaults when not given): a resume is refused
+        past ``runningCampaigns``."""
+        self._quotas = quotas or TenantQuotas(db)
         self._db = db
         self._campaigns = db[CAMPAIGNS]
         self._events = events
@@ -108,14 +113,16 @@ class CampaignLifecycle:
     async def resume(
         self, tenant_id: str, campaign_id: str, *, command_id: str | None = None
     ) -> Document:
-        """paused → running; publishes the messages that wait, then ``CampaignResumed``."""
-        campaign = await self._change(
-            tenant_id,
-            campaign_id,
-            CampaignAction.RESUME,
-            lambda current: resume_fields(current.get("counts"), stored_now()),
-            command_id,
-        )
+        """paused → running; publishes the messages that wait, then ``CampaignResumed``.
+        Refused past the tenant's ``runningCampaigns`` (:class:`QuotaExceeded`)."""
+        async with self._quotas.room_to_run(tenant_id, campaign_id):
+            campaign = await self._change(
+                tenant_id,
+                campaign_id,
+                CampaignAction.RESUME,
+                lambda current: resume_fields(current.get("counts"), stored_now()),
+                command_id,
+            )
         published = await self._queue.republish_waiting(
             campaign_id, self._plan, batch_size=self._batch_size
         )

@@ -23,10 +23,11 @@ from herald_campaign.domain.notifications.payloads import (
     ping_notification,
 )
 from herald_campaign.domain.notifications.signing import new_signing_secret
-from herald_campaign.service_layer.errors import OperationRefused
+from herald_campaign.service_layer.errors import InvalidField, OperationRefused
 from herald_campaign.service_layer.ports import NotificationDeliveries, NotificationEndpoints
 from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import AnyCampaignEvent
+from herald_infra.outbound.public_addresses import AddressRefused, OutboundAllow, check_public_url
 from herald_infra.runtime.logging import get_logger
 
 MAX_ENDPOINTS_PER_TENANT = 25
@@ -62,7 +63,11 @@ class NotificationService:
         on_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utc_now,
         max_endpoints: int = MAX_ENDPOINTS_PER_TENANT,
+        outbound_allow: OutboundAllow | None = None,
     ) -> None:
+        """``outbound_allow``: the non-public addresses an endpoint may be at all the same
+        (HERALD_OUTBOUND_ALLOW; None: none)."""
+        self._outbound_allow = outbound_allow or OutboundAllow()
         self._endpoints = endpoints
         self._deliveries = deliveries
         self._on_queued = on_queued
@@ -70,7 +75,13 @@ class NotificationService:
         self._max_endpoints = max_endpoints
 
     async def register_endpoint(self, tenant_id: str, draft: EndpointDraft) -> NotificationEndpoint:
-        """A new endpoint with a fresh signing secret (the caller shows it once)."""
+        """A new endpoint with a fresh signing secret (the caller shows it once); InvalidField
+        naming ``url`` when it points at an address Herald may not fetch (loopback, a private
+        network, the metadata address, a host that does not resolve)."""
+        try:
+            await check_public_url(draft.url, self._outbound_allow)
+        except AddressRefused as refused:
+            raise InvalidField("url", str(refused)) from None
         if await self._endpoints.count(tenant_id) >= self._max_endpoints:
             raise TooManyEndpoints(
                 f"a tenant has at most {self._max_endpoints} notification endpoints; "

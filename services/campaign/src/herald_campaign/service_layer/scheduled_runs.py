@@ -37,7 +37,9 @@ class ScheduledRuns:
     async def start_run(self, command: StartCampaignRun) -> Document:
         """Start the run a firing is due and publish its ``CampaignLaunched``; returns the
         campaign. The same command delivered again after the campaign moved publishes the
-        launch again (the first delivery may have stopped between the two)."""
+        launch again (the first delivery may have stopped between the two). A run past the
+        tenant's ``runningCampaigns`` is refused (:class:`QuotaExceeded`: a dead letter that
+        says so; the schedule's next firing tries again)."""
         bind_context(campaign_id=command.campaign_id)
         for _ in range(ATTEMPTS_ON_RACE):
             campaign = await self._campaigns.get_campaign(command.tenant_id, command.campaign_id)
@@ -46,15 +48,16 @@ class ScheduledRuns:
                 await self._campaigns.publish_launch(campaign)
                 return campaign
             launch = self._launch_fields(campaign, command)
-            moved = await self._campaign_docs.update_one(
-                {
-                    "_id": campaign["_id"],
-                    "tenantId": campaign["tenantId"],
-                    "status": campaign["status"],
-                    "run": campaign.get("run"),
-                },
-                {"$set": launch},
-            )
+            async with self._campaigns.quotas.room_to_run(command.tenant_id, campaign["_id"]):
+                moved = await self._campaign_docs.update_one(
+                    {
+                        "_id": campaign["_id"],
+                        "tenantId": campaign["tenantId"],
+                        "status": campaign["status"],
+                        "run": campaign.get("run"),
+                    },
+                    {"$set": launch},
+                )
             if moved.modified_count == 1:
                 campaign = {**campaign, **launch}
                 await self._campaigns.publish_launch(campaign)

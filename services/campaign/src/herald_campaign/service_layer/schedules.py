@@ -1,6 +1,9 @@
 """Campaign schedules: schedule a draft campaign to send at a time or on a cron expression, and
 the operations on a tenant's schedules (list, stop one, stop all, run now). The REST API and the
-command consumer both call these.
+command consumer both call these. The system jobs (the redrive, the sweep) are the operator's:
+a tenant neither sees nor runs them (404 as for another tenant's schedule); an operator lists
+and runs them. No run is requested on top of one still in progress
+(:func:`~herald_campaign.domain.schedule_runs.run_in_progress`).
 
 This service only writes what the scheduler service reads (``schedules``, see
 :mod:`herald_core.schedules`) and the campaign status that goes with it; the scheduler fires
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from herald_campaign.domain.campaigns import derived_event_id
+from herald_campaign.domain.schedule_runs import run_in_progress
 from herald_campaign.domain.schedules import (
     SendSchedule,
     first_run_at,
@@ -31,8 +35,20 @@ from herald_campaign.service_layer.ports import CampaignEventPublisher
 from herald_core.campaigns.lifecycle import CampaignAction, CampaignStatus, refusal
 from herald_core.contracts.common import new_event_id
 from herald_core.contracts.events import CampaignScheduled
-from herald_core.schedules import SYSTEM_KINDS, campaign_schedule_id, system_schedule_id
-from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, SCHEDULES, Database, Document
+from herald_core.schedules import (
+    FIRING_STARTED,
+    SYSTEM_KINDS,
+    campaign_schedule_id,
+    system_schedule_id,
+)
+from herald_infra.mongo.client import (
+    CAMPAIGNS,
+    CONTACTS,
+    SCHEDULE_FIRINGS,
+    SCHEDULES,
+    Database,
+    Document,
+)
 from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
@@ -41,7 +57,8 @@ SYSTEM_JOB_IDS: tuple[str, ...] = tuple(system_schedule_id(kind) for kind in sor
 
 
 class ScheduleNotFound(OperationRefused):
-    """No schedule with this id is visible to the tenant (another tenant's included)."""
+    """No schedule with this id is visible to the caller: for a tenant, another tenant's and
+    the system jobs included; for an operator, anything but a system job."""
 
     reason = "unknown-schedule"
 
@@ -51,8 +68,8 @@ class ScheduleNotFound(OperationRefused):
 
 
 class ScheduleConflict(CampaignConflict):
-    """The schedule cannot do this: a system job cannot be stopped, a stopped schedule cannot
-    run. ``reason``: ``system-job``, ``schedule-stopped``."""
+    """The schedule cannot do this: a stopped schedule cannot run, nor one whose run is still
+    in progress. ``reason``: ``schedule-stopped``, ``run-in-progress``."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +89,6 @@ class StoppedSchedule:
 
 @dataclass(frozen=True)
 class ScheduleList:
-    system: list[Document]
-    """The system jobs (redrive, sweep), which every tenant sees."""
     own: list[Document]
     """The tenant's schedules on this page, newest first."""
     total: int
@@ -95,6 +110,7 @@ class ScheduleService:
         self._campaign_docs = db[CAMPAIGNS]
         self._contacts = db[CONTACTS]
         self._schedules = db[SCHEDULES]
+        self._firings = db[SCHEDULE_FIRINGS]
         self._events = events
 
     async def schedule_campaign(
@@ -111,6 +127,8 @@ class ScheduleService:
         Under a command, a second delivery of the command that scheduled the campaign stores
         the schedule if it is missing and publishes the event again. Through the API, a
         schedule whose event Kafka did not take is undone, so the client can send again.
+        The tenant's ``schedules`` and ``minCronIntervalSeconds`` quotas hold
+        (:class:`QuotaExceeded`).
         """
         bind_context(campaign_id=campaign_id)
         campaign = await self._campaigns.get_campaign(tenant_id, campaign_id)
@@ -138,15 +156,18 @@ class ScheduleService:
         }
         if command_id is not None:
             marks["scheduleCommandId"] = command_id
-        result = await self._campaign_docs.update_one(
-            {"_id": campaign_id, "tenantId": tenant_id, "status": CampaignStatus.DRAFT.value},
-            {"$set": marks},
-        )
-        if result.modified_count != 1:
-            # Sent or scheduled by a concurrent request since we read it.
-            current = await self._campaigns.get_campaign(tenant_id, campaign_id)
-            _refuse_unless_schedulable(current["status"])
-        stored = await self._store(tenant_id, campaign_id, schedule, next_run_at, command_id, now)
+        async with self._campaigns.quotas.room_for_schedule(tenant_id, schedule, now):
+            result = await self._campaign_docs.update_one(
+                {"_id": campaign_id, "tenantId": tenant_id, "status": CampaignStatus.DRAFT.value},
+                {"$set": marks},
+            )
+            if result.modified_count != 1:
+                # Sent or scheduled by a concurrent request since we read it.
+                current = await self._campaigns.get_campaign(tenant_id, campaign_id)
+                _refuse_unless_schedulable(current["status"])
+            stored = await self._store(
+                tenant_id, campaign_id, schedule, next_run_at, command_id, now
+            )
         try:
             await self._announce(stored, command_id)
         except EventBusUnavailable:
@@ -227,9 +248,7 @@ class ScheduleService:
         )
 
     async def list_schedules(self, tenant_id: str, *, limit: int, offset: int) -> ScheduleList:
-        """The system jobs, and a page of the tenant's schedules (newest first)."""
-        system = [d async for d in self._schedules.find({"_id": {"$in": list(SYSTEM_JOB_IDS)}})]
-        system.sort(key=lambda d: str(d["_id"]))
+        """A page of the tenant's schedules (newest first); never a system job."""
         own = [
             d
             async for d in self._schedules.find({"tenantId": tenant_id})
@@ -238,14 +257,27 @@ class ScheduleService:
             .limit(limit)
         ]
         total = await self._schedules.count_documents({"tenantId": tenant_id})
-        return ScheduleList(system, own, total)
+        return ScheduleList(own, total)
 
     async def get_schedule(self, tenant_id: str, schedule_id: str) -> Document:
-        """A schedule of the tenant, or a system job; :class:`ScheduleNotFound` otherwise."""
-        schedule = await self._schedules.find_one({"_id": schedule_id})
-        if schedule is None or not (
-            is_system_job(schedule) or schedule.get("tenantId") == tenant_id
-        ):
+        """A schedule of the tenant; :class:`ScheduleNotFound` otherwise (a system job has no
+        tenant, so it is not found either)."""
+        schedule = await self._schedules.find_one({"_id": schedule_id, "tenantId": tenant_id})
+        if schedule is None:
+            raise ScheduleNotFound(schedule_id)
+        return schedule
+
+    async def list_system_jobs(self) -> list[Document]:
+        """The system jobs (the redrive, the sweep), for operators, by id."""
+        jobs = [d async for d in self._schedules.find({"_id": {"$in": list(SYSTEM_JOB_IDS)}})]
+        return sorted((d for d in jobs if is_system_job(d)), key=lambda d: str(d["_id"]))
+
+    async def get_system_job(self, schedule_id: str) -> Document:
+        """A system job, for operators; :class:`ScheduleNotFound` for any other id."""
+        schedule = None
+        if schedule_id in SYSTEM_JOB_IDS:
+            schedule = await self._schedules.find_one({"_id": schedule_id})
+        if schedule is None or not is_system_job(schedule):
             raise ScheduleNotFound(schedule_id)
         return schedule
 
@@ -253,14 +285,9 @@ class ScheduleService:
         """Stop a schedule of the tenant for good: it fires no more. Its campaign, if still
         ``scheduled``, goes back to ``draft`` when it never ran and becomes ``completed`` when
         it did (a recurring one); a run under way completes by itself. Stopping a stopped
-        schedule changes nothing. A system job cannot be stopped (:class:`ScheduleConflict`)."""
+        schedule changes nothing. (A system job is nobody's to stop: its cron expression is
+        configuration.)"""
         schedule = await self.get_schedule(tenant_id, schedule_id)
-        if is_system_job(schedule):
-            raise ScheduleConflict(
-                f"{schedule_id} is a system job ({schedule['kind']}); it cannot be stopped. "
-                "Its cron expression is configuration.",
-                "system-job",
-            )
         bind_context(campaign_id=schedule.get("campaignId"))
         now = stored_now()
         stopped = await self._schedules.update_one(
@@ -314,16 +341,26 @@ class ScheduleService:
         return stopped
 
     async def request_run(self, tenant_id: str, schedule_id: str) -> Document:
+        """Ask the scheduler to fire the tenant's schedule now (see :meth:`_request_run`)."""
+        return await self._request_run(await self.get_schedule(tenant_id, schedule_id))
+
+    async def request_system_run(self, schedule_id: str) -> Document:
+        """An operator asks the scheduler to run a system job now (see :meth:`_request_run`)."""
+        return await self._request_run(await self.get_system_job(schedule_id))
+
+    async def _request_run(self, schedule: Document) -> Document:
         """Ask the scheduler to fire this schedule now (it does within about a second), in
-        addition to its next run; a one-shot schedule fires now instead of at its time. A
-        request already waiting stays as it is. A system job may be run (the sweep now)."""
-        schedule = await self.get_schedule(tenant_id, schedule_id)
+        addition to its next run; a one-shot schedule fires now instead of at its time.
+        :class:`ScheduleConflict` for a stopped schedule, and for one whose previous run is
+        still in progress (requested and not fired, firing, or its campaign's run sending)."""
+        schedule_id = schedule["_id"]
         if not schedule.get("active"):
             raise ScheduleConflict(
                 f"schedule {schedule_id} is stopped; it cannot run", "schedule-stopped"
             )
+        await self._refuse_while_in_progress(schedule)
         now = stored_now()
-        await self._schedules.update_one(
+        requested = await self._schedules.update_one(
             {"_id": schedule_id, "active": True, "runRequestedAt": None},
             {"$set": {"runRequestedAt": now, "updatedAt": now}},
         )
@@ -332,8 +369,25 @@ class ScheduleService:
             raise ScheduleConflict(
                 f"schedule {schedule_id} is stopped; it cannot run", "schedule-stopped"
             )
+        if requested.modified_count != 1:  # another request came first
+            await self._refuse_while_in_progress(current)
         log.info("run requested", schedule_id=schedule_id, kind=current.get("kind"))
         return current
+
+    async def _refuse_while_in_progress(self, schedule: Document) -> None:
+        started = await self._firings.find_one(
+            {"scheduleId": schedule["_id"], "state": FIRING_STARTED}, {"firedAt": 1}
+        )
+        campaign_status = None
+        if schedule.get("campaignId") is not None:
+            campaign = await self._campaign_docs.find_one(
+                {"_id": schedule["campaignId"], "tenantId": schedule.get("tenantId")},
+                {"status": 1},
+            )
+            campaign_status = campaign["status"] if campaign is not None else None
+        refusal = run_in_progress(schedule, started_firing=started, campaign_status=campaign_status)
+        if refusal is not None:
+            raise ScheduleConflict(refusal, "run-in-progress")
 
 
 _NEXT = {"nextRunAt": "", "runRequestedAt": ""}

@@ -18,7 +18,8 @@ from herald_campaign.service_layer.ports import (
     session_gateway,
 )
 from herald_core.attempt_plan import Route
-from herald_gateways.failures import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE
+from herald_gateways.failures import GATEWAY_TIMEOUT, GATEWAY_UNREACHABLE, fixed_form
+from herald_gateways.http_client import DestinationRefused
 from herald_gateways.interface import GatewayError, LoginQr, SessionStatus
 from herald_infra.runtime.logging import get_logger
 
@@ -80,13 +81,15 @@ class GatewayUnavailable(Exception):
 
     @classmethod
     def of(cls, error: GatewayError, route: Route, base_url: str) -> GatewayUnavailable:
+        """In a fixed form: the gateway's own words (whatever its address answered) are never
+        passed on."""
         where = f"the {route.value} session's gateway at {base_url}"
         if error.reason == GATEWAY_UNREACHABLE:
-            message = f"{where} is unreachable ({error.detail})"
+            message = f"{where} is unreachable"
         elif error.reason == GATEWAY_TIMEOUT:
-            message = f"{where} did not answer in time ({error.detail})"
+            message = f"{where} did not answer in time"
         else:
-            message = f"{where} answered with an error: {error.reason}: {error.detail}"
+            message = f"{where} answered with an error: {fixed_form(error)}"
         return cls(message, reason=error.reason)
 
 
@@ -106,7 +109,7 @@ class SessionPairing:
         """The QR code that pairs the account's ``route`` session. AccountNotFound (another
         tenant's account too), SessionNotWaitingForScan, GatewayUnavailable, or InvalidAccount
         naming the setting (``primary.baseUrl``) of a stored session no request can be made
-        with."""
+        with, or whose address Herald may not fetch."""
         account = await self._accounts.get_account(tenant_id, account_id)
         session = account.session_for(route)
         try:
@@ -128,6 +131,11 @@ class SessionPairing:
                 route=route.value,
                 reason=error.reason,
             )
+            if isinstance(error.__cause__, DestinationRefused):  # its address, not its answer
+                raise InvalidAccount(
+                    f"{route.value}.baseUrl",
+                    f"{error.__cause__}; change it (PATCH the account)",
+                ) from None
             raise GatewayUnavailable.of(error, route, session.base_url) from None
         finally:
             await gateway.close()

@@ -31,7 +31,7 @@ from herald_core.accounts.model import (
     WebhookSetupStatus,
 )
 from herald_core.attempt_plan import Route
-from herald_gateways.failures import WEBHOOK_SETUP_REFUSED
+from herald_gateways.failures import WEBHOOK_SETUP_REFUSED, fixed_form
 from herald_gateways.interface import GatewayError
 from herald_infra.runtime.logging import get_logger
 
@@ -122,9 +122,10 @@ class WebhookSetupService:
                 route=route.value,
                 reason=error.reason,
             )
-            detail = f"{error.reason}: {error.detail}"
+            detail = fixed_form(error)  # never the gateway's own words
             if status is S.MANUAL:
-                detail = f"{detail}; {_BY_HAND}"
+                events = ", ".join(self._events[session.gateway.value])
+                detail = f"{detail}; {_BY_HAND} (events {events})"
             return WebhookSetup(status=status, checked_at=now, detail=detail)
         finally:
             await gateway.close()

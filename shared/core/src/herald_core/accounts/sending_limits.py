@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -93,3 +94,20 @@ def next_opening(limits: SendingLimits, usage: WindowUsage, now: datetime) -> da
     if usage.today >= daily_allowance(limits, now):
         return day_start(now) + DAY
     return hour_start(now) + HOUR
+
+
+class CappedAccount(Protocol):
+    """What counting messages against caps needs of an account: a tenant's sender account, or
+    the deployment's shared gateway (:mod:`herald_core.accounts.shared_gateway`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    @property
+    def hourly_cap(self) -> int: ...
+
+    @property
+    def limits(self) -> SendingLimits: ...

@@ -1,6 +1,10 @@
-"""Commands other services publish on ``campaign.commands`` (version 1).
+"""Commands other services publish on ``campaign.commands``, and the scheduler on
+``campaign.system-commands`` (version 1).
 
 Each command carries an ``event_id``; the campaign service acts on a given ``event_id`` once.
+The system's own commands (a schedule's ``campaign.run``, a ``campaign.pause`` by the system)
+travel on the topic tenants cannot write; on ``campaign.commands`` they are refused
+(:func:`system_only`), since producing there is acting as any tenant.
 """
 
 from __future__ import annotations
@@ -135,6 +139,34 @@ class StartCampaignRun(Contract):
     campaign_id: Identifier
     schedule_id: Identifier
     scheduled_for: AwareDatetime
+
+
+AnyTenantCommand = (
+    CreateCampaign | AddContacts | SendCampaign | PauseCampaign | ResumeCampaign | CancelCampaign
+)
+TenantCommand = Annotated[AnyTenantCommand, Field(discriminator="type")]
+"""What ``campaign.commands`` carries."""
+
+AnySystemCommand = StartCampaignRun | PauseCampaign
+SystemCommand = Annotated[AnySystemCommand, Field(discriminator="type")]
+"""What ``campaign.system-commands`` carries: the scheduler's commands."""
+
+SYSTEM_ONLY = "system-only"
+"""The dead-letter reason of a system command that came on ``campaign.commands``."""
+
+
+def system_only(payload: object) -> str | None:
+    """Why the decoded JSON of a command is the system's own and may not come from a tenant
+    (a schedule's ``campaign.run``, a pause ``by`` the system); None for a tenant's command.
+    Read before validation, so a forged command is named as such, not as a schema error."""
+    if not isinstance(payload, dict):
+        return None
+    kind = payload.get("type")
+    if kind == "campaign.run":
+        return "campaign.run is the scheduler's: accepted on campaign.system-commands only"
+    if kind == "campaign.pause" and payload.get("by") == "system":
+        return "a pause by the system is the scheduler's: accepted on campaign.system-commands only"
+    return None
 
 
 AnyCampaignCommand = (

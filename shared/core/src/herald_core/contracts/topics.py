@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 CAMPAIGN_COMMANDS = "campaign.commands"
+"""Tenants' commands: producing here is acting as any tenant, so only tenants' own producers
+(and Herald's redrive of their dead letters) have a WRITE ACL on it."""
+CAMPAIGN_SYSTEM_COMMANDS = "campaign.system-commands"
+"""The scheduler's commands (``campaign.run``, ``campaign.pause`` by the system): a topic no
+tenant's producer may write, so they cannot be forged; refused on ``campaign.commands``."""
 CAMPAIGN_EVENTS = "campaign.events"
 MESSAGE_SEND_PRIMARY = "message.send.primary"
 MESSAGE_SEND_FALLBACK = "message.send.fallback"
@@ -13,6 +18,7 @@ RETRY_TOPIC_PREFIX = "message.retry."
 
 # The consumer group of each consuming service; queue-stats reads their lag by these names.
 CAMPAIGN_GROUP = "herald-campaign"
+CAMPAIGN_SYSTEM_GROUP = "herald-campaign-system"
 DISPATCHER_GROUP = "herald-dispatcher"
 PRIMARY_SENDER_GROUP = "herald-primary-sender"
 FALLBACK_SENDER_GROUP = "herald-fallback-sender"

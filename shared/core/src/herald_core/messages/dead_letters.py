@@ -34,8 +34,10 @@ FIRST_FAILURE = "herald-dlt-first-failure"
 LAST_FAILURE = "herald-dlt-last-failure"
 DEAD_LETTER_ID = "herald-dlt-id"
 
-UNATTRIBUTED_TENANT = "default"
-"""Poison records name no tenant; they are shown to the default (operator) tenant."""
+UNATTRIBUTED_TENANT: None = None
+"""The ``tenantId`` of a poison record that names no tenant: nobody's, so operators alone see
+it (``GET /api/admin/dead-letters?unattributed=true``). Herald before roles recorded such
+records under the tenant ``default``."""
 
 
 class DeadLetterStatus(StrEnum):

@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from herald_core.accounts.model import SenderAccount, account_of
 from herald_core.accounts.sending_limits import (
     DAY,
+    CappedAccount,
     WindowUsage,
     as_utc,
     daily_allowance,
@@ -82,7 +83,7 @@ async def read_usage(
     return {account_id: usage_of(found.get(key), now) for key, account_id in ids.items()}
 
 
-async def _ensure_usage_document(db: Database, account: SenderAccount, now: datetime) -> str:
+async def _ensure_usage_document(db: Database, account: CappedAccount, now: datetime) -> str:
     key = usage_id(account.id, now)
     day = day_start(now)
     # Every hour present from the start, so a conditional update can compare it.
@@ -104,7 +105,7 @@ async def _ensure_usage_document(db: Database, account: SenderAccount, now: date
     return key
 
 
-def _take(account: SenderAccount, take: int, now: datetime) -> tuple[Document, Document]:
+def _take(account: CappedAccount, take: int, now: datetime) -> tuple[Document, Document]:
     """The selector and update that count ``take`` messages against the account's current
     hour and day if its caps leave room for them."""
     hour = hour_field(now)
@@ -119,7 +120,7 @@ def _take(account: SenderAccount, take: int, now: datetime) -> tuple[Document, D
     )
 
 
-async def take_slots(db: Database, account: SenderAccount, wanted: int, now: datetime) -> int:
+async def take_slots(db: Database, account: CappedAccount, wanted: int, now: datetime) -> int:
     """Count up to ``wanted`` messages against the account's current hour and day, as far as
     its caps allow; returns how many were counted (0 when it is full)."""
     if wanted <= 0:
@@ -142,7 +143,7 @@ async def take_slots(db: Database, account: SenderAccount, wanted: int, now: dat
 
 
 async def take_slots_of(
-    db: Database, wanted: Mapping[str, tuple[SenderAccount, int]], now: datetime
+    db: Database, wanted: Mapping[str, tuple[CappedAccount, int]], now: datetime
 ) -> dict[str, int]:
     """:func:`take_slots` for several accounts (account id → (account, messages wanted)) in one
     round trip when every one has room, the usual case; returns how many each got."""

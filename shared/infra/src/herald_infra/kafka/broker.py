@@ -20,6 +20,7 @@ from herald_core.messages.dead_letters import (
     REASON,
     dead_letter_headers,
 )
+from herald_infra.kafka.connection import broker_security
 from herald_infra.kafka.handler_retries import (
     INTERNAL_ERROR,
     RetryState,
@@ -211,6 +212,8 @@ def build_broker(settings: HeraldSettings, *, client_id: str) -> KafkaBroker:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
+        # SASL and TLS as HERALD_KAFKA_SECURITY_PROTOCOL says, like every other Herald client.
+        security=broker_security(settings),
         ack_policy=HANDLER_ACK_POLICY,
         # Wait for the broker's acknowledgement of every publish: durability before offsets.
         acks="all",

@@ -12,12 +12,14 @@ from herald_core.attempt_plan import AttemptPlan
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     CAMPAIGN_EVENTS,
+    CAMPAIGN_SYSTEM_COMMANDS,
     CONTACT_EVENTS,
     MESSAGE_DLT,
     MESSAGE_SEND_FALLBACK,
     MESSAGE_SEND_PRIMARY,
     MESSAGE_STATUS,
 )
+from herald_infra.kafka.connection import client_options
 from herald_infra.runtime.settings import HeraldSettings
 
 
@@ -38,6 +40,8 @@ def herald_topics(settings: HeraldSettings) -> list[TopicSpec]:
     retry_topics = AttemptPlan.parse(settings.attempt_plan).retry_topics()
     return [
         TopicSpec(CAMPAIGN_COMMANDS, events, keep),
+        # The scheduler's commands, apart from tenants' so that an ACL can keep tenants out.
+        TopicSpec(CAMPAIGN_SYSTEM_COMMANDS, events, keep),
         TopicSpec(CAMPAIGN_EVENTS, events, keep),
         TopicSpec(MESSAGE_SEND_PRIMARY, send, keep),
         TopicSpec(MESSAGE_SEND_FALLBACK, send, keep),
@@ -53,7 +57,7 @@ def herald_topics(settings: HeraldSettings) -> list[TopicSpec]:
 
 async def ensure_topics(settings: HeraldSettings) -> list[str]:
     """Create the topics that do not exist yet; returns the names created. Idempotent."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

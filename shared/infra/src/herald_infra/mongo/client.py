@@ -78,6 +78,8 @@ CAMPAIGNS = "campaigns"
 CONTACTS = "contacts"
 MESSAGES = "messages"
 API_KEYS = "api_keys"
+TENANTS = "tenants"
+QUOTA_LOCKS = "quota_locks"
 PROCESSED_COMMANDS = "processed_commands"
 DEAD_LETTERS = "dead_letters"
 CIRCUIT_BREAKERS = "circuit_breakers"
@@ -101,7 +103,10 @@ INBOUND_RECORD_SECONDS = 90 * 24 * 3600
 FIRING_RECORD_SECONDS = 30 * 24 * 3600
 
 INDEXES: dict[str, list[IndexModel]] = {
-    CAMPAIGNS: [IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)])],
+    CAMPAIGNS: [
+        IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)]),
+        IndexModel([("tenantId", ASCENDING), ("status", ASCENDING)]),
+    ],
     CONTACTS: [IndexModel([("campaignId", ASCENDING), ("_id", ASCENDING)])],
     MESSAGES: [
         # Every query of messages by status goes by this one: a status (the sweep's expired
@@ -135,7 +140,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tenantId", ASCENDING), ("campaignId", ASCENDING), ("recordedAt", ASCENDING)]),
     ],
     CIRCUIT_BREAKERS: [IndexModel([("tenantId", ASCENDING)])],
-    API_KEYS: [IndexModel([("tenantId", ASCENDING)])],
+    API_KEYS: [
+        IndexModel([("tenantId", ASCENDING)]),
+        # A key's public id, by which operators list and revoke it (absent on keys nobody
+        # listed since before keys had one).
+        IndexModel([("keyId", ASCENDING)], unique=True, sparse=True),
+    ],
     ACCOUNTS: [
         IndexModel([("tenantId", ASCENDING), ("phone", ASCENDING)], unique=True),
         IndexModel([("tenantId", ASCENDING), ("createdAt", ASCENDING)]),

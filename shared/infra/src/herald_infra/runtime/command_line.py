@@ -35,6 +35,7 @@ def parse_service_arguments(
     settings_class: type[BaseSettings],
     *,
     default_port: int,
+    default_metrics_port: int,
     argv: Sequence[str] | None = None,
 ) -> None:
     """Answer ``--help``/``--version`` and exit, refuse any other argument (exit 2), or return
@@ -43,7 +44,8 @@ def parse_service_arguments(
         prog=command,
         description=(
             f"{description}\n\nServes HTTP on HERALD_HTTP_PORT (default {default_port}): "
-            "/healthz, /readyz, /metrics. Stops gracefully on SIGTERM or SIGINT."
+            "/healthz, /readyz; and Prometheus metrics on HERALD_METRICS_PORT (default "
+            f"{default_metrics_port}): /metrics. Stops gracefully on SIGTERM or SIGINT."
         ),
         epilog="Configured by the environment:\n" + settings_help(settings_class),
         formatter_class=argparse.RawDescriptionHelpFormatter,

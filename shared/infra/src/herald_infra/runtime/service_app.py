@@ -1,8 +1,14 @@
-"""What every Herald process has: a composition of Kafka, MongoDB and its HTTP surface.
+"""What every Herald process has: a composition of Kafka, MongoDB and its HTTP surfaces.
 
-Each service builds a :class:`ServiceRuntime` in its composition root and serves
-:func:`create_http_app` with uvicorn: ``/healthz`` (alive), ``/readyz`` (Kafka and MongoDB
-reachable) and ``/metrics`` (Prometheus), plus any routers the service adds.
+Each service builds a :class:`ServiceRuntime` in its composition root and :func:`serve` runs
+two listeners in one process:
+
+- the HTTP port (``HERALD_HTTP_PORT``), :func:`create_http_app`: ``/healthz`` (alive),
+  ``/readyz`` (Kafka and MongoDB reachable), plus any routers the service adds (the campaign
+  service's API);
+- the metrics port (``HERALD_METRICS_PORT``), :func:`create_metrics_app`: ``/metrics``
+  (Prometheus) and nothing else. Metrics are never served on the HTTP port, which may be
+  public: they are for the Prometheus inside the deployment.
 
 ``/metrics`` answers with the process-wide registry, then the runtime's own
 ``scrape_registry`` (collectors of one app, so several apps in one test process never clash),
@@ -13,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -23,6 +30,9 @@ from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pymongo import AsyncMongoClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
 
 from herald_infra.kafka.broker import build_broker
 from herald_infra.kafka.topics import ensure_topics
@@ -35,6 +45,8 @@ log = get_logger(__name__)
 
 HTTP_DRAIN_SECONDS = 30
 """On SIGTERM, how long requests in progress may take to finish before the shutdown hooks run."""
+METRICS_DRAIN_SECONDS = 5
+"""Once the service stopped, how long a scrape in progress may take to finish."""
 
 
 @dataclass
@@ -121,8 +133,16 @@ def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) 
         status = "ready" if ready else "not ready"
         return {"status": status, "service": runtime.name, "checks": checks}
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def create_metrics_app(runtime: ServiceRuntime) -> Starlette:
+    """The metrics listener's app: ``GET /metrics`` and nothing else (no lifespan: the service
+    app's runs the runtime)."""
+
+    async def metrics(_: Request) -> Response:
         for hook in runtime.before_scrape:
             try:
                 await hook()
@@ -131,14 +151,28 @@ def create_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = ()) 
         exposition = generate_latest() + generate_latest(runtime.scrape_registry)
         return Response(exposition, media_type=CONTENT_TYPE_LATEST)
 
-    for router in routers:
-        app.include_router(router)
-    return app
+    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
 
 
-def serve(app: FastAPI, settings: HeraldSettings, service: str, default_port: int) -> None:
-    """Run ``app`` until SIGTERM/SIGINT; uvicorn drains requests and runs the shutdown hooks,
-    then the process exits with status 0 (a graceful stop is not a failure)."""
+def metrics_app_of(app: FastAPI) -> Starlette:
+    """The metrics listener's app of a service app made by :func:`create_http_app`."""
+    runtime = app.state.runtime
+    if not isinstance(runtime, ServiceRuntime):
+        raise TypeError(f"{app.title} was not made by create_http_app")
+    return create_metrics_app(runtime)
+
+
+def serve(
+    app: FastAPI,
+    settings: HeraldSettings,
+    service: str,
+    default_port: int,
+    default_metrics_port: int,
+) -> None:
+    """Run ``app`` on the HTTP port and its metrics on the metrics port until SIGTERM/SIGINT;
+    uvicorn drains requests and runs the shutdown hooks, the metrics listener stops last, then
+    the process exits with status 0 (a graceful stop is not a failure). A port that cannot be
+    bound ends the process with status 3 before the service starts."""
     configure_logging(service, settings.log_level)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -148,6 +182,17 @@ def serve(app: FastAPI, settings: HeraldSettings, service: str, default_port: in
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=HTTP_DRAIN_SECONDS,
+        )
+    )
+    metrics = _MetricsServer(
+        uvicorn.Config(
+            metrics_app_of(app),
+            host=settings.http_host,
+            port=settings.metrics_port or default_metrics_port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=METRICS_DRAIN_SECONDS,
         )
     )
 
@@ -160,4 +205,39 @@ def serve(app: FastAPI, settings: HeraldSettings, service: str, default_port: in
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stop)
-    server.run()
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        runner.run(_serve_with_metrics(server, metrics))
+
+
+class _MetricsServer(uvicorn.Server):
+    """The metrics listener: it leaves the signals to the service's server, which stops it."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)  # a port it cannot bind ends the process (status 3)
+        self.listening.set()
+
+
+async def _serve_with_metrics(server: uvicorn.Server, metrics: _MetricsServer) -> None:
+    """The metrics listener first (a port it cannot bind stops the process before the service
+    starts), then the service until it stops, then the metrics listener: Prometheus sees the
+    service while it drains."""
+    serving_metrics = asyncio.create_task(metrics.serve())
+    listening = asyncio.create_task(metrics.listening.wait())
+    await asyncio.wait({serving_metrics, listening}, return_when=asyncio.FIRST_COMPLETED)
+    if serving_metrics.done():  # it stopped before it listened
+        listening.cancel()
+        await serving_metrics
+        return
+    try:
+        await server.serve()
+    finally:
+        metrics.should_exit = True
+        await serving_metrics

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from herald_core.accounts.sending_limits import parse_warmup_schedule
+from herald_core.accounts.shared_gateway import WARMED_UP, SharedGateway
 from herald_core.attempt_plan import AttemptPlan
 from herald_core.schedules import check_cron
 
@@ -20,6 +22,22 @@ class HeraldSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HERALD_", extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client of Herald connects (its producers, consumers, the admin clients
+    that create topics and read lag): ``SASL_SSL`` for a production broker with ACLs, each
+    service with a principal of its own (docs/kafka-contract.md lists what each needs)."""
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """Required with ``SASL_PLAINTEXT`` and ``SASL_SSL``, refused otherwise."""
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    """PEM file of the CAs that signed the brokers' certificates (``SSL``, ``SASL_SSL``);
+    unset: the system's CAs."""
+    kafka_ssl_certfile: str | None = None
+    """PEM client certificate, for brokers that authenticate clients by TLS (``SSL``)."""
+    kafka_ssl_keyfile: str | None = None
+    """The client certificate's private key, when it is not in ``kafka_ssl_certfile``."""
+    kafka_ssl_key_password: SecretStr | None = None
     mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true&retryWrites=false"
     """Defaults to the local SecantusDB of ``make up`` (deploy/local/mongo.sh says why
     retryWrites=false); point it at any MongoDB."""
@@ -37,8 +55,14 @@ class HeraldSettings(BaseSettings):
 
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
-    http_port: int = 0
-    """Port of the HTTP surface (campaign: the API; every service: /metrics, /healthz, /readyz)."""
+    http_port: int = Field(default=0, ge=0, le=65535)
+    """Port of the HTTP surface (campaign: the API; every service: /healthz, /readyz); 0: the
+    service's default. Never serves /metrics."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Port of the metrics listener (``GET /metrics`` for Prometheus, nothing else), on
+    ``http_host`` too; 0: the service's default (campaign 9401, dispatcher 9402,
+    primary-sender 9403, fallback-sender 9404, scheduler 9405). Keep it inside the deployment:
+    Prometheus scrapes it, nobody outside needs it."""
 
     api_token: str | None = None
     """Bearer token of the default tenant; upserted into ``api_keys`` at campaign start-up."""
@@ -64,8 +88,10 @@ class HeraldSettings(BaseSettings):
     enabled sender account (and of the gateway above); a session not WORKING is not sent
     through until a check finds it WORKING again."""
     outbound_allow: str = ""
-    """Non-public addresses a tenant's URLs may point at all the same: a comma list of CIDRs and
-    host names (``127.0.0.1/32`` for the local simulators). Empty: public addresses only."""
+    """Non-public addresses a tenant's URLs (media, sender accounts' gateways, notification
+    endpoints) may point at all the same: a comma list of CIDRs and host names (``127.0.0.1/32``
+    for the local simulators, ``waha-noweb,waha-webjs`` for gateways in the cluster). Empty:
+    public addresses only. The deployment's own gateway (``gateway_url``) needs no entry."""
     number_check_hours: float = Field(default=168.0, ge=0)
     """Before a number's first send, the sender asks the account's gateway whether it is on
     WhatsApp (WAHA answers 201 to a send to a number that is not, and the message never gets
@@ -121,6 +147,19 @@ class HeraldSettings(BaseSettings):
     account_warmup_schedule: str = "50, 100, 200, 400, 700"
     """Daily allowance of a new sender account on its first days after activation (day 1, day 2,
     …; capped by its daily cap); empty: no warm-up. Each account keeps its own copy."""
+    shared_gateway: bool = True
+    """Whether tenants without sender accounts of their own send through the gateway configured
+    above (``gateway_url``), as the account ``default_account_id``: one number for them all,
+    capped like any account (the two settings below). Off: a tenant without an account cannot
+    launch a campaign (refused naming the ``accounts`` quota) until it adds one."""
+    shared_gateway_hourly_cap: int | None = Field(default=None, ge=1)
+    """Messages the shared gateway may be given per clock hour (UTC), all tenants together;
+    unset: ``account_hourly_cap``."""
+    shared_gateway_daily_cap: int | None = Field(default=None, ge=1)
+    """Messages the shared gateway may be given per day (UTC); unset: ``account_daily_cap``."""
+    shared_gateway_activated_at: datetime | None = None
+    """Day 1 of the shared number's warm-up (``account_warmup_schedule``); unset: no warm-up
+    (an established number)."""
     deferred_release_interval_seconds: float = Field(default=30.0, gt=0)
     """How often the dispatcher gives the messages no account had room for another chance."""
 
@@ -163,6 +202,28 @@ class HeraldSettings(BaseSettings):
     """First wait before retrying a failed notification; it doubles with each attempt."""
     notification_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    @field_validator(
+        "kafka_sasl_mechanism",
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "kafka_ssl_key_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose and Kubernetes pass an unused variable as "": that is "not set".
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _usable_kafka_security(self) -> HeraldSettings:
+        problem = kafka_security_problem(self)
+        if problem is not None:
+            raise ValueError(problem)  # at start-up, naming the setting, not at first connect
+        return self
+
     @field_validator("redrive_cron", "sweep_cron")
     @classmethod
     def _readable_cron(cls, value: str) -> str:
@@ -180,6 +241,89 @@ class HeraldSettings(BaseSettings):
     def _readable_attempt_plan(cls, value: str) -> str:
         AttemptPlan.parse(value)  # fail at start-up, naming the step it cannot read
         return value
+
+    def shared_gateway_caps(self) -> SharedGateway | None:
+        """The shared gateway's account id, caps and warm-up; None when it is off."""
+        if not self.shared_gateway:
+            return None
+        return SharedGateway(
+            account_id=self.default_account_id,
+            hourly_cap=self.shared_gateway_hourly_cap or self.account_hourly_cap,
+            daily_cap=self.shared_gateway_daily_cap or self.account_daily_cap,
+            warmup_schedule=(
+                parse_warmup_schedule(self.account_warmup_schedule)
+                if self.shared_gateway_activated_at is not None
+                else ()
+            ),
+            activated_at=self.shared_gateway_activated_at or WARMED_UP,
+        )
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> HeraldSettings:
+        if self.metrics_port and self.metrics_port == self.http_port:
+            raise ValueError(
+                "HERALD_METRICS_PORT must differ from HERALD_HTTP_PORT: metrics are served on "
+                "their own listener, never on the HTTP port"
+            )
+        return self
+
+
+_SSL_PROTOCOLS = ("SSL", "SASL_SSL")
+_SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+
+
+def kafka_security_problem(settings: HeraldSettings) -> str | None:
+    """What is wrong with the ``HERALD_KAFKA_*`` security settings taken together, or None: a
+    SASL protocol without its mechanism or credentials, credentials or TLS files that the
+    protocol would ignore (a setting silently ignored is a broker silently reached without
+    it), a TLS file that does not exist."""
+    protocol = settings.kafka_security_protocol
+    sasl = {
+        "HERALD_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+        "HERALD_KAFKA_SASL_USERNAME": settings.kafka_sasl_username,
+        "HERALD_KAFKA_SASL_PASSWORD": settings.kafka_sasl_password,
+    }
+    tls = {
+        "HERALD_KAFKA_SSL_CAFILE": settings.kafka_ssl_cafile,
+        "HERALD_KAFKA_SSL_CERTFILE": settings.kafka_ssl_certfile,
+        "HERALD_KAFKA_SSL_KEYFILE": settings.kafka_ssl_keyfile,
+        "HERALD_KAFKA_SSL_KEY_PASSWORD": settings.kafka_ssl_key_password,
+    }
+    if protocol in _SASL_PROTOCOLS:
+        missing = [name for name, value in sasl.items() if not _given(value)]
+        if missing:
+            return f"HERALD_KAFKA_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}"
+    else:
+        ignored = [name for name, value in sasl.items() if _given(value)]
+        if ignored:
+            return (
+                f"{', '.join(ignored)} set, but HERALD_KAFKA_SECURITY_PROTOCOL={protocol} does "
+                "not use SASL (SASL_PLAINTEXT or SASL_SSL does)"
+            )
+    if protocol not in _SSL_PROTOCOLS:
+        ignored = [name for name, value in tls.items() if _given(value)]
+        if ignored:
+            return (
+                f"{', '.join(ignored)} set, but HERALD_KAFKA_SECURITY_PROTOCOL={protocol} does "
+                "not use TLS (SSL or SASL_SSL does)"
+            )
+    if _given(settings.kafka_ssl_keyfile) and not _given(settings.kafka_ssl_certfile):
+        return "HERALD_KAFKA_SSL_KEYFILE set without HERALD_KAFKA_SSL_CERTFILE"
+    for name in (
+        "HERALD_KAFKA_SSL_CAFILE",
+        "HERALD_KAFKA_SSL_CERTFILE",
+        "HERALD_KAFKA_SSL_KEYFILE",
+    ):
+        path = tls[name]
+        if isinstance(path, str) and path and not Path(path).is_file():
+            return f"{name}: no such file {path}"
+    return None
+
+
+def _given(value: str | SecretStr | None) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)
 
 
 @lru_cache(maxsize=1)

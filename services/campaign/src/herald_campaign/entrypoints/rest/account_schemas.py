@@ -57,7 +57,9 @@ BaseUrl = Annotated[
     Field(
         min_length=1,
         max_length=2000,
-        description="The gateway's address, like http://waha:3000 (no credentials in it).",
+        description="The gateway's address, like http://waha:3000 (no credentials in it). "
+        "Its host must resolve to public addresses only, or to ones the operator allows "
+        "(HERALD_OUTBOUND_ALLOW); one that does not resolve yet is accepted.",
     ),
 ]
 ApiKey = Annotated[

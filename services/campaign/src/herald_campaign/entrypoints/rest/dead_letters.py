@@ -1,4 +1,5 @@
-"""``/api/dead-letters``: what Herald gave up on, and redriving it."""
+"""``/api/dead-letters``: what Herald gave up on of the tenant's, and redriving it. Operators see
+every tenant's under ``/api/admin/dead-letters``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from herald_campaign.domain.dead_letters import DeadLetterScope
 from herald_campaign.entrypoints.rest.dependencies import CampaignId, DeadLetterId, Services, Tenant
 from herald_campaign.entrypoints.rest.errors import (
     AUTH,
@@ -35,7 +37,8 @@ router = APIRouter(prefix="/api", tags=["dead letters"], responses=AUTH)
     summary="The tenant's dead letters, newest first",
     description=(
         "Messages whose attempt plan ended without a send, and poison records (undecodable, "
-        "invalid or refused). The operator's tenant also sees poison records that name no tenant."
+        "invalid or refused) that name the tenant. Records that name no tenant are the "
+        "operators' (GET /api/admin/dead-letters)."
     ),
 )
 async def list_dead_letters(
@@ -53,7 +56,7 @@ async def list_dead_letters(
     offset: PageOffset = 0,
 ) -> DeadLetterListResponse:
     page = await services.dead_letters.list_dead_letters(
-        tenant,
+        DeadLetterScope.of_tenant(tenant),
         DeadLetterFilter(campaign_id=campaign_id, reason=reason, status=status),
         limit=limit,
         offset=offset,
@@ -70,9 +73,8 @@ async def list_dead_letters(
 async def get_dead_letter(
     dead_letter_id: DeadLetterId, tenant: Tenant, services: Services
 ) -> DeadLetterResponse:
-    return DeadLetterResponse.of(
-        await services.dead_letters.get_dead_letter(tenant, dead_letter_id)
-    )
+    scope = DeadLetterScope.of_tenant(tenant)
+    return DeadLetterResponse.of(await services.dead_letters.get_dead_letter(scope, dead_letter_id))
 
 
 @router.post(
@@ -90,7 +92,8 @@ async def get_dead_letter(
 async def redrive_dead_letter(
     dead_letter_id: DeadLetterId, tenant: Tenant, services: Services
 ) -> RedriveResponse:
-    return RedriveResponse.of(await services.dead_letters.redrive(tenant, dead_letter_id))
+    scope = DeadLetterScope.of_tenant(tenant)
+    return RedriveResponse.of(await services.dead_letters.redrive(scope, dead_letter_id))
 
 
 @router.post(

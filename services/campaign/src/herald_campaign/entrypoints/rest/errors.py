@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from herald_campaign.entrypoints.rest.schemas import ErrorResponse, ValidationErrorResponse
+from herald_campaign.service_layer.api_key_issuing import ApiKeyNotFound
 from herald_campaign.service_layer.errors import (
     AccountConflict,
     AccountNotFound,
@@ -22,11 +23,13 @@ from herald_campaign.service_layer.errors import (
     OperationRefused,
     RedriveRefused,
 )
+from herald_campaign.service_layer.quotas import QuotaExceeded, UnknownTenant
 from herald_campaign.service_layer.schedules import ScheduleConflict, ScheduleNotFound
 from herald_campaign.service_layer.session_pairing import (
     GatewayUnavailable,
     SessionNotWaitingForScan,
 )
+from herald_campaign.service_layer.tenants import TenantConflict, TenantNotFound
 from herald_infra.runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -34,6 +37,10 @@ log = get_logger(__name__)
 # The error responses of the routes, for the OpenAPI document.
 AUTH: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid bearer token."}
+}
+OPERATOR_AUTH: dict[int | str, dict[str, Any]] = {
+    **AUTH,
+    403: {"model": ErrorResponse, "description": "A tenant key: this route is for operators."},
 }
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": ValidationErrorResponse, "description": "The request is invalid."}
@@ -71,6 +78,12 @@ GATEWAY_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     502: {"model": ErrorResponse, "description": "The account's gateway answered with an error."},
     503: {"model": ErrorResponse, "description": "The account's gateway is unreachable."},
     504: {"model": ErrorResponse, "description": "The account's gateway did not answer in time."},
+}
+MALFORMED_JSON: dict[str, Any] = {
+    "description": 'Malformed JSON, or a body that is not UTF-8 (the field is "body").',
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrorResponse"}}
+    },
 }
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "Kafka did not take the event; try again."}
@@ -125,6 +138,18 @@ async def _validation_failed(_: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
+    if error.status_code == status.HTTP_400_BAD_REQUEST and isinstance(
+        error.__cause__, UnicodeDecodeError
+    ):
+        # FastAPI's "There was an error parsing the body": a JSON body that is not UTF-8 is
+        # malformed JSON like any other (the API fuzzer sent one).
+        return JSONResponse(
+            {
+                "error": "malformed JSON",
+                "fields": [{"field": "body", "message": "malformed JSON: the body is not UTF-8"}],
+            },
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
     return JSONResponse(
         error_body(str(error.detail)), status_code=error.status_code, headers=error.headers
     )
@@ -162,6 +187,37 @@ async def _schedule_conflict(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": error.message, "reason": error.reason}, status.HTTP_409_CONFLICT)
 
 
+async def _admin_not_found(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TenantNotFound | ApiKeyNotFound)
+    return JSONResponse(error_body(error.message), status.HTTP_404_NOT_FOUND)
+
+
+async def _tenant_conflict(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TenantConflict)
+    return JSONResponse({"error": error.message, "reason": error.reason}, status.HTTP_409_CONFLICT)
+
+
+async def _quota_exceeded(_: Request, error: Exception) -> JSONResponse:
+    """409 naming the quota, its value and what the tenant holds; 422 naming the field too
+    when the quota is on a value (the cron interval)."""
+    assert isinstance(error, QuotaExceeded)
+    body: dict[str, Any] = {
+        "error": error.message,
+        "quota": error.quota.value,
+        "limit": error.limit,
+        "used": error.used,
+    }
+    if error.field is None:
+        return JSONResponse(body, status.HTTP_409_CONFLICT)
+    body["fields"] = [{"field": error.field, "message": error.message}]
+    return JSONResponse(body, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _unknown_tenant(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, UnknownTenant)
+    return JSONResponse(error_body(error.message), status.HTTP_404_NOT_FOUND)
+
+
 async def _event_bus_unavailable(_: Request, error: Exception) -> JSONResponse:
     log.warning("event bus unavailable", error=str(error))
     return JSONResponse(
@@ -193,9 +249,35 @@ def install_error_handlers(app: FastAPI) -> None:
     Kafka does not take events, 502/503/504 for an account's gateway."""
     app.add_exception_handler(ScheduleNotFound, _schedule_not_found)
     app.add_exception_handler(ScheduleConflict, _schedule_conflict)
+    app.add_exception_handler(TenantNotFound, _admin_not_found)
+    app.add_exception_handler(ApiKeyNotFound, _admin_not_found)
+    app.add_exception_handler(TenantConflict, _tenant_conflict)
+    app.add_exception_handler(QuotaExceeded, _quota_exceeded)
+    app.add_exception_handler(UnknownTenant, _unknown_tenant)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(OperationRefused, _refused)
     app.add_exception_handler(EventBusUnavailable, _event_bus_unavailable)
     app.add_exception_handler(GatewayUnavailable, _gateway_unavailable)
     app.add_exception_handler(Exception, _unexpected)
+    document_malformed_bodies(app)
+
+
+def document_malformed_bodies(app: FastAPI) -> None:
+    """List the 400 of malformed JSON on each operation that takes a JSON body, in the app's
+    OpenAPI document (an operation that documents its own 400 keeps it)."""
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_openapi()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                        operation["responses"].setdefault(
+                            str(status.HTTP_400_BAD_REQUEST), MALFORMED_JSON
+                        )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend its OpenAPI

@@ -87,7 +87,11 @@ async def upload_media(
     try:
         upload = await services.media.save(tenant, mimetype=mimetype, filename=filename, data=data)
     except (UnsupportedMedia, EmptyUpload) as error:
-        return JSONResponse(error_body(str(error)), status.HTTP_422_UNPROCESSABLE_CONTENT)
+        # A 422 names its field, as the document says: here the file, which is the body.
+        return JSONResponse(
+            {"error": "validation failed", "fields": [{"field": "body", "message": str(error)}]},
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
     return UploadResponse.of(upload)
 
 

@@ -47,7 +47,9 @@ class CreateNotificationEndpointRequest(RequestModel):
         Field(
             min_length=1,
             max_length=MAX_URL_LENGTH,
-            description="Where Herald POSTs the notifications (http or https).",
+            description="Where Herald POSTs the notifications (http or https); its host must "
+            "resolve to public addresses only (or to ones the operator allows: "
+            "HERALD_OUTBOUND_ALLOW). Redirects are not followed.",
         ),
     ]
     events: list[NotificationType] = Field(

@@ -72,7 +72,10 @@ class SendCampaignRequest(RequestModel):
 class ScheduleResponse(ResponseModel):
     id: str
     kind: str = Field(description="campaign-send, or a system job: redrive, sweep")
-    system: bool = Field(description="A system job: every tenant sees it; it cannot be stopped.")
+    system: bool = Field(
+        description="A system job (redrive, sweep): an operator's, under /api/admin/schedules; "
+        "it cannot be stopped."
+    )
     campaign_id: str | None = None
     send_at: datetime | None = Field(default=None, description="A one-shot schedule's time.")
     cron: str | None = None
@@ -106,21 +109,29 @@ class ScheduleResponse(ResponseModel):
 
 
 class ScheduleListResponse(ResponseModel):
-    schedules: list[ScheduleResponse] = Field(
-        description="The system jobs first, then the tenant's schedules, newest first."
-    )
-    total: int = Field(description="The tenant's schedules in all (system jobs not counted).")
+    schedules: list[ScheduleResponse] = Field(description="The tenant's schedules, newest first.")
+    total: int = Field(description="The tenant's schedules in all.")
     limit: int
     offset: int
 
     @classmethod
     def of(cls, listing: ScheduleList, *, limit: int, offset: int) -> ScheduleListResponse:
         return cls(
-            schedules=[ScheduleResponse.of(s) for s in [*listing.system, *listing.own]],
+            schedules=[ScheduleResponse.of(s) for s in listing.own],
             total=listing.total,
             limit=limit,
             offset=offset,
         )
+
+
+class SystemJobListResponse(ResponseModel):
+    schedules: list[ScheduleResponse] = Field(
+        description="The system jobs (the redrive, the sweep), by id, with their next runs."
+    )
+
+    @classmethod
+    def of(cls, jobs: list[Document]) -> SystemJobListResponse:
+        return cls(schedules=[ScheduleResponse.of(job) for job in jobs])
 
 
 class StoppedScheduleResponse(ResponseModel):
@@ -138,4 +149,4 @@ class StoppedSchedulesResponse(ResponseModel):
 
 class ScheduleErrorResponse(BaseModel):
     error: str
-    reason: str = Field(description="system-job, schedule-stopped")
+    reason: str = Field(description="schedule-stopped, run-in-progress")

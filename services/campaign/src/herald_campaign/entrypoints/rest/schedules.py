@@ -1,5 +1,6 @@
-"""``/api/schedules``: the tenant's scheduled and recurring sends, and the system jobs (the hourly
-redrive, the sweep) with their next run times; stop one, stop all, run one now."""
+"""``/api/schedules``: the tenant's scheduled and recurring sends with their next run times; stop
+one, stop all, run one now. The system jobs (the hourly redrive, the sweep) are not a tenant's:
+operators have them under ``/api/admin/schedules``."""
 
 from __future__ import annotations
 
@@ -25,13 +26,18 @@ ScheduleId = Annotated[
     str, Path(min_length=1, max_length=160, description="The schedule's id (sch_…).")
 ]
 SCHEDULE_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse, "description": "No such schedule for this tenant."}
+    404: {
+        "model": ErrorResponse,
+        "description": "No such schedule for this tenant (another tenant's and the system jobs "
+        "included).",
+    }
 }
-SCHEDULE_CONFLICT: dict[int | str, dict[str, Any]] = {
+RUN_CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ScheduleErrorResponse,
-        "description": "A system job cannot be stopped (system-job); a stopped schedule cannot "
-        "run (schedule-stopped).",
+        "description": "A stopped schedule cannot run (schedule-stopped); nor can one whose "
+        "previous run is still in progress: requested and not fired yet, firing, or its "
+        "campaign's run still sending (run-in-progress).",
     }
 }
 
@@ -40,7 +46,7 @@ SCHEDULE_CONFLICT: dict[int | str, dict[str, Any]] = {
     "",
     response_model=ScheduleListResponse,
     responses=INVALID,
-    summary="The system jobs and the tenant's schedules, with their next run times",
+    summary="The tenant's schedules, with their next run times",
 )
 async def list_schedules(
     tenant: Tenant,
@@ -67,12 +73,12 @@ async def get_schedule(
 @router.delete(
     "/{schedule_id}",
     response_model=StoppedScheduleResponse,
-    responses={**INVALID, **SCHEDULE_NOT_FOUND, **SCHEDULE_CONFLICT},
+    responses={**INVALID, **SCHEDULE_NOT_FOUND},
     summary="Stop a schedule",
     description=(
         "It fires no more. Its campaign, if still `scheduled`, goes back to `draft` when it "
         "never ran and becomes `completed` when a recurring one had run; a run under way "
-        "completes. Stopping a stopped schedule changes nothing. 409 for a system job."
+        "completes. Stopping a stopped schedule changes nothing."
     ),
 )
 async def stop_schedule(
@@ -88,7 +94,6 @@ async def stop_schedule(
     "",
     response_model=StoppedSchedulesResponse,
     summary="Stop all of the tenant's schedules",
-    description="System jobs are not the tenant's and keep running.",
 )
 async def stop_all_schedules(tenant: Tenant, services: Services) -> StoppedSchedulesResponse:
     return StoppedSchedulesResponse(stopped=await services.schedules.stop_all(tenant))
@@ -98,12 +103,12 @@ async def stop_all_schedules(tenant: Tenant, services: Services) -> StoppedSched
     "/{schedule_id}/run",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ScheduleResponse,
-    responses={**INVALID, **SCHEDULE_NOT_FOUND, **SCHEDULE_CONFLICT},
+    responses={**INVALID, **SCHEDULE_NOT_FOUND, **RUN_CONFLICT},
     summary="Run a schedule now",
     description=(
         "The active scheduler fires it within about a second (`runRequestedAt` until then), "
-        "besides its next run; a one-shot schedule fires now instead of at its time. A system "
-        "job can be run too (the sweep, now). 409 for a stopped schedule."
+        "besides its next run; a one-shot schedule fires now instead of at its time. 409 for "
+        "a stopped schedule, and while its previous run is still in progress."
     ),
 )
 async def run_schedule(
