@@ -23,7 +23,6 @@ from herald_devstack.processes import free_port
 from tests.system import (
     RunningStack,
     add_account,
-    add_tenant_token,
     gateway_client,
     launch_campaign,
     phones,
@@ -53,8 +52,15 @@ async def gateways(stack: RunningStack) -> AsyncIterator[tuple[httpx.AsyncClient
         yield primary, fallback
 
 
-async def tenant(mongo: AsyncMongoClient[dict[str, Any]], stack: RunningStack, name: str) -> Tenant:
-    token = await add_tenant_token(mongo, stack, name)
+async def tenant(stack: RunningStack, name: str) -> Tenant:
+    """A tenant and its key, made through the admin API as an operator would."""
+    admin = {"Authorization": f"Bearer {stack.config.admin_token}"}
+    async with httpx.AsyncClient(base_url=stack.api, headers=admin, timeout=60) as operator:
+        created = await operator.post("/api/admin/tenants", json={"id": name, "name": name})
+        assert created.status_code == 201, created.text
+        issued = await operator.post(f"/api/admin/tenants/{name}/keys", json={"name": "test"})
+        assert issued.status_code == 201, issued.text
+    token = issued.json()["token"]
     client = httpx.AsyncClient(
         base_url=stack.api, headers={"Authorization": f"Bearer {token}"}, timeout=60
     )
@@ -176,8 +182,8 @@ async def test_a_careless_hostile_tenant_neither_slows_nor_sees_another(
     gateways: tuple[httpx.AsyncClient, ...],
 ) -> None:
     run = uuid.uuid4().hex[:6]
-    a = await tenant(mongo, stack, f"tenant-a-{run}")
-    b = await tenant(mongo, stack, f"tenant-b-{run}")
+    a = await tenant(stack, f"tenant-a-{run}")
+    b = await tenant(stack, f"tenant-b-{run}")
     try:
         await add_account(a.api, stack, gateways, f"a-{run}", "+14155550120")
 

@@ -1,7 +1,8 @@
 """What the API fuzzer (tests/fuzz) found in the campaign API, each fixed and kept fixed here,
 against the real Kafka broker and MongoDB-wire server: a JSON body that is not UTF-8 was a 400
 the document did not list, in a shape of its own; no route with a JSON body listed its 400 of
-malformed JSON; an empty media upload was a 422 naming no field."""
+malformed JSON; an empty media upload was a 422 naming no field; malformed JSON to the
+contacts route answered a 400 whose shape the route did not document."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from .conftest import RunningService, campaign_settings, running_service
+from .conftest import RunningService, campaign_settings, create_campaign, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ async def test_a_json_body_that_is_not_utf8_is_malformed_json_naming_the_body(
     service: RunningService, method: str, route: str
 ) -> None:
     answer = await service.client.request(
-        method, route, content=b"{\"name\": \"\xff\"}", headers={"Content-Type": "application/json"}
+        method, route, content=b'{"name": "\xff"}', headers={"Content-Type": "application/json"}
     )
     assert answer.status_code == 400, answer.text
     assert answer.json() == {
@@ -74,3 +75,21 @@ async def test_an_empty_media_upload_is_a_422_naming_the_body(
         "error": "validation failed",
         "fields": [{"field": "body", "message": "the file is empty"}],
     }
+
+
+async def test_malformed_json_to_the_contacts_route_is_one_of_its_documented_400s(
+    service: RunningService,
+) -> None:
+    campaign_id = (await create_campaign(service.client))["id"]
+    answer = await service.client.post(
+        f"/api/campaigns/{campaign_id}/contacts",
+        content=b"{broken",
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "malformed JSON"
+    assert [field["field"] for field in answer.json()["fields"]] == ["body"]
+    route = service.app.openapi()["paths"]["/api/campaigns/{campaign_id}/contacts"]["post"]
+    documented = route["responses"]["400"]["content"]["application/json"]["schema"]["anyOf"]
+    # Before, only the stopped import's shape (with `line`, `accepted` and `total`).
+    assert MALFORMED_JSON in documented

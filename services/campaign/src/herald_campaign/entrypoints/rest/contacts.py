@@ -38,6 +38,7 @@ from herald_campaign.entrypoints.rest.schemas import (
     AddContactsRequest,
     AddContactsResponse,
     ErrorResponse,
+    ValidationErrorResponse,
 )
 from herald_campaign.service_layer.contact_import import LISTED_REJECTIONS, ImportStopped
 from herald_core.templates import WHATSAPP_MAX_BODY
@@ -118,9 +119,12 @@ is not UTF-8 stops the import there (400, naming the line; the rows before it we
     response_model=AddContactsResponse | ImportContactsResponse,
     responses={
         400: {
-            "model": ImportStoppedResponse,
-            "description": "Malformed JSON; or a file line that cannot be read (not UTF-8): "
-            "the import stopped there, and the rows before it were imported.",
+            # Three shapes: a file line that cannot be read, malformed JSON naming the body,
+            # a broken multipart upload (the API fuzzer sent the second).
+            "model": ImportStoppedResponse | ValidationErrorResponse | ErrorResponse,
+            "description": "A file line that cannot be read (not UTF-8): the import stopped "
+            "there, and the rows before it were imported (`line`, `accepted`, `total`); or "
+            'malformed JSON (`fields` names the "body"); or a broken multipart upload.',
         },
         415: {"model": ErrorResponse, "description": "Not JSON, CSV or a multipart upload."},
         **INVALID,
