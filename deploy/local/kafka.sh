@@ -131,6 +131,9 @@ do_install() {
 	else
 		install_locked
 	fi
+	# Kafka's ACL tool for the locked-down broker (tests/security): resolved here, once, so no
+	# test has to reach Maven.
+	install_tools
 }
 
 install_locked() {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -513,12 +514,16 @@ async def test_retry_failed_of_a_tenant_takes_every_campaign_of_its_own_and_no_o
     ]
     failed = [f"msg-{campaign_id}-0" for campaign_id in campaigns]
 
-    async with service.client_for(OTHER_TOKEN) as other:
+    # A tenant of this test's own: the module's other tenant must stay without messages.
+    tenant_b = f"retrying-{uuid.uuid4().hex[:8]}"
+    token_b = f"{tenant_b}-token"
+    await register_api_key(service.db, token_b, tenant_b, tenant_b)
+    async with service.client_for(token_b) as other:
         # Tenant B's own retryable failure is requeued; tenant A's are not touched.
         theirs = await campaign_with_contacts(other)
         assert (await other.post(f"/api/campaigns/{theirs}/send")).status_code == 202
         await service.db["messages"].insert_one(
-            message_document(theirs, 0, s.FAILED, tenantId=OTHER_TENANT, retryable=True)
+            message_document(theirs, 0, s.FAILED, tenantId=tenant_b, retryable=True)
         )
         await service.db["campaigns"].update_one(
             {"_id": theirs}, {"$set": {"counts.total": 1, "counts.failed": 1}}

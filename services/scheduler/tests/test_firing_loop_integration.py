@@ -231,7 +231,10 @@ async def test_slots_missed_while_no_scheduler_ran_fire_once(
     await loop.tick()
     await loop.tick()
     firings = await firings_of(clean, schedule_id)
-    assert [f["scheduledFor"] for f in firings] == [missed_since]  # thirty missed, one fired
+    # Thirty missed, one fired. (A slow tick, on a busy machine or while a new topic's leader
+    # is elected, may also fire the slot due since: that one was not missed.)
+    missed = [f["scheduledFor"] for f in firings if f["scheduledFor"] < before]
+    assert missed == [missed_since]
     schedule: Any = await clean["schedules"].find_one({"_id": schedule_id})
     assert schedule["nextRunAt"] > before
 
