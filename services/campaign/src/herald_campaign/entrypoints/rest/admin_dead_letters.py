@@ -13,6 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
 from herald_campaign.domain.dead_letters import DeadLetterScope
+from herald_campaign.entrypoints.rest.dead_letter_filters import (
+    CampaignFilter,
+    DeadLetterLimit,
+    ReasonFilter,
+    StatusFilter,
+)
 from herald_campaign.entrypoints.rest.dependencies import DeadLetterId, Operator, Services
 from herald_campaign.entrypoints.rest.errors import (
     INVALID,
@@ -28,7 +34,6 @@ from herald_campaign.entrypoints.rest.schemas import (
     ResponseModel,
 )
 from herald_campaign.service_layer.dead_letters import DeadLetterFilter, DeadLetterPage
-from herald_core.messages.dead_letters import DeadLetterStatus
 from herald_infra.mongo.client import Document
 
 router = APIRouter(prefix="/api/admin/dead-letters", tags=["admin"], responses=OPERATOR_AUTH)
@@ -85,15 +90,10 @@ async def list_all_dead_letters(
     unattributed: Annotated[
         bool, Query(description="Only the records that named no tenant.")
     ] = False,
-    campaign_id: Annotated[
-        str | None,
-        Query(alias="campaignId", min_length=1, max_length=128, description="Only this campaign."),
-    ] = None,
-    reason: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="Only this reason.")
-    ] = None,
-    status: Annotated[DeadLetterStatus | None, Query(description="open or redriven")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    campaign_id: CampaignFilter = None,
+    reason: ReasonFilter = None,
+    status: StatusFilter = None,
+    limit: DeadLetterLimit = 50,
     offset: PageOffset = 0,
 ) -> TenantDeadLetterListResponse:
     if tenant_id is not None and unattributed:

@@ -3,11 +3,15 @@ every tenant's under ``/api/admin/dead-letters``."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from herald_campaign.domain.dead_letters import DeadLetterScope
+from herald_campaign.entrypoints.rest.dead_letter_filters import (
+    CampaignFilter,
+    DeadLetterLimit,
+    ReasonFilter,
+    StatusFilter,
+)
 from herald_campaign.entrypoints.rest.dependencies import CampaignId, DeadLetterId, Services, Tenant
 from herald_campaign.entrypoints.rest.errors import (
     AUTH,
@@ -25,7 +29,6 @@ from herald_campaign.entrypoints.rest.schemas import (
     RedriveResponse,
 )
 from herald_campaign.service_layer.dead_letters import DeadLetterFilter
-from herald_core.messages.dead_letters import DeadLetterStatus
 
 router = APIRouter(prefix="/api", tags=["dead letters"], responses=AUTH)
 
@@ -44,15 +47,10 @@ router = APIRouter(prefix="/api", tags=["dead letters"], responses=AUTH)
 async def list_dead_letters(
     tenant: Tenant,
     services: Services,
-    campaign_id: Annotated[
-        str | None,
-        Query(alias="campaignId", min_length=1, max_length=128, description="Only this campaign."),
-    ] = None,
-    reason: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="Only this reason.")
-    ] = None,
-    status: Annotated[DeadLetterStatus | None, Query(description="open or redriven")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    campaign_id: CampaignFilter = None,
+    reason: ReasonFilter = None,
+    status: StatusFilter = None,
+    limit: DeadLetterLimit = 50,
     offset: PageOffset = 0,
 ) -> DeadLetterListResponse:
     page = await services.dead_letters.list_dead_letters(
