@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -314,3 +315,55 @@ async def test_commands_that_pass_validation_but_fail_later_are_dead_lettered_an
     assert campaign is not None and campaign["status"] == "draft"
     theirs = await service.db["campaigns"].find_one({"_id": other_tenants})
     assert theirs is not None and theirs["tenantId"] == "tenant-other"
+
+
+async def test_a_disabled_tenants_commands_are_dead_lettered_but_a_pause_still_stops_its_work(
+    service: RunningService, producer: AIOKafkaProducer
+) -> None:
+    tenant = f"disabled-{uuid.uuid4().hex[:8]}"
+    campaign_id = f"cmd-{uuid.uuid4().hex[:12]}"
+    key = campaign_id
+
+    def of_tenant(kind: str, campaign: str = campaign_id, **fields: Any) -> dict[str, Any]:
+        return {**command(kind, campaign_id=campaign, **fields), "tenant_id": tenant}
+
+    await produce(
+        producer,
+        key,
+        of_tenant("campaign.create", name="before", message_body="hi"),
+        of_tenant("campaign.contacts.add", contacts=[{"phone": "+14155550100"}]),
+        of_tenant("campaign.send"),
+    )
+    await eventually(
+        lambda: service.db["campaigns"].find_one({"_id": campaign_id}),
+        lambda found: found is not None and found["status"] == "running",
+        what="the tenant's campaign running",
+    )
+    # An operator disables the tenant (as POST /api/admin/tenants/{id}/disable writes it).
+    await service.db["tenants"].update_one(
+        {"_id": tenant}, {"$set": {"disabled": True}}, upsert=True
+    )
+    async with TopicReader(service.kafka, MESSAGE_DLT) as dead_letters:
+        # Within the bound of the tenant's status cache (2 s), its commands are refused.
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            new_campaign = f"{campaign_id}-{uuid.uuid4().hex[:6]}"
+            refused = [
+                of_tenant("campaign.create", new_campaign, name="after", message_body="x"),
+                of_tenant("campaign.resume"),
+            ]
+            await produce(producer, key, *refused)
+            await handled_after(service, producer, key)
+            found = by_key(await dead_letters.read_to_end(), key)
+            reasons = [dict(r.headers).get("herald-dlt-reason", b"").decode() for r in found]
+            if reasons[-2:] == ["tenant-disabled", "tenant-disabled"]:
+                break
+            assert asyncio.get_running_loop().time() < deadline, reasons
+        assert await service.db["campaigns"].find_one({"_id": new_campaign}) is None
+        await produce(producer, key, of_tenant("campaign.pause"))
+        campaign = await eventually(
+            lambda: service.db["campaigns"].find_one({"_id": campaign_id}),
+            lambda found: found is not None and found["status"] == "paused",
+            what="the pause applied",
+        )
+    assert campaign is not None and campaign["status"] == "paused"

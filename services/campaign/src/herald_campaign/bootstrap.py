@@ -302,6 +302,7 @@ def build_services(
             lifecycle=lifecycle,
             schedules=schedules,
             runs=ScheduledRuns(db, campaigns),
+            tenants=tenants,
         ),
         tenants=tenants,
         api_key_issuing=ApiKeyIssuing(db, tenants),

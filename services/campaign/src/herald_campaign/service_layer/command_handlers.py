@@ -22,6 +22,7 @@ from herald_campaign.service_layer.errors import OperationRefused
 from herald_campaign.service_layer.lifecycle import CampaignLifecycle
 from herald_campaign.service_layer.scheduled_runs import RunSkipped, ScheduledRuns
 from herald_campaign.service_layer.schedules import ScheduleService
+from herald_campaign.service_layer.tenants import TENANT_DISABLED, TenantService
 from herald_core.contracts.commands import (
     AddContacts,
     AnyCampaignCommand,
@@ -62,8 +63,10 @@ class CommandHandlers:
         lifecycle: CampaignLifecycle,
         schedules: ScheduleService,
         runs: ScheduledRuns,
+        tenants: TenantService,
     ) -> None:
         self._processed = db[PROCESSED_COMMANDS]
+        self._tenants = tenants
         self._campaigns = campaigns
         self._lifecycle = lifecycle
         self._schedules = schedules
@@ -91,6 +94,7 @@ class CommandHandlers:
                 return
             outcome = "applied"
             try:
+                await self._refuse_a_disabled_tenant(command)
                 await self._apply(command, campaign_id)
             except OperationRefused as refused:
                 COMMANDS.labels(type=command.type, outcome="rejected").inc()
@@ -103,6 +107,17 @@ class CommandHandlers:
             await self._record_processed(command, campaign_id)
             COMMANDS.labels(type=command.type, outcome=outcome).inc()
             log.info(f"command {outcome}")
+
+    async def _refuse_a_disabled_tenant(self, command: AnyCampaignCommand) -> None:
+        """A disabled tenant's commands are refused (``tenant-disabled``), its schedules' runs
+        among them, but for those that only stop work: a pause or a cancel."""
+        if isinstance(command, PauseCampaign | CancelCampaign):
+            return
+        if await self._tenants.is_disabled(command.tenant_id):
+            raise OperationRefused(
+                f"tenant {command.tenant_id} is disabled: its commands are refused",
+                TENANT_DISABLED,
+            )
 
     async def _apply(self, command: AnyCampaignCommand, campaign_id: str) -> None:
         handler = self._handlers.get(type(command))

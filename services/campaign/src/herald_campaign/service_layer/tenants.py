@@ -9,6 +9,7 @@ them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pymongo.errors import DuplicateKeyError
@@ -34,6 +35,8 @@ from herald_infra.runtime.logging import get_logger
 log = get_logger(__name__)
 
 DISABLED_REASON = "tenant disabled"
+TENANT_DISABLED = "tenant-disabled"
+"""Why a disabled tenant's request or command is refused."""
 
 
 class TenantNotFound(OperationRefused):
@@ -64,10 +67,28 @@ class DisabledTenant:
 
 
 class TenantService:
-    def __init__(self, db: Database, lifecycle: CampaignLifecycle) -> None:
+    def __init__(
+        self, db: Database, lifecycle: CampaignLifecycle, *, cache_seconds: float = 2.0
+    ) -> None:
         self._tenants = db[TENANTS]
         self._campaigns = db[CAMPAIGNS]
         self._lifecycle = lifecycle
+        self._cache_seconds = cache_seconds
+        self._disabled: dict[str, tuple[bool, float]] = {}
+
+    async def is_disabled(self, tenant_id: str) -> bool:
+        """Whether the tenant is disabled, read at most once per ``cache_seconds`` (the bound
+        its keys have too); a tenant without a document is not."""
+        now = time.monotonic()
+        known = self._disabled.get(tenant_id)
+        if known is not None and known[1] > now:
+            return known[0]
+        document = await self._tenants.find_one({"_id": tenant_id}, {"disabled": 1})
+        disabled = bool(document and document.get("disabled"))
+        if len(self._disabled) >= 10_000:
+            self._disabled.clear()
+        self._disabled[tenant_id] = (disabled, now + self._cache_seconds)
+        return disabled
 
     async def create(self, tenant_id: str | None, name: str) -> Tenant:
         """A new enabled tenant (with a generated ``tnt_…`` id when none is given); a
@@ -141,7 +162,7 @@ class TenantService:
         tenant = await self.get(tenant_id)
         if tenant.disabled:
             raise TenantConflict(
-                f"tenant {tenant_id} is disabled; enable it first", "tenant-disabled"
+                f"tenant {tenant_id} is disabled; enable it first", TENANT_DISABLED
             )
         return tenant
 
