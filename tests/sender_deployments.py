@@ -164,15 +164,10 @@ async def serving_without_listening(
     appends what it would have served."""
     served: list[ServedSender] = []
 
-    class ServerThatDoesNotListen:
-        def __init__(self, config: uvicorn.Config) -> None:
-            self.config = config
-            self.should_exit = False
+    def run_without_listening(server: uvicorn.Server, metrics: object) -> None:
+        served.append(ServedSender(server.config))
 
-        def run(self) -> None:
-            served.append(ServedSender(self.config))
-
-    monkeypatch.setattr(uvicorn, "Server", ServerThatDoesNotListen)
+    monkeypatch.setattr(service_app, "run_servers", run_without_listening)
     monkeypatch.setattr(service_app, "configure_logging", lambda service, level: None)
     monkeypatch.setattr(signal, "signal", lambda signum, handler: None)
     try:

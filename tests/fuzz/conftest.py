@@ -52,6 +52,7 @@ def fuzzed_service(
         "HERALD_MONGODB_DATABASE": f"herald_fuzz_{uuid.uuid4().hex[:8]}",
         "HERALD_HTTP_HOST": "127.0.0.1",
         "HERALD_HTTP_PORT": str(port),
+        "HERALD_METRICS_PORT": str(free_port()),
         "HERALD_API_TOKEN": token,
         "HERALD_PUBLIC_URL": url,
         "HERALD_GATEWAY_URL": closed,

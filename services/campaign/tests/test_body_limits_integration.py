@@ -403,6 +403,9 @@ def campaign_process(
         "HERALD_MONGODB_DATABASE": f"it_campaign_body_process_{uuid.uuid4().hex[:8]}",
         "HERALD_HTTP_HOST": "127.0.0.1",
         "HERALD_HTTP_PORT": str(port),
+        "HERALD_METRICS_PORT": str(free_port()),
+        # The account's gateway is a closed port on this machine: allowed, never reached.
+        "HERALD_OUTBOUND_ALLOW": "127.0.0.0/8",
         "HERALD_API_TOKEN": TOKEN,
         "HERALD_WAHA_WEBHOOK_HMAC_KEY": WAHA_KEY,
         "HERALD_LOG_LEVEL": os.environ.get("HERALD_LOG_LEVEL", "WARNING"),

@@ -93,7 +93,11 @@ async def test_an_upload_of_a_type_whatsapp_does_not_deliver_is_415(
 
 async def test_an_empty_upload_is_refused(service: RunningService) -> None:
     response = await upload(service.client, b"", "image/png")
-    assert response.status_code == 422 and "empty" in response.json()["error"]
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "error": "validation failed",
+        "fields": [{"field": "body", "message": "the file is empty"}],
+    }
 
 
 async def test_an_image_over_5_mb_is_refused_by_its_length_or_as_it_arrives(

@@ -205,6 +205,11 @@ def serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stop)
+    run_servers(server, metrics)
+
+
+def run_servers(server: uvicorn.Server, metrics: _MetricsServer) -> None:
+    """Serve both listeners on one event loop until the service's server stops."""
     with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
         runner.run(_serve_with_metrics(server, metrics))
 
