@@ -58,10 +58,7 @@ async def test_create_import_send_and_watch_until_completed(
     sent = (await herald("campaigns", "send", campaign_id, "--json")).json()
     assert sent == {"campaignId": campaign_id, "status": "running"}
 
-    # As under make up, whose .local/admin-token the watch finds: the sweep that marks the
-    # campaign completed is a system job, which only the operator token asks for.
-    (herald.cwd / ".local").mkdir(exist_ok=True)
-    (herald.cwd / ".local" / "admin-token").write_text(stack.config.admin_token)
+    herald.keep_operator_token()
     watched = await herald("campaigns", "watch", campaign_id, "--interval", "0.2", timeout=90)
     assert watched.code == 0, watched
     lines = watched.stdout.splitlines()

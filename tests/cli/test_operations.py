@@ -76,6 +76,7 @@ async def test_dead_letters_are_listed_and_redriven(
     for gateway in (primary, fallback):
         await set_gateway_mode(gateway, "bad_request")
     campaign_id = await launched(herald, tmp_path, 3, "fast")
+    herald.keep_operator_token()
     finished = await herald("campaigns", "watch", campaign_id, "--json", "--timeout", "60")
     assert finished.code == 0, finished
     assert (finished.json_lines()[-1]["failed"], finished.json_lines()[-1]["sent"]) == (3, 0)
