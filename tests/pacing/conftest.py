@@ -48,13 +48,13 @@ def stack(
 
 
 def another_sender(stack: RunningStack, service: str, name: str) -> ManagedProcess:
-    """One more process of a sender deployment (same consumer group), on a port of its own."""
+    """One more process of a sender deployment (same consumer group), on ports of its own."""
     model = stack.processes[service]
     port = free_port()
     return dataclasses.replace(
         model,
         name=name,
-        env={**model.env, "HERALD_HTTP_PORT": str(port)},
+        env={**model.env, "HERALD_HTTP_PORT": str(port), "HERALD_METRICS_PORT": str(free_port())},
         ready_url=f"{stack.config.url(port)}/readyz",
     )
 
