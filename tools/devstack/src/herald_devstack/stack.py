@@ -188,8 +188,9 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
         "HERALD_GATEWAY_API_KEY": cfg.gateway_api_key,
         "HERALD_WAHA_WEBHOOK_HMAC_KEY": cfg.webhook_hmac_key,
         "HERALD_EVOLUTION_WEBHOOK_TOKEN": cfg.evolution_webhook_token,
-        # Accounts' gateways (the simulators) and notification receivers listen on loopback.
-        "HERALD_OUTBOUND_ALLOW": "127.0.0.0/8",
+        # Accounts' gateways (the simulators) and notification receivers listen on loopback,
+        # both families: `localhost` may resolve to ::1 as well as 127.0.0.1.
+        "HERALD_OUTBOUND_ALLOW": "127.0.0.0/8,::1/128",
         # The shared gateway is a simulator here, not a number WhatsApp could ban, and tests
         # and benchmarks launch campaign after campaign on the default tenant: room for them.
         "HERALD_SHARED_GATEWAY_HOURLY_CAP": "10000000",
