@@ -11,9 +11,12 @@ from fastapi import FastAPI
 
 from herald_core.attempt_plan import AttemptPlan, Route
 from herald_core.contracts.common import utc_now
+from herald_core.pace_lease import lease_length_ms
 from herald_core.recipients.suppression import SuppressionScope
+from herald_infra.accounts.pace_leases import LeasedAccountPace
 from herald_infra.accounts.pace_slots import AccountPace
 from herald_infra.kafka.connection import client_options
+from herald_infra.mongo.client import Database
 from herald_infra.recipients.suppressions import SuppressionCache
 from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.command_line import parse_service_arguments
@@ -27,6 +30,7 @@ from herald_sender.gateway_directory import GatewayDirectory
 from herald_sender.graceful_stop import HandBackOnStop, SenderStopping, StopAwarePacer
 from herald_sender.lane_consumer import LaneConsumer, LaneLimits
 from herald_sender.number_checks import NumberChecks
+from herald_sender.ready_work import ReadyRecords, export_ready_messages
 from herald_sender.send_records import SendRecordHandler
 from herald_sender.session_polling import SessionHealthPoller
 
@@ -52,18 +56,36 @@ def build_sender_app(service: str, settings: HeraldSettings, profile: SenderProf
         runtime.db, gateways, interval_seconds=settings.session_poll_seconds
     )
     stopping = SenderStopping()
-    sender = _message_sender(runtime, profile, plan, gateways, stopping, owner)
-    lanes = _lane_consumer(runtime, service, profile, sender)
+    pace = account_pace(runtime.db, settings)
+    sender = _message_sender(runtime, profile, plan, gateways, stopping, owner, pace)
+    # What more pods could take: records whose account is free now (see ready_work).
+    ready = ReadyRecords(pace, paced=settings.pace_scale > 0)
+    lanes = _lane_consumer(runtime, service, profile, sender, ready)
+    export_ready_messages(runtime, lanes, profile.route)
 
+    runtime.on_start.append(pace.start)
     runtime.on_start.append(sessions.start)
     runtime.on_start.append(lanes.start)
     # Stop hooks run in reverse: sends waiting for their turn are handed back, the lanes
-    # finish what they hold, then the poller stops, then the gateways close.
+    # finish what they hold, the accounts' leases are given back, then the poller stops, then
+    # the gateways close.
     runtime.on_stop.append(gateways.close)
     runtime.on_stop.append(sessions.stop)
+    runtime.on_stop.append(pace.stop)
     runtime.on_stop.append(lanes.stop)
     runtime.on_stop.append(stopping.begin)
     return create_http_app(runtime)
+
+
+def account_pace(db: Database, settings: HeraldSettings) -> AccountPace:
+    """The accounts' pace of a sender process: leased, kept in memory while the process sends
+    an account (``HERALD_PACE_LEASE_SECONDS``), or taken in MongoDB per send when leases are
+    off."""
+    hold_seconds = settings.gateway_timeout_seconds + HOLD_MARGIN
+    lease_ms = lease_length_ms(settings.pace_lease_seconds, settings.pace_scale)
+    if lease_ms == 0:
+        return AccountPace(db, hold_seconds=hold_seconds)
+    return LeasedAccountPace(db, hold_seconds=hold_seconds, lease_seconds=lease_ms / 1000)
 
 
 def _message_sender(
@@ -73,6 +95,7 @@ def _message_sender(
     gateways: GatewayDirectory,
     stopping: SenderStopping,
     owner: str,
+    pace: AccountPace,
 ) -> MessageSender:
     """The engine that claims, paces, sends and records each attempt of this deployment."""
     settings = runtime.settings
@@ -91,11 +114,7 @@ def _message_sender(
             cooldown_seconds=settings.circuit_cooldown_seconds,
             owner=owner,
         ),
-        pacer=StopAwarePacer(
-            AccountPace(runtime.db, hold_seconds=settings.gateway_timeout_seconds + HOLD_MARGIN),
-            scale=settings.pace_scale,
-            stopping=stopping,
-        ),
+        pacer=StopAwarePacer(pace, scale=settings.pace_scale, stopping=stopping),
         lease_seconds=settings.claim_lease_seconds,
         owner=owner,
         gate=CampaignGate.reading(runtime.db, cache_seconds=settings.campaign_state_cache_seconds),
@@ -114,7 +133,11 @@ def _message_sender(
 
 
 def _lane_consumer(
-    runtime: ServiceRuntime, service: str, profile: SenderProfile, sender: MessageSender
+    runtime: ServiceRuntime,
+    service: str,
+    profile: SenderProfile,
+    sender: MessageSender,
+    ready: ReadyRecords,
 ) -> LaneConsumer:
     """The consumer of the deployment's send topic: one lane per sender account, each record
     handed to ``sender``, handed back on stop, given up after ``HERALD_HANDLER_ATTEMPTS``
@@ -146,6 +169,7 @@ def _lane_consumer(
         ),
         # A record that kept failing fails its message (internal-error) and is dead-lettered.
         give_up=records.give_up,
+        ready=ready,
     )
 
 

@@ -8,7 +8,8 @@ each lane busy with a message either:
 - is still waiting for that turn, which may be 30 s away (safe pace): it hands the message
   back without calling the gateway. The claim goes back to ``queued`` and the record stays
   uncommitted, so the partition's next owner sends it, at the account's pace (kept in MongoDB,
-  so nothing about it is lost).
+  so nothing about it is lost: once the lanes finished, the sender gives back the accounts it
+  leases at their next free time, see ``herald_infra.accounts.pace_leases``).
 
 A sender therefore stops within one gateway timeout plus the time to record the answers,
 whatever the pace; its Kubernetes ``terminationGracePeriodSeconds`` leaves room for that.

@@ -1,4 +1,5 @@
-"""A send's turn in its sender account's anti-ban pace (:mod:`herald_infra.accounts.pace_slots`)."""
+"""A send's turn in its sender account's anti-ban pace (:mod:`herald_infra.accounts.pace_slots`,
+held under a lease by :mod:`herald_infra.accounts.pace_leases`)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ class SendPacer:
         profile = "custom" if custom is not None else event.delay_type.value
         PACE_GAP.labels(profile=profile).observe(slot.gap_seconds)
         return slot
+
+    def free_now(self, account_id: str) -> bool:
+        """Whether a send of the account could start now, from this process's memory alone (no
+        MongoDB call; cheap enough for a gauge over every waiting record): False while one of
+        its sends is in flight or waiting for its turn here, or its gap is not over (an account
+        this process leases), or it was last seen leased or in its gap elsewhere. Always True
+        with pacing off. See :meth:`LeasedAccountPace.free_now
+        <herald_infra.accounts.pace_leases.LeasedAccountPace.free_now>`."""
+        return self._scale == 0 or self._pace.free_now(account_id)
 
     async def gateway_answered(self, slot: SlotTaken) -> None:
         """Free the account one gap from now (see :meth:`AccountPace.release`). Best effort: if

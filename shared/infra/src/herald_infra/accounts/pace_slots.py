@@ -12,6 +12,10 @@ may take) and, once the gateway answered, releases it to one random gap after th
 - a sender that dies with the account held blocks it only until the hold runs out.
 
 If the account is not free yet, a sender sleeps until it is and tries again.
+
+That is two MongoDB round trips or more per send. Sender deployments lease the account instead
+(:mod:`herald_infra.accounts.pace_leases`): the same document and guarantees, written only
+when the account changes hands.
 """
 
 from __future__ import annotations
@@ -128,3 +132,15 @@ class AccountPace:
             {"$set": {"nextSlotMs": min(slot.due_ms, slot.at_ms)}},
         )
         return bool(released.modified_count)
+
+    def free_now(self, account_id: str) -> bool:
+        """Whether the account may send now as far as this pod knows without asking MongoDB:
+        without a lease (:class:`herald_infra.accounts.pace_leases.LeasedAccountPace`) it knows
+        nothing of the account's pace, so it answers True (it may be)."""
+        return True
+
+    async def start(self) -> None:
+        """Start what keeps the pace (nothing without leases)."""
+
+    async def stop(self) -> None:
+        """Give back what this pod holds (nothing without leases: every slot is released)."""

@@ -128,6 +128,14 @@ class HeraldSettings(BaseSettings):
     """Multiplies every anti-ban gap (fast 2-5 s, balanced 5-10 s, safe 10-30 s): 1 in
     production; tests and demos shorten the gaps proportionally (0.001); 0 turns pacing off
     (no gaps, and no hold of the account in MongoDB: an account's sends may then overlap)."""
+    pace_lease_seconds: float = Field(default=30.0, ge=0, le=300)
+    """A sender process leases each account it sends (in MongoDB) and keeps its pace in memory
+    meanwhile: a lease lasts one send's gateway timeout, its gap and this long (scaled by
+    ``pace_scale``), and is extended as the account keeps sending. Longer: fewer MongoDB writes
+    per send; shorter: the other route's sender, or a partition's new owner, waits less for
+    the account (about this long at most), and so does everyone for an account held by a
+    sender that died (its gateway timeout, a gap and this long). 0 turns leases off (two
+    MongoDB round trips or more per paced send)."""
     sender_max_in_flight: int = Field(default=4000, ge=1)
     """The records a sender's account lanes may hold unfinished, all its partitions together
     (each gets an even share; a partition is paused at its share and resumed at half of it):
@@ -179,6 +187,13 @@ class HeraldSettings(BaseSettings):
     """When the scheduler runs the queue processor and sweep: re-publish pending messages never
     published, resolve expired claims, expire overdue messages, reconcile counters, complete
     campaigns."""
+    retention_cron: str = "23 * * * *"
+    """When the scheduler archives and deletes the messages of runs past their tenant's
+    retention (docs/retention.md)."""
+    message_retention_days: int = Field(default=90, ge=0, le=36_500)
+    """Days a campaign run's messages stay in MongoDB after the run ended; then they are
+    archived (gzipped JSON Lines, ``HERALD_ARCHIVE_URL``) and deleted. An operator may set a
+    tenant's own (``messageRetentionDays`` of ``PUT /api/admin/tenants/{tenantId}/quotas``)."""
     system_jobs_timezone: str = "UTC"
     auto_pause_min_attempts: int = Field(default=20, ge=1)
     """The sweep pauses a running campaign by itself ("paused by the system") once at least this
@@ -224,7 +239,7 @@ class HeraldSettings(BaseSettings):
             raise ValueError(problem)  # at start-up, naming the setting, not at first connect
         return self
 
-    @field_validator("redrive_cron", "sweep_cron")
+    @field_validator("redrive_cron", "sweep_cron", "retention_cron")
     @classmethod
     def _readable_cron(cls, value: str) -> str:
         check_cron(value)
