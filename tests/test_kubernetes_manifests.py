@@ -4,8 +4,9 @@ schemas (kubeconform; deploy/local/k8s-validate.sh installs it and the schemas),
 Herald needs: a Deployment per service with probes on its port, resources, a disruption budget,
 settings from a ConfigMap and a Secret, Services, a PodMonitor for the metrics (on a port of
 their own that no Service exposes), KEDA
-scaling of the senders on their consumer lag within the send topics' partitions, an HPA for the
-API, and time for a sender to stop gracefully."""
+scaling of the senders on the work their pods could start now (read from Prometheus, never more
+pods than the send topics' partitions), an HPA for the API, and time for a sender to stop
+gracefully."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import yaml
 
 from herald_core.contracts.common import DelayType
 from herald_core.pacing import PROFILES
+from herald_infra.runtime.metrics import SENDER_READY_MESSAGES
 from herald_infra.runtime.service_app import HTTP_DRAIN_SECONDS
 from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.deployment import STOP_MARGIN
@@ -39,6 +41,8 @@ SECRET_KEYS = {
 }
 
 Manifest = dict[str, Any]
+(READY_METRIC,) = [family.name for family in SENDER_READY_MESSAGES.describe()]
+"""What the senders' KEDA triggers sum: the work their pods could start now."""
 
 
 @pytest.fixture(scope="session")
@@ -138,8 +142,8 @@ def test_each_overlay_builds_and_validates_against_the_schemas(
         (  # KEDA's trigger metadata is a map of strings
             "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: s}\nspec:\n"
             "  scaleTargetRef: {name: d}\n"
-            "  triggers: [{type: kafka, metadata: {lagThreshold: 5}}]\n",
-            "lagThreshold",
+            "  triggers: [{type: prometheus, metadata: {threshold: 100}}]\n",
+            "threshold",
         ),
         (  # a field the Prometheus Operator does not know
             "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: m}\n"
@@ -249,8 +253,16 @@ def test_no_service_or_ingress_exposes_a_metrics_port(overlay: str) -> None:
             assert {port["port"], port["targetPort"]}.isdisjoint(metrics_ports), (name, port)
 
 
+def scaling_settings(overlay: str) -> dict[str, str]:
+    """The herald-scaling literals an overlay sets (a local-config ConfigMap: KEDA's settings,
+    not applied to the cluster)."""
+    kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+    (generator,) = [g for g in kustomization["configMapGenerator"] if g["name"] == "herald-scaling"]
+    return dict(literal.split("=", 1) for literal in generator["literals"])
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_senders_scale_on_kafka_lag_within_the_partitions(overlay: str) -> None:
+def test_the_senders_scale_on_ready_work_within_the_partitions(overlay: str) -> None:
     manifests = rendered(overlay)
     settings = config(manifests)
     partitions = int(
@@ -259,22 +271,49 @@ def test_the_senders_scale_on_kafka_lag_within_the_partitions(overlay: str) -> N
     scaled = of_kind(manifests, "ScaledObject")
     deployments = of_kind(manifests, "Deployment")
     assert set(scaled) == set(SENDERS)
+    # KEDA's settings are not applied to the cluster (nothing there reads them).
+    names = [m["metadata"]["name"] for m in manifests if m["kind"] == "ConfigMap"]
+    assert not [n for n in names if n.startswith("herald-scaling")], names
+    prometheus_url = scaling_settings(overlay)["prometheus-url"]
     for name, deployment in SENDERS.items():
         spec = scaled[name]["spec"]
         assert spec["scaleTargetRef"]["name"] == name
         # KEDA owns the replica count; a Deployment's own would fight it on every apply.
         assert "replicas" not in deployments[name]["spec"]
+        # Lag is the ceiling, not the signal: a replica more than the partitions gets none.
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= partitions
-        (trigger,) = spec["triggers"]
-        assert trigger["type"] == "kafka"
+        (trigger,) = spec["triggers"]  # no consumer-lag trigger beside it
+        assert trigger["type"] == "prometheus"
+        # desired = ceil(sum / threshold); Value would multiply by the current count.
+        assert trigger.get("metricType", "AverageValue") == "AverageValue"
         metadata = trigger["metadata"]
-        assert metadata["bootstrapServers"] == settings["HERALD_KAFKA_BOOTSTRAP_SERVERS"]
-        assert metadata["consumerGroup"] == deployment.consumer_group
-        assert metadata["topic"] == deployment.topic
-        assert int(metadata["lagThreshold"]) > 0
-        assert int(metadata["activationLagThreshold"]) >= 0
-        assert metadata["offsetResetPolicy"] == "earliest"  # as the senders' consumers
-        assert metadata.get("allowIdleConsumers", "false") == "false"
+        assert metadata["serverAddress"] == prometheus_url
+        # The metric the senders export, summed over this deployment's pods in this namespace.
+        namespace = deployments[name]["metadata"]["namespace"]
+        route = deployment.route.value
+        assert metadata["query"] == (
+            f'sum({READY_METRIC}{{namespace="{namespace}",route="{route}"}})'
+        )
+        assert float(metadata["threshold"]) > 0
+        assert float(metadata.get("activationThreshold", "0")) >= 0
+        # Prometheus away: KEDA keeps the replicas there are (some at least) until it answers.
+        fallback = spec["fallback"]
+        assert fallback["failureThreshold"] >= 1
+        assert 1 <= fallback["replicas"] <= spec["maxReplicaCount"]
+        assert fallback["behavior"] == "currentReplicasIfHigher"
+
+
+def test_an_overlay_s_prometheus_address_replaces_the_base_s() -> None:
+    def addresses(overlay: str) -> set[str]:
+        return {
+            trigger["metadata"]["serverAddress"]
+            for scaled in of_kind(rendered(overlay), "ScaledObject").values()
+            for trigger in scaled["spec"]["triggers"]
+        }
+
+    dev = scaling_settings("dev")["prometheus-url"]
+    assert addresses("base") != {dev}  # so the copy is seen
+    assert addresses("dev") == {dev}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -126,6 +126,7 @@ COVERED = {
     "send latency percentiles": "herald_send_latency_seconds_bucket",
     "pacing gap distribution": "herald_pace_gap_seconds_bucket",
     "pacing lateness": "herald_pace_lateness_seconds_bucket",
+    "senders' ready work (what KEDA scales them on)": "herald_sender_ready_messages",
     "circuit-breaker state": "herald_circuit_state",
     "consumer lag per group": "herald_consumer_lag_records",
     "scheduler firing lateness": "herald_schedule_firing_lateness_seconds_bucket",

@@ -57,6 +57,7 @@ async def lanes(
     handle: Callable[[Any], Awaitable[None]],
     limits: LaneLimits = FAST_LIMITS,
     give_up: Callable[[Any, Exception], Awaitable[None]] | None = None,
+    ready: Callable[[bytes, int], int] | None = None,
 ) -> AsyncIterator[LaneConsumer]:
     lane_consumer = LaneConsumer(
         lambda: AIOKafkaConsumer(
@@ -69,6 +70,7 @@ async def lanes(
         handle,
         limits,
         give_up=give_up,
+        ready=ready,
     )
     await lane_consumer.start()
     try:
@@ -373,3 +375,37 @@ async def test_stop_abandons_a_record_that_outlasts_the_drain(
     await asyncio.wait_for(started.wait(), 30)
     await asyncio.wait_for(consumer.stop(), 5)  # the drain's limit, not the record, decides
     assert await committed_offset(kafka_bootstrap, group, topic, 1) <= 0
+
+
+async def test_ready_messages_count_what_each_lane_holds_as_its_ready_count_says(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    release = asyncio.Event()
+    asked: dict[bytes, int] = {}
+
+    async def handle(record: Any) -> None:
+        await release.wait()
+
+    def ready(key: bytes, held: int) -> int:
+        asked[key] = held
+        return held if key == b"free" else 0  # "busy": its account is not free
+
+    records = [("free", "f-1"), ("busy", "b-1"), ("free", "f-2"), ("free", "f-3"), ("busy", "b-2")]
+    await produce(kafka_bootstrap, topic, records, partition=0)
+    async with lanes(kafka_bootstrap, topic, group, handle, ready=ready) as consumer:
+        # Each lane holds the record it is on and those behind it.
+        await eventually(
+            lambda: asyncio.sleep(0, consumer.ready_messages()),
+            lambda count: count == 3,
+            timeout=30,
+            what="the free lane's three records counted",
+        )
+        assert asked == {b"free": 3, b"busy": 2}
+        release.set()
+        await eventually(
+            lambda: asyncio.sleep(0, consumer.ready_messages()),
+            lambda count: count == 0,
+            timeout=30,
+            what="nothing ready once the lanes are done",
+        )

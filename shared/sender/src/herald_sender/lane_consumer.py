@@ -20,7 +20,10 @@ make every account of the partition wait for the slowest. Instead:
   not start are dropped (the new owner reads them from the commit point);
 - on stop (SIGTERM), nothing new is fetched or started; each lane finishes the record it is on,
   or its handler gives the record back (:class:`RecordHandedBack`) and it stays uncommitted for
-  the partition's next owner; then what finished is committed and the consumer leaves its group.
+  the partition's next owner; then what finished is committed and the consumer leaves its group;
+- :meth:`LaneConsumer.ready_messages` says how many of the records held could start now, as the
+  consumer's ``ready`` counts them per lane (the sender: those whose account is free now): the
+  work that more consumers could take, which lag is not.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ RecordHandler = Callable[[Any], Awaitable[None]]
 RecordRecoverer = Callable[[Any, Exception], Awaitable[None]]
 """Given a record and the error it kept failing with, makes it a dead letter (the recoverer of
 Spring Kafka's error handlers); returns once that is durable."""
+ReadyCount = Callable[[bytes, int], int]
+"""Given a lane's key and how many records it holds (the one it is on included), how many of
+them could start now; called for every lane when :meth:`LaneConsumer.ready_messages` is read,
+so it must be cheap and make no I/O."""
 
 
 class RecordHandedBack(Exception):
@@ -117,15 +124,19 @@ class LaneConsumer:
         limits: LaneLimits | None = None,
         *,
         give_up: RecordRecoverer | None = None,
+        ready: ReadyCount | None = None,
     ) -> None:
         """``new_consumer`` builds the consumer at start (aiokafka wants a running loop); it
         must have a ``group_id`` and ``enable_auto_commit=False``. ``give_up`` dead-letters a
-        record that kept failing; without one, such a record is only logged."""
+        record that kept failing; without one, such a record is only logged. ``ready`` counts
+        the records of a lane that could start now (:meth:`ready_messages`); without one,
+        none are counted."""
         self._new_consumer = new_consumer
         self._consumer: AIOKafkaConsumer | Any = None
         self._topic = topic
         self._handle = handle
         self._give_up = give_up
+        self._ready = ready
         self._limits = limits or LaneLimits()
         self._retry = self._limits.retry_policy
         self._progress: dict[TopicPartition, PartitionProgress] = {}
@@ -134,6 +145,10 @@ class LaneConsumer:
         self._paused: set[TopicPartition] = set()
         self._lanes: dict[bytes, deque[_Work]] = {}
         self._lane_tasks: dict[bytes, asyncio.Task[None]] = {}
+        self._in_hand: set[bytes] = set()
+        """Lanes handling a record (popped from the lane, not finished)."""
+        self._backing_off: set[bytes] = set()
+        """Lanes waiting to try a failed record again."""
         self._fetching: asyncio.Task[None] | None = None
         self._stopping = False
         self._handed_back = 0
@@ -238,8 +253,12 @@ class LaneConsumer:
         try:
             while lane and not self._stopping:
                 work = lane.popleft()
-                if self._is_current(work) and await self._handle_until_done(work):
-                    self._finish(work)
+                self._in_hand.add(key)
+                try:
+                    if self._is_current(work) and await self._handle_until_done(work):
+                        self._finish(work)
+                finally:
+                    self._in_hand.discard(key)
         finally:
             if not lane or self._stopping:
                 self._lanes.pop(key, None)
@@ -288,7 +307,12 @@ class LaneConsumer:
                     retry_in_seconds=wait,
                     error=describe(error)[:300],
                 )
-            await asyncio.sleep(wait)
+            key = work.record.key or b""
+            self._backing_off.add(key)
+            try:
+                await asyncio.sleep(wait)
+            finally:
+                self._backing_off.discard(key)
             if self._stopping or not self._is_current(work):
                 return False
 
@@ -365,6 +389,11 @@ class LaneConsumer:
             self._generation[partition] = self._generation.get(partition, 0) + 1
             self._progress[partition] = PartitionProgress()
 
+    def refresh_gauges(self) -> None:
+        """Set the lane and in-flight gauges from the lanes now (they otherwise move only as
+        records arrive and lanes close, and would read stale while busy lanes send)."""
+        self._update_gauges()
+
     def _update_gauges(self) -> None:
         SENDER_LANES.set(len(self._lane_tasks))
         SENDER_IN_FLIGHT.set(self.in_flight)
@@ -372,3 +401,16 @@ class LaneConsumer:
     @property
     def in_flight(self) -> int:
         return sum(p.in_flight for p in self._progress.values())
+
+    def ready_messages(self) -> int:
+        """The records the lanes hold that could start now, were there capacity for them: the
+        sum of what ``ready`` counts for each lane, none for a lane waiting to try a failed
+        record again (an outage is no work for more consumers); 0 without ``ready``."""
+        if self._ready is None:
+            return 0
+        total = 0
+        for key, lane in self._lanes.items():
+            held = len(lane) + (key in self._in_hand)
+            if held and key not in self._backing_off:
+                total += self._ready(key, held)
+        return total

@@ -89,6 +89,14 @@ SENDER_IN_FLIGHT = Gauge(
     "herald_sender_in_flight",
     "Send records received and not finished by this sender process.",
 )
+SENDER_READY_MESSAGES = Gauge(
+    "herald_sender_ready_messages",
+    "Send records this sender process holds that could go to their gateway now and wait only "
+    "for the process: their sender account is free (no send of it in flight or waiting for its "
+    "turn, its gap over), at most one per account while pacing is on. Work that more sender "
+    "pods could take; KEDA scales the senders on its sum. By route (primary, fallback).",
+    ["route"],
+)
 SENDER_PAUSED_PARTITIONS = Gauge(
     "herald_sender_paused_partitions",
     "Partitions this sender process stopped fetching because their lanes hold too much.",
@@ -109,6 +117,12 @@ PACE_GAP = Histogram(
     "before its next send, by pacing profile (fast, balanced, safe, custom).",
     ["profile"],
     buckets=(0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12.5, 15, 20, 25, 30, 45, 60),
+)
+PACE_LEASE_EVENTS = Counter(
+    "herald_pace_lease_events_total",
+    "Sender account leases this sender process took, extended, lost (another pod took the "
+    "account), handed over (another pod or route wanted it) and gave back (idle or stopping).",
+    ["event"],
 )
 SESSION_STATUS = Gauge(
     "herald_session_status",
