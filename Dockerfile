@@ -54,10 +54,12 @@ RUN uv sync --frozen --no-dev --no-editable --no-install-package herald-devstack
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="herald" \
       org.opencontainers.image.description="Herald: bulk WhatsApp campaigns over Kafka and MongoDB (any of its services, or the gateway simulator, by command)"
-# pip, setuptools and wheel are not needed to run; one user, no login, no home to write in.
+# pip, setuptools and wheel are not needed to run; one user, no login, no home to write in; the
+# scheduler's archive directory, owned by it (a volume mounted there takes that ownership).
 RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
     && groupadd --system --gid 10001 herald \
-    && useradd --system --uid 10001 --gid herald --no-create-home --shell /usr/sbin/nologin herald
+    && useradd --system --uid 10001 --gid herald --no-create-home --shell /usr/sbin/nologin herald \
+    && install -d -o herald -g herald -m 0750 /var/lib/herald/archive
 COPY --from=build --chown=root:root /opt/herald /opt/herald
 ENV PATH=/opt/herald/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 ADMIN_TOKEN = "campaign-it-admin-token"
 REDRIVE = "sch_system-redrive"
 SWEEP = "sch_system-sweep"
+RETENTION = "sch_system-retention"
 
 
 def system_job(kind: str, cron: str) -> dict[str, Any]:
@@ -57,7 +58,11 @@ async def service(kafka_bootstrap: str, mongodb_url: str) -> AsyncIterator[Runni
     async with running_service(settings) as svc:
         await register_api_key(svc.db, OTHER_TOKEN, OTHER_TENANT, "other")
         await svc.db["schedules"].insert_many(
-            [system_job("redrive", "0 * * * *"), system_job("sweep", "*/5 * * * *")]
+            [
+                system_job("redrive", "0 * * * *"),
+                system_job("retention", "23 * * * *"),
+                system_job("sweep", "*/5 * * * *"),
+            ]
         )
         yield svc
 
@@ -126,8 +131,8 @@ async def test_a_tenant_neither_sees_nor_reads_nor_stops_nor_runs_a_system_job(
 ) -> None:
     listed = await service.client.get("/api/schedules")
     assert listed.status_code == 200, listed.text
-    assert not any(s["id"] in (REDRIVE, SWEEP) for s in listed.json()["schedules"])
-    for job in (REDRIVE, SWEEP):
+    assert not any(s["id"] in (REDRIVE, RETENTION, SWEEP) for s in listed.json()["schedules"])
+    for job in (REDRIVE, RETENTION, SWEEP):
         for method, path in [
             ("GET", f"/api/schedules/{job}"),
             ("DELETE", f"/api/schedules/{job}"),
@@ -157,10 +162,11 @@ async def test_an_operator_lists_reads_and_runs_the_system_jobs(
     jobs = listed.json()["schedules"]
     assert [(j["id"], j["kind"], j["system"], j["cron"]) for j in jobs] == [
         (REDRIVE, "redrive", True, "0 * * * *"),
+        (RETENTION, "retention", True, "23 * * * *"),
         (SWEEP, "sweep", True, "*/5 * * * *"),
     ]
     one = await operator.get(f"/api/admin/schedules/{SWEEP}")
-    assert one.status_code == 200 and one.json() == jobs[1], one.text
+    assert one.status_code == 200 and one.json() == jobs[2], one.text
 
     run = await operator.post(f"/api/admin/schedules/{SWEEP}/run")
     assert run.status_code == 202, run.text

@@ -6,6 +6,7 @@
   a firing is completed twice (a replica died mid-firing and another finished it).
 - ``redrive``: the scheduled redrive of retryable failures.
 - ``sweep``: the sweep.
+- ``retention``: archive and delete the messages of runs past their retention.
 
 Every action is idempotent. A firing (or a schedule) the firing loop gives up on, because it
 kept failing with an error that is not an outage, becomes a dead letter: the ``StartCampaignRun``
@@ -31,6 +32,7 @@ from herald_infra.mongo.client import Document
 from herald_infra.runtime.metrics import DEAD_LETTERED
 from herald_scheduler.due_jobs import Job
 from herald_scheduler.redrive import ScheduledRedrive
+from herald_scheduler.retention import MessageRetention
 from herald_scheduler.sweep import Sweep
 
 SCHEDULES_ORIGIN = "schedules"
@@ -63,10 +65,18 @@ class InvalidJob(ValueError):
 
 
 class ScheduleActions:
-    def __init__(self, broker: KafkaBroker, *, sweep: Sweep, redrive: ScheduledRedrive) -> None:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        *,
+        sweep: Sweep,
+        redrive: ScheduledRedrive,
+        retention: MessageRetention | None = None,
+    ) -> None:
         self._broker = broker
         self._sweep = sweep
         self._redrive = redrive
+        self._retention = retention
 
     async def run(self, job: Job, firing: Firing) -> str:
         if job.kind is ScheduleKind.CAMPAIGN_SEND:
@@ -74,6 +84,10 @@ class ScheduleActions:
             return "run start published"
         if job.kind is ScheduleKind.REDRIVE:
             return f"{await self._redrive.run()} messages redriven"
+        if job.kind is ScheduleKind.RETENTION:
+            if self._retention is None:
+                raise InvalidJob("this scheduler has no retention job configured")
+            return (await self._retention.run()).summary()
         return (await self._sweep.run()).summary()
 
     async def start_campaign_run(self, job: Job, firing: Firing) -> None:

@@ -19,11 +19,13 @@ from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.command_line import parse_service_arguments
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
 from herald_scheduler.actions import ScheduleActions
+from herald_scheduler.archive_target import configured_archive
 from herald_scheduler.asyncapi import scheduler_publications
 from herald_scheduler.firing_loop import FiringLoop
 from herald_scheduler.lease import LeaderLease
 from herald_scheduler.redrive import ScheduledRedrive
 from herald_scheduler.replica import SchedulerReplica
+from herald_scheduler.retention import MessageRetention
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.sweep import Sweep
 from herald_scheduler.system_jobs import configured_system_jobs
@@ -49,6 +51,13 @@ def build_replica(runtime: ServiceRuntime, settings: SchedulerSettings) -> Sched
             broker,
             first_topic=AttemptPlan.parse(settings.attempt_plan).first_topic,
             batch_size=settings.dispatch_batch_size,
+        ),
+        retention=MessageRetention(
+            db,
+            configured_archive(settings),
+            default_days=settings.message_retention_days,
+            batch_size=settings.retention_batch_size,
+            runs_per_pass=settings.retention_runs_per_pass,
         ),
     )
     loop = FiringLoop(

@@ -51,7 +51,14 @@ from herald_infra.messages.unsent import (
     cancel_unsent_messages,
     expire_overdue_messages,
 )
-from herald_infra.mongo.client import CAMPAIGNS, MESSAGES, SCHEDULES, Database, Document
+from herald_infra.mongo.client import (
+    CAMPAIGN_RUNS,
+    CAMPAIGNS,
+    MESSAGES,
+    SCHEDULES,
+    Database,
+    Document,
+)
 from herald_infra.runtime.logging import get_logger
 from herald_scheduler.campaign_rules import (
     UNFINISHED_STATUSES,
@@ -64,6 +71,7 @@ from herald_scheduler.campaign_rules import (
 )
 from herald_scheduler.expired_claims import ExpiredClaimPolicy, resolve_expired_claims
 from herald_scheduler.metrics import SWEEP_ACTIONS, SWEEP_DURATION
+from herald_scheduler.retention_rules import campaign_run_id
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.sweep_failures import SweepItemFailures
 
@@ -390,6 +398,19 @@ async def _end_run(db: Database, campaign: Document, now: datetime) -> None:
         {"_id": campaign_id, "status": C.RUNNING.value, "run": run}, {"$set": fields}
     )
     if moved.modified_count:
+        # When each run ended, for the retention of its messages (docs/retention.md).
+        await db[CAMPAIGN_RUNS].update_one(
+            {"_id": campaign_run_id(campaign_id, run)},
+            {
+                "$setOnInsert": {
+                    "tenantId": campaign["tenantId"],
+                    "campaignId": campaign_id,
+                    "run": run,
+                    "endedAt": now,
+                }
+            },
+            upsert=True,
+        )
         log.info(
             "campaign run over",
             campaign_id=campaign_id,

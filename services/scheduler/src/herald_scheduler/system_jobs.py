@@ -1,7 +1,7 @@
-"""The system jobs of the seed design, as schedules: the hourly redrive of retryable failures and
-the sweep every five minutes. Their cron expressions are configuration, written into
-``schedules`` at every start (a changed expression takes effect then); they cannot be stopped
-over the API."""
+"""The system jobs of the seed design, as schedules: the hourly redrive of retryable failures,
+the sweep every five minutes, and the hourly retention of messages (docs/retention.md). Their
+cron expressions are configuration, written into ``schedules`` at every start (a changed
+expression takes effect then); they cannot be stopped over the API."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def configured_system_jobs(settings: HeraldSettings) -> list[SystemJob]:
     return [
         SystemJob(ScheduleKind.REDRIVE, settings.redrive_cron, zone),
         SystemJob(ScheduleKind.SWEEP, settings.sweep_cron, zone),
+        SystemJob(ScheduleKind.RETENTION, settings.retention_cron, zone),
     ]
 
 

@@ -41,9 +41,14 @@ class ScheduleKind(StrEnum):
     """System job: redrive retryable failed messages (hourly by default)."""
     SWEEP = "sweep"
     """System job: the queue processor and sweep (every 5 minutes by default)."""
+    RETENTION = "retention"
+    """System job: archive the messages of runs past their tenant's retention, then delete
+    them (hourly by default; docs/retention.md)."""
 
 
-SYSTEM_KINDS: frozenset[ScheduleKind] = frozenset({ScheduleKind.REDRIVE, ScheduleKind.SWEEP})
+SYSTEM_KINDS: frozenset[ScheduleKind] = frozenset(
+    {ScheduleKind.REDRIVE, ScheduleKind.SWEEP, ScheduleKind.RETENTION}
+)
 
 FIRING_STARTED = "started"
 """The ``state`` of a ``schedule_firings`` record whose action has not ended yet (``done``

@@ -97,6 +97,12 @@ class StackConfig:
         return self.url(self.service_ports["campaign"])
 
     @property
+    def archive_dir(self) -> Path:
+        """Where the scheduler's retention job archives runs' messages: ``archive`` beside the
+        processes' directory (``.local/archive`` under ``make up``)."""
+        return self.run_dir.parent / "archive"
+
+    @property
     def receipts_url(self) -> str:
         """Where WAHA-shaped delivery receipts go: the campaign service's webhook."""
         return f"{self.api_url}/api/webhooks/waha"
@@ -147,9 +153,11 @@ UNPACED_QUIET_ENV: Mapping[str, str] = {
     "HERALD_PACE_SCALE": "0",
     "HERALD_SWEEP_CRON": QUIET_CRON,
     "HERALD_REDRIVE_CRON": QUIET_CRON,
+    "HERALD_RETENTION_CRON": QUIET_CRON,
 }
-"""Services for tests and benchmarks: no anti-ban gaps, and the scheduler's sweep and redrive
-quiet (at their production times a run would meet them only if it straddled a 5-minute mark)."""
+"""Services for tests and benchmarks: no anti-ban gaps, and the scheduler's sweep, redrive and
+retention quiet (at their production times a run would meet them only if it straddled their
+time)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,7 @@ def services(cfg: StackConfig) -> list[ManagedProcess]:
         "HERALD_SHARED_GATEWAY_HOURLY_CAP": "10000000",
         "HERALD_SHARED_GATEWAY_DAILY_CAP": "10000000",
         "HERALD_QUOTA_RUNNING_CAMPAIGNS": "10000",
+        "HERALD_ARCHIVE_URL": str(cfg.archive_dir.resolve()),
         **cfg.service_env,
     }
     gateways = {
