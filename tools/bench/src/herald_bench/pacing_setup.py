@@ -9,9 +9,8 @@ send events from :func:`herald_infra.messages.queueing.send_event_from_document`
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -26,18 +25,26 @@ from herald_core.accounts.model import (
     SessionEngine,
     account_document,
 )
+from herald_core.contracts.common import DelayType
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY, PRIMARY_SENDER_GROUP
 from herald_core.messages.states import MessageStatus
+from herald_core.pacing import PaceRange, pace_range
 from herald_dispatcher.message_plan import build_message
 from herald_infra.messages.queueing import send_event_from_document
-from herald_infra.mongo.client import ACCOUNTS, CAMPAIGNS, MESSAGES, Database, Document
+from herald_infra.mongo.client import (
+    ACCOUNTS,
+    CAMPAIGNS,
+    MESSAGES,
+    NUMBER_CHECKS,
+    Database,
+    Document,
+)
+from herald_infra.recipients.number_checks import number_check_id
 
 TENANT_ID = "bench"
 BODY = "Herald pacing benchmark"
-CUSTOM_DELAY_SECONDS = (1.0, 1.01)
-"""The campaign's gap range before the pace scale: 1.00-1.01 s, so that with
-``HERALD_PACE_SCALE=0.1`` every account sends every 100-101 ms. A range (as the contract wants),
-narrow enough that each send's reserved slot is known to half a millisecond."""
+PROFILE = DelayType.FAST
+"""The campaign's pacing profile: every gap drawn at random from 2-5 s, times the pace scale."""
 INSERT_BATCH = 5_000
 
 
@@ -50,21 +57,15 @@ def session_name(index: int) -> str:
     return f"bench-{index:05d}"
 
 
-def gap_seconds(pace_scale: float) -> float:
-    """The middle of the gap range each account keeps at ``pace_scale``."""
-    low, high = CUSTOM_DELAY_SECONDS
-    return (low + high) / 2 * pace_scale
+def gap_range(pace_scale: float) -> PaceRange:
+    """The range each account's gaps are drawn from at ``pace_scale``."""
+    return pace_range(PROFILE, scale=pace_scale)
 
 
-def messages_per_account(accounts: int, gap: float, seconds: float, expected_rate: float) -> int:
-    """Enough messages for about ``seconds`` of sending at the rate the run can reach: the
-    accounts' own pace (N per gap) or the sender's (``expected_rate``), whichever is lower; at
-    least one per account."""
-    reachable = min(accounts / gap, expected_rate) if gap > 0 else expected_rate
-    wanted = math.ceil(reachable * seconds / accounts)
-    if gap > 0:
-        wanted = min(wanted, math.ceil(seconds / gap))
-    return max(1, wanted)
+def mean_gap_seconds(pace_scale: float) -> float:
+    """The mean gap an account keeps at ``pace_scale`` (gaps are uniform over the range)."""
+    gaps = gap_range(pace_scale)
+    return (gaps.min_seconds + gaps.max_seconds) / 2
 
 
 # Documents
@@ -110,14 +111,13 @@ def account_documents(
 
 
 def campaign_document(campaign_id: str, total: int, now: datetime) -> Document:
-    low, high = CUSTOM_DELAY_SECONDS
+    """A running campaign of ``total`` messages at the :data:`PROFILE` pace."""
     return {
         "_id": campaign_id,
         "tenantId": TENANT_ID,
         "name": "pacing benchmark",
         "messageBody": BODY,
-        "delayType": "balanced",
-        "customDelay": {"minSeconds": low, "maxSeconds": high},
+        "delayType": PROFILE.value,
         "status": "running",
         "counts": {"total": total, MessageStatus.QUEUED.value: total},
         "createdAt": now,
@@ -156,6 +156,26 @@ async def load_run(
     await insert_documents(db, ACCOUNTS, accounts)
     await db[CAMPAIGNS].insert_one(campaign)
     await insert_documents(db, MESSAGES, messages)
+
+
+async def remember_recipients(db: Database, messages: Sequence[Document], now: datetime) -> None:
+    """Every recipient remembered as on WhatsApp, as an earlier campaign's number check leaves
+    it (the documents ``remember_answers`` writes, inserted rather than upserted: SecantusDB
+    upserts ten times slower): each message then takes one paced turn of its account, its send.
+    (A number never checked takes one more turn first, its check: twice the turns per message.)"""
+    expires = now + timedelta(days=1)
+    answers = [
+        {
+            "_id": number_check_id(TENANT_ID, document["phone"]),
+            "tenantId": TENANT_ID,
+            "phone": document["phone"],
+            "onWhatsapp": True,
+            "checkedAt": now,
+            "expiresAt": expires,
+        }
+        for document in messages
+    ]
+    await insert_documents(db, NUMBER_CHECKS, answers)
 
 
 async def publish_send_events(bootstrap: str, messages: Sequence[Document]) -> None:
