@@ -401,14 +401,11 @@ async def test_stats_come_from_the_counters(
         "optOutRate": "0.00",
     }
     counts = {"total": 7, "queued": 1, "sent": 2, "delivered": 1, "read": 1, "failed": 2}
+    # Of the failures, the numbers not on WhatsApp are a counter too: no message is counted.
     await service.db["campaigns"].update_one(
-        {"_id": campaign_id}, {"$set": {f"counts.{k}": v for k, v in counts.items()}}
+        {"_id": campaign_id},
+        {"$set": {**{f"counts.{k}": v for k, v in counts.items()}, "failedNotOnWhatsapp": 1}},
     )
-    failures = [
-        message_document(campaign_id, n, MessageStatus.FAILED, failedReason=reason)
-        for n, reason in enumerate(["not-on-whatsapp", "gateway-error"])
-    ]
-    await service.db["messages"].insert_many(failures)
     assert (await api.get(path)).json() == {
         "total": 7,
         "pending": 1,

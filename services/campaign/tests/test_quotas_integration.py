@@ -109,6 +109,7 @@ async def test_a_tenant_reads_its_quotas_and_an_operator_sets_them(
         "accounts": 50,
         "schedules": 100,
         "minCronIntervalSeconds": 300,
+        "messageRetentionDays": 90,
     }
     read = await tenant.api.get("/api/quotas")
     assert read.status_code == 200, read.text
@@ -175,6 +176,43 @@ async def test_contacts_per_campaign(admin: httpx.AsyncClient, tenant: Tenant) -
     )
     assert imported.status_code == 200, imported.text
     assert imported.json()["total"] == 5
+
+
+async def test_two_imports_at_once_the_one_that_would_pass_the_quota_is_refused(
+    service: RunningService, admin: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await set_quotas(admin, tenant.id, contactsPerCampaign=5)
+    campaign_id: str = (await create_campaign(tenant.api))["id"]
+    path = f"/api/campaigns/{campaign_id}/contacts"
+
+    def csv(first: int) -> bytes:
+        return "".join(
+            ["phone\n", *(f"+9198765{n:05d}\n" for n in range(first, first + 4))]
+        ).encode()
+
+    answers = await asyncio.gather(
+        *(
+            tenant.api.post(path, content=csv(first), headers={"Content-Type": "text/csv"})
+            for first in (100, 200)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert_refused(refused, "contactsPerCampaign", 5, 4)
+    # The campaign's count is the guard's, handed on from import to import: it is the truth.
+    stored = await service.db["contacts"].count_documents({"campaignId": campaign_id})
+    campaign = (await tenant.api.get(f"/api/campaigns/{campaign_id}")).json()
+    assert campaign["contactCount"] == stored == 4
+
+    one_more = await tenant.api.post(
+        path, content=b"phone\n+919876500300\n", headers={"Content-Type": "text/csv"}
+    )
+    assert one_more.status_code == 200, one_more.text
+    assert one_more.json()["total"] == 5
+    full = await tenant.api.post(
+        path, content=b"phone\n+919876500301\n", headers={"Content-Type": "text/csv"}
+    )
+    assert_refused(full, "contactsPerCampaign", 5, 5)
 
 
 async def test_accounts(admin: httpx.AsyncClient, tenant: Tenant) -> None:

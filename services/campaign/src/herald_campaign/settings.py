@@ -96,6 +96,7 @@ class CampaignSettings(HeraldSettings):
             accounts=self.quota_accounts,
             schedules=self.quota_schedules,
             min_cron_interval_seconds=self.quota_min_cron_interval_seconds,
+            message_retention_days=self.message_retention_days,
         )
 
     @field_validator("public_url")

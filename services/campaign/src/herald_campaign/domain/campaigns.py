@@ -11,7 +11,7 @@ from uuid import uuid4
 from herald_core.campaigns.lifecycle import CampaignStatus
 from herald_core.contracts.common import CustomDelay, DelayType
 from herald_core.media import MediaRef, media_document
-from herald_core.messages.states import MessageStatus
+from herald_core.messages.states import NOT_ON_WHATSAPP_FAILURES, MessageStatus
 
 __all__ = ["CampaignDraft", "CampaignStatus", "MediaChoice"]
 
@@ -104,6 +104,7 @@ def draft_campaign_document(
         "status": CampaignStatus.DRAFT.value,
         "contactCount": 0,
         "counts": {"total": 0, **{status.value: 0 for status in MessageStatus}},
+        NOT_ON_WHATSAPP_FAILURES: 0,
         "createdAt": now,
         "updatedAt": now,
     }

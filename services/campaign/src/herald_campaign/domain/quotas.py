@@ -27,6 +27,7 @@ class QuotaName(StrEnum):
     ACCOUNTS = "accounts"
     SCHEDULES = "schedules"
     MIN_CRON_INTERVAL_SECONDS = "minCronIntervalSeconds"
+    MESSAGE_RETENTION_DAYS = "messageRetentionDays"
 
 
 QUOTA_FIELDS: dict[QuotaName, str] = {
@@ -35,6 +36,7 @@ QUOTA_FIELDS: dict[QuotaName, str] = {
     QuotaName.ACCOUNTS: "accounts",
     QuotaName.SCHEDULES: "schedules",
     QuotaName.MIN_CRON_INTERVAL_SECONDS: "min_cron_interval_seconds",
+    QuotaName.MESSAGE_RETENTION_DAYS: "message_retention_days",
 }
 
 QUOTA_MINIMUMS: dict[QuotaName, int] = {
@@ -43,9 +45,11 @@ QUOTA_MINIMUMS: dict[QuotaName, int] = {
     QuotaName.ACCOUNTS: 0,
     QuotaName.SCHEDULES: 0,
     QuotaName.MIN_CRON_INTERVAL_SECONDS: 1,
+    QuotaName.MESSAGE_RETENTION_DAYS: 0,
 }
 """The smallest value each quota takes: 0 forbids running, accounts or schedules altogether;
-a campaign holds at least one contact; a cron fires at most once a second anyway."""
+a campaign holds at least one contact; a cron fires at most once a second anyway; a retention
+of 0 days archives a run's messages as soon as the run ended."""
 
 QUOTA_MAXIMUM = 1_000_000_000
 """No quota is larger (an override past it is a typo, not a wish)."""
@@ -68,6 +72,10 @@ class Quotas:
     """Active schedules (a stopped schedule, or a one-shot that fired, does not count)."""
     min_cron_interval_seconds: int
     """The shortest time between two firings of a campaign's cron expression."""
+    message_retention_days: int = 90
+    """Days a campaign run's messages stay in MongoDB after the run ended, before the
+    scheduler archives and deletes them (``HERALD_MESSAGE_RETENTION_DAYS``;
+    docs/retention.md)."""
 
     def limit(self, quota: QuotaName) -> int:
         value: int = getattr(self, QUOTA_FIELDS[quota])

@@ -43,11 +43,11 @@ from herald_campaign.service_layer.quotas import TenantQuotas
 from herald_core.contracts.common import new_event_id, utc_now
 from herald_core.contracts.events import CampaignCreated, CampaignLaunched, ContactsAdded
 from herald_core.media import MediaRef, UnsupportedMedia, caption_limit, media_kind
-from herald_core.messages.states import MessageStatus
+from herald_core.messages.states import NOT_ON_WHATSAPP_FAILURES, MessageStatus
 from herald_core.recipients.suppression import SuppressionScope
 from herald_core.templates import TemplateError, check_message_body
-from herald_gateways.failures import NOT_ON_WHATSAPP
 from herald_infra.media.uploads import upload_info
+from herald_infra.messages.counters import ARCHIVE, recount_not_on_whatsapp
 from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_infra.outbound.public_addresses import (
     AddressRefused,
@@ -263,6 +263,7 @@ class CampaignService:
             rejected=len(screening.rejected),
             duplicates=duplicates,
             command_id=command_id,
+            total=room.total,
         )
         return ContactsOutcome(
             accepted=inserted,
@@ -311,10 +312,15 @@ class CampaignService:
         rejected: int,
         duplicates: int,
         command_id: str | None = None,
+        total: int | None = None,
     ) -> int:
-        """Record that contacts were added: recount the campaign's contacts and publish
-        ``ContactsAdded``; returns how many contacts the campaign has now."""
-        total = await self._contacts.count_documents({"campaignId": campaign_id})
+        """Record that contacts were added and publish ``ContactsAdded``; returns how many
+        contacts the campaign has now: ``total`` when the quota guard counted them (it hands
+        its count on from one insert to the next), else a count of them (which reads every
+        contact of the campaign: once per request or import would make adding a big list in
+        many requests grow with the square of its size)."""
+        if total is None:
+            total = await self._contacts.count_documents({"campaignId": campaign_id})
         await self._campaigns.update_one(
             {"_id": campaign_id},
             {"$max": {"contactCount": total}, "$set": {"updatedAt": stored_now()}},
@@ -469,24 +475,27 @@ class CampaignService:
 
     async def campaign_stats(self, tenant_id: str, campaign_id: str) -> CampaignStats:
         """Delivery statistics from the campaign's message counters, and how many of its
-        failures were numbers not on WhatsApp."""
+        failures were numbers not on WhatsApp (a counter too: never a count of messages)."""
         campaign = await self.get_campaign(tenant_id, campaign_id)
         counts = campaign.get("counts") or {}
-        not_on_whatsapp = 0
-        if counts.get(MessageStatus.FAILED.value):
-            not_on_whatsapp = await self._messages.count_documents(
-                {
-                    "status": MessageStatus.FAILED.value,
-                    "campaignId": campaign_id,
-                    "failedReason": NOT_ON_WHATSAPP,
-                }
-            )
+        not_on_whatsapp = campaign.get(NOT_ON_WHATSAPP_FAILURES)
+        if not isinstance(not_on_whatsapp, int):
+            not_on_whatsapp = await self._not_on_whatsapp_counted(campaign)
         return campaign_stats(
             counts,
             not_on_whatsapp=not_on_whatsapp,
             engagement=campaign.get("engagement"),
             suppressed_at_fan_out=int(campaign.get("suppressedAtFanOut") or 0),
         )
+
+    async def _not_on_whatsapp_counted(self, campaign: Document) -> int:
+        """A campaign created before its counter of not-on-WhatsApp failures: they are counted
+        (until the sweep's reconciliation gives it the counter)."""
+        # Archived runs (docs/retention.md) count by the figures frozen on the campaign.
+        archive = campaign.get(ARCHIVE)
+        if not (campaign.get("counts") or {}).get(MessageStatus.FAILED.value) and not archive:
+            return 0
+        return await recount_not_on_whatsapp(self._db, campaign["_id"], archive)
 
 
 def _launch_fields(campaign: Document, command_id: str | None) -> Document:

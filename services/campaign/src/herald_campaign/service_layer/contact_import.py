@@ -47,6 +47,9 @@ class ImportOutcome:
     """The first of them (at most ``LISTED_SUPPRESSED``)."""
     listed: list[tuple[int, int, CsvRejectedRow]] = field(default_factory=list, repr=False)
     """While importing: the rejections to list, as a heap."""
+    counted: int | None = field(default=None, repr=False)
+    """While importing: the contacts in the campaign after the last batch that added any, as
+    the quota guard counted them (None: no batch did)."""
 
 
 class ImportStopped(Exception):
@@ -147,6 +150,8 @@ class ContactImport:
                     tenant_id, campaign_id, screening.accepted
                 )
                 added.inserted = inserted
+            if added.total is not None:
+                outcome.counted = added.total
         except QuotaExceeded as exceeded:
             # The campaign is full: stop, and say how far the file got.
             await self._finish(tenant_id, campaign_id, outcome)
@@ -180,6 +185,7 @@ class ContactImport:
             accepted=outcome.accepted,
             rejected=outcome.rejected_count,
             duplicates=outcome.duplicates,
+            total=outcome.counted,
         )
         rows = outcome.accepted + outcome.duplicates + outcome.rejected_count
         log.info("contact list imported", rows=rows)

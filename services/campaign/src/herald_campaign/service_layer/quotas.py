@@ -121,6 +121,7 @@ class QuotaUsage:
             QuotaName.ACCOUNTS.value: self.accounts,
             QuotaName.SCHEDULES.value: self.schedules,
             QuotaName.MIN_CRON_INTERVAL_SECONDS.value: None,
+            QuotaName.MESSAGE_RETENTION_DAYS.value: None,
         }
 
 
@@ -199,6 +200,9 @@ class ContactsAdded:
     """Tell the guard how many contacts were inserted (so the next one need not count)."""
 
     inserted: int | None = None
+    total: int | None = None
+    """Set by the guard once they were: the contacts in the campaign then (None: not known;
+    count them)."""
 
 
 class TenantQuotas:
@@ -334,7 +338,7 @@ class TenantQuotas:
             added = ContactsAdded()
             yield added
             if added.inserted is not None:
-                lease.left = have + added.inserted
+                lease.left = added.total = have + added.inserted
 
     @asynccontextmanager
     async def room_to_run(self, tenant_id: str, campaign_id: str) -> AsyncIterator[None]:

@@ -68,3 +68,9 @@ def check_transition(current: MessageStatus, target: MessageStatus) -> None:
 def counter_field(status: MessageStatus) -> str:
     """The campaign document field that counts messages in ``status``."""
     return f"counts.{status.value}"
+
+
+NOT_ON_WHATSAPP_FAILURES = "failedNotOnWhatsapp"
+"""The campaign document field that counts its ``failed`` messages whose number is not on
+WhatsApp (``failedReason`` ``not-on-whatsapp``): it moves with the transitions into and out of
+``failed``, as the status counters do, so a campaign's statistics never count its messages."""

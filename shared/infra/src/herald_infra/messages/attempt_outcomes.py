@@ -25,6 +25,7 @@ from herald_core.messages.delayed_attempts import delayed_attempt_headers
 from herald_core.messages.states import MessageStatus
 from herald_gateways.failures import switches_route
 from herald_gateways.interface import GatewayError
+from herald_infra.messages.counters import failure_counters
 from herald_infra.messages.transitions import transition
 from herald_infra.mongo.client import MESSAGES, Database, Document
 from herald_infra.runtime.logging import get_logger
@@ -170,6 +171,7 @@ async def fail_message(
             },
         },
         push={"attempts": attempt_record(event, engine, outcome, error, now)},
+        counters=failure_counters(error.reason),
     )
     if moved:
         await publish_dead_letter(broker, event, error, origin)

@@ -17,6 +17,7 @@ from herald_core.contracts.common import utc_now
 from herald_core.contracts.events import SendMessage
 from herald_core.messages.dead_letters import DeadLetterStatus
 from herald_core.messages.states import MessageStatus
+from herald_infra.messages.counters import failure_counters
 from herald_infra.messages.queueing import publish_send_events, send_event_from_document
 from herald_infra.messages.transitions import transition
 from herald_infra.mongo.client import DEAD_LETTERS, MESSAGES, Database, Document
@@ -42,6 +43,8 @@ async def requeue_failed_message(db: Database, message: Document) -> SendMessage
         # Conditioned on the attempt we read: two concurrent redrives requeue it once.
         attempt=attempt,
         fields=fresh,
+        # The message failed for this reason at the attempt read, which the move requires.
+        counters=failure_counters(message.get("failedReason"), leaving=True),
     )
     if not moved:
         return None

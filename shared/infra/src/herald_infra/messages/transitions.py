@@ -7,7 +7,7 @@ still in the expected status (and attempt); a transition that did not apply chan
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,14 +30,20 @@ def record_transitions(applied: Counter[tuple[MessageStatus, MessageStatus]]) ->
 
 
 async def move_counters(
-    db: Database, campaign_id: str, source: MessageStatus, target: MessageStatus, count: int
+    db: Database,
+    campaign_id: str,
+    source: MessageStatus,
+    target: MessageStatus,
+    count: int,
+    also: Mapping[str, int] | None = None,
 ) -> None:
+    """Move ``count`` messages from the ``source`` counter to the ``target`` one, and the
+    campaign's other counters by ``also`` (per message moved), in one update."""
     if count:
         record_transitions(Counter({(source, target): count}))
-        await reconciled(db[CAMPAIGNS]).update_one(
-            {"_id": campaign_id},
-            {"$inc": {counter_field(source): -count, counter_field(target): count}},
-        )
+        moves = {counter_field(source): -count, counter_field(target): count}
+        moves |= {name: delta * count for name, delta in (also or {}).items()}
+        await reconciled(db[CAMPAIGNS]).update_one({"_id": campaign_id}, {"$inc": moves})
 
 
 def _status_update(target: MessageStatus, at: datetime, fields: dict[str, Any] | None) -> Document:
@@ -74,8 +80,11 @@ async def transition(
     attempt: int | None = None,
     fields: dict[str, Any] | None = None,
     push: dict[str, Any] | None = None,
+    counters: Mapping[str, int] | None = None,
 ) -> bool:
-    """Move one message from ``source`` to ``target`` if it is still there; True if it moved."""
+    """Move one message from ``source`` to ``target`` if it is still there; True if it moved.
+    ``counters``: the campaign's counters besides the status ones that the move changes
+    (:func:`herald_infra.messages.counters.failure_counters`)."""
     check_transition(source, target)
     selector, update = compare_and_set(
         message_id, source, target, utc_now(), attempt=attempt, fields=fields, push=push
@@ -83,7 +92,7 @@ async def transition(
     result = await db[MESSAGES].update_one(selector, update)
     if result.modified_count != 1:
         return False
-    await move_counters(db, campaign_id, source, target, 1)
+    await move_counters(db, campaign_id, source, target, 1, counters)
     return True
 
 

@@ -22,6 +22,11 @@ class QuotaValues(ResponseModel):
     min_cron_interval_seconds: int = Field(
         description="The shortest time between two firings of a campaign's cron expression."
     )
+    message_retention_days: int = Field(
+        default=90,
+        description="Days a campaign run's messages are kept after the run ended; then they "
+        "are archived (the campaign's `archive` says where) and deleted.",
+    )
 
     @classmethod
     def of(cls, quotas: Quotas) -> QuotaValues:
@@ -31,6 +36,7 @@ class QuotaValues(ResponseModel):
             accounts=quotas.accounts,
             schedules=quotas.schedules,
             min_cron_interval_seconds=quotas.min_cron_interval_seconds,
+            message_retention_days=quotas.message_retention_days,
         )
 
 
@@ -83,6 +89,7 @@ class QuotaOverridesRequest(RequestModel):
     accounts: Count | None = None
     schedules: Count | None = None
     min_cron_interval_seconds: Positive | None = None
+    message_retention_days: Count | None = None
 
     def changes(self) -> dict[str, int | None]:
         """The quotas given, by their API names (None: back to the default)."""
@@ -92,6 +99,7 @@ class QuotaOverridesRequest(RequestModel):
             "accounts": QuotaName.ACCOUNTS,
             "schedules": QuotaName.SCHEDULES,
             "min_cron_interval_seconds": QuotaName.MIN_CRON_INTERVAL_SECONDS,
+            "message_retention_days": QuotaName.MESSAGE_RETENTION_DAYS,
         }
         return {names[field].value: getattr(self, field) for field in self.model_fields_set}
 

@@ -271,6 +271,38 @@ def _media_shown(stored: Document | None) -> MediaResponse | None:
     )
 
 
+class CampaignArchiveResponse(ResponseModel):
+    """Where the messages of a campaign's archived runs went (docs/retention.md): runs 1 to
+    ``throughRun``, one gzipped JSON Lines file each, deleted from Herald's store."""
+
+    through_run: int = Field(description="Runs 1 to this one are archived.")
+    runs: int = Field(description="Runs archived.")
+    messages: int = Field(description="Messages archived, every archived run together.")
+    run: int = Field(description="The latest run archived.")
+    location: str = Field(
+        description="The latest archived run's file (`file://…`, or `s3://bucket/key` in a "
+        "bucket); the others are beside it, named `run-<n>.jsonl.gz`."
+    )
+    archived_at: datetime | None = Field(
+        default=None,
+        description="When the latest archived run's messages were deleted; null while that "
+        "is under way.",
+    )
+
+    @classmethod
+    def of(cls, stored: Document | None) -> CampaignArchiveResponse | None:
+        if not stored or not stored.get("throughRun"):
+            return None
+        return cls(
+            through_run=int(stored["throughRun"]),
+            runs=int(stored.get("runs") or 0),
+            messages=int(stored.get("messages") or 0),
+            run=int(stored.get("run") or stored["throughRun"]),
+            location=str(stored.get("location") or ""),
+            archived_at=stored.get("archivedAt"),
+        )
+
+
 class CampaignResponse(ResponseModel):
     id: str
     name: str
@@ -293,7 +325,14 @@ class CampaignResponse(ResponseModel):
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     cancelled_messages: int | None = Field(
-        default=None, description="Messages not sent yet that its cancel made `cancelled`."
+        default=None,
+        description="Messages not sent yet when it was cancelled: each becomes `cancelled` "
+        "(in the background, in batches, after the cancel answered).",
+    )
+    archive: CampaignArchiveResponse | None = Field(
+        default=None,
+        description="Set once the messages of its ended runs were archived and deleted, after "
+        "the tenant's retention (docs/retention.md); its statistics stay as they were.",
     )
 
     @classmethod
@@ -322,6 +361,7 @@ class CampaignResponse(ResponseModel):
             cancelled_at=campaign.get("cancelledAt"),
             cancel_reason=campaign.get("cancelReason"),
             cancelled_messages=campaign.get("cancelledMessages"),
+            archive=CampaignArchiveResponse.of(campaign.get("archive")),
         )
 
 
