@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from pymongo import AsyncMongoClient, monitoring
 
 from herald_core.accounts.model import (
     GatewayAdapter,
@@ -159,3 +160,42 @@ async def test_recipients_are_remembered_whether_new_or_seen_before(db: Any) -> 
     await remember_accounts(db, tenant, {"+919800000103": "acc_d"}, NOON)
     await remember_accounts(db, tenant, {"+919800000103": "acc_e"}, NOON, known={})
     assert await last_accounts(db, tenant, ["+919800000103"]) == {"+919800000103": "acc_d"}
+
+
+class CommandsSent(monitoring.CommandListener):
+    """Counts the commands sent about the accounts' usage."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command.get(event.command_name) == "account_usage":
+            self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_the_first_takes_of_the_day_of_many_accounts_go_together(
+    db: Any, settings: HeraldSettings
+) -> None:
+    # No usage document yet today: one by one, each account costs four round trips.
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    accounts = [await add_account(db, tenant, hourly_cap=100, daily_cap=100) for _ in range(30)]
+    commands = CommandsSent()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url, event_listeners=[commands]
+    )
+    try:
+        watched = client[settings.mongodb_database]
+        taken = await take_slots_of(watched, {a.id: (a, 3) for a in accounts}, NOON)
+    finally:
+        await client.close()
+
+    assert taken == {a.id: 3 for a in accounts}
+    assert commands.count <= 4  # take, find, create, take: for all 30 together
+    usage = await read_usage(db, [a.id for a in accounts], NOON)
+    assert {usage[a.id].this_hour for a in accounts} == {3}

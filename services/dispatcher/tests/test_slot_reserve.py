@@ -1,5 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
+from herald_core.accounts.shared_gateway import SharedGateway
+from herald_dispatcher.account_assignment import usage_to_read
+from herald_dispatcher.account_choice import Recipient
 from herald_dispatcher.slot_reserve import SlotReserve
 
 TEN_PAST = datetime(2026, 5, 20, 10, 10, tzinfo=UTC)
@@ -47,3 +50,19 @@ def test_releasing_hands_over_what_is_held_and_empties_the_reserve() -> None:
     assert reserve.taken_at is None
     assert reserve.holds("a") == 0
     assert reserve.release() == {}
+
+
+def test_only_accounts_whose_held_slots_may_run_short_have_their_usage_read() -> None:
+    enabled = {name: SharedGateway(name, hourly_cap=100, daily_cap=100) for name in "abc"}
+    recipients = [Recipient(f"m{n}", f"+9198{n:08d}") for n in range(6)]
+    # Four of them had account a last time: a may be asked for 4 + an even share of 2 over 3.
+    previous = {r.phone: "a" for r in recipients[:4]}
+    reserve = SlotReserve()
+    reserve.keep("a", 4, TEN_PAST)
+    reserve.keep("b", 1, TEN_PAST)
+    reserve.keep("c", 1, TEN_PAST)
+    assert usage_to_read(enabled, recipients, previous, reserve) == ["a"]
+    reserve.keep("a", 1, TEN_PAST)
+    assert usage_to_read(enabled, recipients, previous, reserve) == []
+    # Without a reserve, every account's usage is read.
+    assert usage_to_read(enabled, recipients, previous, None) == ["a", "b", "c"]

@@ -21,7 +21,7 @@ With it off, such a tenant's messages are deferred until it has an account.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +34,7 @@ from herald_core.accounts.shared_gateway import SharedGateway
 from herald_core.contracts.topics import MESSAGE_SEND_PRIMARY
 from herald_core.messages.states import MessageStatus
 from herald_dispatcher.account_choice import AccountChoice, Recipient, choose_accounts
+from herald_dispatcher.account_roster import AccountRoster
 from herald_dispatcher.slot_reserve import SlotReserve
 from herald_infra.accounts.repository import (
     give_back_slots,
@@ -101,12 +102,13 @@ class AssignmentReads:
 
 
 async def read_for_assignment(
-    db: Database, tenant_id: str, phones: Sequence[str]
+    db: Database, tenant_id: str, phones: Sequence[str], roster: AccountRoster | None = None
 ) -> AssignmentReads:
-    accounts, previous = await asyncio.gather(
-        tenant_accounts(db, tenant_id), last_accounts(db, tenant_id, phones)
-    )
-    return AssignmentReads(accounts, previous)
+    """The reads of :class:`AssignmentReads`; the accounts from ``roster`` when given (a
+    fan-out's copy), else from MongoDB."""
+    accounts = roster.accounts() if roster is not None else tenant_accounts(db, tenant_id)
+    found, previous = await asyncio.gather(accounts, last_accounts(db, tenant_id, phones))
+    return AssignmentReads(found, previous)
 
 
 async def assign_sender_accounts(
@@ -177,11 +179,20 @@ async def _assign_within_room(
     for _ in range(MAX_ROUNDS):
         if not waiting:
             break
-        usage = await read_usage(db, enabled.keys(), now)
+        to_read = usage_to_read(enabled, waiting, assignment.previous, reserve)
+        usage = await read_usage(db, to_read, now) if to_read else {}
+        # An account whose held slots cover what this round may ask of it is not read (reading
+        # every account's usage per batch costs as many reads as there are accounts): its room
+        # is as last read, less what was taken since.
         free = {
             account_id: room_left(account.limits, usage[account_id], now)
+            if account_id in usage
+            else (reserve.free(account_id) if reserve else 0)
             for account_id, account in enabled.items()
         }
+        if reserve is not None:
+            for account_id in usage:
+                reserve.saw_free(account_id, free[account_id])
         room = {
             account_id: free[account_id] + (reserve.holds(account_id) if reserve else 0)
             for account_id in enabled
@@ -200,6 +211,27 @@ async def _assign_within_room(
         if not missed:
             break  # what is left over found no room at all: trying again changes nothing
     return waiting
+
+
+def usage_to_read(
+    enabled: Mapping[str, CappedAccount],
+    recipients: Sequence[Recipient],
+    previous: Mapping[str, str],
+    reserve: SlotReserve | None,
+) -> list[str]:
+    """The accounts whose usage a choice for ``recipients`` must read: every enabled one
+    without a reserve; with one, those holding fewer slots than the recipients may ask of
+    them (those sticky to them, and an even share of the others)."""
+    if reserve is None:
+        return list(enabled)
+    sticky = Counter(previous.get(r.phone) for r in recipients)
+    others = len(recipients) - sum(n for account_id, n in sticky.items() if account_id in enabled)
+    share = -(-others // len(enabled)) if enabled else 0
+    return [
+        account_id
+        for account_id in enabled
+        if reserve.holds(account_id) < sticky.get(account_id, 0) + share
+    ]
 
 
 def _keep_what_got_slots(
@@ -240,6 +272,7 @@ async def _slots_for(
         db, {account_id: (enabled[account_id], n) for account_id, n in asked.items()}, now
     )
     for account_id, n in taken.items():
+        reserve.took(account_id, n)
         reserve.keep(account_id, n - short[account_id], now)
     return {
         account_id: drawn[account_id] + min(short[account_id], taken.get(account_id, 0))

@@ -3,10 +3,13 @@
 Each new message gets a sender account of the campaign's tenant (sticky, within caps; see
 :mod:`herald_dispatcher.account_assignment`); one no account has room for is stored deferred and
 published later by the release of deferred messages. Slots of the accounts' caps are taken a
-stretch of batches ahead (:mod:`herald_dispatcher.slot_reserve`), and the recipients' accounts are
+stretch of batches ahead (:mod:`herald_dispatcher.slot_reserve`; an account's usage is read
+again only once its held slots may not cover a batch), the tenant's accounts are read once every
+few seconds (:mod:`herald_dispatcher.account_roster`), and the recipients' accounts are
 remembered in the background (:mod:`herald_dispatcher.write_behind`); the fan-out ends once
-both are settled. What a batch reads before it writes is read while the batch before it is
-stored and published (:mod:`herald_dispatcher.read_ahead`).
+both are settled. Nothing the fan-out reads per batch grows with the tenant's accounts. What a
+batch reads before it writes is read while the batch before it is stored and published
+(:mod:`herald_dispatcher.read_ahead`).
 
 While the campaign runs, a batch's messages are created ``queued`` and published right after;
 then the campaign's fan-out watermark (:mod:`herald_infra.campaigns.fan_out_watermark`) moves
@@ -62,6 +65,7 @@ from herald_dispatcher.account_assignment import (
     settle_assignment,
 )
 from herald_dispatcher.account_choice import Recipient
+from herald_dispatcher.account_roster import AccountRoster
 from herald_dispatcher.message_plan import build_message, message_id
 from herald_dispatcher.metrics import (
     FAN_OUT_DURATION,
@@ -84,7 +88,7 @@ from herald_infra.messages.transitions import record_transitions
 from herald_infra.messages.unsent import HELD_AT, cancel_unsent_messages
 from herald_infra.mongo.client import CAMPAIGNS, CONTACTS, MESSAGES, Database, Document
 from herald_infra.mongo.id_batches import find_by_ids, update_by_ids
-from herald_infra.recipients.suppressions import suppressed_among
+from herald_infra.recipients.suppressions import may_have_suppressions, suppressed_among
 from herald_infra.runtime.logging import bind_context, get_logger
 
 log = get_logger(__name__)
@@ -208,6 +212,7 @@ async def fan_out_campaign(
         paused=campaign.get("status") == CampaignStatus.PAUSED,
         suppression_scope=suppression_scope,
         suppression_counted=SuppressionMark.of(campaign, launched.run),
+        roster=AccountRoster(db, campaign["tenantId"]),
     )
     contacts = (
         db[CONTACTS].find({"campaignId": campaign["_id"]}).sort("_id", 1).batch_size(batch_size)
@@ -298,6 +303,8 @@ class FanOut:
     """Contacts handed to :meth:`dispatch` so far."""
     memory: WriteBehind = field(default_factory=WriteBehind)
     """The recipients' accounts being remembered, a few batches behind."""
+    roster: AccountRoster | None = None
+    """The fan-out's copy of its tenant's accounts (None: read them for every batch)."""
 
     async def run(self, contacts: AsyncIterator[list[Document]]) -> BatchOutcome:
         """Dispatch batch after batch of ``contacts`` (each read while the one before it is
@@ -331,10 +338,16 @@ class FanOut:
         tenant_id, phones = self.campaign["tenantId"], [c["phone"] for c in contacts]
         stored, reads, suppressed = await asyncio.gather(
             existing_ids(self.db, list(by_id)),
-            read_for_assignment(self.db, tenant_id, phones),
-            suppressed_among(self.db, tenant_id, phones, self.suppression_scope),
+            read_for_assignment(self.db, tenant_id, phones, self.roster),
+            self._suppressed(tenant_id, phones),
         )
         return PreparedBatch(contacts, by_id, stored, reads, suppressed)
+
+    async def _suppressed(self, tenant_id: str, phones: Sequence[str]) -> set[str]:
+        # Most tenants have no list: one indexed read instead of a look-up of every number.
+        if not await may_have_suppressions(self.db, tenant_id, self.suppression_scope):
+            return set()
+        return await suppressed_among(self.db, tenant_id, phones, self.suppression_scope)
 
     async def dispatch(self, batch: PreparedBatch) -> BatchOutcome:
         """Create the messages of the batch's contacts and, unless the campaign is paused or

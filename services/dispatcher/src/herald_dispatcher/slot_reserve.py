@@ -31,6 +31,9 @@ class SlotReserve:
     taken_at: datetime | None = None
     """When the held slots were taken (their window); None while none are held."""
     held: dict[str, int] = field(default_factory=dict)
+    seen_free: dict[str, int] = field(default_factory=dict)
+    """The room each account had beyond its held slots when its usage was last read, less
+    what was taken since: the room of an account whose usage a batch does not read."""
 
     def holds(self, account_id: str) -> int:
         return self.held.get(account_id, 0)
@@ -62,9 +65,22 @@ class SlotReserve:
             self.taken_at = taken_at
         self.held[account_id] = self.holds(account_id) + count
 
+    def free(self, account_id: str) -> int:
+        """The account's room beyond its held slots, as last seen."""
+        return self.seen_free.get(account_id, 0)
+
+    def saw_free(self, account_id: str, room: int) -> None:
+        """The account's usage was read: it had ``room`` beyond its held slots."""
+        self.seen_free[account_id] = room
+
+    def took(self, account_id: str, count: int) -> None:
+        """``count`` slots of the account were counted in MongoDB (held or used)."""
+        self.seen_free[account_id] = max(0, self.free(account_id) - count)
+
     def release(self) -> dict[str, int]:
         """Empty the reserve; returns what it held per account (to give back)."""
         held = {account_id: count for account_id, count in self.held.items() if count > 0}
         self.held = {}
+        self.seen_free = {}
         self.taken_at = None
         return held

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import suppress
 from datetime import datetime
 
 from pymongo import InsertOne, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from herald_core.accounts.model import SenderAccount, account_of
 from herald_core.accounts.sending_limits import (
@@ -45,6 +44,12 @@ async def find_account(db: Database, tenant_id: str, account_id: str) -> SenderA
     """
     document = await db[ACCOUNTS].find_one({"_id": account_id, "tenantId": tenant_id})
     return account_of(document) if document is not None else None
+
+
+async def account_documents(db: Database, account_ids: Sequence[str]) -> list[Document]:
+    """The account documents of ``account_ids``, any tenant's (the caller checks whose), in
+    queries of a few dozen ids: a sender reads the accounts of many lanes at once this way."""
+    return await find_by_ids(db[ACCOUNTS], account_ids)
 
 
 async def tenant_accounts(db: Database, tenant_id: str) -> list[SenderAccount]:
@@ -83,26 +88,42 @@ async def read_usage(
     return {account_id: usage_of(found.get(key), now) for key, account_id in ids.items()}
 
 
-async def _ensure_usage_document(db: Database, account: CappedAccount, now: datetime) -> str:
-    key = usage_id(account.id, now)
+def _usage_document_upsert(account: CappedAccount, now: datetime) -> UpdateOne:
+    """Create the account's usage document of ``now``'s day unless it exists."""
     day = day_start(now)
     # Every hour present from the start, so a conditional update can compare it.
-    with suppress(DuplicateKeyError):  # a concurrent upsert created it
-        await db[ACCOUNT_USAGE].update_one(
-            {"_id": key},
-            {
-                "$setOnInsert": {
-                    "accountId": account.id,
-                    "tenantId": account.tenant_id,
-                    "day": day,
-                    "assigned": 0,
-                    "hours": {f"{hour:02d}": 0 for hour in range(24)},
-                    "expiresAt": day + USAGE_KEPT_FOR,
-                }
-            },
-            upsert=True,
+    return UpdateOne(
+        {"_id": usage_id(account.id, now)},
+        {
+            "$setOnInsert": {
+                "accountId": account.id,
+                "tenantId": account.tenant_id,
+                "day": day,
+                "assigned": 0,
+                "hours": {f"{hour:02d}": 0 for hour in range(24)},
+                "expiresAt": day + USAGE_KEPT_FOR,
+            }
+        },
+        upsert=True,
+    )
+
+
+async def _ensure_usage_document(db: Database, account: CappedAccount, now: datetime) -> str:
+    await _ensure_usage_documents(db, [account], now)
+    return usage_id(account.id, now)
+
+
+async def _ensure_usage_documents(
+    db: Database, accounts: Sequence[CappedAccount], now: datetime
+) -> None:
+    try:
+        await db[ACCOUNT_USAGE].bulk_write(
+            [_usage_document_upsert(account, now) for account in accounts], ordered=False
         )
-    return key
+    except BulkWriteError as error:
+        # A concurrent upsert created one: it is there, as wanted.
+        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+            raise
 
 
 def _take(account: CappedAccount, take: int, now: datetime) -> tuple[Document, Document]:
@@ -151,6 +172,27 @@ async def take_slots_of(
     taken = dict.fromkeys(wanted, 0)
     if not asked:
         return taken
+    applied, absent = await _take_together(db, asked, now)
+    if absent:
+        # The accounts' first takes of the day: their usage documents are created together,
+        # then taken from together (one by one, four round trips an account).
+        await _ensure_usage_documents(db, [asked[account_id][0] for account_id in absent], now)
+        again, _ = await _take_together(db, {a: asked[a] for a in absent}, now)
+        applied |= again
+    for account_id, (account, count) in asked.items():
+        if account_id in applied:
+            taken[account_id] = count
+        else:
+            # No room for all it asked: take what is left, one by one.
+            taken[account_id] = await take_slots(db, account, count, now)
+    return taken
+
+
+async def _take_together(
+    db: Database, asked: Mapping[str, tuple[CappedAccount, int]], now: datetime
+) -> tuple[set[str], set[str]]:
+    """One round trip of takes, each applied only where the account has room for all it asks;
+    returns the accounts whose take applied, and those without a usage document today."""
     tokens = {account_id: uuid.uuid4().hex for account_id in asked}
     writes = []
     for account_id, (account, count) in asked.items():
@@ -158,8 +200,7 @@ async def take_slots_of(
         writes.append(UpdateOne(selector, {**update, "$set": {TAKE_TOKEN: tokens[account_id]}}))
     result = await db[ACCOUNT_USAGE].bulk_write(writes, ordered=False)
     if result.modified_count == len(writes):
-        return {**taken, **{account_id: count for account_id, (_, count) in asked.items()}}
-    # Some had no room, or no usage document yet: find out which, and take those one by one.
+        return set(asked), set()
     found = {
         document["accountId"]: document.get(TAKE_TOKEN)
         for document in await find_by_ids(
@@ -168,12 +209,8 @@ async def take_slots_of(
             projection={"accountId": 1, TAKE_TOKEN: 1},
         )
     }
-    for account_id, (account, count) in asked.items():
-        if found.get(account_id) == tokens[account_id]:
-            taken[account_id] = count
-        else:
-            taken[account_id] = await take_slots(db, account, count, now)
-    return taken
+    applied = {a for a in asked if a in found and found[a] == tokens[a]}
+    return applied, {a for a in asked if a not in found}
 
 
 async def give_back_slots(db: Database, counts: Mapping[str, int], taken_at: datetime) -> None:

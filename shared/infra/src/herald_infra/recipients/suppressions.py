@@ -132,6 +132,13 @@ async def lift(
     return bool(result.modified_count)
 
 
+async def may_have_suppressions(db: Database, tenant_id: str, scope: SuppressionScope) -> bool:
+    """Whether the list ``scope`` checks ``tenant_id``'s numbers against has ever had an entry
+    (one indexed read): when not, no number needs looking up."""
+    selector: Document = {"tenantId": tenant_id} if scope is SuppressionScope.TENANT else {}
+    return await db[SUPPRESSIONS].find_one(selector, {"_id": 1}) is not None
+
+
 async def suppressed_among(
     db: Database, tenant_id: str, phones: Sequence[str], scope: SuppressionScope
 ) -> set[str]:
