@@ -98,6 +98,12 @@ NOTIFICATION_DELIVERIES = "notification_deliveries"
 SUPPRESSIONS = "suppressions"
 OPT_OUT_SETTINGS = "opt_out_settings"
 INBOUND_MESSAGES = "inbound_messages"
+CAMPAIGN_RUNS = "campaign_runs"
+"""One document per ended campaign run (``<campaignId>|<run>``): when it ended and, once its
+messages are archived, where (docs/retention.md)."""
+UNSENT_ENDINGS = "unsent_endings"
+"""One document per campaign whose unsent messages the scheduler is ending in batches (a
+cancel, a validity window that ran out): a small queue of work, kept until none is left."""
 INBOUND_RECORD_SECONDS = 90 * 24 * 3600
 
 FIRING_RECORD_SECONDS = 30 * 24 * 3600
@@ -138,8 +144,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     DEAD_LETTERS: [
         IndexModel([("tenantId", ASCENDING), ("recordedAt", ASCENDING)]),
         IndexModel([("tenantId", ASCENDING), ("campaignId", ASCENDING), ("recordedAt", ASCENDING)]),
+        # Every tenant's, newest first, in recordedAt windows (the operators' list).
+        IndexModel([("recordedAt", ASCENDING)]),
     ],
     CIRCUIT_BREAKERS: [IndexModel([("tenantId", ASCENDING)])],
+    CAMPAIGN_RUNS: [IndexModel([("campaignId", ASCENDING), ("run", ASCENDING)])],
     API_KEYS: [
         IndexModel([("tenantId", ASCENDING)]),
         # A key's public id, by which operators list and revoke it (absent on keys nobody
