@@ -19,6 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from herald_campaign.adapters.api_keys import register_api_key
+from herald_campaign.service_layer.dead_letters import COUNT_CAP
 from herald_core.contracts.topics import (
     CAMPAIGN_COMMANDS,
     MESSAGE_SEND_FALLBACK,
@@ -625,3 +626,82 @@ async def test_a_campaign_redrive_of_an_unknown_campaign_is_404(api: httpx.Async
     response = await api.post("/api/campaigns/cmp_nope/dead-letters/redrive")
     assert response.status_code == 404
     assert response.json() == {"error": "campaign not found"}
+
+
+async def test_a_long_list_pages_right_and_counts_exactly_up_to_its_bound(
+    api: httpx.AsyncClient, service: RunningService
+) -> None:
+    """More dead letters than the exact count goes to, recorded minutes to years apart: the pages
+    stay newest first across the windows the list is read in, the total says when it is a bound,
+    and a filter that matches fewer is counted exactly, the oldest included."""
+    campaign_id = f"cmp_long_{uuid.uuid4().hex[:8]}"
+    payload = json.dumps({"tenant_id": TENANT, "campaign_id": campaign_id}).encode()
+    latest = datetime(2026, 4, 1, tzinfo=UTC)  # older than every other test's
+    letters = [
+        poison_dead_letter(
+            payload,
+            reason="rare" if i % 40 == 0 else "common",
+            tenantId=TENANT,
+            campaignId=campaign_id,
+            recordedAt=latest - timedelta(minutes=3 * i),
+        )
+        for i in range(COUNT_CAP + 50)
+    ] + [
+        poison_dead_letter(
+            payload,
+            reason="rare",
+            tenantId=TENANT,
+            campaignId=campaign_id,
+            recordedAt=datetime(2019, 1, 1, tzinfo=UTC) + timedelta(days=i),
+        )
+        for i in range(3)
+    ]
+    await service.db["dead_letters"].insert_many(letters)
+    newest_first = [d["_id"] for d in sorted(letters, key=lambda d: d["recordedAt"], reverse=True)]
+    rare = [i for i in newest_first if i in {d["_id"] for d in letters if d["reason"] == "rare"}]
+
+    def listing(body: dict[str, Any]) -> tuple[list[str], int, bool]:
+        return (
+            [d["id"] for d in body["deadLetters"]],
+            body["total"],
+            body["totalIsLowerBound"],
+        )
+
+    response = await api.get(
+        "/api/dead-letters",
+        params={"campaignId": campaign_id, "limit": 100, "offset": COUNT_CAP - 100},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    ids, total, lower_bound = listing(body)
+    assert ids == newest_first[COUNT_CAP - 100 : COUNT_CAP]
+    assert lower_bound and total > COUNT_CAP
+
+    body = (
+        await api.get("/api/dead-letters", params={"campaignId": campaign_id, "reason": "rare"})
+    ).json()
+    assert listing(body) == (rare, len(rare), False)
+
+    async with service.client_for(ADMIN_TOKEN) as operator:
+        for params in (
+            {"tenantId": TENANT, "campaignId": campaign_id},
+            {"campaignId": campaign_id},
+        ):
+            response = await operator.get(
+                "/api/admin/dead-letters", params={**params, "limit": 20, "offset": COUNT_CAP + 40}
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            ids, total, lower_bound = listing(body)
+            # A page past the bound reads to the end: the total is exact again.
+            assert (ids, total, lower_bound) == (
+                newest_first[COUNT_CAP + 40 :],
+                len(letters),
+                False,
+            ), params
+            body = (
+                await operator.get(
+                    "/api/admin/dead-letters", params={**params, "reason": "rare", "limit": 500}
+                )
+            ).json()
+            assert listing(body) == (rare, len(rare), False), params

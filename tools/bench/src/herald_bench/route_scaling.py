@@ -219,8 +219,11 @@ async def seed_tenant(db: Database, tenant: str, size: int) -> tuple[str, list[s
             for index in range(start, min(start + SEED_BATCH, size))
         ]
         await db[MESSAGES].insert_many(messages, ordered=False)
+        # Recorded as the run went, one message a millisecond (a run sending 1,000 a second).
         letters = [
-            seeded_dead_letter(m, now) for m in messages if m["status"] == MessageStatus.FAILED
+            seeded_dead_letter(m, now - timedelta(milliseconds=size - start - i))
+            for i, m in enumerate(messages)
+            if m["status"] == MessageStatus.FAILED
         ]
         if letters:
             await db[DEAD_LETTERS].insert_many(letters, ordered=False)

@@ -12,8 +12,10 @@ once Kafka has acknowledged the publish.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from herald_campaign.domain.dead_letters import DeadLetterScope, message_refusal, poison_refusal
@@ -35,17 +37,49 @@ REDRIVE_OF = "herald-redrive-of"
 """Header of a republished poison record: the id of the dead letter it came from."""
 
 
+FIRST_WINDOW = timedelta(seconds=1)
+"""A page is read newest first in ``recordedAt`` windows (SecantusDB reads every document a
+query matches before it sorts and limits, so a query must be bounded to be cheap); the first
+window is the last second, each next one sized from what the walk found so far."""
+WINDOW_GROWTH = 8
+"""The most a window grows over the last one (and how much an empty one grows)."""
+OLDEST = datetime(1970, 1, 1, tzinfo=UTC)
+"""Once a window would reach back past this, the walk reads everything older in one go."""
+COUNT_CAP = 200
+"""``total`` is exact up to this many; beyond, a lower bound (``total_is_lower_bound``).
+Counting means reading (SecantusDB decodes every document it counts, about 0.5 ms each on a
+busy machine): an exact count of a million dead letters costs seconds a request."""
+
+
 @dataclass(frozen=True)
 class DeadLetterFilter:
     campaign_id: str | None = None
     reason: str | None = None
     status: DeadLetterStatus | None = None
 
+    def index_selector(self, scope: DeadLetterScope) -> dict[str, Any]:
+        """The part of the filter an index serves with a ``recordedAt`` range: the scope, and the
+        campaign when the scope names a tenant (or none)."""
+        selector = scope.selector()
+        if selector and self.campaign_id is not None:
+            selector["campaignId"] = self.campaign_id
+        return selector
+
+    def matches(self, dead_letter: Mapping[str, Any]) -> bool:
+        """Whether ``dead_letter`` (already in the scope) passes every filter."""
+        return (
+            (self.campaign_id is None or dead_letter.get("campaignId") == self.campaign_id)
+            and (self.reason is None or dead_letter.get("reason") == self.reason)
+            and (self.status is None or dead_letter.get("status") == self.status.value)
+        )
+
 
 @dataclass(frozen=True)
 class DeadLetterPage:
     dead_letters: list[Document]
     total: int
+    total_is_lower_bound: bool = False
+    """``total`` counts only the newest :data:`COUNT_CAP` or more; there are more."""
 
 
 @dataclass(frozen=True)
@@ -91,22 +125,56 @@ class DeadLetterService:
     async def list_dead_letters(
         self, scope: DeadLetterScope, which: DeadLetterFilter, *, limit: int, offset: int
     ) -> DeadLetterPage:
-        """The dead letters in ``scope`` matching ``which``, newest first."""
-        selector = scope.selector()
-        if which.campaign_id is not None:
-            selector["campaignId"] = which.campaign_id
-        if which.reason is not None:
-            selector["reason"] = which.reason
-        if which.status is not None:
-            selector["status"] = which.status.value
-        cursor = (
-            self._dead_letters.find(selector, {"rawPayload": 0, "rawKey": 0})
-            .sort([("recordedAt", -1), ("_id", -1)])
-            .skip(offset)
-            .limit(limit)
+        """The dead letters in ``scope`` matching ``which``, newest first; ``total`` exact up to
+        :data:`COUNT_CAP`. Reads about ``max(offset + limit, COUNT_CAP)`` dead letters, however
+        many the scope holds."""
+        wanted = max(offset + limit, COUNT_CAP + 1)
+        found: list[Document] = []
+        exhausted = True
+        async with aclosing(self._newest_first(scope, which, wanted)) as windows:
+            async for window in windows:
+                found += window
+                if len(found) >= wanted:
+                    exhausted = False
+                    break
+        return DeadLetterPage(
+            found[offset : offset + limit], len(found), total_is_lower_bound=not exhausted
         )
-        dead_letters = [d async for d in cursor]
-        return DeadLetterPage(dead_letters, await self._dead_letters.count_documents(selector))
+
+    async def _newest_first(
+        self, scope: DeadLetterScope, which: DeadLetterFilter, wanted: int
+    ) -> AsyncGenerator[list[Document]]:
+        """The matching dead letters, one ``recordedAt`` window at a time, newest first, each
+        window sorted newest first; windows are sized to reach ``wanted`` in a few reads."""
+        selector = which.index_selector(scope)
+        now = datetime.now(UTC)
+        upper: datetime | None = None  # the first window is open-ended: a clock a little ahead
+        span = FIRST_WINDOW
+        found = 0
+        while True:
+            lower = (upper or now) - span if (upper or now) - span > OLDEST else None
+            bounds: dict[str, datetime] = {}
+            if lower is not None:
+                bounds["$gte"] = lower
+            if upper is not None:
+                bounds["$lt"] = upper
+            window = [
+                d
+                async for d in self._dead_letters.find(
+                    {**selector, "recordedAt": bounds} if bounds else selector,
+                    {"rawPayload": 0, "rawKey": 0},
+                ).sort([("recordedAt", -1), ("_id", -1)])
+                if which.matches(d)
+            ]
+            yield window
+            if lower is None:
+                return
+            found += len(window)
+            walked = now - lower
+            # At the density seen so far, the span that holds what is still wanted.
+            needed = walked * ((wanted - found) / found) if found else span * WINDOW_GROWTH
+            span = min(max(needed, FIRST_WINDOW), span * WINDOW_GROWTH)
+            upper = lower
 
     async def get_dead_letter(self, scope: DeadLetterScope, dead_letter_id: str) -> Document:
         found = await self._dead_letters.find_one({"_id": dead_letter_id, **scope.selector()})

@@ -29,9 +29,11 @@ from herald_campaign.entrypoints.rest.errors import (
 from herald_campaign.entrypoints.rest.paging import PageOffset
 from herald_campaign.entrypoints.rest.schemas import (
     DeadLetterResponse,
+    DeadLetterTotal,
     ErrorResponse,
     RedriveResponse,
     ResponseModel,
+    TotalIsLowerBound,
 )
 from herald_campaign.service_layer.dead_letters import DeadLetterFilter, DeadLetterPage
 from herald_infra.mongo.client import Document
@@ -56,7 +58,8 @@ class TenantDeadLetterResponse(DeadLetterResponse):
 
 class TenantDeadLetterListResponse(ResponseModel):
     dead_letters: list[TenantDeadLetterResponse]
-    total: int
+    total: DeadLetterTotal
+    total_is_lower_bound: TotalIsLowerBound
     limit: int
     offset: int
 
@@ -65,6 +68,7 @@ class TenantDeadLetterListResponse(ResponseModel):
         return cls(
             dead_letters=[TenantDeadLetterResponse.of_any(d) for d in page.dead_letters],
             total=page.total,
+            total_is_lower_bound=page.total_is_lower_bound,
             limit=limit,
             offset=offset,
         )

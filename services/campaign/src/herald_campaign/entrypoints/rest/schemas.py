@@ -29,7 +29,12 @@ from herald_campaign.domain.stats import CampaignStats
 from herald_campaign.domain.time_range import TIME_RANGE, check_time_in_range
 from herald_campaign.entrypoints.rest.urls import requestable_http_url
 from herald_campaign.service_layer.campaigns import CampaignPage, ContactsOutcome
-from herald_campaign.service_layer.dead_letters import CampaignRedrive, DeadLetterPage, Redriven
+from herald_campaign.service_layer.dead_letters import (
+    COUNT_CAP,
+    CampaignRedrive,
+    DeadLetterPage,
+    Redriven,
+)
 from herald_campaign.service_layer.messages import QueueStats
 from herald_core.contracts.common import CustomDelay, DelayType
 from herald_core.media import WHATSAPP_MAX_CAPTION, caption_limit, media_kind, media_of
@@ -580,9 +585,19 @@ class DeadLetterResponse(ResponseModel):
         )
 
 
+DeadLetterTotal = Annotated[
+    int, Field(description=f"How many match: exact up to {COUNT_CAP:,}, beyond a lower bound.")
+]
+TotalIsLowerBound = Annotated[
+    bool,
+    Field(description=f"True when more than {COUNT_CAP:,} match and total counts only some."),
+]
+
+
 class DeadLetterListResponse(ResponseModel):
     dead_letters: list[DeadLetterResponse]
-    total: int
+    total: DeadLetterTotal
+    total_is_lower_bound: TotalIsLowerBound
     limit: int
     offset: int
 
@@ -591,6 +606,7 @@ class DeadLetterListResponse(ResponseModel):
         return cls(
             dead_letters=[DeadLetterResponse.of(d) for d in page.dead_letters],
             total=page.total,
+            total_is_lower_bound=page.total_is_lower_bound,
             limit=limit,
             offset=offset,
         )
