@@ -17,6 +17,7 @@ from herald_core.accounts.model import (
     GatewaySession,
     SenderAccount,
     SessionEngine,
+    account_document,
 )
 from herald_core.attempt_plan import Route
 from herald_gateways.interface import (
@@ -28,6 +29,7 @@ from herald_gateways.interface import (
     SessionHealth,
     SessionStatus,
 )
+from herald_infra.mongo.client import Document
 from herald_sender.gateway_directory import (
     GatewayDirectory,
     ObservedHealth,
@@ -97,19 +99,22 @@ class Accounts:
 
     by_id: dict[tuple[str, str], SenderAccount] = field(default_factory=dict)
     lookups: int = 0
+    read: list[list[str]] = field(default_factory=list)
+    """The ids each lookup asked for."""
     failing: bool = False
     gate: asyncio.Event | None = None
 
     def add(self, account: SenderAccount) -> None:
         self.by_id[(account.tenant_id, account.id)] = account
 
-    async def find(self, db: Any, tenant_id: str, account_id: str) -> SenderAccount | None:
+    async def find(self, db: Any, account_ids: Sequence[str]) -> list[Document]:
         self.lookups += 1
+        self.read.append(sorted(account_ids))
         if self.gate is not None:
             await self.gate.wait()
         if self.failing:
             raise ConnectionError("MongoDB away")
-        return self.by_id.get((tenant_id, account_id))
+        return [account_document(a) for a in self.by_id.values() if a.id in account_ids]
 
 
 class Clock:
@@ -279,6 +284,50 @@ async def test_concurrent_misses_share_one_lookup() -> None:
     routes = await asyncio.gather(*pending)
     assert {r.session for r in routes} == {"sales"}
     assert accounts.lookups == 1
+
+
+async def test_a_thousand_lanes_starting_together_read_their_accounts_in_one_lookup() -> None:
+    accounts = Accounts(gate=asyncio.Event())
+    for n in range(200):
+        accounts.add(account(f"acc_{n}"))
+    gateways = directory(accounts)
+    first = asyncio.create_task(gateways.route("t1", "acc_0"))
+    await asyncio.sleep(0)  # its lookup is under way (held): the others miss meanwhile
+    asked = [("t1" if n % 2 else "t2", f"acc_{n % 200}") for n in range(1, 1000)]
+    others = [asyncio.create_task(gateways.route(*key)) for key in asked]
+    assert accounts.gate is not None
+    accounts.gate.set()
+    routes = await asyncio.gather(others[0], *others[1:])
+    await first
+    # One read for the first, one for the 999 others together (each id asked once).
+    assert accounts.lookups == 2
+    assert len(accounts.read[1]) == 200
+    for (tenant, _), route in zip(asked, routes, strict=True):
+        assert route.known is (tenant == "t1")  # another tenant's account is not found
+        if route.known:
+            assert route.session == "sales"
+
+
+async def test_each_lookup_refreshes_the_accounts_going_stale_soon() -> None:
+    accounts = Accounts()
+    for n in range(100):
+        accounts.add(account(f"acc_{n}"))
+    clock = Clock()
+    gateways = directory(accounts, clock=clock)
+    await asyncio.gather(*(gateways.route("t1", f"acc_{n}") for n in range(100)))
+    assert accounts.lookups == 1
+    # Each account sends every 10 s or so, longer than the 5 s cache, one after another:
+    # each stale account read alone would be a read per send.
+    for second in range(1, 31):
+        clock.now += 1
+        for n in range(second * 3 % 100, second * 3 % 100 + 3):
+            await gateways.route("t1", f"acc_{n}")
+    assert accounts.lookups <= 10  # a read every few seconds, not 90
+
+    accounts.add(account("acc_5", status=AccountStatus.DISABLED))
+    clock.now += 5.1  # a change still takes effect within the cache period
+    with pytest.raises(GatewayError, match="account-disabled"):
+        (await gateways.route("t1", "acc_5")).check_account()
 
 
 async def test_a_failed_lookup_uses_what_was_known_and_raises_without_it() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
+from pymongo import AsyncMongoClient, monitoring
 
 from herald_core.accounts.model import (
     AccountStatus,
@@ -30,7 +31,7 @@ from herald_gateways.interface import (
     SessionHealth,
     SessionStatus,
 )
-from herald_infra.mongo.client import ACCOUNTS
+from herald_infra.mongo.client import ACCOUNTS, Document, database
 from herald_infra.runtime.settings import HeraldSettings
 from herald_sender.gateway_directory import GatewayDirectory, SessionAddress
 from herald_sender.session_polling import (
@@ -322,3 +323,42 @@ async def test_a_gateway_that_never_answers_holds_up_only_its_own_sessions(db: A
     assert timed_out.detail == (
         "health check failed: gateway-timeout: the gateway did not answer in time"
     )
+
+
+class AccountWrites(monitoring.CommandListener):
+    """The write concern of each ``update`` command sent to ``accounts``."""
+
+    def __init__(self) -> None:
+        self.concerns: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "update" and event.command.get("update") == ACCOUNTS:
+            self.concerns.append(dict(event.command.get("writeConcern") or {}))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_health_is_stored_without_waiting_for_the_journal(settings: HeraldSettings) -> None:
+    # A pass writes every enabled account's health, again each pass: durable writes would be
+    # one flush to disk per account and pass (a thousand accounts: a thousand every 30 s).
+    writes = AccountWrites()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, event_listeners=[writes]
+    )
+    db = database(client, settings)  # durable by default: j true, as the services write
+    try:
+        await db[ACCOUNTS].delete_many({})
+        accounts = [await add_account(db, f"n{n}") for n in range(5)]
+        primary, _ = poller(db, Gateways())
+        await primary.poll_once()
+        assert [(await stored(db, a)).primary.health.status for a in accounts] == [
+            HealthStatus.WORKING
+        ] * 5
+        assert len(writes.concerns) >= 5
+        assert all(concern.get("j") is False for concern in writes.concerns)
+    finally:
+        await client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -17,8 +18,16 @@ MESSAGE_ID_HEADER = "X-Herald-Message-Id"
 DETAIL_CHARS = 500
 """How much of a failed answer's body an error keeps."""
 
-GATEWAY_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-"""The connection pool of one gateway's client (a transport given to it should use these)."""
+GATEWAY_CONNECTIONS = 100
+"""Requests one gateway's client has in flight at once, each on a kept-alive connection of its
+own; more wait their turn in :class:`GatewayHttp`, in order, before they reach httpx's pool."""
+GATEWAY_LIMITS = httpx.Limits(
+    max_connections=GATEWAY_CONNECTIONS, max_keepalive_connections=GATEWAY_CONNECTIONS
+)
+"""The connection pool of one gateway's client (a transport given to it should use these).
+Every connection is kept alive: httpcore 1.0 closes an idle connection whenever the pool holds
+more than ``max_keepalive_connections`` of any kind, so a lower number makes a new TCP
+connection (and a closed one) of most requests once that many are in flight."""
 
 ClassifyHttpFailure = Callable[[int, str], GatewayError]
 
@@ -53,7 +62,13 @@ class GatewayHttp:
     """A pooled client for one gateway; non-2xx answers go through the gateway's classifier.
 
     Redirects are never followed (a gateway answers its API's routes itself). A given
-    ``transport`` is where every request goes: no proxy from the environment overrides it."""
+    ``transport`` is where every request goes: no proxy from the environment overrides it.
+
+    At most ``GATEWAY_CONNECTIONS`` requests are in flight; the others wait here, not in
+    httpx's pool: httpcore 1.0's pool goes over every connection for every queued request each
+    time a request comes or goes, so with a sender's thousand account lanes calling one gateway
+    its queue alone would cost more CPU than the sends. A request waits here at most as long as
+    httpx's pool would have let it (the timeout), then fails as a pool timeout would."""
 
     def __init__(
         self,
@@ -64,6 +79,8 @@ class GatewayHttp:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._classify = classify
+        self._timeout_seconds = timeout_seconds
+        self._turns = asyncio.Semaphore(GATEWAY_CONNECTIONS)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers=dict(headers),
@@ -87,9 +104,13 @@ class GatewayHttp:
         """The 2xx answer, or one with a status in ``expect`` (the caller reads it); raises
         GatewayError for a transport failure or any other status."""
         try:
-            response = await self._http.request(
-                method, path, json=json, params=params, headers=headers
-            )
+            await self._take_turn()
+            try:
+                response = await self._http.request(
+                    method, path, json=json, params=params, headers=headers
+                )
+            finally:
+                self._turns.release()
         except httpx.TransportError as error:
             raise classify_transport_failure(error) from error
         except DestinationRefused as refused:
@@ -102,6 +123,17 @@ class GatewayHttp:
         if not 200 <= response.status_code < 300 and response.status_code not in expect:
             raise http_failure(self._classify, response)
         return response
+
+    async def _take_turn(self) -> None:
+        """Wait for one of the ``GATEWAY_CONNECTIONS`` turns, at most the timeout (raises
+        httpx's ``PoolTimeout``, as its pool would)."""
+        try:
+            async with asyncio.timeout(self._timeout_seconds):
+                await self._turns.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout(
+                f"no connection to the gateway free within {self._timeout_seconds:g} s"
+            ) from None
 
     async def close(self) -> None:
         await self._http.aclose()

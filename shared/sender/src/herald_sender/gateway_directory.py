@@ -14,7 +14,10 @@ the default account (a tenant without accounts).
   on.
 - Accounts are looked up in MongoDB at most once per ``cache_seconds`` (a few seconds): a change
   or a disable takes effect that soon, without a read per message. A lookup that fails while an
-  older answer is known uses the older answer.
+  older answer is known uses the older answer. Lookups are batched: the accounts missed while a
+  read is under way are read together in the next one, and each read also refreshes the cached
+  accounts that go stale within half a cache period. A sender with a thousand account lanes,
+  each sending now and then, would otherwise read one account per send.
 - The health of each session, as this process's ``SessionHealthPoller`` (session_polling)
   last found it, travels with the route: a session known not to be connected is not called
   (:meth:`SendRoute.check_session`).
@@ -31,7 +34,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from herald_core.accounts.model import GatewaySession, SenderAccount
+from herald_core.accounts.model import GatewaySession, SenderAccount, account_of
 from herald_core.attempt_plan import Route
 from herald_gateways.failures import (
     GATEWAY_MISCONFIGURED,
@@ -50,8 +53,8 @@ from herald_gateways.interface import (
     SessionStatus,
 )
 from herald_gateways.registry import build_gateway
-from herald_infra.accounts.repository import find_account
-from herald_infra.mongo.client import Database
+from herald_infra.accounts.repository import account_documents
+from herald_infra.mongo.client import Database, Document
 from herald_infra.outbound.checked_gateways import CheckedGateways
 from herald_infra.outbound.public_addresses import OutboundAllow
 from herald_infra.runtime.logging import get_logger
@@ -60,8 +63,13 @@ from herald_infra.runtime.settings import HeraldSettings
 log = get_logger(__name__)
 
 DEFAULT_ACCOUNT_CACHE_SECONDS = 5.0
+MAX_ACCOUNTS_PER_READ = 500
+"""Accounts one lookup reads at most (missed ones first, then those going stale soon)."""
 
-FindAccount = Callable[[Database, str, str], Awaitable[SenderAccount | None]]
+FindAccounts = Callable[[Database, Sequence[str]], Awaitable[list[Document]]]
+"""The account documents of the given ids, any tenant's."""
+AccountKey = tuple[str, str]
+"""(tenant, account id)"""
 BuildGateway = Callable[[str, str, str | None, float], Gateway]
 
 
@@ -220,7 +228,7 @@ class GatewayDirectory:
         default_session: SessionAddress,
         timeout_seconds: float,
         cache_seconds: float = DEFAULT_ACCOUNT_CACHE_SECONDS,
-        find: FindAccount = find_account,
+        find: FindAccounts = account_documents,
         build: BuildGateway = build_gateway,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -234,8 +242,10 @@ class GatewayDirectory:
         self._build = build
         self._clock = clock
         self._gateways: dict[tuple[str, str, str | None], Gateway] = {}
-        self._accounts: dict[tuple[str, str], _CachedAccount] = {}
-        self._lookups: dict[tuple[str, str], asyncio.Lock] = {}
+        self._accounts: dict[AccountKey, _CachedAccount] = {}
+        self._wanted: dict[AccountKey, asyncio.Future[SenderAccount | None]] = {}
+        """Accounts missed, waiting for the next read."""
+        self._reader: asyncio.Task[None] | None = None
         self._health: dict[SessionAddress, ObservedHealth] = {}
 
     @classmethod
@@ -325,23 +335,87 @@ class GatewayDirectory:
         cached = self._accounts.get(key)
         if cached is not None and cached.fresh_until > self._clock():
             return cached.account
-        # One lookup per account at a time: the lane's messages (or concurrent workers) that
-        # miss the cache together wait for the same read.
-        lock = self._lookups.setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = self._accounts.get(key)
-            if cached is not None and cached.fresh_until > self._clock():
-                return cached.account
+        # The lane's messages (and other lanes') that miss together wait for the same read;
+        # shielded: a caller that stops waiting does not cancel the others' answer.
+        try:
+            return await asyncio.shield(self._wait_for_read(key))
+        except Exception as error:
+            if cached is None:
+                raise
+            log.warning(
+                "sender account lookup failed; using what was known",
+                account_id=account_id,
+                error=repr(error),
+            )
+            return cached.account
+
+    def _wait_for_read(self, key: AccountKey) -> asyncio.Future[SenderAccount | None]:
+        wanted = self._wanted.get(key)
+        if wanted is None:
+            wanted = asyncio.get_running_loop().create_future()
+            wanted.add_done_callback(_retrieve_exception)
+            self._wanted[key] = wanted
+            if self._reader is None:
+                self._reader = asyncio.create_task(self._read_wanted(), name="account-lookups")
+        return wanted
+
+    async def _read_wanted(self) -> None:
+        """Read the accounts missed, batch after batch, until none waits."""
+        batch: dict[AccountKey, asyncio.Future[SenderAccount | None]] = {}
+        try:
+            while self._wanted:
+                keys = list(self._wanted)[:MAX_ACCOUNTS_PER_READ]
+                batch = {key: self._wanted.pop(key) for key in keys}
+                keys += self._stale_soon(MAX_ACCOUNTS_PER_READ - len(keys), set(batch))
+                await self._read(keys, batch)
+                batch = {}
+        finally:
+            self._reader = None
+            # Only when cancelled (the process is stopping): nobody waits for ever.
+            for waiting in [*batch.values(), *self._wanted.values()]:
+                waiting.cancel()
+            self._wanted.clear()
+
+    def _stale_soon(self, room: int, taken: set[AccountKey]) -> list[AccountKey]:
+        """Cached accounts that go stale within half a cache period (read early, together)."""
+        if room <= 0:
+            return []
+        soon = self._clock() + self._cache_seconds / 2
+        due = (k for k, c in self._accounts.items() if c.fresh_until <= soon and k not in taken)
+        return [key for key, _ in zip(due, range(room), strict=False)]
+
+    async def _read(
+        self, keys: list[AccountKey], batch: dict[AccountKey, asyncio.Future[SenderAccount | None]]
+    ) -> None:
+        """Read ``keys``, cache them and answer those of ``batch``: an account of another
+        tenant is not found; one that cannot be read fails its own lookup only."""
+        try:
+            documents = await self._find(self._db, list({account_id for _, account_id in keys}))
+        except Exception as error:
+            for waiting in batch.values():
+                waiting.set_exception(error)
+            return
+        found = {str(document["_id"]): document for document in documents}
+        fresh_until = self._clock() + self._cache_seconds
+        for key in keys:
+            tenant_id, account_id = key
+            document = found.get(account_id)
             try:
-                account = await self._find(self._db, tenant_id, account_id)
-            except Exception as error:
-                if cached is None:
-                    raise
-                log.warning(
-                    "sender account lookup failed; using what was known",
-                    account_id=account_id,
-                    error=repr(error),
+                account = (
+                    account_of(document)
+                    if document is not None and document.get("tenantId") == tenant_id
+                    else None
                 )
-                return cached.account
-            self._accounts[key] = _CachedAccount(account, self._clock() + self._cache_seconds)
-            return account
+            except Exception as error:  # one unreadable account must not fail the others
+                if key in batch:
+                    batch[key].set_exception(error)
+                continue
+            self._accounts[key] = _CachedAccount(account, fresh_until)
+            if key in batch:
+                batch[key].set_result(account)
+
+
+def _retrieve_exception(future: asyncio.Future[SenderAccount | None]) -> None:
+    """A lookup's failure is told to whoever waits; nobody may wait (each caller can stop)."""
+    if not future.cancelled():
+        future.exception()
