@@ -30,6 +30,7 @@ from herald_core.schedules import campaign_schedule_id
 from herald_devstack.topic_reader import TopicReader
 from herald_devstack.waiting import eventually
 from herald_infra.messages.counters import recount
+from herald_infra.messages.unsent_endings import UnsentEndings
 
 from .conftest import (
     OTHER_TENANT,
@@ -153,6 +154,9 @@ async def test_pause_resume_and_cancel_a_running_campaign_over_rest(
     assert (pause_event.by, pause_event.reason) == ("user", "the offer changed")
     assert (cancel_event.cancelled_messages, cancel_event.reason) == (3, "budget cut")
     assert {e.tenant_id for e in published} == {TENANT}
+    # The cancel queued its unsent messages' end; the scheduler's worker does it, in batches.
+    assert await service.db["unsent_endings"].find_one({"_id": campaign_id}) is not None
+    await UnsentEndings(service.db).run_until_done()
     assert await statuses(service, campaign_id) == {
         "0": "sent",
         "1": "cancelled",
@@ -362,6 +366,7 @@ async def test_commands_pause_resume_and_cancel_once_each_and_refusals_are_dead_
         "system",
         "stop it",
     )
+    await UnsentEndings(service.db).run_until_done()
     assert await counters_add_up(service, campaign_id) == {"total": 2, "sent": 1, "cancelled": 1}
 
 

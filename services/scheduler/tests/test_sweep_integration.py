@@ -22,6 +22,7 @@ from herald_core.messages.states import MessageStatus
 from herald_core.schedules import campaign_schedule_id
 from herald_devstack.topic_reader import TopicReader
 from herald_infra.messages.counters import recount
+from herald_infra.messages.unsent_endings import UnsentEndings
 from herald_infra.mongo.client import Database
 from herald_scheduler.campaign_rules import run_event_id
 from herald_scheduler.settings import SchedulerSettings
@@ -321,7 +322,16 @@ async def test_overdue_messages_expire_and_a_cancelled_campaigns_unsent_are_canc
         db, [(S.QUEUED, {}), (S.RETRYING, {}), (S.SENT, {})], status="cancelled"
     )
     report: SweepReport = await sweep.run()
-    assert report.expired >= 1 and report.cancelled >= 2
+    # The sweep queues them; the unsent worker ends them, in batches.
+    assert report.unsent_endings_queued >= 2
+    queued = {e["_id"]: e["target"] async for e in db["unsent_endings"].find({})}
+    assert (queued[running_id], queued[cancelled_id]) == ("expired", "cancelled")
+    assert await statuses(db, running_id) == ["queued", "queued", "sent"]
+    # Queued already: the next sweep leaves them as they are.
+    assert (await sweep.run()).unsent_endings_queued == 0
+
+    await UnsentEndings(db, batch_size=1).run_until_done()
+
     assert await statuses(db, running_id) == ["expired", "queued", "sent"]
     assert await statuses(db, cancelled_id) == ["cancelled", "cancelled", "sent"]
     assert (await campaign(db, cancelled_id))["counts"]["cancelled"] == 2

@@ -225,6 +225,7 @@ def build_services(
         plan=plan,
         batch_size=batch_size,
         quotas=tenant_quotas,
+        senders_see_within=settings.campaign_state_cache_seconds,
     )
     schedules = ScheduleService(db, campaigns, adapters.campaign_events)
     tenants = TenantService(db, lifecycle)

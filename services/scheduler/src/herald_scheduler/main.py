@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from herald_core.attempt_plan import AttemptPlan
 from herald_infra.kafka.handler_retries import retry_policy
+from herald_infra.messages.unsent_endings import UnsentEndings
 from herald_infra.runtime.asyncapi import declare_publications
 from herald_infra.runtime.command_line import parse_service_arguments
 from herald_infra.runtime.service_app import ServiceRuntime, create_http_app, serve
@@ -29,6 +30,7 @@ from herald_scheduler.retention import MessageRetention
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.sweep import Sweep
 from herald_scheduler.system_jobs import configured_system_jobs
+from herald_scheduler.unsent_worker import UnsentWorker
 
 SERVICE = "scheduler"
 DEFAULT_PORT = 9105
@@ -68,7 +70,12 @@ def build_replica(runtime: ServiceRuntime, settings: SchedulerSettings) -> Sched
         abandon_after_seconds=settings.scheduler_lease_seconds,
         retry=retry_policy(settings),
     )
-    return SchedulerReplica(db, lease, loop, configured_system_jobs(settings))
+    unsent = UnsentWorker(
+        UnsentEndings(db, batch_size=settings.unsent_batch_size),
+        leading=lease.is_leader,
+        idle_seconds=settings.unsent_idle_seconds,
+    )
+    return SchedulerReplica(db, lease, loop, configured_system_jobs(settings), unsent)
 
 
 def create_app(settings: SchedulerSettings) -> FastAPI:

@@ -13,18 +13,26 @@ from herald_scheduler.firing_loop import FiringLoop
 from herald_scheduler.lease import LeaderLease, LeaseStatus
 from herald_scheduler.metrics import LEADER
 from herald_scheduler.system_jobs import SystemJob, ensure_system_jobs
+from herald_scheduler.unsent_worker import UnsentWorker
 
 log = get_logger(__name__)
 
 
 class SchedulerReplica:
     def __init__(
-        self, db: Database, lease: LeaderLease, loop: FiringLoop, system_jobs: list[SystemJob]
+        self,
+        db: Database,
+        lease: LeaderLease,
+        loop: FiringLoop,
+        system_jobs: list[SystemJob],
+        unsent: UnsentWorker | None = None,
     ) -> None:
+        """``unsent``: the worker that ends queued unsent messages while this replica leads."""
         self._db = db
         self._lease = lease
         self._loop = loop
         self._system_jobs = system_jobs
+        self._unsent = unsent
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -38,6 +46,10 @@ class SchedulerReplica:
             asyncio.create_task(self._keep_lease(), name="scheduler-lease"),
             asyncio.create_task(self._loop.run_forever(), name="scheduler-firing-loop"),
         ]
+        if self._unsent is not None:
+            self._tasks.append(
+                asyncio.create_task(self._unsent.run_forever(), name="scheduler-unsent-worker")
+            )
         log.info("scheduler replica started", owner=self.owner)
 
     async def stop(self) -> None:

@@ -15,6 +15,12 @@ class SchedulerSettings(HeraldSettings):
     """The sweep also reconciles the counters of campaigns that finished this recently."""
     sweep_batch_size: int = Field(default=1000, ge=1)
     """Most messages (or expired claims) one sweep step handles per pass."""
+    unsent_batch_size: int = Field(default=1000, ge=1)
+    """Unsent messages of a cancelled or out-of-time campaign ended per batch; each round of
+    the unsent worker gives each tenant that has some one batch."""
+    unsent_idle_seconds: float = Field(default=1.0, gt=0)
+    """How long the unsent worker waits before looking again once nothing was left to end
+    (and after a failed round)."""
     archive_url: str = ".local/archive"
     """Where the retention job writes the archives of runs' messages: ``file:///path`` or a
     path (relative to the working directory), or an S3-compatible bucket

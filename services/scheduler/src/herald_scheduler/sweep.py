@@ -5,7 +5,8 @@ Steps, in order, each its own function and each safe to run twice or from two pl
 (every change is a compare-and-set):
 
 1. resolve expired claims (``sending`` past their lease) by the configured policy;
-2. expire overdue unsent messages; cancel the unsent messages cancelled campaigns still have;
+2. queue for the unsent worker (:mod:`.unsent_worker`) the overdue unsent messages, and the
+   unsent messages cancelled campaigns still have (the worker ends them in batches);
 3. publish again the messages whose publish was lost: ``pending`` ones with a sender account,
    and ``queued`` ones past the watermark of a fan-out that stalled;
 4. reconcile the counters of active and recently finished campaigns with a recount;
@@ -45,17 +46,14 @@ from herald_infra.messages.queueing import (
     queue_messages,
     send_event_from_document,
 )
-from herald_infra.messages.unsent import (
-    HELD_AT,
-    UNSENT_STATUSES,
-    cancel_unsent_messages,
-    expire_overdue_messages,
-)
+from herald_infra.messages.unsent import HELD_AT, UNSENT_STATUSES, WINDOWED_CAMPAIGN_STATUSES
+from herald_infra.messages.unsent_endings import queue_unsent_ending
 from herald_infra.mongo.client import (
     CAMPAIGN_RUNS,
     CAMPAIGNS,
     MESSAGES,
     SCHEDULES,
+    UNSENT_ENDINGS,
     Database,
     Document,
 )
@@ -82,6 +80,7 @@ C = CampaignStatus
 RECONCILED_STATUSES = (C.RUNNING, C.PAUSED, C.SCHEDULED)
 FINISHED = (C.COMPLETED, C.CANCELLED)
 UNFINISHED = [s.value for s in UNFINISHED_STATUSES]
+UNSENT = [s.value for s in UNSENT_STATUSES]
 RUN_COMPLETION = "runCompletion"
 """On a campaign: the end of its latest run (``run``, ``outcome``, ``reason``, ``at``,
 ``publishedAt`` once its event is on Kafka)."""
@@ -93,8 +92,8 @@ class SweepReport:
 
     claims_failed: int = 0
     claims_resent: int = 0
-    expired: int = 0
-    cancelled: int = 0
+    unsent_endings_queued: int = 0
+    """Campaigns whose unsent messages it queued to end (expired, or cancelled)."""
     republished: int = 0
     counters_reconciled: int = 0
     completed: list[str] = field(default_factory=list)
@@ -104,8 +103,8 @@ class SweepReport:
 
     def summary(self) -> str:
         return (
-            f"claims failed {self.claims_failed}, resent {self.claims_resent}; expired "
-            f"{self.expired}; cancelled {self.cancelled}; republished {self.republished}; "
+            f"claims failed {self.claims_failed}, resent {self.claims_resent}; unsent endings "
+            f"queued {self.unsent_endings_queued}; republished {self.republished}; "
             f"counters reconciled {self.counters_reconciled}; completed {len(self.completed)}, "
             f"failed {len(self.failed)}; auto-paused {len(self.auto_paused)}"
         )
@@ -151,27 +150,63 @@ async def end_unsent_messages(
     recent_since: datetime,
     items: SweepItemFailures | None = None,
 ) -> None:
-    """Step 2: unsent messages past their validity become ``expired``; the unsent messages a
-    cancelled campaign still has (a cancel that stopped half-way, a message a sender handed
-    back after it) become ``cancelled``."""
-    expired = await expire_overdue_messages(db, now)
-    report.expired += expired
-    SWEEP_ACTIONS.labels(action="expired").inc(expired)
-    cancelled = 0
+    """Step 2: queue for the unsent worker (:mod:`.unsent_worker`, which ends them in batches)
+    the unsent messages past their validity window (they become ``expired``), and those a
+    cancelled campaign still has once its cancel's were all ended (a fan-out batch made
+    meanwhile): they become ``cancelled``. A campaign queued already is left as it is."""
+    queued = {entry["_id"] async for entry in db[UNSENT_ENDINGS].find({}, {"_id": 1})}
+    windowed = db[CAMPAIGNS].find(
+        {
+            "status": {"$in": [s.value for s in WINDOWED_CAMPAIGN_STATUSES]},
+            "runExpiresAt": {"$ne": None},
+        },
+        {"tenantId": 1},
+    )
+    async for campaign in windowed:
+        if campaign["_id"] in queued:
+            continue
+
+        async def queue_expiry(campaign: Document = campaign) -> int:
+            overdue = {"expiresAt": {"$lte": now}}
+            if not await has_messages_in(db, campaign["_id"], UNSENT, overdue):
+                return 0
+            await queue_unsent_ending(
+                db,
+                tenant_id=campaign["tenantId"],
+                campaign_id=campaign["_id"],
+                target=MessageStatus.EXPIRED,
+                at=now,
+            )
+            return 1
+
+        report.unsent_endings_queued += (
+            await _each(items, "unsent", campaign, queue_expiry, report) or 0
+        )
     async for campaign in db[CAMPAIGNS].find(
         {"status": C.CANCELLED.value}, {"counts": 1, "updatedAt": 1, "tenantId": 1}
     ):
+        if campaign["_id"] in queued:
+            continue
 
-        async def cancel(campaign: Document = campaign) -> int:
+        async def queue_cancel(campaign: Document = campaign) -> int:
             counts = campaign.get("counts") or {}
-            unsent = sum(int(counts.get(s.value, 0)) for s in UNSENT_STATUSES)
+            unsent = sum(int(counts.get(s, 0)) for s in UNSENT)
             updated_at = campaign.get("updatedAt")
             recent = isinstance(updated_at, datetime) and updated_at >= recent_since
-            return await cancel_unsent_messages(db, campaign["_id"]) if unsent or recent else 0
+            if not (unsent or recent) or not await has_messages_in(db, campaign["_id"], UNSENT):
+                return 0
+            await queue_unsent_ending(
+                db,
+                tenant_id=campaign["tenantId"],
+                campaign_id=campaign["_id"],
+                target=MessageStatus.CANCELLED,
+                at=now,
+            )
+            return 1
 
-        cancelled += await _each(items, "unsent", campaign, cancel, report) or 0
-    report.cancelled += cancelled
-    SWEEP_ACTIONS.labels(action="cancelled").inc(cancelled)
+        report.unsent_endings_queued += (
+            await _each(items, "unsent", campaign, queue_cancel, report) or 0
+        )
 
 
 async def republish_lost_publishes(
@@ -363,11 +398,14 @@ async def complete_finished_runs(
         SWEEP_ACTIONS.labels(action=end.value).inc()
 
 
-async def has_messages_in(db: Database, campaign_id: str, statuses: Sequence[str]) -> bool:
-    """Whether the campaign has a message in one of ``statuses``: a lookup per status, each by
-    the ``(status, campaignId, …)`` index."""
+async def has_messages_in(
+    db: Database, campaign_id: str, statuses: Sequence[str], selector: Document | None = None
+) -> bool:
+    """Whether the campaign has a message in one of ``statuses`` (and matching ``selector``): a
+    lookup per status, each by the ``(status, campaignId, expiresAt)`` index."""
     for status in statuses:
-        if await db[MESSAGES].find_one({"status": status, "campaignId": campaign_id}, {"_id": 1}):
+        query = {"status": status, "campaignId": campaign_id, **(selector or {})}
+        if await db[MESSAGES].find_one(query, {"_id": 1}):
             return True
     return False
 

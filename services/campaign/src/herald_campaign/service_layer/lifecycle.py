@@ -5,8 +5,12 @@
 - **resume** (paused → running): records ``countsAtResume`` and publishes the messages that
   wait (handed back by the senders, or created ``pending`` while paused), so sending goes on
   where it stopped.
-- **cancel** (draft, scheduled, running or paused → cancelled): every message not sent yet
-  becomes ``cancelled``; the campaign's schedule, if it has one, stops.
+- **cancel** (draft, scheduled, running or paused → cancelled): the senders refuse the
+  campaign's messages within ``campaign_state_cache_seconds``, which the cancel waits out; its
+  messages not sent yet (``cancelledMessages`` counts them) are then queued to become
+  ``cancelled`` in the background, in batches (:mod:`herald_infra.messages.unsent_endings`), so
+  the cancel answers in the same time whatever the campaign's size; the campaign's schedule,
+  if it has one, stops.
 
 Each change is a compare-and-set on the campaign's status, then its follow-up (publishing,
 cancelling messages), then its event on ``campaign.events``. A change whose follow-up or event
@@ -16,7 +20,8 @@ its command delivered again (see :mod:`herald_campaign.domain.lifecycle`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from herald_campaign.domain.campaigns import derived_event_id
@@ -37,8 +42,10 @@ from herald_core.attempt_plan import AttemptPlan
 from herald_core.campaigns.lifecycle import TARGET, CampaignAction, CampaignStatus, refusal
 from herald_core.contracts.common import new_event_id
 from herald_core.contracts.events import CampaignCancelled, CampaignPaused, CampaignResumed
+from herald_core.messages.states import MessageStatus
 from herald_core.schedules import campaign_schedule_id
-from herald_infra.messages.unsent import cancel_unsent_messages
+from herald_infra.messages.unsent import UNSENT_STATUSES
+from herald_infra.messages.unsent_endings import queue_unsent_ending
 from herald_infra.mongo.client import CAMPAIGNS, SCHEDULES, Database, Document
 from herald_infra.runtime.logging import bind_context, get_logger
 
@@ -69,9 +76,11 @@ class CampaignLifecycle:
         plan: AttemptPlan,
         batch_size: int = 500,
         quotas: TenantQuotas | None = None,
+        senders_see_within: float = 1.0,
     ) -> None:
         """``quotas``: the tenants' quotas (the defaults when not given): a resume is refused
-        past ``runningCampaigns``."""
+        past ``runningCampaigns``. ``senders_see_within``: how long a sender trusts a campaign
+        status it read (``campaign_state_cache_seconds``); a cancel waits it out."""
         self._quotas = quotas or TenantQuotas(db)
         self._db = db
         self._campaigns = db[CAMPAIGNS]
@@ -79,6 +88,7 @@ class CampaignLifecycle:
         self._queue = queue
         self._plan = plan
         self._batch_size = batch_size
+        self._senders_see_within = senders_see_within
 
     async def pause(
         self,
@@ -145,8 +155,10 @@ class CampaignLifecycle:
         reason: str | None = None,
         command_id: str | None = None,
     ) -> Document:
-        """draft, scheduled, running or paused → cancelled: its unsent messages end
-        ``cancelled``, its schedule stops; publishes ``CampaignCancelled``."""
+        """draft, scheduled, running or paused → cancelled: once no sender sends its messages
+        any more, its unsent messages are counted (``cancelledMessages``) and queued to end
+        ``cancelled`` in the background; its schedule stops; publishes ``CampaignCancelled``.
+        Takes the same time whatever the campaign's size."""
         campaign = await self._change(
             tenant_id,
             campaign_id,
@@ -154,9 +166,26 @@ class CampaignLifecycle:
             lambda _: cancel_fields(reason, stored_now()),
             command_id,
         )
-        cancelled = await cancel_unsent_messages(self._db, campaign_id)
+        at_cancel = campaign.get("counts")
+        if int(campaign.get("run") or 0) >= 1:
+            # Launched: a sender that read it running just before may still claim its messages
+            # until it reads it again; once that is over, what is unsent stays so.
+            await asyncio.sleep(self._senders_see_within)
+        campaign = await self._reread(campaign)
+        # What the senders' checks ended meanwhile, and what is left for the background.
+        cancelled = _cancelled_since(at_cancel, campaign.get("counts")) + _unsent(
+            campaign.get("counts")
+        )
         await self._campaigns.update_one(
-            {"_id": campaign_id}, {"$inc": {"cancelledMessages": cancelled}}
+            {"_id": campaign_id, "cancelledMessages": {"$exists": False}},
+            {"$set": {"cancelledMessages": cancelled}},
+        )
+        await queue_unsent_ending(
+            self._db,
+            tenant_id=tenant_id,
+            campaign_id=campaign_id,
+            target=MessageStatus.CANCELLED,
+            at=stored_now(),
         )
         await self._stop_schedule(campaign_id)
         campaign = await self._reread(campaign)
@@ -242,3 +271,13 @@ class CampaignLifecycle:
 
     async def _reread(self, campaign: Document) -> Document:
         return await self._get(campaign["tenantId"], campaign["_id"])
+
+
+def _unsent(counts: Mapping[str, int] | None) -> int:
+    """Messages not sent yet, by the campaign's counters."""
+    return sum(int((counts or {}).get(status.value) or 0) for status in UNSENT_STATUSES)
+
+
+def _cancelled_since(before: Mapping[str, int] | None, now: Mapping[str, int] | None) -> int:
+    status = MessageStatus.CANCELLED.value
+    return max(0, int((now or {}).get(status) or 0) - int((before or {}).get(status) or 0))

@@ -81,7 +81,8 @@ class CampaignCancelled(Contract):
     tenant_id: Identifier
     campaign_id: Identifier
     cancelled_messages: int
-    """Messages not sent yet that the cancel moved to ``cancelled``."""
+    """Messages not sent yet when the campaign was cancelled: each becomes ``cancelled``, in
+    the background, in batches (they may still be moving when this event is published)."""
     reason: str | None = None
 
 

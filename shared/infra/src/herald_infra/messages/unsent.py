@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 from pymongo import UpdateOne
@@ -27,8 +27,8 @@ from herald_infra.messages.queueing import (
     queue_pending_messages,
     send_event_from_document,
 )
-from herald_infra.messages.transitions import move_counters, transition_many
-from herald_infra.mongo.client import CAMPAIGNS, MESSAGES, Database, Document
+from herald_infra.messages.transitions import move_counters
+from herald_infra.mongo.client import MESSAGES, Database, Document
 
 UNSENT_STATUSES: tuple[MessageStatus, ...] = (
     MessageStatus.PENDING,
@@ -42,39 +42,78 @@ HELD_AT = "heldAt"
 paused; the resume publishes such messages again and clears it."""
 
 
-async def _move_campaign_messages(
+@dataclass(frozen=True)
+class EndedBatch:
+    found: int
+    """Unsent messages the batch read (0: none is left)."""
+    moved: int
+    """Those of them it moved (the others moved on meanwhile: a sender claimed them)."""
+
+
+END_FIELDS: dict[MessageStatus, str] = {
+    MessageStatus.CANCELLED: "cancelledAt",
+    MessageStatus.EXPIRED: "expiredAt",
+}
+"""The ends an unsent message is moved to in bulk, each with the field that says when."""
+
+
+async def end_unsent_batch(
     db: Database,
     campaign_id: str,
-    source: MessageStatus,
     target: MessageStatus,
-    fields: dict[str, Any],
-) -> int:
-    """Move every message of the campaign still in ``source`` to ``target``; counters move by
-    what the update modified."""
-    check_transition(source, target)
-    result = await db[MESSAGES].update_many(
-        {"campaignId": campaign_id, "status": source.value},
-        {"$set": {"status": target.value, "updatedAt": utc_now(), **fields}},
-    )
-    await move_counters(db, campaign_id, source, target, result.modified_count)
-    return result.modified_count
+    *,
+    batch_size: int,
+    due_by: datetime | None = None,
+) -> EndedBatch:
+    """Move at most ``batch_size`` of the campaign's unsent messages to ``target``
+    (``cancelled`` or ``expired``; ``due_by``: only those whose ``expiresAt`` is at or before
+    it). Reads their ids per status by the ``(status, campaignId, expiresAt)`` index, then
+    moves them with one unordered ``bulk_write`` of a compare-and-set per id (``_id`` and
+    ``status``), and the campaign's counters by exactly what moved. The cost of a batch does
+    not depend on how many messages the campaign has.
 
-
-async def cancel_unsent_messages(db: Database, campaign_id: str) -> int:
-    """Every message of the campaign still ``pending``, ``queued`` or ``retrying`` becomes
-    ``cancelled``; returns how many did. Messages a sender holds (``sending``) are left to it:
-    its campaign check ends them ``cancelled`` instead of sending them."""
+    Not ``update_many`` by ids: beside an equality on ``status``, SecantusDB plans it by the
+    status index and reads every message in that status (2.3 s for 50 ids among 20,000 queued,
+    against 1.3 ms per id as one update each)."""
     now = utc_now()
-    cancelled = 0
+    found = moved = 0
     for source in UNSENT_STATUSES:
-        cancelled += await _move_campaign_messages(
-            db,
-            campaign_id,
-            source,
-            MessageStatus.CANCELLED,
-            {"cancelledAt": now},
+        if found >= batch_size:
+            break
+        check_transition(source, target)
+        selector: Document = {"status": source.value, "campaignId": campaign_id}
+        if due_by is not None:
+            selector["expiresAt"] = {"$lte": due_by}
+        ids = [
+            doc["_id"]
+            async for doc in db[MESSAGES].find(selector, {"_id": 1}).limit(batch_size - found)
+        ]
+        if not ids:
+            continue
+        found += len(ids)
+        update = {"$set": {"status": target.value, "updatedAt": now, END_FIELDS[target]: now}}
+        result = await db[MESSAGES].bulk_write(
+            [UpdateOne({"_id": i, "status": source.value}, update) for i in ids], ordered=False
         )
-    return cancelled
+        await move_counters(db, campaign_id, source, target, result.modified_count)
+        moved += result.modified_count
+    return EndedBatch(found, moved)
+
+
+async def cancel_unsent_messages(db: Database, campaign_id: str, *, batch_size: int = 1000) -> int:
+    """Every message of the campaign still ``pending``, ``queued`` or ``retrying`` becomes
+    ``cancelled``, a batch at a time until none is left; returns how many did. Messages a
+    sender holds (``sending``) are left to it: its campaign check ends them ``cancelled``
+    instead of sending them. Takes as long as the campaign has unsent messages: a cancel's
+    own work is queued instead (:mod:`herald_infra.messages.unsent_endings`)."""
+    cancelled = 0
+    while True:
+        batch = await end_unsent_batch(
+            db, campaign_id, MessageStatus.CANCELLED, batch_size=batch_size
+        )
+        cancelled += batch.moved
+        if not batch.found:
+            return cancelled
 
 
 WINDOWED_CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = (
@@ -85,58 +124,6 @@ WINDOWED_CAMPAIGN_STATUSES: tuple[CampaignStatus, ...] = (
 """Statuses of a campaign whose messages the sweep's expiry looks at: one whose run may still
 have unsent messages. (A failed message of a completed campaign that was redriven is expired by
 its sender's check, if it is out of time when claimed.)"""
-
-
-async def expire_overdue_messages(db: Database, now: datetime, *, batch_size: int = 1000) -> int:
-    """Every message still ``pending``, ``queued`` or ``retrying`` whose ``expiresAt`` is at or
-    before ``now`` becomes ``expired``, in every campaign whose run has a validity window
-    (``runExpiresAt``) and may still have unsent messages; returns how many did.
-
-    Reads each campaign's overdue messages per status by the ``(status, campaignId,
-    expiresAt)`` index, in batches, and moves each batch with one compare-and-set, so the
-    campaign's counters move by what moved.
-    """
-    windowed = db[CAMPAIGNS].find(
-        {
-            "status": {"$in": [s.value for s in WINDOWED_CAMPAIGN_STATUSES]},
-            "runExpiresAt": {"$ne": None},
-        },
-        {"_id": 1},
-    )
-    expired = 0
-    for campaign_id in [c["_id"] async for c in windowed]:
-        for source in UNSENT_STATUSES:
-            expired += await _expire_campaign_messages(db, campaign_id, source, now, batch_size)
-    return expired
-
-
-async def _expire_campaign_messages(
-    db: Database, campaign_id: str, source: MessageStatus, now: datetime, batch_size: int
-) -> int:
-    expired = 0
-    while True:
-        overdue = [
-            doc["_id"]
-            async for doc in db[MESSAGES]
-            .find(
-                {"status": source.value, "campaignId": campaign_id, "expiresAt": {"$lte": now}},
-                {"_id": 1},
-            )
-            .limit(batch_size)
-        ]
-        moved = await transition_many(
-            db,
-            campaign_id=campaign_id,
-            message_ids=overdue,
-            source=source,
-            target=MessageStatus.EXPIRED,
-            fields={"expiredAt": utc_now()},
-        )
-        expired += moved
-        # A short batch was the last; a batch of which nothing moved (all taken by senders
-        # meanwhile) would only be read again.
-        if len(overdue) < batch_size or moved == 0:
-            return expired
 
 
 def held_send_event(doc: Document) -> SendMessage:

@@ -57,9 +57,13 @@ async def resume_campaign(
     responses=LIFECYCLE_ERRORS,
     summary="Cancel a campaign",
     description=(
-        "Every message not sent yet becomes `cancelled` (`cancelledMessages` counts them) and "
-        "the campaign's schedule stops. A draft, scheduled, running or paused campaign can be "
-        "cancelled; 409 for a completed or cancelled one."
+        "No new message of the campaign reaches a gateway once it answers (it waits the "
+        "`HERALD_CAMPAIGN_STATE_CACHE_SECONDS` the senders take to see it; a send already at "
+        "the gateway finishes), and the campaign's schedule stops. Every message not sent yet "
+        "(`cancelledMessages` counts them) becomes `cancelled` in the background, in batches: "
+        "the campaign's statistics show them move. The answer does not wait for them, however "
+        "many they are. A draft, scheduled, running or paused campaign can be cancelled; 409 "
+        "for a completed or cancelled one."
     ),
 )
 async def cancel_campaign(
