@@ -59,7 +59,9 @@ LABEL org.opencontainers.image.title="herald" \
 RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
     && groupadd --system --gid 10001 herald \
     && useradd --system --uid 10001 --gid herald --no-create-home --shell /usr/sbin/nologin herald \
-    && install -d -o herald -g herald -m 0750 /var/lib/herald/archive
+    && mkdir -p /var/lib/herald/archive \
+    && chown herald:herald /var/lib/herald/archive \
+    && chmod 0750 /var/lib/herald/archive
 COPY --from=build --chown=root:root /opt/herald /opt/herald
 ENV PATH=/opt/herald/bin:$PATH \
     PYTHONUNBUFFERED=1 \
